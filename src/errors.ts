@@ -1,0 +1,45 @@
+/**
+ * One error type for everything a user or caller can act on. It carries a stable `code`, the HTTP
+ * status an API answers with, and details (for example every problem found in a file), so that HTTP
+ * handlers and CLI commands only have to present it.
+ */
+export type ErrorCode =
+  | 'invalid_input'
+  | 'invalid_config'
+  | 'invalid_campaign'
+  | 'not_found'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'conflict'
+  | 'unsupported'
+  | 'database';
+
+const HTTP_STATUS: Record<ErrorCode, number> = {
+  invalid_input: 400,
+  invalid_config: 500,
+  invalid_campaign: 422,
+  not_found: 404,
+  unauthorized: 401,
+  forbidden: 403,
+  conflict: 409,
+  unsupported: 422,
+  database: 503,
+};
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: string[];
+
+  constructor(code: ErrorCode, message: string, options: { details?: string[]; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.status = HTTP_STATUS[code];
+    this.details = options.details ?? [];
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

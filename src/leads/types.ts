@@ -1,0 +1,32 @@
+/**
+ * Glossary of the people side:
+ * - lead: a person we may contact, keyed by the marketer's `external_id`.
+ * - attribute: any other fact about a lead (numbers and booleans typed), used by filters.
+ * - persona: the segment that decides tone, channel and template variant; see personas.ts.
+ */
+export interface Lead {
+  id: number;
+  externalId: string;
+  email: string | null;
+  phone: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  locale: string | null;
+  timezone: string | null;
+  /** Explicit persona; overrides the persona rules. */
+  persona: string | null;
+  tags: string[];
+  attributes: Record<string, unknown>;
+}
+
+/** Lead fields a filter may name directly; any other key is looked up in `attributes`. */
+export const LEAD_FIELDS = {
+  external_id: 'externalId',
+  email: 'email',
+  phone: 'phone',
+  first_name: 'firstName',
+  last_name: 'lastName',
+  locale: 'locale',
+  timezone: 'timezone',
+  persona: 'persona',
+} as const satisfies Record<string, keyof Lead>;

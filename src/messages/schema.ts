@@ -1,0 +1,56 @@
+import { sql } from 'drizzle-orm';
+import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { campaignRuns } from '../campaigns/schema.ts';
+import { consentEvents } from '../consent/schema.ts';
+import { leads } from '../leads/schema.ts';
+
+export const MESSAGE_STATUSES = ['queued', 'sending', 'sent', 'failed', 'suppressed'] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+
+/**
+ * The outbox: one row per recipient, step and occurrence, whether it is to be sent or was
+ * suppressed. `idempotency_key` is what makes re-runs and concurrent runs safe.
+ */
+export const messages = pgTable(
+  'messages',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    idempotencyKey: text('idempotency_key').notNull().unique(),
+    campaignId: text('campaign_id').notNull(),
+    stepId: text('step_id').notNull(),
+    occurrence: text('occurrence').notNull(),
+    runId: bigint('run_id', { mode: 'number' }).references(() => campaignRuns.id),
+    leadId: bigint('lead_id', { mode: 'number' })
+      .notNull()
+      .references(() => leads.id),
+    channel: text('channel', { enum: ['email', 'sms'] }).notNull(),
+    purpose: text('purpose').notNull(),
+    persona: text('persona').notNull(),
+    template: text('template'),
+    status: text('status', { enum: MESSAGE_STATUSES }).notNull(),
+    /** Why the message is not sent (suppression) or why sending failed. */
+    reason: text('reason'),
+    /** The ledger event that allowed this message. */
+    consentEventId: bigint('consent_event_id', { mode: 'number' }).references(() => consentEvents.id),
+    toAddress: text('to_address'),
+    subject: text('subject'),
+    bodyText: text('body_text'),
+    bodyHtml: text('body_html'),
+    headers: jsonb('headers').$type<Record<string, string>>().notNull().default({}),
+    attempts: integer('attempts').notNull().default(0),
+    dueAt: timestamp('due_at', { withTimezone: true }).notNull().defaultNow(),
+    claimedBy: bigint('claimed_by', { mode: 'number' }),
+    claimedAt: timestamp('claimed_at', { withTimezone: true }),
+    providerId: text('provider_id'),
+    possibleDuplicate: boolean('possible_duplicate').notNull().default(false),
+    lastError: text('last_error'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    sentAt: timestamp('sent_at', { withTimezone: true }),
+  },
+  (t) => [
+    index('messages_due_idx').on(t.dueAt).where(sql`status = 'queued'`),
+    index('messages_claimed_idx').on(t.claimedBy).where(sql`status = 'sending'`),
+    index('messages_campaign_idx').on(t.campaignId, t.occurrence),
+    index('messages_lead_idx').on(t.leadId),
+  ],
+);

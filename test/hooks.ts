@@ -1,0 +1,12 @@
+import { startTestServer, stopTestServer } from './helpers/db.ts';
+
+export const mochaHooks = {
+  async beforeAll(this: Mocha.Context) {
+    this.timeout(120_000);
+    await startTestServer();
+  },
+  async afterAll(this: Mocha.Context) {
+    this.timeout(60_000);
+    await stopTestServer();
+  },
+};
