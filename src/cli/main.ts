@@ -1,0 +1,67 @@
+import { loadConfig } from '../config.ts';
+import { openDatabase, type Database } from '../db/index.ts';
+import { AppError } from '../errors.ts';
+import type { CliContext, Command } from './command.ts';
+import { commands } from './commands/index.ts';
+
+const EXIT = { ok: 0, problems: 1, usage: 2, failure: 3 } as const;
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.usage.length));
+  return [
+    'usage: touchpoint <command> [options]',
+    '',
+    ...commands.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
+    '',
+    'Environment: see .env.example.',
+  ].join('\n');
+}
+
+function findCommand(argv: string[]): { command: Command; args: string[] } | undefined {
+  const matches = commands
+    .filter((c) => c.name.every((word, i) => argv[i] === word))
+    .sort((a, b) => b.name.length - a.name.length);
+  const command = matches[0];
+  return command && { command, args: argv.slice(command.name.length) };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === 'help') {
+    process.stdout.write(usage() + '\n');
+    return argv.length === 0 ? EXIT.usage : EXIT.ok;
+  }
+  const found = findCommand(argv);
+  if (!found) {
+    process.stderr.write(`touchpoint: unknown command '${argv.join(' ')}'\n\n${usage()}\n`);
+    return EXIT.usage;
+  }
+  let database: Promise<Database> | undefined;
+  try {
+    const config = loadConfig();
+    const ctx: CliContext = {
+      config,
+      stdout: process.stdout,
+      stderr: process.stderr,
+      database: () => (database ??= openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir })),
+    };
+    return await found.command.run(found.args, ctx);
+  } catch (err) {
+    return reportError(err, found.command);
+  } finally {
+    if (database) await (await database.catch(() => undefined))?.close();
+  }
+}
+
+function reportError(err: unknown, command: Command): number {
+  if (err instanceof AppError) {
+    process.stderr.write(`touchpoint: ${err.message}\n`);
+    for (const detail of err.details) process.stderr.write(`  ${detail}\n`);
+    if (err.code === 'invalid_input') {
+      process.stderr.write(`usage: touchpoint ${command.usage}\n`);
+      return EXIT.usage;
+    }
+    return err.code === 'invalid_campaign' ? EXIT.problems : EXIT.failure;
+  }
+  process.stderr.write(`touchpoint: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return EXIT.failure;
+}
