@@ -21,6 +21,7 @@ export interface Config {
     concurrency: number;
     maxAttempts: number;
     pollMs: number;
+    retryBaseMs: number;
   };
   runBatchSize: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -40,6 +41,7 @@ const schema = Joi.object({
   DISPATCH_CONCURRENCY: Joi.number().integer().min(1).max(100).default(10),
   DISPATCH_MAX_ATTEMPTS: Joi.number().integer().min(1).max(50).default(8),
   DISPATCH_POLL_MS: Joi.number().integer().min(10).max(60_000).default(1000),
+  DISPATCH_RETRY_BASE_MS: Joi.number().integer().min(10).max(3_600_000).default(30_000),
   RUN_BATCH_SIZE: Joi.number().integer().min(1).max(10_000).default(500),
   LOG_LEVEL: Joi.string().valid('debug', 'info', 'warn', 'error', 'silent').default('info'),
 })
@@ -73,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       concurrency: value.DISPATCH_CONCURRENCY,
       maxAttempts: value.DISPATCH_MAX_ATTEMPTS,
       pollMs: value.DISPATCH_POLL_MS,
+      retryBaseMs: value.DISPATCH_RETRY_BASE_MS,
     },
     runBatchSize: value.RUN_BATCH_SIZE,
     logLevel: value.LOG_LEVEL,

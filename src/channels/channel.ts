@@ -1,0 +1,36 @@
+/**
+ * One small interface for every way a message leaves the engine. Adapters (SMTP email, outbox, and
+ * later SMS) all pass the same contract suite in test/channels/.
+ */
+export interface OutgoingMessage {
+  /** Our message id; adapters derive provider-visible ids from it so retries are recognisable. */
+  id: number;
+  to: string;
+  subject: string;
+  html: string;
+  text: string;
+  headers: Record<string, string>;
+}
+
+export interface Channel {
+  /** Adapter name as recorded with the provider id, e.g. `smtp` or `outbox`. */
+  readonly name: string;
+  /** How many sends the adapter handles at once (pool size for SMTP). */
+  readonly concurrency: number;
+  /** Resolves with the provider's id once the provider has accepted the message. */
+  send(message: OutgoingMessage): Promise<{ providerId: string }>;
+  /** Releases connections; pending sends finish first. */
+  close(): Promise<void>;
+}
+
+/** A failed send; `permanent` ones are recorded and never retried. */
+export class SendError extends Error {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, options);
+    this.name = 'SendError';
+  }
+}

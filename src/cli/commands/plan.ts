@@ -1,0 +1,45 @@
+import { requireCampaign } from '../../campaigns/load.ts';
+import { countReasons, planCampaign, type Plan } from '../../campaigns/plan.ts';
+import { createEngine } from '../../engine.ts';
+import { AppError } from '../../errors.ts';
+import { parseCommandArgs } from '../args.ts';
+import type { Command } from '../command.ts';
+import { formatTable } from '../table.ts';
+
+export const planCommand: Command = {
+  name: ['plan'],
+  summary: 'show who would get which step, and who is suppressed and why; sends nothing',
+  usage: 'plan <campaign-id> [--json]',
+  async run(args, ctx) {
+    const { values, positionals } = parseCommandArgs(args, { json: { type: 'boolean', default: false } });
+    const [id] = positionals;
+    if (!id || positionals.length > 1) throw new AppError('invalid_input', 'plan takes exactly one campaign id');
+    const database = await ctx.database();
+    const engine = await createEngine(ctx.config, database);
+    const set = engine.loadCampaigns();
+    const campaign = requireCampaign(set, id);
+    const deps = { db: database.db, pool: database.pool, templatesDir: ctx.config.templatesDir, batchSize: ctx.config.runBatchSize };
+    const plan = await planCampaign(deps, campaign, set.personas);
+    ctx.stdout.write(values.json ? JSON.stringify(plan, null, 2) + '\n' : renderPlan(plan));
+    return 0;
+  },
+};
+
+export function renderPlan(plan: Plan): string {
+  const out: string[] = [`Plan for ${plan.campaign}`, ''];
+  if (plan.recipients.length > 0) {
+    out.push(
+      formatTable(
+        ['lead', 'step', 'channel', 'persona', 'template'],
+        plan.recipients.map((r) => [r.lead, r.step, r.channel, r.persona, r.template]),
+      ),
+      '',
+    );
+  }
+  if (plan.suppressed.length > 0) {
+    out.push('Suppressed:', formatTable(['lead', 'step', 'reason'], plan.suppressed.map((s) => [s.lead, s.step, s.reason])), '');
+  }
+  out.push(`${plan.recipients.length} recipient(s), ${plan.suppressed.length} suppressed`);
+  for (const [reason, n] of countReasons(plan)) out.push(`  ${reason.padEnd(12)} ${n}`);
+  return out.join('\n') + '\n';
+}

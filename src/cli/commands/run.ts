@@ -1,0 +1,70 @@
+import { requireCampaign } from '../../campaigns/load.ts';
+import { MANUAL_OCCURRENCE } from '../../campaigns/run.ts';
+import { outboxDir } from '../../channels/index.ts';
+import { createEngine } from '../../engine.ts';
+import { AppError } from '../../errors.ts';
+import { dispatcherAlive } from '../../messages/claim.ts';
+import { deliverySummary, isSettled, type DeliverySummary } from '../../messages/report.ts';
+import { parseCommandArgs } from '../args.ts';
+import type { Command } from '../command.ts';
+import { untilSignal } from '../signals.ts';
+
+export const runCommand: Command = {
+  name: ['run'],
+  summary: 'start a run of a lead campaign now; --wait returns when every message is sent or failed',
+  usage: 'run <campaign-id> [--wait] [--occurrence <label>]',
+  async run(args, ctx) {
+    const { values, positionals } = parseCommandArgs(args, {
+      wait: { type: 'boolean', default: false },
+      occurrence: { type: 'string', default: MANUAL_OCCURRENCE },
+    });
+    const [id] = positionals;
+    if (!id || positionals.length > 1) throw new AppError('invalid_input', 'run takes exactly one campaign id');
+    const occurrence = values.occurrence.trim();
+    if (!occurrence) throw new AppError('invalid_input', '--occurrence must not be empty');
+
+    const database = await ctx.database();
+    const engine = await createEngine(ctx.config, database);
+    const set = engine.loadCampaigns();
+    const campaign = requireCampaign(set, id);
+    const { runId, counts } = await engine.run(campaign, set, { occurrence, trigger: 'manual' });
+    ctx.stderr.write(
+      `run ${runId} of ${campaign.id} (occurrence '${occurrence}'): ${counts.audience} in audience, ` +
+        `${counts.queued} queued, ${counts.suppressed} suppressed, ${counts.failed} failed, ${counts.existing} already recorded\n`,
+    );
+
+    const workerRunning = await dispatcherAlive(database.pool);
+    if (workerRunning && !values.wait) {
+      ctx.stderr.write('a running serve/worker process sends the queued messages\n');
+      return 0;
+    }
+    if (!workerRunning) ctx.stderr.write('no worker is running; sending from this process\n');
+    const dispatcher = workerRunning ? undefined : await engine.startDispatcher();
+    const signal = untilSignal();
+    let summary: DeliverySummary;
+    try {
+      for (;;) {
+        summary = await deliverySummary(database.pool, campaign.id, occurrence);
+        if (isSettled(summary)) break;
+        const interrupted = await Promise.race([signal.promise, new Promise((r) => setTimeout(r, 250, false))]);
+        if (interrupted) {
+          ctx.stderr.write('interrupted: queued messages stay queued and are sent by the next worker\n');
+          break;
+        }
+      }
+    } finally {
+      signal.dispose();
+      if (dispatcher) await engine.stop();
+    }
+    ctx.stdout.write(formatSummary(summary, ctx.config.smtpUrl ? undefined : outboxDir(ctx.config)));
+    return summary.failed > 0 ? 1 : 0;
+  },
+};
+
+export function formatSummary(s: DeliverySummary, outbox: string | undefined): string {
+  const lines = [`sent ${s.sent}, failed ${s.failed}, suppressed ${s.suppressed}, still queued ${s.queued + s.sending}`];
+  if (s.possibleDuplicates > 0) lines.push(`possible duplicates (re-sent after a crash): ${s.possibleDuplicates}`);
+  for (const [reason, n] of Object.entries(s.reasons)) lines.push(`  ${reason.padEnd(18)} ${n}`);
+  if (outbox && s.sent > 0) lines.push(`email went to the outbox: ${outbox}`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,55 @@
+import type { Server } from 'node:http';
+import { formatProblem } from '../../campaigns/types.ts';
+import { outboxDir } from '../../channels/index.ts';
+import { createEngine, type Engine } from '../../engine.ts';
+import { createApp } from '../../http/app.ts';
+import { log } from '../../log.ts';
+import { parseCommandArgs } from '../args.ts';
+import type { CliContext, Command } from '../command.ts';
+import { untilSignal } from '../signals.ts';
+import { seedSamplesIfEmpty } from '../../samples.ts';
+
+/** Starts what every long-running process has: dispatcher and scheduler, after reporting problems. */
+async function startWorking(ctx: CliContext): Promise<Engine> {
+  const engine = await createEngine(ctx.config, await ctx.database());
+  const set = engine.loadCampaigns();
+  for (const problem of set.problems) log.warn(`campaign problem: ${formatProblem(problem)}`);
+  log.info('campaigns loaded', { campaigns: set.campaigns.size, personas: set.personas.length, problems: set.problems.length });
+  await engine.startDispatcher();
+  await engine.startScheduler();
+  return engine;
+}
+
+async function waitAndStop(engine: Engine, server?: Server): Promise<number> {
+  const signal = await untilSignal().promise;
+  log.info('shutting down', { signal });
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await engine.stop();
+  return 0;
+}
+
+export const serveCommand: Command = {
+  name: ['serve'],
+  summary: 'run the HTTP API, the scheduler and a dispatcher in one process',
+  usage: 'serve [--demo]',
+  async run(args, ctx) {
+    const { values } = parseCommandArgs(args, { demo: { type: 'boolean', default: false } }, false);
+    if (values.demo) await seedSamplesIfEmpty(ctx);
+    const engine = await startWorking(ctx);
+    const server = createApp(engine).listen(ctx.config.port);
+    await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+    log.info(`Touchpoint is listening on ${ctx.config.publicUrl}`);
+    if (!ctx.config.smtpUrl) log.info(`email goes to the outbox: ${outboxDir(ctx.config)} (one .eml file per message; set SMTP_URL to send)`);
+    return waitAndStop(engine, server);
+  },
+};
+
+export const workerCommand: Command = {
+  name: ['worker'],
+  summary: 'run the scheduler and a dispatcher without HTTP (start as many as you like)',
+  usage: 'worker',
+  async run(args, ctx) {
+    parseCommandArgs(args, {}, false);
+    return waitAndStop(await startWorking(ctx));
+  },
+};

@@ -1,0 +1,25 @@
+import crypto from 'node:crypto';
+import { pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import type pg from 'pg';
+
+/** Engine-wide values every process must agree on, such as the key that signs links. */
+export const settings = pgTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/**
+ * The signing secret: TOUCHPOINT_SECRET when set, else one generated on first use and kept in the
+ * database, so every process on the same database signs and verifies alike.
+ */
+export async function signingSecret(pool: pg.Pool, configured: string | undefined): Promise<string> {
+  if (configured) return configured;
+  const generated = crypto.randomBytes(32).toString('base64url');
+  const { rows } = await pool.query<{ value: string }>(
+    `INSERT INTO settings (key, value) VALUES ('signing_secret', $1)
+     ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key RETURNING value`,
+    [generated],
+  );
+  return rows[0]!.value;
+}

@@ -1,0 +1,46 @@
+import { Router } from 'express';
+import Joi from 'joi';
+import { requireCampaign } from '../../campaigns/load.ts';
+import { planCampaign } from '../../campaigns/plan.ts';
+import { MANUAL_OCCURRENCE } from '../../campaigns/run.ts';
+import type { Engine } from '../../engine.ts';
+import { deliverySummary } from '../../messages/report.ts';
+import { requirePermission } from '../auth.ts';
+import { validateBody, validateQuery } from '../validate.ts';
+
+const OCCURRENCE = Joi.string().trim().min(1).max(200);
+
+export function campaignsRouter(engine: Engine): Router {
+  const router = Router();
+  const { config, database } = engine;
+
+  router.get('/', requirePermission('read'), (_req, res) => {
+    const set = engine.loadCampaigns();
+    res.json({
+      campaigns: [...set.campaigns.values()].map(({ file: _file, ...campaign }) => campaign),
+      problems: set.problems.map(({ file, ...p }) => ({ file: file.replace(config.campaignsDir + '/', ''), ...p })),
+    });
+  });
+
+  router.get('/:id/plan', requirePermission('read'), async (req, res) => {
+    const set = engine.loadCampaigns();
+    const campaign = requireCampaign(set, req.params.id as string);
+    const deps = { db: database.db, pool: database.pool, templatesDir: config.templatesDir, batchSize: config.runBatchSize };
+    res.json(await planCampaign(deps, campaign, set.personas));
+  });
+
+  router.post('/:id/runs', requirePermission('write'), async (req, res) => {
+    const body = validateBody(req, Joi.object({ occurrence: OCCURRENCE.default(MANUAL_OCCURRENCE) }));
+    const set = engine.loadCampaigns();
+    const campaign = requireCampaign(set, req.params.id as string);
+    const { runId, counts } = await engine.run(campaign, set, { occurrence: body.occurrence, trigger: 'api' });
+    res.status(201).json({ run: runId, campaign: campaign.id, occurrence: body.occurrence, counts });
+  });
+
+  router.get('/:id/report', requirePermission('read'), async (req, res) => {
+    const query = validateQuery(req, Joi.object({ occurrence: OCCURRENCE.default(MANUAL_OCCURRENCE) }));
+    res.json(await deliverySummary(database.pool, req.params.id as string, query.occurrence));
+  });
+
+  return router;
+}

@@ -1,0 +1,54 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Engine } from '../engine.ts';
+import { AppError } from '../errors.ts';
+import { log } from '../log.ts';
+import { campaignsRouter } from './api/campaigns.ts';
+import { leadsRouter } from './api/leads.ts';
+import { messagesRouter } from './api/messages.ts';
+import { requireApiKey } from './auth.ts';
+import { metricsHandler } from './metrics.ts';
+import { unsubscribeRouter } from './unsubscribe.ts';
+
+/** The HTTP surface: a thin shell that parses, checks the role, calls a domain function and answers. */
+export function createApp(engine: Engine): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use((_req, res, next) => {
+    res.set('X-Content-Type-Options', 'nosniff');
+    res.set('Referrer-Policy', 'no-referrer');
+    next();
+  });
+
+  app.get('/healthz', async (_req, res) => {
+    await engine.database.pool.query('SELECT 1');
+    res.json({ ok: true });
+  });
+  app.get('/metrics', metricsHandler(engine));
+  app.use('/unsubscribe', express.urlencoded({ extended: false, limit: '4kb' }), unsubscribeRouter(engine));
+
+  const api = express.Router();
+  api.use(express.json({ limit: '5mb' }));
+  api.use(requireApiKey(engine.database.db));
+  api.use('/campaigns', campaignsRouter(engine));
+  api.use('/leads', leadsRouter(engine));
+  api.use('/messages', messagesRouter(engine));
+  app.use('/api/v1', api);
+
+  app.use((req, _res, next) => next(new AppError('not_found', `no route for ${req.method} ${req.path}`)));
+  app.use(errorHandler);
+  return app;
+}
+
+function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
+  const status = (err as { status?: number; type?: string }).status;
+  if (err instanceof AppError) {
+    res.status(err.status).json({ error: err.code, message: err.message, details: err.details });
+  } else if (typeof status === 'number' && status >= 400 && status < 500) {
+    // body-parser's errors (malformed JSON, too large) carry their own 4xx status.
+    res.status(status).json({ error: 'invalid_input', message: (err as Error).message, details: [] });
+  } else {
+    log.error('request failed', { method: req.method, path: req.path, error: (err as Error)?.stack ?? String(err) });
+    res.status(500).json({ error: 'internal', message: 'internal error; see the server log', details: [] });
+  }
+}

@@ -1,0 +1,33 @@
+import type { NextFunction, Request, Response } from 'express';
+import { authenticateApiKey, type ApiKeyOwner } from '../access/keys.ts';
+import { can, type Permission } from '../access/roles.ts';
+import type { Db } from '../db/index.ts';
+import { AppError } from '../errors.ts';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    apiKey?: ApiKeyOwner;
+  }
+}
+
+/** Every /api/v1 request needs `Authorization: Bearer <key>`. */
+export function requireApiKey(db: Db) {
+  return async (req: Request, _res: Response, next: NextFunction) => {
+    const header = req.get('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) throw new AppError('unauthorized', 'an API key is required: Authorization: Bearer <key>');
+    const owner = await authenticateApiKey(db, match[1]!);
+    if (!owner) throw new AppError('unauthorized', 'the API key is unknown or revoked');
+    req.apiKey = owner;
+    next();
+  };
+}
+
+/** Refuses the request unless the key's role has `permission`. */
+export function requirePermission(permission: Permission) {
+  return (req: Request, _res: Response, next: NextFunction) => {
+    const role = req.apiKey!.role;
+    if (!can(role, permission)) throw new AppError('forbidden', `the ${role} role may not ${permission} here`);
+    next();
+  };
+}
