@@ -1,8 +1,10 @@
+import { setLogLevel } from '../src/log.ts';
 import { startTestServer, stopTestServer } from './helpers/db.ts';
 
 export const mochaHooks = {
   async beforeAll(this: Mocha.Context) {
     this.timeout(120_000);
+    setLogLevel((process.env.TEST_LOG_LEVEL as 'warn' | undefined) ?? 'warn');
     await startTestServer();
   },
   async afterAll(this: Mocha.Context) {

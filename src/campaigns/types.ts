@@ -55,6 +55,8 @@ export interface CampaignSet {
   campaigns: Map<string, Campaign>;
   personas: Persona[];
   problems: Problem[];
+  /** The file that declares each campaign id, broken campaigns included. */
+  files: Map<string, string>;
 }
 
 export function formatProblem(p: Problem, cwd = process.cwd()): string {

@@ -1,6 +1,7 @@
 import { loadConfig } from '../config.ts';
 import { openDatabase, type Database } from '../db/index.ts';
 import { AppError } from '../errors.ts';
+import { setLogLevel } from '../log.ts';
 import type { CliContext, Command } from './command.ts';
 import { commands } from './commands/index.ts';
 
@@ -38,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
   let database: Promise<Database> | undefined;
   try {
     const config = loadConfig();
+    setLogLevel(config.logLevel);
     const ctx: CliContext = {
       config,
       stdout: process.stdout,

@@ -1,4 +1,19 @@
 import type { Command } from '../command.ts';
+import { consentImportCommand, leadsImportCommand } from './imports.ts';
+import { keysCreateCommand } from './keys.ts';
+import { planCommand } from './plan.ts';
+import { previewCommand } from './preview.ts';
+import { runCommand } from './run.ts';
+import { serveCommand, workerCommand } from './serve.ts';
 
 /** Every CLI command, in the order `touchpoint --help` lists them. */
-export const commands: Command[] = [];
+export const commands: Command[] = [
+  leadsImportCommand,
+  consentImportCommand,
+  planCommand,
+  previewCommand,
+  runCommand,
+  serveCommand,
+  workerCommand,
+  keysCreateCommand,
+];

@@ -1,0 +1,175 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type Joi from 'joi';
+import { AppError } from '../errors.ts';
+import { DEFAULT_PERSONA, type Persona } from '../leads/personas.ts';
+import { hasFallbackTemplate } from '../render/templates.ts';
+import { readYamlFile, type YamlFile } from './positions.ts';
+import type { Campaign, CampaignSet, Channel, Problem, StepChannel } from './types.ts';
+import { campaignSchema, personasSchema, VALIDATION_PREFS } from './yaml-schema.ts';
+
+export const PERSONAS_FILE = 'personas.yaml';
+/** Reserved for inbound qualification rules; not a campaign. */
+const RESERVED_FILES = new Set([PERSONAS_FILE, 'inbound.yaml']);
+
+interface LoadOptions {
+  campaignsDir: string;
+  templatesDir: string;
+  /** Only these files (personas.yaml is still read for reference checks). */
+  files?: string[];
+}
+
+/**
+ * Loads every campaign file and personas.yaml, collecting all problems at once. A campaign with
+ * errors is left out of `campaigns`; every other one is kept, so one broken file never hides the
+ * rest.
+ */
+export function loadCampaignSet(options: LoadOptions): CampaignSet {
+  const { campaignsDir, templatesDir } = options;
+  const problems: Problem[] = [];
+  const campaigns = new Map<string, Campaign>();
+
+  if (!fs.existsSync(campaignsDir)) {
+    problems.push({ file: campaignsDir, line: 1, col: 1, message: 'campaigns directory does not exist', severity: 'error' });
+    return { campaigns, personas: [], problems, files: new Map() };
+  }
+  const personasPath = path.join(campaignsDir, PERSONAS_FILE);
+  const personas = fs.existsSync(personasPath) ? loadPersonas(personasPath, problems) : [];
+
+  const files = options.files
+    ? options.files.map((f) => path.resolve(f)).filter((f) => f !== personasPath)
+    : fs
+        .readdirSync(campaignsDir)
+        .filter((f) => /\.ya?ml$/.test(f) && !RESERVED_FILES.has(f))
+        .sort()
+        .map((f) => path.join(campaignsDir, f));
+
+  const declared = new Map<string, string>();
+  for (const file of files) {
+    if (!fs.existsSync(file)) {
+      problems.push({ file, line: 1, col: 1, message: 'file does not exist', severity: 'error' });
+      continue;
+    }
+    const fileProblems: Problem[] = [];
+    const { yaml, campaign } = loadCampaign(file, personas, templatesDir, fileProblems);
+    const id = (yaml.data as { id?: unknown } | undefined)?.id;
+    if (typeof id === 'string') {
+      const first = declared.get(id);
+      if (first) fileProblems.push(yaml.problem(['id'], `campaign id '${id}' is already used by ${path.basename(first)}`));
+      else declared.set(id, file);
+    }
+    problems.push(...fileProblems);
+    if (campaign && !fileProblems.some((p) => p.severity === 'error')) campaigns.set(campaign.id, campaign);
+  }
+  problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col);
+  return { campaigns, personas, problems, files: declared };
+}
+
+/** The campaign with this id, or an error that lists its file's problems. */
+export function requireCampaign(set: CampaignSet, id: string): Campaign {
+  const campaign = set.campaigns.get(id);
+  if (campaign) return campaign;
+  const file = set.files.get(id);
+  const broken = set.problems.filter((p) => p.severity === 'error' && p.file === file);
+  if (broken.length > 0) {
+    throw new AppError('invalid_campaign', `campaign '${id}' has problems`, {
+      details: broken.map((p) => `${path.relative(process.cwd(), p.file)}:${p.line}:${p.col} ${p.message}`),
+    });
+  }
+  throw new AppError('not_found', `no campaign '${id}'; known: ${[...set.campaigns.keys()].join(', ') || 'none'}`);
+}
+
+function validate<T>(yaml: YamlFile, schema: Joi.Schema, problems: Problem[]): T | undefined {
+  const { value, error } = schema.validate(yaml.data, VALIDATION_PREFS);
+  for (const detail of error?.details ?? []) {
+    const at = detail.type === 'object.unknown' ? 'key' : 'value';
+    // A missing key has no node of its own: point at the mapping that lacks it.
+    const nodePath = detail.type === 'any.required' ? detail.path.slice(0, -1) : detail.path;
+    problems.push(yaml.problem(nodePath, detail.message, at));
+  }
+  return error ? undefined : (value as T);
+}
+
+function loadPersonas(file: string, problems: Problem[]): Persona[] {
+  const { yaml, problems: syntax } = readYamlFile(file);
+  problems.push(...syntax);
+  if (yaml.data === undefined) return [];
+  const parsed = validate<{ personas: Persona[] }>(yaml, personasSchema, problems);
+  return parsed?.personas ?? [];
+}
+
+function loadCampaign(
+  file: string,
+  personas: Persona[],
+  templatesDir: string,
+  problems: Problem[],
+): { yaml: YamlFile; campaign?: Campaign } {
+  const { yaml, problems: syntax } = readYamlFile(file);
+  problems.push(...syntax);
+  if (yaml.data === undefined) return { yaml };
+  if (typeof yaml.data !== 'object' || yaml.data === null || Array.isArray(yaml.data)) {
+    problems.push(yaml.problem([], 'a campaign file must be a mapping of keys (id, name, kind, …)'));
+    return { yaml };
+  }
+  const campaign = validate<Omit<Campaign, 'file'>>(yaml, campaignSchema, problems);
+  if (!campaign) return { yaml };
+  checkReferences(yaml, campaign, personas, templatesDir, problems);
+  checkSupported(yaml, campaign, problems);
+  return { yaml, campaign: { ...campaign, file } };
+}
+
+/** Persona ids exist, and every persona the campaign can reach has a template on every channel. */
+function checkReferences(
+  yaml: YamlFile,
+  campaign: Omit<Campaign, 'file'>,
+  personas: Persona[],
+  templatesDir: string,
+  problems: Problem[],
+): void {
+  const known = new Set(personas.map((p) => p.id));
+  campaign.audience?.personas?.forEach((id, i) => {
+    if (!known.has(id)) {
+      problems.push(yaml.problem(['audience', 'personas', i], `unknown persona '${id}'; personas.yaml defines: ${[...known].join(', ') || 'none'}`));
+    }
+  });
+  const reachable = campaign.audience?.personas ?? [
+    ...personas.map((p) => p.id),
+    ...(personas.some((p) => !p.match) ? [] : [DEFAULT_PERSONA]),
+  ];
+  campaign.steps.forEach((step, i) => {
+    for (const channel of channelsOf(step.channel)) {
+      for (const persona of reachable) {
+        if (hasFallbackTemplate(templatesDir, step.template, persona, channel)) continue;
+        problems.push(
+          yaml.problem(
+            ['steps', i, 'template'],
+            `template '${step.template}' has no ${channel} variant for persona '${persona}' ` +
+              `(looked for ${path.basename(templatesDir)}/${step.template}/${persona}.${channel}.hbs or default.${channel}.hbs)`,
+          ),
+        );
+      }
+    }
+  });
+}
+
+function channelsOf(channel: StepChannel): Channel[] {
+  return channel === 'preferred' ? ['email', 'sms'] : [channel];
+}
+
+/**
+ * Features of the format this engine does not run yet. Refusing them keeps a campaign from being
+ * half-executed (a second step silently never sent); each line goes when its feature lands.
+ */
+function checkSupported(yaml: YamlFile, campaign: Omit<Campaign, 'file'>, problems: Problem[]): void {
+  const unsupported = (p: (string | number)[], what: string) => problems.push(yaml.problem(p, `${what} is not supported yet`, 'key'));
+  if (campaign.kind === 'event') unsupported(['kind'], 'kind: event (event-triggered campaigns)');
+  if (campaign.send_window) unsupported(['send_window'], 'send_window');
+  if (campaign.frequency_cap) unsupported(['frequency_cap'], 'frequency_cap');
+  if (campaign.goal) unsupported(['goal'], 'goal');
+  if (campaign.steps.length > 1) unsupported(['steps', 1], 'a second step (multi-step sequences)');
+  campaign.steps.forEach((step, i) => {
+    if (step.channel !== 'email') unsupported(['steps', i, 'channel'], `channel: ${step.channel}`);
+    if (step.wait) unsupported(['steps', i, 'wait'], 'wait');
+    if (step.unless) unsupported(['steps', i, 'unless'], 'unless');
+  });
+}

@@ -1,0 +1,41 @@
+import type pg from 'pg';
+import type { Channel } from '../campaigns/types.ts';
+
+export type ConsentStatus = 'granted' | 'confirmed' | 'withdrawn';
+
+export interface ConsentState {
+  status: ConsentStatus;
+  decidingEventId: number;
+}
+
+export type ConsentVerdict =
+  | { allowed: true; eventId: number }
+  | { allowed: false; reason: 'no_consent' | 'unconfirmed' | 'withdrawn' };
+
+/** Marketing email counts only after double opt-in; everything else on a standing grant. */
+function needsConfirmation(channel: Channel, purpose: string): boolean {
+  return channel === 'email' && purpose === 'marketing';
+}
+
+/** Whether a message may go out, and which ledger event allows it. "No opt-in, nothing may be done." */
+export function consentVerdict(state: ConsentState | undefined, channel: Channel, purpose: string): ConsentVerdict {
+  if (!state) return { allowed: false, reason: 'no_consent' };
+  if (state.status === 'withdrawn') return { allowed: false, reason: 'withdrawn' };
+  if (state.status === 'granted' && needsConfirmation(channel, purpose)) return { allowed: false, reason: 'unconfirmed' };
+  return { allowed: true, eventId: state.decidingEventId };
+}
+
+/** Current consent of a whole batch of leads for one channel and purpose, in one query. */
+export async function consentStatesFor(
+  client: pg.Pool | pg.PoolClient,
+  leadIds: number[],
+  channel: Channel,
+  purpose: string,
+): Promise<Map<number, ConsentState>> {
+  const { rows } = await client.query<{ lead_id: number; status: ConsentStatus; deciding_event_id: number }>(
+    `SELECT lead_id, status, deciding_event_id FROM consent_state
+      WHERE lead_id = ANY($1::bigint[]) AND channel = $2 AND purpose = $3`,
+    [leadIds, channel, purpose],
+  );
+  return new Map(rows.map((r) => [r.lead_id, { status: r.status, decidingEventId: r.deciding_event_id }]));
+}

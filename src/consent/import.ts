@@ -1,0 +1,85 @@
+import Joi from 'joi';
+import type pg from 'pg';
+import type { Db } from '../db/index.ts';
+import { withTransaction } from '../db/tx.ts';
+import { assertReadable, countLines, csvRows } from '../csv.ts';
+import { leadIdsByExternalId } from '../leads/store.ts';
+import { appendConsentEvents, type ConsentEventInput } from './ledger.ts';
+import path from 'node:path';
+
+export interface ConsentImportReport {
+  imported: number;
+  rejected: { row: number; reason: string }[];
+}
+
+const rowSchema = Joi.object({
+  external_id: Joi.string().trim().min(1).required(),
+  channel: Joi.string().valid('email', 'sms').required(),
+  purpose: Joi.string().trim().pattern(/^[a-z][a-z0-9_-]*$/).required(),
+  action: Joi.string().valid('grant', 'confirm', 'withdraw').required(),
+  occurred_at: Joi.string()
+    .isoDate()
+    .pattern(/(Z|[+-]\d{2}:?\d{2})$/)
+    .required()
+    .messages({ 'string.pattern.base': '{#label} needs a timezone (Z or +01:00)', 'string.isoDate': "{#label} '{#value}' is not an ISO 8601 instant" }),
+  source: Joi.string().trim().min(1).max(200).required(),
+})
+  .unknown(false)
+  .prefs({ abortEarly: false, errors: { wrap: { label: false } }, messages: { 'object.unknown': 'unexpected column {#label}' } });
+
+type Row = { row: number; external_id: string; channel: 'email' | 'sms'; purpose: string; action: ConsentEventInput['action']; occurred_at: string; source: string };
+
+/**
+ * Imports consent history (external_id, channel, purpose, action, occurred_at, source) into the
+ * ledger. Each batch is one transaction; rows naming unknown leads or holding bad values are
+ * reported by row number and skipped.
+ */
+export async function importConsents(
+  deps: { db: Db; pool: pg.Pool },
+  file: string,
+  options: { batchSize?: number; onProgress?: (done: number, total: number) => void } = {},
+): Promise<ConsentImportReport> {
+  assertReadable(file, ['csv']);
+  const batchSize = options.batchSize ?? 1000;
+  const total = await countLines(file);
+  const report: ConsentImportReport = { imported: 0, rejected: [] };
+  let batch: Row[] = [];
+  let done = 0;
+
+  const flush = async () => {
+    const ids = await leadIdsByExternalId(deps.db, [...new Set(batch.map((r) => r.external_id))]);
+    const events: ConsentEventInput[] = [];
+    for (const r of batch) {
+      const leadId = ids.get(r.external_id);
+      if (leadId === undefined) {
+        report.rejected.push({ row: r.row, reason: `no lead with external_id '${r.external_id}' (import leads first)` });
+        continue;
+      }
+      events.push({
+        leadId,
+        channel: r.channel,
+        purpose: r.purpose,
+        action: r.action,
+        source: r.source,
+        evidence: { file: path.basename(file), row: r.row },
+        actor: 'import',
+        occurredAt: new Date(r.occurred_at),
+      });
+    }
+    await withTransaction(deps.pool, (client) => appendConsentEvents(client, events));
+    report.imported += events.length;
+    batch = [];
+    options.onProgress?.(done, Math.max(total, done));
+  };
+
+  for await (const { row, values } of csvRows(file)) {
+    done++;
+    const { value, error } = rowSchema.validate(values);
+    if (error) report.rejected.push({ row, reason: error.details.map((d) => d.message).join('; ') });
+    else batch.push({ row, ...value });
+    if (batch.length >= batchSize) await flush();
+  }
+  if (batch.length > 0) await flush();
+  report.rejected.sort((a, b) => a.row - b.row);
+  return report;
+}

@@ -1,0 +1,38 @@
+import fs from 'node:fs';
+import { parse } from 'csv-parse';
+import { AppError } from './errors.ts';
+
+/**
+ * Streams a CSV file as objects keyed by header, each with the row number a spreadsheet shows
+ * (the header is row 1). Never holds the whole file in memory.
+ */
+export async function* csvRows(file: string): AsyncGenerator<{ row: number; values: Record<string, string> }> {
+  const parser = fs.createReadStream(file).pipe(
+    parse({ columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()), bom: true, skip_empty_lines: true, trim: true }),
+  );
+  let row = 1;
+  try {
+    for await (const values of parser as AsyncIterable<Record<string, string>>) {
+      row++;
+      yield { row, values };
+    }
+  } catch (cause) {
+    throw new AppError('invalid_input', `${file}: row ${row + 1}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Data rows in a file, counted quickly for progress bars (multi-line cells make it an estimate). */
+export async function countLines(file: string): Promise<number> {
+  let lines = 0;
+  for await (const chunk of fs.createReadStream(file) as AsyncIterable<Buffer>) {
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+  }
+  return Math.max(0, lines - 1);
+}
+
+export function assertReadable(file: string, extensions: string[]): string {
+  const ext = file.toLowerCase().match(/\.([a-z]+)$/)?.[1] ?? '';
+  if (!extensions.includes(ext)) throw new AppError('invalid_input', `${file}: expected a .${extensions.join(' or .')} file`);
+  if (!fs.existsSync(file)) throw new AppError('invalid_input', `${file}: no such file`);
+  return ext;
+}

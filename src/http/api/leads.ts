@@ -1,0 +1,41 @@
+import { Router } from 'express';
+import type { Engine } from '../../engine.ts';
+import { AppError } from '../../errors.ts';
+import { findLeadByExternalId, upsertLeads, type LeadInput } from '../../leads/store.ts';
+import { validateLeadRecord } from '../../leads/validation.ts';
+import { requirePermission } from '../auth.ts';
+
+const MAX_BATCH = 1000;
+
+export function leadsRouter(engine: Engine): Router {
+  const router = Router();
+  const { db } = engine.database;
+
+  /** One lead object or an array; all are validated before any is written. */
+  router.post('/', requirePermission('write'), async (req, res) => {
+    const many = Array.isArray(req.body);
+    const records: unknown[] = many ? req.body : [req.body];
+    if (records.length === 0 || records.length > MAX_BATCH) {
+      throw new AppError('invalid_input', `send between 1 and ${MAX_BATCH} leads per request`);
+    }
+    const leads: LeadInput[] = [];
+    const errors: string[] = [];
+    records.forEach((record, i) => {
+      const result = validateLeadRecord(record);
+      if ('errors' in result) errors.push(...result.errors.map((e) => (many ? `[${i}] ${e}` : e)));
+      else leads.push(result.lead);
+    });
+    if (errors.length > 0) throw new AppError('invalid_input', 'invalid lead', { details: errors });
+    const results = await upsertLeads(db, leads);
+    const body = results.map((r) => ({ external_id: r.externalId, id: r.id, created: r.created }));
+    res.status(results.some((r) => r.created) ? 201 : 200).json(many ? { leads: body } : body[0]);
+  });
+
+  router.get('/:externalId', requirePermission('read'), async (req, res) => {
+    const lead = await findLeadByExternalId(db, req.params.externalId as string);
+    if (!lead) throw new AppError('not_found', `no lead '${req.params.externalId}'`);
+    res.json(lead);
+  });
+
+  return router;
+}

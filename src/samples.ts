@@ -1,0 +1,18 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CliContext } from './cli/command.ts';
+import { importConsents } from './consent/import.ts';
+import { importLeads } from './leads/import.ts';
+import { log } from './log.ts';
+
+const SAMPLES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../samples');
+
+/** For `npm start` on a fresh clone: sample leads and consents, only into an empty database. */
+export async function seedSamplesIfEmpty(ctx: CliContext): Promise<void> {
+  const database = await ctx.database();
+  const { rows } = await database.pool.query<{ any: boolean }>('SELECT EXISTS (SELECT 1 FROM leads) AS any');
+  if (rows[0]!.any) return;
+  const leads = await importLeads(database.db, path.join(SAMPLES, 'leads.csv'));
+  const consents = await importConsents(database, path.join(SAMPLES, 'consents.csv'));
+  log.info('demo: loaded sample leads and consents', { leads: leads.imported, consent_events: consents.imported });
+}

@@ -1,0 +1,49 @@
+import type { Database } from '../../src/db/index.ts';
+import { withTransaction } from '../../src/db/tx.ts';
+import { appendConsentEvents, LEGACY_CONFIRMED, type ConsentEventInput } from '../../src/consent/ledger.ts';
+import { upsertLeads } from '../../src/leads/store.ts';
+
+/** A compact test lead: consent steps apply to email marketing, in order, a minute apart. */
+export interface SeedLead {
+  id: string;
+  email: string | null;
+  phone?: string;
+  first: string;
+  locale: string | null;
+  orders: number;
+  tags?: string[];
+  consent: readonly ('grant' | 'confirm' | 'withdraw' | 'legacy')[];
+}
+
+/** Creates leads and their consent history through the real store and ledger. */
+export async function seedLeads(database: Database, seeds: SeedLead[]): Promise<void> {
+  const rows = await upsertLeads(
+    database.db,
+    seeds.map((s) => ({
+      externalId: s.id,
+      email: s.email,
+      phone: s.phone ?? null,
+      firstName: s.first,
+      lastName: null,
+      locale: s.locale,
+      timezone: null,
+      persona: null,
+      tags: s.tags ?? ['customer'],
+      attributes: { orders: s.orders },
+    })),
+  );
+  const ids = new Map(rows.map((r) => [r.externalId, r.id]));
+  const start = Date.now() - 3_600_000;
+  const events: ConsentEventInput[] = seeds.flatMap((s) =>
+    s.consent.map((step, i) => ({
+      leadId: ids.get(s.id)!,
+      channel: 'email' as const,
+      purpose: 'marketing',
+      action: step === 'legacy' ? ('grant' as const) : step,
+      source: step === 'legacy' ? LEGACY_CONFIRMED : 'test',
+      actor: 'test',
+      occurredAt: new Date(start + i * 60_000 + (step === 'withdraw' ? 3_000_000 : 0)),
+    })),
+  );
+  await withTransaction(database.pool, (client) => appendConsentEvents(client, events));
+}
