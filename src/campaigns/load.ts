@@ -52,7 +52,7 @@ export function loadCampaignSet(options: LoadOptions): CampaignSet {
     }
     const fileProblems: Problem[] = [];
     const { yaml, campaign } = loadCampaign(file, personas, templatesDir, fileProblems);
-    const id = (yaml.data as { id?: unknown } | undefined)?.id;
+    const id = yaml.declared(['id']);
     if (typeof id === 'string') {
       const first = declared.get(id);
       if (first) fileProblems.push(yaml.problem(['id'], `campaign id '${id}' is already used by ${path.basename(first)}`));
@@ -112,32 +112,33 @@ function loadCampaign(
     return { yaml };
   }
   const campaign = validate<Omit<Campaign, 'file'>>(yaml, campaignSchema, problems);
+  checkReferences(yaml, personas, templatesDir, problems);
   if (!campaign) return { yaml };
-  checkReferences(yaml, campaign, personas, templatesDir, problems);
   checkSupported(yaml, campaign, problems);
   return { yaml, campaign: { ...campaign, file } };
 }
 
-/** Persona ids exist, and every persona the campaign can reach has a template on every channel. */
-function checkReferences(
-  yaml: YamlFile,
-  campaign: Omit<Campaign, 'file'>,
-  personas: Persona[],
-  templatesDir: string,
-  problems: Problem[],
-): void {
+/**
+ * Persona ids exist, and every persona the campaign can reach has a template on every channel.
+ * Runs on the raw document, even when the schema found mistakes elsewhere, so a marketer sees every
+ * problem at once; hence the shape guards.
+ */
+function checkReferences(yaml: YamlFile, personas: Persona[], templatesDir: string, problems: Problem[]): void {
+  const data = yaml.data as { audience?: { personas?: unknown }; steps?: unknown };
   const known = new Set(personas.map((p) => p.id));
-  campaign.audience?.personas?.forEach((id, i) => {
-    if (!known.has(id)) {
+  const audiencePersonas = Array.isArray(data.audience?.personas) ? (data.audience.personas as unknown[]) : undefined;
+  audiencePersonas?.forEach((id, i) => {
+    if (typeof id === 'string' && !known.has(id)) {
       problems.push(yaml.problem(['audience', 'personas', i], `unknown persona '${id}'; personas.yaml defines: ${[...known].join(', ') || 'none'}`));
     }
   });
-  const reachable = campaign.audience?.personas ?? [
-    ...personas.map((p) => p.id),
-    ...(personas.some((p) => !p.match) ? [] : [DEFAULT_PERSONA]),
-  ];
-  campaign.steps.forEach((step, i) => {
-    for (const channel of channelsOf(step.channel)) {
+  const reachable = audiencePersonas
+    ? audiencePersonas.filter((id): id is string => typeof id === 'string' && known.has(id))
+    : [...personas.map((p) => p.id), ...(personas.some((p) => !p.match) ? [] : [DEFAULT_PERSONA])];
+  const steps = Array.isArray(data.steps) ? (data.steps as { channel?: unknown; template?: unknown }[]) : [];
+  steps.forEach((step, i) => {
+    if (typeof step?.template !== 'string' || !['email', 'sms', 'preferred'].includes(step.channel as string)) return;
+    for (const channel of channelsOf(step.channel as StepChannel)) {
       for (const persona of reachable) {
         if (hasFallbackTemplate(templatesDir, step.template, persona, channel)) continue;
         problems.push(

@@ -11,6 +11,8 @@ export interface YamlFile {
   /** Line and column (1-based) of the value at `path`, or of its key with `at: 'key'`. */
   position(path: YamlPath, at?: 'key' | 'value'): { line: number; col: number };
   problem(path: YamlPath, message: string, at?: 'key' | 'value', severity?: Problem['severity']): Problem;
+  /** The value at `path` as written, even in a file with syntax problems (to name what it declares). */
+  declared(path: YamlPath): unknown;
 }
 
 /**
@@ -67,6 +69,7 @@ export function readYamlFile(file: string): { yaml: YamlFile; problems: Problem[
     data: valid ? doc.toJS({ maxAliasCount: 100 }) : undefined,
     position,
     problem: (path, message, mode = 'value', severity = 'error') => ({ file, ...position(path, mode), message, severity }),
+    declared: (path) => doc?.getIn(path),
   };
   return { yaml, problems };
 }

@@ -5,9 +5,11 @@ import { planCommand } from './plan.ts';
 import { previewCommand } from './preview.ts';
 import { runCommand } from './run.ts';
 import { serveCommand, workerCommand } from './serve.ts';
+import { validateCommand } from './validate.ts';
 
 /** Every CLI command, in the order `touchpoint --help` lists them. */
 export const commands: Command[] = [
+  validateCommand,
   leadsImportCommand,
   consentImportCommand,
   planCommand,
