@@ -17,11 +17,17 @@ const rowSchema = Joi.object({
   channel: Joi.string().valid('email', 'sms').required(),
   purpose: Joi.string().trim().pattern(/^[a-z][a-z0-9_-]*$/).required(),
   action: Joi.string().valid('grant', 'confirm', 'withdraw').required(),
+  // The timezone check comes first: isoDate() normalises the value to UTC as it validates.
   occurred_at: Joi.string()
-    .isoDate()
-    .pattern(/(Z|[+-]\d{2}:?\d{2})$/)
     .required()
-    .messages({ 'string.pattern.base': '{#label} needs a timezone (Z or +01:00)', 'string.isoDate': "{#label} '{#value}' is not an ISO 8601 instant" }),
+    .custom((value: string, helpers) => {
+      if (Number.isNaN(Date.parse(value)) || !/^\d{4}-\d{2}-\d{2}T/.test(value)) {
+        return helpers.message({ custom: `{#label} '${value}' is not an ISO 8601 instant` });
+      }
+      // Without an offset the instant would depend on the importing machine's timezone.
+      if (!/(Z|[+-]\d{2}:?\d{2})$/.test(value)) return helpers.message({ custom: '{#label} needs a timezone (Z or +01:00)' });
+      return value;
+    }),
   source: Joi.string().trim().min(1).max(200).required(),
 })
   .unknown(false)

@@ -18,8 +18,14 @@ export interface UpsertResult {
  */
 export async function upsertLeads(db: Db, rows: LeadInput[]): Promise<UpsertResult[]> {
   if (rows.length === 0) return [];
-  // One statement cannot touch a row twice: of repeated external ids the last one wins.
-  const unique = [...new Map(rows.map((r) => [r.externalId, r])).values()];
+  // One statement cannot touch a row twice: of repeated external ids the last one wins, with
+  // attributes merged as they would be over two separate upserts.
+  const byId = new Map<string, LeadInput>();
+  for (const row of rows) {
+    const earlier = byId.get(row.externalId);
+    byId.set(row.externalId, earlier ? { ...row, attributes: { ...earlier.attributes, ...row.attributes } } : row);
+  }
+  const unique = [...byId.values()];
   const result = await db
     .insert(leads)
     .values(unique)
