@@ -15,6 +15,8 @@ export interface OutgoingMessage {
 export interface Channel {
   /** Adapter name as recorded with the provider id, e.g. `smtp` or `outbox`. */
   readonly name: string;
+  /** Where messages go, for people reading logs: an SMTP host or the outbox folder. */
+  readonly destination: string;
   /** How many sends the adapter handles at once (pool size for SMTP). */
   readonly concurrency: number;
   /** Resolves with the provider's id once the provider has accepted the message. */

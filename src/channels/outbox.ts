@@ -14,6 +14,7 @@ export function outboxChannel(options: { dir: string; from: string; domain: stri
   let ready: Promise<unknown> | undefined;
   return {
     name: 'outbox',
+    destination: options.dir,
     concurrency: 4,
     async send(message: OutgoingMessage) {
       await (ready ??= fs.mkdir(options.dir, { recursive: true }));

@@ -31,6 +31,7 @@ export function smtpChannel(options: { url: string; from: string; domain: string
   });
   return {
     name: 'smtp',
+    destination: `smtp://${url.host}`,
     concurrency: options.connections,
     async send(message: OutgoingMessage) {
       try {

@@ -117,6 +117,7 @@ export class Dispatcher {
 
   private async sendBatch(batch: ClaimedMessage[]): Promise<void> {
     const sent: { id: number; providerId: string }[] = [];
+    let accepted = 0;
     let flushing = Promise.resolve();
     // Acceptances are recorded in small groups as they come, so the window in which a crash
     // could cause a re-send stays a few milliseconds wide, without one UPDATE per message.
@@ -136,6 +137,7 @@ export class Dispatcher {
         for (let message = queue.shift(); message; message = queue.shift()) {
           const providerId = await this.sendOne(message);
           if (providerId !== undefined) {
+            accepted++;
             sent.push({ id: message.id, providerId });
             if (sent.length >= 20) void flush();
           }
@@ -143,6 +145,8 @@ export class Dispatcher {
       }),
     );
     await flush();
+    const channel = this.options.channels[batch[0]!.channel];
+    log.info(`sent ${accepted} of ${batch.length} message(s) to ${channel?.destination ?? 'nowhere'}`);
   }
 
   private concurrency(batch: ClaimedMessage[]): number {
