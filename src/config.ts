@@ -53,7 +53,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const envFile = path.join(cwd, '.env');
   if (env === process.env && fs.existsSync(envFile)) process.loadEnvFile(envFile);
 
-  const { value, error } = schema.validate(env);
+  // `NAME=` (as in a copied .env.example) means "not set", not "set to nothing".
+  const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const { value, error } = schema.validate(given);
   if (error) {
     throw new AppError('invalid_config', 'invalid environment', {
       details: error.details.map((d) => d.message),

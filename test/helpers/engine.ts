@@ -54,3 +54,14 @@ export async function settled(t: TestEngine, campaign: string, occurrence: strin
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Polls `probe` until it returns a value. */
+export async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,34 @@
+import fs from 'node:fs';
+import { expect } from 'chai';
+import { loadConfig } from '../src/config.ts';
+import { AppError } from '../src/errors.ts';
+
+describe('configuration', () => {
+  it('lists every problem of the environment at once', () => {
+    const err = (() => {
+      try {
+        loadConfig({ PORT: 'eighty', SMTP_URL: 'http://mail', DATABASE_URL: 'mysql://x' });
+      } catch (e) {
+        return e;
+      }
+    })() as AppError;
+    expect(err).to.be.instanceOf(AppError).with.property('code', 'invalid_config');
+    expect(err.details).to.have.length(3);
+    expect(err.details.join('\n')).to.contain('PORT').and.contain('SMTP_URL').and.contain('DATABASE_URL');
+  });
+
+  it('treats empty values as unset, so a copied .env.example works as it is', () => {
+    const example = Object.fromEntries(
+      fs
+        .readFileSync('.env.example', 'utf8')
+        .split('\n')
+        .filter((line) => /^[A-Z_]+=/.test(line))
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    );
+    const config = loadConfig(example);
+    expect(config.databaseUrl).to.equal(undefined);
+    expect(config.smtpUrl).to.equal(undefined);
+    expect(config.publicUrl).to.equal('http://localhost:3000');
+    expect(config.dispatch).to.include({ batchSize: 200, concurrency: 10 });
+  });
+});
