@@ -1,15 +1,25 @@
 import path from 'node:path';
 import { importConsents } from '../../consent/import.ts';
+import type { Database } from '../../db/index.ts';
 import { AppError } from '../../errors.ts';
 import { importLeads } from '../../leads/import.ts';
 import { parseCommandArgs } from '../args.ts';
 import type { CliContext, Command } from '../command.ts';
 import { progressBar } from '../progress.ts';
 
-function oneFile(args: string[], what: string): string {
+type Importer<R> = (database: Database, file: string, options: { onProgress: (done: number, total: number) => void }) => Promise<R>;
+
+/** Reads the one file argument and runs an import behind a progress bar. */
+async function importFile<R>(args: string[], ctx: CliContext, label: string, importer: Importer<R>): Promise<R> {
   const { positionals } = parseCommandArgs(args, {});
-  if (positionals.length !== 1) throw new AppError('invalid_input', `${what} takes exactly one file`);
-  return path.resolve(positionals[0]!);
+  if (positionals.length !== 1) throw new AppError('invalid_input', `${label} import takes exactly one file`);
+  const database = await ctx.database();
+  const bar = progressBar(ctx.stderr, label);
+  try {
+    return await importer(database, path.resolve(positionals[0]!), { onProgress: (done, total) => bar.update(done, total) });
+  } finally {
+    bar.stop();
+  }
 }
 
 function reportRejected(ctx: CliContext, rejected: { row: number; reason: string }[]): number {
@@ -24,11 +34,8 @@ export const leadsImportCommand: Command = {
   summary: 'create or update leads from CSV or JSON (by external_id); bad rows are named, good rows kept',
   usage: 'leads import <file.csv|file.json>',
   async run(args, ctx) {
-    const file = oneFile(args, 'leads import');
-    const database = await ctx.database();
-    const bar = progressBar(ctx.stderr, 'leads');
-    const report = await importLeads(database.db, file, { onProgress: (done, total) => bar.update(done, total) }).finally(() => bar.stop());
-    ctx.stdout.write(`imported ${report.imported} lead(s) (${report.created} new, ${report.updated} updated)\n`);
+    const report = await importFile(args, ctx, 'leads', (database, file, options) => importLeads(database.db, file, options));
+    ctx.stdout.write(`imported ${report.imported} row(s): ${report.created} new lead(s), ${report.updated} updated\n`);
     for (const w of report.warnings) ctx.stdout.write(`  row ${w.row}: warning: ${w.message}\n`);
     return reportRejected(ctx, report.rejected);
   },
@@ -39,10 +46,7 @@ export const consentImportCommand: Command = {
   summary: 'append consent history from CSV (external_id,channel,purpose,action,occurred_at,source)',
   usage: 'consent import <file.csv>',
   async run(args, ctx) {
-    const file = oneFile(args, 'consent import');
-    const database = await ctx.database();
-    const bar = progressBar(ctx.stderr, 'consent');
-    const report = await importConsents(database, file, { onProgress: (done, total) => bar.update(done, total) }).finally(() => bar.stop());
+    const report = await importFile(args, ctx, 'consent', importConsents);
     ctx.stdout.write(`imported ${report.imported} consent event(s)\n`);
     return reportRejected(ctx, report.rejected);
   },
