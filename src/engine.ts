@@ -17,6 +17,8 @@ import { registerSchedules, startScheduler } from './scheduler/agenda.ts';
 export interface Engine {
   config: Config;
   database: Database;
+  /** Signs and verifies links in messages (unsubscribe). */
+  secret: string;
   /** Loads campaign files as they are on disk now. */
   loadCampaigns(): CampaignSet;
   run(campaign: Campaign, set: CampaignSet, options: RunOptions): ReturnType<typeof runCampaign>;
@@ -46,6 +48,7 @@ export async function createEngine(config: Config, database: Database): Promise<
   return {
     config,
     database,
+    secret,
     loadCampaigns,
     run: (campaign, set, options) => runCampaign(runDeps, campaign, set.personas, options),
     async startDispatcher() {

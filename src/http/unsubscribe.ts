@@ -1,7 +1,6 @@
 import { Router, type Request } from 'express';
 import { verifyToken, type UnsubscribePayload } from '../consent/tokens.ts';
 import { appendConsentEvents } from '../consent/ledger.ts';
-import { signingSecret } from '../db/settings.ts';
 import { withTransaction } from '../db/tx.ts';
 import type { Engine } from '../engine.ts';
 import { AppError } from '../errors.ts';
@@ -14,17 +13,16 @@ import { escapeHtml, page } from './page.ts';
  */
 export function unsubscribeRouter(engine: Engine): Router {
   const router = Router();
-  const { config, database } = engine;
+  const { database } = engine;
 
-  async function payloadOf(req: Request): Promise<UnsubscribePayload> {
-    const secret = await signingSecret(database.pool, config.secret);
-    const payload = verifyToken(secret, req.params.token as string);
+  function payloadOf(req: Request): UnsubscribePayload {
+    const payload = verifyToken(engine.secret, req.params.token as string);
     if (!payload) throw new AppError('not_found', 'this unsubscribe link is not valid');
     return payload;
   }
 
   router.get('/:token', async (req, res) => {
-    await payloadOf(req);
+    payloadOf(req);
     res.type('html').send(
       page(
         'Unsubscribe',
@@ -35,7 +33,7 @@ export function unsubscribeRouter(engine: Engine): Router {
   });
 
   router.post('/:token', async (req, res) => {
-    const payload = await payloadOf(req);
+    const payload = payloadOf(req);
     await withTransaction(database.pool, (client) =>
       appendConsentEvents(client, [
         {
