@@ -91,7 +91,7 @@ async function engine(): Promise<{ recordRate: number; sendRate: number }> {
     const recorded = performance.now();
     await eng.startDispatcher();
     for (;;) {
-      const summary = await deliverySummary(database.pool, 'spring', occurrence);
+      const summary = await deliverySummary(database.pool, 'spring', occurrence, new Date());
       if (isSettled(summary)) break;
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -1,62 +1,89 @@
 import type { Agenda } from 'agenda';
 import { loadCampaignSet } from './campaigns/load.ts';
-import { runCampaign, type RunDeps, type RunOptions } from './campaigns/run.ts';
+import { planCampaign, type Plan } from './campaigns/plan.ts';
+import { runCampaign, type RunOptions } from './campaigns/run.ts';
 import type { Campaign, CampaignSet } from './campaigns/types.ts';
 import { closeChannels, createChannels } from './channels/index.ts';
+import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/index.ts';
 import { signingSecret } from './db/settings.ts';
+import type { EventInput } from './leads/events.ts';
 import { Dispatcher } from './messages/dispatcher.ts';
 import { TemplateRenderer } from './render/render.ts';
 import { registerSchedules, startScheduler } from './scheduler/agenda.ts';
+import { advanceDueSteps } from './sequences/advance.ts';
+import type { StepContext } from './sequences/steps.ts';
+import { ingestEvents, type IngestResult } from './sequences/triggers.ts';
 
 /**
- * The composition root: what `serve`, `worker` and `run` share. Each process has one pool; the
- * dispatcher, the scheduler and runs all use it.
+ * The composition root: what `serve`, `worker`, `run` and the API share. Each process has one
+ * pool; the dispatcher, the scheduler, runs and event intake all use it, and all read the time
+ * from one clock.
  */
 export interface Engine {
   config: Config;
   database: Database;
+  clock: Clock;
   /** Signs and verifies links in messages (unsubscribe). */
   secret: string;
   /** Loads campaign files as they are on disk now. */
   loadCampaigns(): CampaignSet;
+  /** What recording steps needs, for a set of campaigns. */
+  stepContext(set: CampaignSet): StepContext;
   run(campaign: Campaign, set: CampaignSet, options: RunOptions): ReturnType<typeof runCampaign>;
+  /** Who would get what if the campaign ran now; records nothing. */
+  plan(campaign: Campaign, set: CampaignSet): Promise<Plan>;
+  ingestEvents(inputs: EventInput[]): Promise<IngestResult>;
+  /** Records every sequence step that has come due. */
+  advanceSequences(): ReturnType<typeof advanceDueSteps>;
   startDispatcher(): Promise<Dispatcher>;
   startScheduler(): Promise<Agenda>;
   /** Stops scheduler, then dispatcher, then channels; the caller closes the database after. */
   stop(): Promise<void>;
 }
 
-export async function createEngine(config: Config, database: Database): Promise<Engine> {
+export async function createEngine(config: Config, database: Database, clock: Clock = systemClock): Promise<Engine> {
   const secret = await signingSecret(database.pool, config.secret);
   const renderer = new TemplateRenderer(config.templatesDir);
-  const runDeps: RunDeps = {
-    db: database.db,
-    pool: database.pool,
+  const loadCampaigns = () => loadCampaignSet({ campaignsDir: config.campaignsDir, templatesDir: config.templatesDir });
+  const stepContext = (set: CampaignSet): StepContext => ({
+    set,
     renderer,
     templatesDir: config.templatesDir,
     publicUrl: config.publicUrl,
     secret,
-    batchSize: config.runBatchSize,
-  };
-  const loadCampaigns = () => loadCampaignSet({ campaignsDir: config.campaignsDir, templatesDir: config.templatesDir });
+    clock,
+  });
   let dispatcher: Dispatcher | undefined;
   let agenda: Agenda | undefined;
   let channels: ReturnType<typeof createChannels> | undefined;
 
-  return {
+  const engine: Engine = {
     config,
     database,
+    clock,
     secret,
     loadCampaigns,
-    run: (campaign, set, options) => runCampaign(runDeps, campaign, set.personas, options),
+    stepContext,
+    run: (campaign, set, options) =>
+      runCampaign({ db: database.db, pool: database.pool, steps: stepContext(set), batchSize: config.runBatchSize }, campaign, options),
+    // Campaign files are read at each call, so edits take effect without a restart.
+    plan: (campaign, set) =>
+      planCampaign(
+        { db: database.db, pool: database.pool, templatesDir: config.templatesDir, batchSize: config.runBatchSize, clock },
+        campaign,
+        set.personas,
+      ),
+    ingestEvents: (inputs) => ingestEvents(database.pool, stepContext(loadCampaigns()), inputs),
+    advanceSequences: () => advanceDueSteps(database.pool, stepContext(loadCampaigns()), config.runBatchSize),
     async startDispatcher() {
       channels = createChannels(config);
       dispatcher = new Dispatcher({
         pool: database.pool,
         url: database.url,
         channels,
+        clock,
         batchSize: config.dispatch.batchSize,
         maxAttempts: config.dispatch.maxAttempts,
         pollMs: config.dispatch.pollMs,
@@ -66,12 +93,14 @@ export async function createEngine(config: Config, database: Database): Promise<
       return dispatcher;
     },
     async startScheduler() {
-      // Campaign files are read when a job fires, so edits take effect without a restart.
       agenda = await startScheduler({
         pool: database.pool,
         campaign: (id) => loadCampaigns().campaigns.get(id),
         run: async (campaign, occurrence) => {
-          await runCampaign(runDeps, campaign, loadCampaigns().personas, { occurrence, trigger: 'schedule' });
+          await engine.run(campaign, loadCampaigns(), { occurrence, trigger: 'schedule' });
+        },
+        advance: async () => {
+          await engine.advanceSequences();
         },
       });
       await registerSchedules(agenda, loadCampaigns().campaigns.values());
@@ -83,4 +112,5 @@ export async function createEngine(config: Config, database: Database): Promise<
       if (channels) await closeChannels(channels);
     },
   };
+  return engine;
 }

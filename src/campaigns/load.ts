@@ -163,14 +163,7 @@ function channelsOf(channel: StepChannel): Channel[] {
  */
 function checkSupported(yaml: YamlFile, campaign: Omit<Campaign, 'file'>, problems: Problem[]): void {
   const unsupported = (p: (string | number)[], what: string) => problems.push(yaml.problem(p, `${what} is not supported yet`, 'key'));
-  if (campaign.kind === 'event') unsupported(['kind'], 'kind: event (event-triggered campaigns)');
-  if (campaign.send_window) unsupported(['send_window'], 'send_window');
-  if (campaign.frequency_cap) unsupported(['frequency_cap'], 'frequency_cap');
-  if (campaign.goal) unsupported(['goal'], 'goal');
-  if (campaign.steps.length > 1) unsupported(['steps', 1], 'a second step (multi-step sequences)');
   campaign.steps.forEach((step, i) => {
     if (step.channel !== 'email') unsupported(['steps', i, 'channel'], `channel: ${step.channel}`);
-    if (step.wait) unsupported(['steps', i, 'wait'], 'wait');
-    if (step.unless) unsupported(['steps', i, 'unless'], 'unless');
   });
 }

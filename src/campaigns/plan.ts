@@ -1,47 +1,68 @@
 import type pg from 'pg';
+import type { Clock } from '../clock.ts';
 import { consentStatesFor, consentVerdict } from '../consent/check.ts';
 import type { Db } from '../db/index.ts';
 import { streamAudience } from '../leads/audience.ts';
 import type { Persona } from '../leads/personas.ts';
+import { capTimesFor, recipientZone, sendTime } from '../sequences/steps.ts';
+import { localTime } from '../sequences/timing.ts';
+import { durationMs } from './duration.ts';
 import { CAMPAIGN_CHANNEL, decide, type SuppressionReason } from './decide.ts';
 import type { Campaign } from './types.ts';
 
 export interface Plan {
   campaign: string;
-  recipients: { lead: string; step: string; channel: string; persona: string; template: string }[];
-  suppressed: { lead: string; step: string; reason: SuppressionReason }[];
+  recipients: { lead: string; step: string; channel: string; persona: string; template: string; send_at: string }[];
+  suppressed: { lead: string; step: string; reason: SuppressionReason | 'frequency_cap' }[];
 }
 
 /**
- * Who would get which step right now, and who would not and why, without recording or sending
- * anything. Works for any loaded campaign file, deployed or not.
+ * Who would get the first step if the campaign ran now, at which local time, and who would not
+ * and why; nothing is recorded or sent. Works for any loaded campaign file, deployed or not.
  */
 export async function planCampaign(
-  deps: { db: Db; pool: pg.Pool; templatesDir: string; batchSize: number },
+  deps: { db: Db; pool: pg.Pool; templatesDir: string; batchSize: number; clock: Clock },
   campaign: Campaign,
   personas: readonly Persona[],
 ): Promise<Plan> {
   const plan: Plan = { campaign: campaign.id, recipients: [], suppressed: [] };
   const step = campaign.steps[0]!;
+  const now = deps.clock.now();
+  const due = new Date(now.getTime() + (step.wait ? durationMs(step.wait) : 0));
   for await (const members of streamAudience(deps.db, campaign.audience ?? {}, personas, deps.batchSize)) {
     const states = await consentStatesFor(deps.pool, members.map((m) => m.lead.id), CAMPAIGN_CHANNEL, campaign.purpose);
+    const capTimes = campaign.frequency_cap
+      ? await capTimesFor(deps.pool, campaign, members.map((m) => ({ leadId: m.lead.id, nextDueAt: due })))
+      : undefined;
     for (const member of members) {
       const verdict = consentVerdict(states.get(member.lead.id), CAMPAIGN_CHANNEL, campaign.purpose);
       const decision = decide(member, step, verdict, deps.templatesDir);
       const lead = member.lead.externalId;
-      if (decision.kind === 'send') {
-        plan.recipients.push({ lead, step: step.id, channel: decision.channel, persona: member.persona.id, template: decision.template });
-      } else {
+      if (decision.kind === 'suppress') {
         plan.suppressed.push({ lead, step: step.id, reason: decision.reason });
+        continue;
       }
+      const at = sendTime(campaign, member.lead, due, capTimes?.get(member.lead.id) ?? []);
+      if (!at) {
+        plan.suppressed.push({ lead, step: step.id, reason: 'frequency_cap' });
+        continue;
+      }
+      plan.recipients.push({
+        lead,
+        step: step.id,
+        channel: decision.channel,
+        persona: member.persona.id,
+        template: decision.template,
+        send_at: localTime(at, recipientZone(member.lead, campaign)),
+      });
     }
   }
   return plan;
 }
 
 /** Suppressions counted per reason, most frequent first. */
-export function countReasons(plan: Plan): [SuppressionReason, number][] {
-  const counts = new Map<SuppressionReason, number>();
+export function countReasons(plan: Plan): [string, number][] {
+  const counts = new Map<string, number>();
   for (const s of plan.suppressed) counts.set(s.reason, (counts.get(s.reason) ?? 0) + 1);
   return [...counts].sort((a, b) => b[1] - a[1]);
 }

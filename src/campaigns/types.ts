@@ -31,7 +31,7 @@ export interface Campaign {
   audience?: { personas?: string[]; tags?: string[]; where?: Filter };
   schedule?: { at?: string; cron?: string; timezone?: string };
   send_window?: { from: string; to: string };
-  frequency_cap?: { max: number; per: string };
+  frequency_cap?: { max: number; per: string; on_cap?: 'defer' | 'skip' };
   reply_queue?: string;
   goal?: { event: string };
   trigger?: { event: string; where?: Filter };

@@ -82,7 +82,11 @@ export const campaignSchema = Joi.object({
     from: Joi.string().pattern(HHMM).required(),
     to: Joi.string().pattern(HHMM).required(),
   }).messages({ 'string.pattern.base': '{#label} must be a time like 09:00' }),
-  frequency_cap: Joi.object({ max: Joi.number().integer().min(1).required(), per: duration.required() }),
+  frequency_cap: Joi.object({
+    max: Joi.number().integer().min(1).required(),
+    per: duration.required(),
+    on_cap: Joi.string().valid('defer', 'skip'),
+  }),
   reply_queue: id,
   goal: Joi.object({ event: Joi.string().required() }),
   trigger: Joi.object({ event: Joi.string().required(), where: filterSchema }).when('kind', {

@@ -5,3 +5,4 @@ export * from '../campaigns/schema.ts';
 export * from '../consent/schema.ts';
 export * from '../leads/schema.ts';
 export * from '../messages/schema.ts';
+export * from '../sequences/schema.ts';

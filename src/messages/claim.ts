@@ -36,7 +36,7 @@ interface DueRow {
  * committed before this claim suppresses the row instead of sending it. SKIP LOCKED lets any number
  * of dispatchers claim side by side without waiting on each other.
  */
-export async function claimDueMessages(pool: pg.Pool, worker: number, limit: number): Promise<ClaimedMessage[]> {
+export async function claimDueMessages(pool: pg.Pool, worker: number, limit: number, now: Date): Promise<ClaimedMessage[]> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -46,11 +46,11 @@ export async function claimDueMessages(pool: pg.Pool, worker: number, limit: num
          FROM messages m
          LEFT JOIN consent_state cs
            ON cs.lead_id = m.lead_id AND cs.channel = m.channel AND cs.purpose = m.purpose
-        WHERE m.status = 'queued' AND m.due_at <= now()
+        WHERE m.status = 'queued' AND m.due_at <= $2
         ORDER BY m.due_at, m.id
         LIMIT $1
         FOR UPDATE OF m SKIP LOCKED`,
-      [limit],
+      [limit, now],
     );
     const allowed: { row: DueRow; eventId: number }[] = [];
     const refused: { id: number; reason: string }[] = [];
@@ -98,22 +98,21 @@ export async function claimDueMessages(pool: pg.Pool, worker: number, limit: num
 }
 
 /** Records provider acceptance for many messages in one statement. */
-export async function markSent(pool: pg.Pool, worker: number, sent: { id: number; providerId: string }[]): Promise<number> {
+export async function markSent(pool: pg.Pool, worker: number, sent: { id: number; providerId: string }[], now: Date): Promise<number> {
   const { rowCount } = await pool.query(
-    `UPDATE messages m SET status = 'sent', provider_id = s.provider_id, sent_at = now(), last_error = NULL
+    `UPDATE messages m SET status = 'sent', provider_id = s.provider_id, sent_at = $4, last_error = NULL
        FROM unnest($2::bigint[], $3::text[]) AS s(id, provider_id)
       WHERE m.id = s.id AND m.claimed_by = $1 AND m.status = 'sending'`,
-    [worker, sent.map((s) => s.id), sent.map((s) => s.providerId)],
+    [worker, sent.map((s) => s.id), sent.map((s) => s.providerId), now],
   );
   return rowCount ?? 0;
 }
 
-export async function markRetry(pool: pg.Pool, worker: number, id: number, error: string, delayMs: number): Promise<void> {
+export async function markRetry(pool: pg.Pool, worker: number, id: number, error: string, retryAt: Date): Promise<void> {
   await pool.query(
-    `UPDATE messages SET status = 'queued', claimed_by = NULL, last_error = $3,
-            due_at = now() + make_interval(secs => $4::double precision / 1000)
+    `UPDATE messages SET status = 'queued', claimed_by = NULL, last_error = $3, due_at = $4
       WHERE id = $2 AND claimed_by = $1 AND status = 'sending'`,
-    [worker, id, error, delayMs],
+    [worker, id, error, retryAt],
   );
 }
 
@@ -130,7 +129,7 @@ export async function markFailed(pool: pg.Pool, worker: number, id: number, reas
  * for its whole life, so a lock we can take belongs to a dead process. Its rows may or may not have
  * reached the provider: they are sent again and marked `possible_duplicate`.
  */
-export async function reclaimFromDeadWorkers(lockClient: pg.Client, self: number): Promise<number> {
+export async function reclaimFromDeadWorkers(lockClient: pg.Client, self: number, now: Date): Promise<number> {
   const { rows } = await lockClient.query<{ claimed_by: number }>(
     `SELECT DISTINCT claimed_by FROM messages WHERE status = 'sending' AND claimed_by <> $1`,
     [self],
@@ -144,9 +143,9 @@ export async function reclaimFromDeadWorkers(lockClient: pg.Client, self: number
     if (!lock[0]!.ok) continue;
     try {
       const { rowCount } = await lockClient.query(
-        `UPDATE messages SET status = 'queued', claimed_by = NULL, possible_duplicate = true, due_at = now()
+        `UPDATE messages SET status = 'queued', claimed_by = NULL, possible_duplicate = true, due_at = $2
           WHERE status = 'sending' AND claimed_by = $1`,
-        [worker],
+        [worker, now],
       );
       reclaimed += rowCount ?? 0;
     } finally {

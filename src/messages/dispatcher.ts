@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import pg from 'pg';
 import type { Channel as ChannelName } from '../campaigns/types.ts';
 import { SendError, type Channel } from '../channels/channel.ts';
+import type { Clock } from '../clock.ts';
 import { errorMessage } from '../errors.ts';
 import { log } from '../log.ts';
 import {
@@ -19,6 +20,7 @@ export interface DispatcherOptions {
   /** Connection string for the dedicated connection that holds the liveness lock and LISTENs. */
   url: string;
   channels: Partial<Record<ChannelName, Channel>>;
+  clock: Clock;
   batchSize: number;
   maxAttempts: number;
   pollMs: number;
@@ -83,7 +85,7 @@ export class Dispatcher {
     while (this.running) {
       try {
         await this.reclaimIfDue();
-        const batch = await claimDueMessages(this.options.pool, this.worker, this.options.batchSize);
+        const batch = await claimDueMessages(this.options.pool, this.worker, this.options.batchSize, this.options.clock.now());
         if (batch.length === 0) {
           await this.idle();
           continue;
@@ -100,7 +102,7 @@ export class Dispatcher {
   private async reclaimIfDue(): Promise<void> {
     if (Date.now() - this.lastReclaim < this.options.pollMs * 5) return;
     this.lastReclaim = Date.now();
-    const reclaimed = await reclaimFromDeadWorkers(this.lockClient!, this.worker);
+    const reclaimed = await reclaimFromDeadWorkers(this.lockClient!, this.worker, this.options.clock.now());
     if (reclaimed > 0) log.warn('re-queued messages of a dispatcher that died mid-send', { messages: reclaimed });
   }
 
@@ -125,7 +127,7 @@ export class Dispatcher {
       const group = sent.splice(0);
       if (group.length === 0) return flushing;
       flushing = flushing.then(async () => {
-        await markSent(this.options.pool, this.worker, group);
+        await markSent(this.options.pool, this.worker, group, this.options.clock.now());
         this.sent += group.length;
       });
       return flushing;
@@ -179,7 +181,7 @@ export class Dispatcher {
       } else if (message.attempts >= maxAttempts) {
         await markFailed(pool, this.worker, message.id, 'attempts_exhausted', error);
       } else {
-        await markRetry(pool, this.worker, message.id, error, retryDelay(message.attempts, retryBaseMs));
+        await markRetry(pool, this.worker, message.id, error, new Date(this.options.clock.now().getTime() + retryDelay(message.attempts, retryBaseMs)));
       }
       log.warn('send failed', { message: message.id, attempt: message.attempts, error });
       return undefined;

@@ -20,6 +20,8 @@ export const messages = pgTable(
     stepId: text('step_id').notNull(),
     occurrence: text('occurrence').notNull(),
     runId: bigint('run_id', { mode: 'number' }).references(() => campaignRuns.id),
+    /** The enrollment whose step this message is. */
+    enrollmentId: bigint('enrollment_id', { mode: 'number' }),
     leadId: bigint('lead_id', { mode: 'number' })
       .notNull()
       .references(() => leads.id),

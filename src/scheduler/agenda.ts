@@ -8,6 +8,9 @@ import { atInstant, scheduledOccurrence, scheduleZone } from './schedule.ts';
 
 /** Agenda runs campaign runs and periodic ticks; messages go through the outbox, never one job each. */
 export const CAMPAIGN_RUN = 'campaign-run';
+/** Carries sequences forward: records the steps whose wait is over. */
+export const SEQUENCES_TICK = 'sequences-tick';
+const TICK_EVERY = '10 seconds';
 
 interface CampaignRunData {
   campaign: string;
@@ -21,6 +24,8 @@ export interface SchedulerDeps {
   campaign(id: string): Campaign | undefined;
   /** Starts a run; resolves when its messages are recorded. */
   run(campaign: Campaign, occurrence: string): Promise<void>;
+  /** Records due sequence steps. */
+  advance(): Promise<void>;
 }
 
 export async function startScheduler(deps: SchedulerDeps): Promise<Agenda> {
@@ -48,7 +53,9 @@ export async function startScheduler(deps: SchedulerDeps): Promise<Agenda> {
       throw err;
     }
   });
+  agenda.define(SEQUENCES_TICK, async () => deps.advance(), { concurrency: 1 });
   await agenda.start();
+  await agenda.every(TICK_EVERY, SEQUENCES_TICK, {}, { skipImmediate: false });
   return agenda;
 }
 

@@ -35,7 +35,7 @@ describe('touchpoint run --wait', function () {
     expect(sink.messages).to.have.length(1);
 
     const again = await exec(process.execPath, ['bin/touchpoint.js', 'run', 'spring', '--wait'], { env: { ...process.env, ...t.env, LOG_LEVEL: 'error' } });
-    expect(again.stderr).to.contain('0 queued');
+    expect(again.stderr).to.contain('0 enrolled (2 already)');
     expect(sink.messages).to.have.length(1);
   });
 });

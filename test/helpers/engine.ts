@@ -48,7 +48,7 @@ export async function testEngine(env: Record<string, string> = {}): Promise<Test
 export async function settled(t: TestEngine, campaign: string, occurrence: string, timeoutMs = 20_000): Promise<DeliverySummary> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const summary = await deliverySummary(t.database.pool, campaign, occurrence);
+    const summary = await deliverySummary(t.database.pool, campaign, occurrence, t.engine.clock.now());
     if (isSettled(summary)) return summary;
     if (Date.now() > deadline) throw new Error(`not settled: ${JSON.stringify(summary)}`);
     await new Promise((r) => setTimeout(r, 50));

@@ -2,7 +2,6 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { expect } from 'chai';
 import { requireCampaign } from '../../src/campaigns/load.ts';
-import { planCampaign } from '../../src/campaigns/plan.ts';
 import { createApp } from '../../src/http/app.ts';
 import { settled, testEngine, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads } from '../helpers/seed.ts';
@@ -68,11 +67,7 @@ describe('unsubscribe links in sent email', () => {
     expect(rows[0]).to.deep.equal({ source: 'one-click-unsubscribe', actor: 'recipient' });
 
     const set = t.engine.loadCampaigns();
-    const plan = await planCampaign(
-      { db: t.database.db, pool: t.database.pool, templatesDir: t.config.templatesDir, batchSize: 100 },
-      requireCampaign(set, 'spring'),
-      set.personas,
-    );
+    const plan = await t.engine.plan(requireCampaign(set, 'spring'), set);
     expect(plan.suppressed).to.deep.equal([{ lead: 'u-1', step: 'offer', reason: 'withdrawn' }]);
   });
 });

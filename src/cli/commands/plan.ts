@@ -1,5 +1,5 @@
 import { requireCampaign } from '../../campaigns/load.ts';
-import { countReasons, planCampaign, type Plan } from '../../campaigns/plan.ts';
+import { countReasons, type Plan } from '../../campaigns/plan.ts';
 import { createEngine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
 import { parseCommandArgs } from '../args.ts';
@@ -18,8 +18,7 @@ export const planCommand: Command = {
     const engine = await createEngine(ctx.config, database);
     const set = engine.loadCampaigns();
     const campaign = requireCampaign(set, id);
-    const deps = { db: database.db, pool: database.pool, templatesDir: ctx.config.templatesDir, batchSize: ctx.config.runBatchSize };
-    const plan = await planCampaign(deps, campaign, set.personas);
+    const plan = await engine.plan(campaign, set);
     ctx.stdout.write(values.json ? JSON.stringify(plan, null, 2) + '\n' : renderPlan(plan));
     return 0;
   },
@@ -30,8 +29,8 @@ export function renderPlan(plan: Plan): string {
   if (plan.recipients.length > 0) {
     out.push(
       formatTable(
-        ['lead', 'step', 'channel', 'persona', 'template'],
-        plan.recipients.map((r) => [r.lead, r.step, r.channel, r.persona, r.template]),
+        ['lead', 'step', 'channel', 'persona', 'template', 'local send time'],
+        plan.recipients.map((r) => [r.lead, r.step, r.channel, r.persona, r.template, r.send_at]),
       ),
       '',
     );

@@ -1,10 +1,10 @@
 import { loadCampaignSet, requireCampaign } from '../../campaigns/load.ts';
-import { renderContext } from '../../campaigns/run.ts';
 import { CAMPAIGN_CHANNEL } from '../../campaigns/decide.ts';
 import { AppError } from '../../errors.ts';
 import { findLeadByExternalId } from '../../leads/store.ts';
 import { resolvePersona } from '../../leads/personas.ts';
 import { findTemplate } from '../../render/templates.ts';
+import { renderContext } from '../../sequences/steps.ts';
 import { TemplateRenderer } from '../../render/render.ts';
 import { parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';

@@ -29,8 +29,8 @@ export const runCommand: Command = {
     const campaign = requireCampaign(set, id);
     const { runId, counts } = await engine.run(campaign, set, { occurrence, trigger: 'manual' });
     ctx.stderr.write(
-      `run ${runId} of ${campaign.id} (occurrence '${occurrence}'): ${counts.audience} in audience, ` +
-        `${counts.queued} queued, ${counts.suppressed} suppressed, ${counts.failed} failed, ${counts.existing} already recorded\n`,
+      `run ${runId} of ${campaign.id} (occurrence '${occurrence}'): ${counts.audience} in audience, ${counts.enrolled} enrolled ` +
+        `(${counts.existing} already); first step: ${counts.queued} queued, ${counts.suppressed} suppressed, ${counts.failed} failed\n`,
     );
 
     const workerRunning = await dispatcherAlive(database.pool);
@@ -44,7 +44,7 @@ export const runCommand: Command = {
     let summary: DeliverySummary;
     try {
       for (;;) {
-        summary = await deliverySummary(database.pool, campaign.id, occurrence);
+        summary = await deliverySummary(database.pool, campaign.id, occurrence, engine.clock.now());
         if (isSettled(summary)) break;
         const interrupted = await Promise.race([signal.promise, new Promise((r) => setTimeout(r, 250, false))]);
         if (interrupted) {
@@ -62,7 +62,8 @@ export const runCommand: Command = {
 };
 
 export function formatSummary(s: DeliverySummary, outbox: string | undefined): string {
-  const lines = [`sent ${s.sent}, failed ${s.failed}, suppressed ${s.suppressed}, still queued ${s.queued + s.sending}`];
+  const lines = [`sent ${s.sent}, failed ${s.failed}, suppressed ${s.suppressed}, still queued ${s.queued + s.sending + s.retrying}`];
+  if (s.scheduled > 0) lines.push(`scheduled for later (send window or frequency cap): ${s.scheduled}`);
   if (s.possibleDuplicates > 0) lines.push(`possible duplicates (re-sent after a crash): ${s.possibleDuplicates}`);
   for (const [reason, n] of Object.entries(s.reasons)) lines.push(`  ${reason.padEnd(18)} ${n}`);
   if (outbox && s.sent > 0) lines.push(`email went to the outbox: ${outbox}`);

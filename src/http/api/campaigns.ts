@@ -1,7 +1,6 @@
 import { Router } from 'express';
 import Joi from 'joi';
 import { requireCampaign } from '../../campaigns/load.ts';
-import { planCampaign } from '../../campaigns/plan.ts';
 import { MANUAL_OCCURRENCE } from '../../campaigns/run.ts';
 import type { Engine } from '../../engine.ts';
 import { deliverySummary } from '../../messages/report.ts';
@@ -25,8 +24,7 @@ export function campaignsRouter(engine: Engine): Router {
   router.get('/:id/plan', requirePermission('read'), async (req, res) => {
     const set = engine.loadCampaigns();
     const campaign = requireCampaign(set, req.params.id as string);
-    const deps = { db: database.db, pool: database.pool, templatesDir: config.templatesDir, batchSize: config.runBatchSize };
-    res.json(await planCampaign(deps, campaign, set.personas));
+    res.json(await engine.plan(campaign, set));
   });
 
   router.post('/:id/runs', requirePermission('write'), async (req, res) => {
@@ -39,7 +37,7 @@ export function campaignsRouter(engine: Engine): Router {
 
   router.get('/:id/report', requirePermission('read'), async (req, res) => {
     const query = validateQuery(req, Joi.object({ occurrence: OCCURRENCE.default(MANUAL_OCCURRENCE) }));
-    res.json(await deliverySummary(database.pool, req.params.id as string, query.occurrence));
+    res.json(await deliverySummary(database.pool, req.params.id as string, query.occurrence, engine.clock.now()));
   });
 
   return router;

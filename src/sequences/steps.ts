@@ -1,0 +1,269 @@
+import { drizzle } from 'drizzle-orm/node-postgres';
+import type pg from 'pg';
+import { CAMPAIGN_CHANNEL, decide } from '../campaigns/decide.ts';
+import { durationMs } from '../campaigns/duration.ts';
+import type { Campaign, CampaignSet, Step } from '../campaigns/types.ts';
+import type { Clock } from '../clock.ts';
+import { consentStatesFor, consentVerdict, type ConsentVerdict } from '../consent/check.ts';
+import { signToken } from '../consent/tokens.ts';
+import * as schema from '../db/schema.ts';
+import { errorMessage } from '../errors.ts';
+import type { Member } from '../leads/audience.ts';
+import { resolvePersona } from '../leads/personas.ts';
+import { leads } from '../leads/schema.ts';
+import type { Lead } from '../leads/types.ts';
+import { log } from '../log.ts';
+import { idempotencyKey, notifyDispatchers, recordMessages, type NewMessage } from '../messages/record.ts';
+import type { RenderContext, TemplateRenderer } from '../render/render.ts';
+import { inArray } from 'drizzle-orm';
+import { cappedTimes, capSendTime } from './cap.ts';
+import { nextWindowOpening } from './timing.ts';
+
+/** What recording a step needs besides the database: campaigns, templates, links, time. */
+export interface StepContext {
+  set: CampaignSet;
+  renderer: TemplateRenderer;
+  templatesDir: string;
+  publicUrl: string;
+  secret: string;
+  clock: Clock;
+}
+
+/** An enrollment as the processor needs it (a row of `enrollments`). */
+export interface DueEnrollment {
+  id: number;
+  campaignId: string;
+  leadId: number;
+  occurrence: string;
+  currentStep: string | null;
+  nextDueAt: Date;
+  convertedAt: Date | null;
+}
+
+export interface StepCounts {
+  queued: number;
+  suppressed: number;
+  failed: number;
+}
+
+interface Outcome {
+  id: number;
+  status: 'active' | 'completed' | 'exited';
+  currentStep: string | null;
+  nextDueAt: Date | null;
+  exitReason: string | null;
+}
+
+/** A campaign that cannot be loaded right now (a broken edit) is retried this much later. */
+const BROKEN_CAMPAIGN_RETRY_MS = 5 * 60_000;
+
+/**
+ * Records the current step of each due enrollment and moves it on, in the caller's transaction:
+ * consent as of now, `unless` conditions, the persona's template, the recipient's send window and
+ * the frequency cap decide each message; the enrollment then waits for its next step, completes,
+ * or exits (withdrawn consent, a step that no longer exists).
+ */
+export async function processEnrollments(
+  client: pg.PoolClient,
+  ctx: StepContext,
+  due: DueEnrollment[],
+  runId?: number,
+): Promise<StepCounts> {
+  const counts: StepCounts = { queued: 0, suppressed: 0, failed: 0 };
+  if (due.length === 0) return counts;
+  const db = drizzle(client, { schema });
+  const leadRows = await db.select().from(leads).where(inArray(leads.id, [...new Set(due.map((e) => e.leadId))]));
+  const leadById = new Map<number, Lead>(leadRows.map((l) => [l.id, l]));
+  const rows: NewMessage[] = [];
+  const outcomes: Outcome[] = [];
+
+  for (const [campaignId, group] of groupBy(due, (e) => e.campaignId)) {
+    const campaign = ctx.set.campaigns.get(campaignId);
+    if (!campaign) {
+      log.warn('campaign of due enrollments cannot be loaded; retrying later', { campaign: campaignId, enrollments: group.length });
+      const later = new Date(ctx.clock.now().getTime() + BROKEN_CAMPAIGN_RETRY_MS);
+      for (const e of group) outcomes.push({ id: e.id, status: 'active', currentStep: e.currentStep, nextDueAt: later, exitReason: null });
+      continue;
+    }
+    const states = await consentStatesFor(client, group.map((e) => e.leadId), CAMPAIGN_CHANNEL, campaign.purpose);
+    const capTimes = campaign.frequency_cap ? await capTimesFor(client, campaign, group) : undefined;
+    for (const enrollment of group) {
+      const lead = leadById.get(enrollment.leadId)!;
+      const member: Member = { lead, persona: resolvePersona(lead, ctx.set.personas) };
+      const index = campaign.steps.findIndex((s) => s.id === enrollment.currentStep);
+      if (index < 0) {
+        outcomes.push({ id: enrollment.id, status: 'exited', currentStep: enrollment.currentStep, nextDueAt: null, exitReason: 'step_removed' });
+        continue;
+      }
+      const step = campaign.steps[index]!;
+      const verdict = consentVerdict(states.get(lead.id), CAMPAIGN_CHANNEL, campaign.purpose);
+      const row = stepMessage(ctx, campaign, step, member, enrollment, verdict, capTimes?.get(lead.id) ?? [], runId);
+      rows.push(row);
+      const sentAt = row.dueAt as Date;
+      const next = campaign.steps[index + 1];
+      if (row.reason === 'withdrawn') {
+        outcomes.push({ id: enrollment.id, status: 'exited', currentStep: step.id, nextDueAt: null, exitReason: 'withdrawn' });
+      } else if (next) {
+        const nextDueAt = new Date(sentAt.getTime() + (next.wait ? durationMs(next.wait) : 0));
+        outcomes.push({ id: enrollment.id, status: 'active', currentStep: next.id, nextDueAt, exitReason: null });
+      } else {
+        outcomes.push({ id: enrollment.id, status: 'completed', currentStep: null, nextDueAt: null, exitReason: null });
+      }
+      if (row.status === 'queued') capTimes?.get(lead.id)?.push(sentAt.getTime());
+    }
+  }
+
+  const recorded = await recordMessages(db, rows);
+  for (const r of recorded) counts[r.status === 'queued' ? 'queued' : r.status === 'failed' ? 'failed' : 'suppressed']++;
+  await saveOutcomes(client, outcomes, ctx.clock.now());
+  if (counts.queued > 0) await notifyDispatchers(db);
+  return counts;
+}
+
+export async function capTimesFor(client: pg.Pool | pg.PoolClient, campaign: Campaign, group: { leadId: number; nextDueAt: Date }[]) {
+  const per = durationMs(campaign.frequency_cap!.per);
+  const earliest = Math.min(...group.map((e) => e.nextDueAt.getTime()));
+  const latest = Math.max(...group.map((e) => e.nextDueAt.getTime()));
+  const times = await cappedTimes(client, group.map((e) => e.leadId), campaign.purpose, {
+    from: new Date(earliest - per),
+    // Deferred messages land up to `per` later, and a window may push them another day or so.
+    to: new Date(latest + 2 * per + 2 * 86_400_000),
+  });
+  for (const e of group) if (!times.has(e.leadId)) times.set(e.leadId, []);
+  return times;
+}
+
+/** The zone a lead's send window is read in: theirs, else the campaign's, else UTC. */
+export function recipientZone(lead: Lead, campaign: Campaign): string {
+  return lead.timezone ?? campaign.schedule?.timezone ?? 'UTC';
+}
+
+/**
+ * When a step would go: its due instant, moved into the recipient's send window, then past the
+ * frequency cap (or undefined when the cap says skip).
+ */
+export function sendTime(campaign: Campaign, lead: Lead, due: Date, capTimes: number[]): Date | undefined {
+  const zone = recipientZone(lead, campaign);
+  const adjust = (t: Date) => (campaign.send_window ? nextWindowOpening(t, campaign.send_window, zone) : t);
+  return campaign.frequency_cap ? capSendTime(campaign.frequency_cap, capTimes, due, adjust) : adjust(due);
+}
+
+function stepMessage(
+  ctx: StepContext,
+  campaign: Campaign,
+  step: Step,
+  member: Member,
+  enrollment: DueEnrollment,
+  verdict: ConsentVerdict,
+  capTimes: number[],
+  runId: number | undefined,
+): NewMessage {
+  const { lead, persona } = member;
+  const key = idempotencyKey(campaign.id, step.id, lead.id, enrollment.occurrence);
+  const base = {
+    idempotencyKey: key,
+    campaignId: campaign.id,
+    stepId: step.id,
+    occurrence: enrollment.occurrence,
+    runId,
+    enrollmentId: enrollment.id,
+    leadId: lead.id,
+    channel: CAMPAIGN_CHANNEL,
+    purpose: campaign.purpose,
+    persona: persona.id,
+    dueAt: enrollment.nextDueAt,
+  };
+  const skipped = unlessReason(step, enrollment);
+  if (skipped) return { ...base, status: 'suppressed', reason: skipped };
+  const decision = decide(member, step, verdict, ctx.templatesDir);
+  if (decision.kind === 'suppress') return { ...base, status: 'suppressed', reason: decision.reason };
+  const at = sendTime(campaign, lead, enrollment.nextDueAt, capTimes);
+  if (!at) return { ...base, status: 'suppressed', reason: 'frequency_cap' };
+
+  const unsubscribeUrl = `${ctx.publicUrl}/unsubscribe/${signToken(ctx.secret, {
+    kind: 'unsubscribe',
+    lead: lead.id,
+    channel: decision.channel,
+    purpose: campaign.purpose,
+    message: key,
+  })}`;
+  const withContent = { ...base, dueAt: at, template: decision.template, toAddress: decision.to, consentEventId: decision.consentEventId };
+  try {
+    const email = ctx.renderer.renderEmail(decision.template, renderContext(campaign, step, member, unsubscribeUrl));
+    return {
+      ...withContent,
+      status: 'queued',
+      subject: email.subject,
+      bodyHtml: email.html,
+      bodyText: email.text,
+      headers: {
+        'List-Unsubscribe': `<${unsubscribeUrl}>`,
+        'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+        'X-Touchpoint-Campaign': campaign.id,
+      },
+    };
+  } catch (err) {
+    // A template that cannot render for this person fails this message only, with the reason kept.
+    return { ...withContent, status: 'failed', reason: 'render_error', lastError: errorMessage(err) };
+  }
+}
+
+/** Why `unless` skips this step, if it does. Replies and opens are not tracked yet, so only `goal` can. */
+function unlessReason(step: Step, enrollment: DueEnrollment): string | undefined {
+  if (step.unless?.includes('goal') && enrollment.convertedAt) return 'goal';
+  return undefined;
+}
+
+export function renderContext(campaign: Campaign, step: Step, member: Member, unsubscribeUrl: string): RenderContext {
+  const { lead, persona } = member;
+  const fields = {
+    external_id: lead.externalId,
+    email: lead.email,
+    phone: lead.phone,
+    first_name: lead.firstName,
+    last_name: lead.lastName,
+    locale: lead.locale,
+    timezone: lead.timezone,
+  };
+  // Unknown fields are left out rather than set to null, so strict rendering fails the message
+  // instead of greeting someone with an empty name.
+  const known = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null && v !== undefined));
+  const { match: _match, ...personaKeys } = persona;
+  return {
+    lead: { ...lead.attributes, ...known, persona: persona.id, tags: lead.tags },
+    persona: personaKeys,
+    campaign: { id: campaign.id, name: campaign.name, step: step.id },
+    unsubscribe_url: unsubscribeUrl,
+  };
+}
+
+async function saveOutcomes(client: pg.PoolClient, outcomes: Outcome[], now: Date): Promise<void> {
+  if (outcomes.length === 0) return;
+  await client.query(
+    `UPDATE enrollments e
+        SET status = o.status, current_step = o.current_step, next_due_at = o.next_due_at, exit_reason = o.exit_reason,
+            finished_at = CASE WHEN o.status = 'active' THEN NULL ELSE $6::timestamptz END
+       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
+            AS o(id, status, current_step, next_due_at, exit_reason)
+      WHERE e.id = o.id`,
+    [
+      outcomes.map((o) => o.id),
+      outcomes.map((o) => o.status),
+      outcomes.map((o) => o.currentStep),
+      outcomes.map((o) => o.nextDueAt),
+      outcomes.map((o) => o.exitReason),
+      now,
+    ],
+  );
+}
+
+function groupBy<T, K>(items: T[], key: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = groups.get(k);
+    if (list) list.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
