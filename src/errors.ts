@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'forbidden'
   | 'conflict'
   | 'unsupported'
+  | 'unprocessable'
   | 'database';
 
 const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -23,6 +24,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   forbidden: 403,
   conflict: 409,
   unsupported: 422,
+  unprocessable: 422,
   database: 503,
 };
 
@@ -30,13 +32,16 @@ export class AppError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly details: string[];
+  /** Extra fields for an API answer (for example what a partly refused batch did record). */
+  readonly body: Record<string, unknown>;
 
-  constructor(code: ErrorCode, message: string, options: { details?: string[]; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { details?: string[]; cause?: unknown; body?: Record<string, unknown> } = {}) {
     super(message, { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
     this.status = HTTP_STATUS[code];
     this.details = options.details ?? [];
+    this.body = options.body ?? {};
   }
 }
 

@@ -3,6 +3,7 @@ import type { Engine } from '../engine.ts';
 import { AppError } from '../errors.ts';
 import { log } from '../log.ts';
 import { campaignsRouter } from './api/campaigns.ts';
+import { eventsRouter } from './api/events.ts';
 import { leadsRouter } from './api/leads.ts';
 import { messagesRouter } from './api/messages.ts';
 import { requireApiKey } from './auth.ts';
@@ -33,6 +34,7 @@ export function createApp(engine: Engine): express.Express {
   api.use(express.json({ limit: '5mb' }));
   api.use(requireApiKey(engine.database.db));
   api.use('/campaigns', campaignsRouter(engine));
+  api.use('/events', eventsRouter(engine));
   api.use('/leads', leadsRouter(engine));
   api.use('/messages', messagesRouter(engine));
   app.use('/api/v1', api);
@@ -45,7 +47,7 @@ export function createApp(engine: Engine): express.Express {
 function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
   const status = (err as { status?: number; type?: string }).status;
   if (err instanceof AppError) {
-    res.status(err.status).json({ error: err.code, message: err.message, details: err.details });
+    res.status(err.status).json({ ...err.body, error: err.code, message: err.message, details: err.details });
   } else if (typeof status === 'number' && status >= 400 && status < 500) {
     // body-parser's errors (malformed JSON, too large) carry their own 4xx status.
     res.status(status).json({ error: 'invalid_input', message: (err as Error).message, details: [] });

@@ -53,7 +53,7 @@ export function capSendTime(cap: FrequencyCap, times: number[], wanted: Date, ad
     if (inWindow.length < cap.max) return candidate;
     if (cap.on_cap === 'skip') return undefined;
     // Room opens when enough of the oldest messages in the window have aged out of it.
-    candidate = adjust(new Date(inWindow[inWindow.length - cap.max]! + per + 1));
+    candidate = adjust(new Date(inWindow[inWindow.length - cap.max]! + per));
   }
   return candidate;
 }

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { systemClock, type Clock } from '../../src/clock.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import type { Database } from '../../src/db/index.ts';
 import { openDatabase } from '../../src/db/index.ts';
@@ -17,7 +18,7 @@ export interface TestEngine {
 }
 
 /** An engine on a fresh database, configured the way a process would be, from environment values. */
-export async function testEngine(env: Record<string, string> = {}): Promise<TestEngine> {
+export async function testEngine(env: Record<string, string> = {}, clock: Clock = systemClock): Promise<TestEngine> {
   const fullEnv: Record<string, string> = {
     DATABASE_URL: await freshDatabaseUrl(),
     TOUCHPOINT_DATA_DIR: TEST_DATA_DIR,
@@ -31,7 +32,7 @@ export async function testEngine(env: Record<string, string> = {}): Promise<Test
   };
   const config = loadConfig(fullEnv);
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 10 });
-  const engine = await createEngine(config, database);
+  const engine = await createEngine(config, database, clock);
   return {
     engine,
     database,

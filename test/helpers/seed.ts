@@ -10,6 +10,7 @@ export interface SeedLead {
   phone?: string;
   first: string;
   locale: string | null;
+  timezone?: string;
   orders: number;
   tags?: string[];
   consent: readonly ('grant' | 'confirm' | 'withdraw' | 'legacy')[];
@@ -26,7 +27,7 @@ export async function seedLeads(database: Database, seeds: SeedLead[]): Promise<
       firstName: s.first,
       lastName: null,
       locale: s.locale,
-      timezone: null,
+      timezone: s.timezone ?? null,
       persona: null,
       tags: s.tags ?? ['customer'],
       attributes: { orders: s.orders },

@@ -1,4 +1,5 @@
 import type { Command } from '../command.ts';
+import { eventsSendCommand } from './events.ts';
 import { consentImportCommand, leadsImportCommand } from './imports.ts';
 import { keysCreateCommand } from './keys.ts';
 import { planCommand } from './plan.ts';
@@ -15,6 +16,7 @@ export const commands: Command[] = [
   planCommand,
   previewCommand,
   runCommand,
+  eventsSendCommand,
   serveCommand,
   workerCommand,
   keysCreateCommand,

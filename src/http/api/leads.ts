@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
 import { findLeadByExternalId, upsertLeads, type LeadInput } from '../../leads/store.ts';
+import { leadTimeline } from '../../leads/timeline.ts';
 import { validateLeadRecord } from '../../leads/validation.ts';
 import { requirePermission } from '../auth.ts';
 
@@ -35,6 +36,12 @@ export function leadsRouter(engine: Engine): Router {
     const lead = await findLeadByExternalId(db, req.params.externalId as string);
     if (!lead) throw new AppError('not_found', `no lead '${req.params.externalId}'`);
     res.json(lead);
+  });
+
+  router.get('/:externalId/timeline', requirePermission('read'), async (req, res) => {
+    const lead = await findLeadByExternalId(db, req.params.externalId as string);
+    if (!lead) throw new AppError('not_found', `no lead '${req.params.externalId}'`);
+    res.json({ lead: lead.externalId, timeline: await leadTimeline(engine.database.pool, lead.id) });
   });
 
   return router;

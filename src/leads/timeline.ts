@@ -1,0 +1,31 @@
+import type pg from 'pg';
+
+export interface TimelineEntry {
+  at: Date;
+  kind: 'event' | 'message' | 'consent';
+  /** Event name, `campaign/step` of a message, or the consent action. */
+  what: string;
+  detail: Record<string, unknown>;
+}
+
+/**
+ * One history per person across channels: what they did, what we sent or held back and why, and
+ * how their consent changed; newest first.
+ */
+export async function leadTimeline(pool: pg.Pool, leadId: number, limit = 200): Promise<TimelineEntry[]> {
+  const { rows } = await pool.query<TimelineEntry>(
+    `SELECT * FROM (
+       SELECT occurred_at AS at, 'event' AS kind, name AS what, jsonb_build_object('properties', properties) AS detail
+         FROM events WHERE lead_id = $1
+       UNION ALL
+       SELECT coalesce(sent_at, due_at) AS at, 'message', campaign_id || '/' || step_id,
+              jsonb_build_object('channel', channel, 'status', status, 'reason', reason, 'subject', subject, 'template', template)
+         FROM messages WHERE lead_id = $1
+       UNION ALL
+       SELECT occurred_at, 'consent', action, jsonb_build_object('channel', channel, 'purpose', purpose, 'source', source)
+         FROM consent_events WHERE lead_id = $1
+     ) t ORDER BY at DESC LIMIT $2`,
+    [leadId, limit],
+  );
+  return rows;
+}
