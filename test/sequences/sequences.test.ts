@@ -1,9 +1,11 @@
 import path from 'node:path';
 import { expect } from 'chai';
-import { requireCampaign } from '../../src/campaigns/load.ts';
+import { loadCampaignSet, requireCampaign } from '../../src/campaigns/load.ts';
 import { ManualClock } from '../../src/clock.ts';
 import type { EventInput } from '../../src/leads/events.ts';
 import { claimDueMessages } from '../../src/messages/claim.ts';
+import { advanceDueSteps } from '../../src/sequences/advance.ts';
+import { removedStepWarnings } from '../../src/sequences/deployed.ts';
 import { testEngine, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads, type SeedLead } from '../helpers/seed.ts';
 
@@ -144,6 +146,27 @@ describe('sequences', () => {
     expect(created).to.include({ recorded: 1, enrolled: 1 });
     const refused = await t.engine.ingestEvents([{ lead: 'ghost', event: 'visited', properties: {} }]);
     expect(refused.rejected).to.deep.equal([{ index: 0, reason: "unknown lead 'ghost', and the event carries no email or phone to create it" }]);
+  });
+
+  it('keeps enrollments on their step ids when the file changes, ending those on a removed step', async () => {
+    await seedLeads(t.database, [lead('early'), lead('late')]);
+    await send('early', 'signed_up', { plan: 'pro' });
+    await at('2026-03-04T10:00:00Z');
+    await send('late', 'signed_up', { plan: 'pro' });
+    expect(await enrollment('welcome', 'early')).to.include({ current_step: 'offer' });
+    expect(await enrollment('welcome', 'late')).to.include({ current_step: 'tips' });
+
+    const edited = loadCampaignSet({ campaignsDir: path.resolve('test/fixtures/sequences-edited/campaigns'), templatesDir: t.config.templatesDir });
+    const warnings = await removedStepWarnings(t.database.pool, edited);
+    expect(warnings.map((w) => `${w.severity} ${w.line}:${w.col} ${w.message}`)).to.deep.equal([
+      "warning 8:1 step 'tips' is gone from this file, but 1 active enrollment(s) wait on it; they would end with reason step_removed",
+    ]);
+
+    clock.set('2026-03-08T00:00:00Z');
+    await advanceDueSteps(t.database.pool, t.engine.stepContext(edited), 100);
+    expect(await enrollment('welcome', 'early')).to.include({ status: 'completed' });
+    expect(await enrollment('welcome', 'late')).to.include({ status: 'exited', exit_reason: 'step_removed' });
+    expect((await messages('welcome')).map((m) => `${m.lead}/${m.step}`)).to.deep.equal(['early/hello', 'early/tips', 'late/hello', 'early/offer']);
   });
 
   describe('send windows in the recipient timezone', () => {

@@ -1,26 +1,42 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { loadCampaignSet } from '../../campaigns/load.ts';
-import { formatProblem } from '../../campaigns/types.ts';
-import type { Command } from '../command.ts';
+import { formatProblem, type CampaignSet, type Problem } from '../../campaigns/types.ts';
+import { removedStepWarnings } from '../../sequences/deployed.ts';
+import type { CliContext, Command } from '../command.ts';
 import { parseCommandArgs } from '../args.ts';
+
+/** A database to compare with exists when one is configured or the embedded one was created. */
+function hasDatabase(ctx: CliContext): boolean {
+  return Boolean(ctx.config.databaseUrl) || fs.existsSync(path.join(ctx.config.dataDir, 'postgres', 'PG_VERSION'));
+}
+
+async function deployedWarnings(ctx: CliContext, set: CampaignSet): Promise<Problem[]> {
+  const database = await ctx.database();
+  return removedStepWarnings(database.pool, set);
+}
 
 export const validateCommand: Command = {
   name: ['validate'],
   summary: 'check campaign files; prints every problem as path:line:col message (exit 1 on errors)',
-  usage: 'validate [paths…]',
+  usage: 'validate [paths…] [--offline]',
   async run(args, ctx) {
-    const { positionals } = parseCommandArgs(args, {});
+    const { values, positionals } = parseCommandArgs(args, { offline: { type: 'boolean', default: false } });
     const { campaignsDir, templatesDir } = ctx.config;
     const set = loadCampaignSet({ campaignsDir, templatesDir, files: positionals.length > 0 ? positionals : undefined });
-    for (const problem of set.problems) ctx.stdout.write(formatProblem(problem) + '\n');
-    const errors = set.problems.filter((p) => p.severity === 'error');
+    // Against the deployed state: edits that would strand people enrolled in a removed step.
+    const warnings = !values.offline && hasDatabase(ctx) ? await deployedWarnings(ctx, set) : [];
+    const problems = [...set.problems, ...warnings];
+    for (const problem of problems) ctx.stdout.write(formatProblem(problem) + '\n');
+    const errors = problems.filter((p) => p.severity === 'error');
     if (errors.length > 0) {
       const files = new Set(errors.map((p) => p.file)).size;
       ctx.stderr.write(`${errors.length} problem(s) in ${files} file(s)\n`);
       return 1;
     }
     const where = positionals.length > 0 ? positionals.join(', ') : path.relative(process.cwd(), campaignsDir) || '.';
-    ctx.stderr.write(`${where}: valid (${set.campaigns.size} campaign(s), ${set.personas.length} persona(s))\n`);
+    const warned = warnings.length > 0 ? `, ${warnings.length} warning(s)` : '';
+    ctx.stderr.write(`${where}: valid (${set.campaigns.size} campaign(s), ${set.personas.length} persona(s)${warned})\n`);
     return 0;
   },
 };
