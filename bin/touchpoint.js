@@ -4,4 +4,7 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// Everything is closed in order by now; exit explicitly because Agenda 6 leaves a timer armed for
+// the next job after stop/drain, which would keep a stopped `serve` alive until it fires.
+process.exit(code);

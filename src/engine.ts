@@ -9,6 +9,7 @@ import type { Config } from './config.ts';
 import type { Database } from './db/index.ts';
 import { signingSecret } from './db/settings.ts';
 import type { EventInput } from './leads/events.ts';
+import { log } from './log.ts';
 import { Dispatcher } from './messages/dispatcher.ts';
 import { TemplateRenderer } from './render/render.ts';
 import { registerSchedules, startScheduler } from './scheduler/agenda.ts';
@@ -27,7 +28,7 @@ export interface Engine {
   clock: Clock;
   /** Signs and verifies links in messages (unsubscribe). */
   secret: string;
-  /** Loads campaign files as they are on disk now. */
+  /** Campaign files as on disk (re-read when older than a couple of seconds). */
   loadCampaigns(): CampaignSet;
   /** What recording steps needs, for a set of campaigns. */
   stepContext(set: CampaignSet): StepContext;
@@ -43,10 +44,28 @@ export interface Engine {
   stop(): Promise<void>;
 }
 
+/**
+ * Campaign files are re-read at most this often: edits take effect within seconds, without a
+ * restart, and a busy event intake does not parse YAML for every request.
+ */
+const CAMPAIGN_RELOAD_MS = 2_000;
+
+function cachedFor<T>(ms: number, load: () => T): () => T {
+  let value: T | undefined;
+  let loadedAt = 0;
+  return () => {
+    if (value === undefined || Date.now() - loadedAt > ms) {
+      value = load();
+      loadedAt = Date.now();
+    }
+    return value;
+  };
+}
+
 export async function createEngine(config: Config, database: Database, clock: Clock = systemClock): Promise<Engine> {
   const secret = await signingSecret(database.pool, config.secret);
   const renderer = new TemplateRenderer(config.templatesDir);
-  const loadCampaigns = () => loadCampaignSet({ campaignsDir: config.campaignsDir, templatesDir: config.templatesDir });
+  const loadCampaigns = cachedFor(CAMPAIGN_RELOAD_MS, () => loadCampaignSet({ campaignsDir: config.campaignsDir, templatesDir: config.templatesDir }));
   const stepContext = (set: CampaignSet): StepContext => ({
     set,
     renderer,
@@ -108,6 +127,7 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     },
     async stop() {
       await agenda?.drain(30_000);
+      log.debug('scheduler drained');
       await dispatcher?.stop();
       if (channels) await closeChannels(channels);
     },

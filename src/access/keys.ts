@@ -24,12 +24,35 @@ export async function createApiKey(db: Db, role: Role, name: string): Promise<{ 
   return { key, id: row!.id };
 }
 
-/** The owner of a valid, unrevoked key, or undefined. */
+/**
+ * Keys found valid are trusted for this long without asking the database again, so a busy client
+ * does not add a query to every request; a revoked key stops working within this time.
+ */
+const KEY_CACHE_MS = 10_000;
+const verified = new Map<string, { owner: ApiKeyOwner; until: number }>();
+
+/**
+ * The owner of a valid, unrevoked key, or undefined. `last_used_at` is refreshed at most once a
+ * minute.
+ */
 export async function authenticateApiKey(db: Db, key: string): Promise<ApiKeyOwner | undefined> {
+  const hash = hashKey(key);
+  const cached = verified.get(hash);
+  if (cached && cached.until > Date.now()) return cached.owner;
+  const owner = await lookUpKey(db, hash);
+  if (owner) verified.set(hash, { owner, until: Date.now() + KEY_CACHE_MS });
+  else verified.delete(hash);
+  return owner;
+}
+
+async function lookUpKey(db: Db, hash: string): Promise<ApiKeyOwner | undefined> {
   const [row] = await db
-    .update(apiKeys)
-    .set({ lastUsedAt: sql`now()` })
-    .where(and(eq(apiKeys.keyHash, hashKey(key)), isNull(apiKeys.revokedAt)))
-    .returning({ id: apiKeys.id, name: apiKeys.name, role: apiKeys.role });
-  return row;
+    .select({ id: apiKeys.id, name: apiKeys.name, role: apiKeys.role, lastUsedAt: apiKeys.lastUsedAt })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.keyHash, hash), isNull(apiKeys.revokedAt)));
+  if (!row) return undefined;
+  if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000) {
+    await db.update(apiKeys).set({ lastUsedAt: sql`now()` }).where(eq(apiKeys.id, row.id));
+  }
+  return { id: row.id, name: row.name, role: row.role };
 }

@@ -61,7 +61,7 @@ export async function runCampaign(deps: RunDeps, campaign: Campaign, options: Ru
         const now = deps.steps.clock.now();
         const enrolled = await enroll(client, campaign, members.map((m) => ({ leadId: m.lead.id, occurrence: options.occurrence })), now);
         const dueNow = enrolled.filter((e) => e.nextDueAt.getTime() <= now.getTime());
-        const recorded = await processEnrollments(client, deps.steps, dueNow, runId);
+        const recorded = await processEnrollments(client, deps.steps, dueNow, { runId });
         counts.audience += members.length;
         counts.enrolled += enrolled.length;
         counts.existing += members.length - enrolled.length;

@@ -4,10 +4,15 @@ import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { AppError } from '../errors.ts';
+import { log } from '../log.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
-import * as schema from './schema.ts';
 
-export type Db = NodePgDatabase<typeof schema>;
+export type Db = NodePgDatabase;
+
+/** A query builder over one connection, for work inside a transaction the caller holds. */
+export function clientDb(client: pg.PoolClient): Db {
+  return drizzle(client);
+}
 
 /** One pool per process, shared by our queries and Agenda. */
 export interface Database {
@@ -43,11 +48,12 @@ export async function openDatabase(options: { databaseUrl?: string; dataDir: str
   }
   return {
     pool,
-    db: drizzle(pool, { schema }),
+    db: drizzle(pool),
     url,
     async close() {
+      log.debug('closing the database pool', { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
       await pool.end();
-      if (embedded) await embedded.stopIfUnused();
+      if (embedded) log.debug(`embedded PostgreSQL: ${await embedded.stopIfUnused()}`);
     },
   };
 }

@@ -1,7 +1,6 @@
 import Joi from 'joi';
 import type pg from 'pg';
-import { drizzle } from 'drizzle-orm/node-postgres';
-import * as schema from '../db/schema.ts';
+import { clientDb } from '../db/index.ts';
 import { leadIdsByExternalId, upsertLeads } from './store.ts';
 
 /** An event as the API and CLI accept it (validated at the edge by `eventInputSchema`). */
@@ -56,10 +55,10 @@ export interface RecordResult {
  */
 export async function recordEvents(client: pg.PoolClient, inputs: EventInput[], now: Date): Promise<RecordResult> {
   const result: RecordResult = { recorded: [], duplicates: 0, rejected: [] };
-  const ids = await leadIdsByExternalId(drizzle(client, { schema }), [...new Set(inputs.map((i) => i.lead))]);
+  const ids = await leadIdsByExternalId(clientDb(client), [...new Set(inputs.map((i) => i.lead))]);
   const creatable = inputs.filter((i) => !ids.has(i.lead) && (i.email || i.phone));
   const created = await upsertLeads(
-    drizzle(client, { schema }),
+    clientDb(client),
     creatable.map((i) => ({
       externalId: i.lead,
       email: i.email ?? null,

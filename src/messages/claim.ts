@@ -16,9 +16,8 @@ export interface ClaimedMessage {
   attempts: number;
 }
 
-interface DueRow {
+interface ClaimedRow {
   id: number;
-  lead_id: number;
   channel: Channel;
   purpose: string;
   to_address: string;
@@ -28,58 +27,43 @@ interface DueRow {
   headers: Record<string, string>;
   attempts: number;
   consent_status: 'granted' | 'confirmed' | 'withdrawn' | null;
-  deciding_event_id: number | null;
+  consent_event_id: number | null;
 }
 
 /**
- * Claims up to `limit` due messages for `worker`, re-checking consent as of now: a withdrawal that
- * committed before this claim suppresses the row instead of sending it. SKIP LOCKED lets any number
- * of dispatchers claim side by side without waiting on each other.
+ * Claims up to `limit` due messages for `worker` in one statement, reading consent as of now: a
+ * withdrawal that committed before this claim suppresses the row instead of sending it (a second
+ * statement, only when that happens). SKIP LOCKED lets any number of dispatchers claim side by
+ * side without waiting on each other.
  */
 export async function claimDueMessages(pool: pg.Pool, worker: number, limit: number, now: Date): Promise<ClaimedMessage[]> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const { rows } = await client.query<DueRow>(
-      `SELECT m.id, m.lead_id, m.channel, m.purpose, m.to_address, m.subject, m.body_text, m.body_html,
-              m.headers, m.attempts, cs.status AS consent_status, cs.deciding_event_id
-         FROM messages m
-         LEFT JOIN consent_state cs
-           ON cs.lead_id = m.lead_id AND cs.channel = m.channel AND cs.purpose = m.purpose
-        WHERE m.status = 'queued' AND m.due_at <= $2
-        ORDER BY m.due_at, m.id
-        LIMIT $1
-        FOR UPDATE OF m SKIP LOCKED`,
-      [limit, now],
-    );
-    const allowed: { row: DueRow; eventId: number }[] = [];
-    const refused: { id: number; reason: string }[] = [];
-    for (const row of rows) {
-      const state = row.consent_status ? { status: row.consent_status, decidingEventId: row.deciding_event_id! } : undefined;
-      const verdict = consentVerdict(state, row.channel, row.purpose);
-      if (verdict.allowed) allowed.push({ row, eventId: verdict.eventId });
-      else refused.push({ id: row.id, reason: verdict.reason });
+  const { rows } = await pool.query<ClaimedRow>(
+    `WITH due AS (
+       SELECT id FROM messages WHERE status = 'queued' AND due_at <= $2
+        ORDER BY due_at, id LIMIT $1 FOR UPDATE SKIP LOCKED
+     ), consent AS (
+       SELECT d.id, cs.status, cs.deciding_event_id
+         FROM due d JOIN messages m ON m.id = d.id
+         LEFT JOIN consent_state cs ON cs.lead_id = m.lead_id AND cs.channel = m.channel AND cs.purpose = m.purpose
+     )
+     UPDATE messages m
+        SET status = 'sending', claimed_by = $3, claimed_at = $2, attempts = m.attempts + 1, consent_event_id = c.deciding_event_id
+       FROM consent c
+      WHERE m.id = c.id
+     RETURNING m.id, m.channel, m.purpose, m.to_address, m.subject, m.body_text, m.body_html, m.headers, m.attempts,
+               c.status AS consent_status, c.deciding_event_id AS consent_event_id`,
+    [limit, now, worker],
+  );
+  const claimed: ClaimedMessage[] = [];
+  const refused: { id: number; reason: string }[] = [];
+  for (const row of rows) {
+    const state = row.consent_status ? { status: row.consent_status, decidingEventId: row.consent_event_id! } : undefined;
+    const verdict = consentVerdict(state, row.channel, row.purpose);
+    if (!verdict.allowed) {
+      refused.push({ id: row.id, reason: verdict.reason });
+      continue;
     }
-    if (allowed.length > 0) {
-      await client.query(
-        `UPDATE messages m
-            SET status = 'sending', claimed_by = $1, claimed_at = now(), attempts = m.attempts + 1,
-                consent_event_id = c.event_id
-           FROM unnest($2::bigint[], $3::bigint[]) AS c(id, event_id)
-          WHERE m.id = c.id`,
-        [worker, allowed.map((a) => a.row.id), allowed.map((a) => a.eventId)],
-      );
-    }
-    if (refused.length > 0) {
-      await client.query(
-        `UPDATE messages m SET status = 'suppressed', reason = c.reason, consent_event_id = NULL
-           FROM unnest($1::bigint[], $2::text[]) AS c(id, reason)
-          WHERE m.id = c.id`,
-        [refused.map((r) => r.id), refused.map((r) => r.reason)],
-      );
-    }
-    await client.query('COMMIT');
-    return allowed.map(({ row }) => ({
+    claimed.push({
       id: row.id,
       channel: row.channel,
       toAddress: row.to_address,
@@ -87,14 +71,19 @@ export async function claimDueMessages(pool: pg.Pool, worker: number, limit: num
       bodyText: row.body_text,
       bodyHtml: row.body_html,
       headers: row.headers,
-      attempts: row.attempts + 1,
-    }));
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
+      attempts: row.attempts,
+    });
   }
+  if (refused.length > 0) {
+    await pool.query(
+      `UPDATE messages m SET status = 'suppressed', reason = r.reason, consent_event_id = NULL, claimed_by = NULL,
+              attempts = m.attempts - 1
+         FROM unnest($2::bigint[], $3::text[]) AS r(id, reason)
+        WHERE m.id = r.id AND m.claimed_by = $1`,
+      [worker, refused.map((r) => r.id), refused.map((r) => r.reason)],
+    );
+  }
+  return claimed;
 }
 
 /** Records provider acceptance for many messages in one statement. */
@@ -106,6 +95,15 @@ export async function markSent(pool: pg.Pool, worker: number, sent: { id: number
     [worker, sent.map((s) => s.id), sent.map((s) => s.providerId), now],
   );
   return rowCount ?? 0;
+}
+
+/** Hands back claimed messages that were never attempted (a dispatcher stopping). */
+export async function releaseClaims(pool: pg.Pool, worker: number, ids: number[]): Promise<void> {
+  await pool.query(
+    `UPDATE messages SET status = 'queued', claimed_by = NULL, attempts = attempts - 1
+      WHERE id = ANY($2::bigint[]) AND claimed_by = $1 AND status = 'sending'`,
+    [worker, ids],
+  );
 }
 
 export async function markRetry(pool: pg.Pool, worker: number, id: number, error: string, retryAt: Date): Promise<void> {

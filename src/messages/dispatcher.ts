@@ -11,6 +11,7 @@ import {
   markRetry,
   markSent,
   reclaimFromDeadWorkers,
+  releaseClaims,
   WORKER_LOCK_NAMESPACE,
   type ClaimedMessage,
 } from './claim.ts';
@@ -35,24 +36,28 @@ export function retryDelay(attempts: number, baseMs: number): number {
 }
 
 /**
- * Sends what the outbox holds. Claims due rows in batches, sends them through the channel adapters
- * with bounded concurrency, and records each outcome; runs until stopped. Any number of dispatchers
- * may run against one database.
+ * Sends what the outbox holds, until stopped. Lanes (as many as the channels take at once) pull
+ * messages from a local queue that is refilled by claiming due rows in batches; a notification
+ * from a commit that queued messages wakes an idle dispatcher at once. Outcomes are recorded as
+ * they happen. Any number of dispatchers may run against one database.
  */
 export class Dispatcher {
   readonly worker = crypto.randomInt(1, 2 ** 31 - 1);
   private lockClient: pg.Client | undefined;
   private running = false;
   private wake: (() => void) | undefined;
+  /** Set by a notification that may have raced a claim which could not yet see the new rows. */
+  private notified = false;
   private loop: Promise<void> | undefined;
   private lastReclaim = 0;
-  private sent = 0;
+  private queue: ClaimedMessage[] = [];
+  private claiming: Promise<void> | undefined;
+  private accepted: { id: number; providerId: string }[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private sentSinceLog = 0;
 
   constructor(private readonly options: DispatcherOptions) {}
-
-  get sentCount(): number {
-    return this.sent;
-  }
 
   async start(): Promise<void> {
     const client = new pg.Client({ connectionString: this.options.url, application_name: 'touchpoint-dispatcher' });
@@ -66,13 +71,17 @@ export class Dispatcher {
     await client.connect();
     await client.query('SELECT pg_advisory_lock($1, $2)', [WORKER_LOCK_NAMESPACE, this.worker]);
     await client.query('LISTEN touchpoint_dispatch');
-    client.on('notification', () => this.wake?.());
+    client.on('notification', () => {
+      this.notified = true;
+      this.wake?.();
+    });
     this.lockClient = client;
     this.running = true;
-    this.loop = this.run();
+    const lanes = Math.max(1, ...Object.values(this.options.channels).map((c) => c.concurrency));
+    this.loop = Promise.all(Array.from({ length: lanes }, () => this.lane())).then(() => this.finish());
   }
 
-  /** Stops claiming, lets in-flight sends finish and be recorded, then releases the lock. */
+  /** Stops claiming, lets in-flight sends finish and be recorded, hands back unsent claims. */
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
@@ -81,21 +90,45 @@ export class Dispatcher {
     this.lockClient = undefined;
   }
 
-  private async run(): Promise<void> {
+  private async lane(): Promise<void> {
     while (this.running) {
-      try {
-        await this.reclaimIfDue();
-        const batch = await claimDueMessages(this.options.pool, this.worker, this.options.batchSize, this.options.clock.now());
-        if (batch.length === 0) {
-          await this.idle();
-          continue;
-        }
-        await this.sendBatch(batch);
-      } catch (err) {
-        if (!this.running) break;
-        log.error('dispatch round failed; retrying', { error: errorMessage(err) });
-        await this.idle();
+      const message = await this.next();
+      if (!message) continue;
+      const providerId = await this.sendOne(message);
+      if (providerId !== undefined) this.recordAccepted(message.id, providerId);
+    }
+  }
+
+  private async finish(): Promise<void> {
+    await this.flush();
+    const unsent = this.queue.splice(0);
+    if (unsent.length > 0) await releaseClaims(this.options.pool, this.worker, unsent.map((m) => m.id));
+  }
+
+  /** The next message to send; refills the queue (one claim at a time) or idles when none is due. */
+  private async next(): Promise<ClaimedMessage | undefined> {
+    const queued = this.queue.shift();
+    if (queued) return queued;
+    this.claiming ??= this.refill().finally(() => (this.claiming = undefined));
+    await this.claiming;
+    return this.running ? this.queue.shift() : undefined;
+  }
+
+  private async refill(): Promise<void> {
+    try {
+      await this.reclaimIfDue();
+      this.notified = false;
+      const batch = await claimDueMessages(this.options.pool, this.worker, this.options.batchSize, this.options.clock.now());
+      if (batch.length > 0) {
+        this.queue.push(...batch);
+        return;
       }
+      this.logSent();
+      await this.idle();
+    } catch (err) {
+      if (!this.running) return;
+      log.error('claiming messages failed; retrying', { error: errorMessage(err) });
+      await this.idle();
     }
   }
 
@@ -107,6 +140,7 @@ export class Dispatcher {
   }
 
   private idle(): Promise<void> {
+    if (this.notified || !this.running) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, this.options.pollMs);
       function done() {
@@ -117,43 +151,35 @@ export class Dispatcher {
     });
   }
 
-  private async sendBatch(batch: ClaimedMessage[]): Promise<void> {
-    const sent: { id: number; providerId: string }[] = [];
-    let accepted = 0;
-    let flushing = Promise.resolve();
-    // Acceptances are recorded in small groups as they come, so the window in which a crash
-    // could cause a re-send stays a few milliseconds wide, without one UPDATE per message.
-    const flush = () => {
-      const group = sent.splice(0);
-      if (group.length === 0) return flushing;
-      flushing = flushing.then(async () => {
-        await markSent(this.options.pool, this.worker, group, this.options.clock.now());
-        this.sent += group.length;
-      });
-      return flushing;
-    };
-    const queue = [...batch];
-    const lanes = Math.min(queue.length, this.concurrency(batch));
-    await Promise.all(
-      Array.from({ length: lanes }, async () => {
-        for (let message = queue.shift(); message; message = queue.shift()) {
-          const providerId = await this.sendOne(message);
-          if (providerId !== undefined) {
-            accepted++;
-            sent.push({ id: message.id, providerId });
-            if (sent.length >= 20) void flush();
-          }
-        }
-      }),
-    );
-    await flush();
-    const channel = this.options.channels[batch[0]!.channel];
-    log.info(`sent ${accepted} of ${batch.length} message(s) to ${channel?.destination ?? 'nowhere'}`);
+  /**
+   * Acceptances are recorded in small groups as they come, so the window in which a crash could
+   * cause a re-send stays a few milliseconds wide, without one UPDATE per message.
+   */
+  private recordAccepted(id: number, providerId: string): void {
+    this.accepted.push({ id, providerId });
+    if (this.accepted.length >= 50) void this.flush();
+    else this.flushTimer ??= setTimeout(() => void this.flush(), 20);
   }
 
-  private concurrency(batch: ClaimedMessage[]): number {
-    const channel = this.options.channels[batch[0]!.channel];
-    return channel?.concurrency ?? 1;
+  private flush(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const group = this.accepted.splice(0);
+    if (group.length === 0) return this.flushing;
+    this.flushing = this.flushing
+      .then(() => markSent(this.options.pool, this.worker, group, this.options.clock.now()))
+      .then(
+        () => void (this.sentSinceLog += group.length),
+        (err: unknown) => log.error('recording sent messages failed; they will be re-sent as possible duplicates', { error: errorMessage(err) }),
+      );
+    return this.flushing;
+  }
+
+  private logSent(): void {
+    if (this.sentSinceLog === 0) return;
+    const destinations = Object.values(this.options.channels).map((c) => c.destination).join(', ');
+    log.info(`sent ${this.sentSinceLog} message(s) to ${destinations}`);
+    this.sentSinceLog = 0;
   }
 
   /** Returns the provider id on acceptance; records failures itself. */

@@ -1,6 +1,5 @@
-import { sql } from 'drizzle-orm';
-import type { Db } from '../db/index.ts';
-import { messages } from './schema.ts';
+import type pg from 'pg';
+import type { messages } from './schema.ts';
 
 export type NewMessage = typeof messages.$inferInsert;
 
@@ -9,41 +8,50 @@ export function idempotencyKey(campaignId: string, stepId: string, leadId: numbe
   return `${campaignId}:${stepId}:${leadId}:${occurrence}`;
 }
 
-/**
- * Records a batch in one statement. A key seen before is left alone, except a suppressed row,
- * which a later run may turn into a message (the person consented since): nothing consented is
- * lost, nothing is sent twice. Returns the rows this call created or revived.
- */
-export async function recordMessages(db: Db, rows: NewMessage[]): Promise<{ id: number; status: string }[]> {
-  if (rows.length === 0) return [];
-  const excluded = (column: string) => sql.raw(`excluded.${column}`);
-  return db
-    .insert(messages)
-    .values(rows)
-    .onConflictDoUpdate({
-      target: messages.idempotencyKey,
-      set: {
-        runId: excluded('run_id'),
-        channel: excluded('channel'),
-        persona: excluded('persona'),
-        template: excluded('template'),
-        status: excluded('status'),
-        reason: excluded('reason'),
-        consentEventId: excluded('consent_event_id'),
-        toAddress: excluded('to_address'),
-        subject: excluded('subject'),
-        bodyText: excluded('body_text'),
-        bodyHtml: excluded('body_html'),
-        headers: excluded('headers'),
-        lastError: excluded('last_error'),
-        dueAt: sql`now()`,
-      },
-      setWhere: sql`${messages.status} = 'suppressed'`,
-    })
-    .returning({ id: messages.id, status: messages.status });
-}
+/** Columns written when recording, with their SQL types (for one array parameter each). */
+const COLUMNS: [keyof NewMessage, string, string][] = [
+  ['idempotencyKey', 'idempotency_key', 'text'],
+  ['campaignId', 'campaign_id', 'text'],
+  ['stepId', 'step_id', 'text'],
+  ['occurrence', 'occurrence', 'text'],
+  ['runId', 'run_id', 'bigint'],
+  ['enrollmentId', 'enrollment_id', 'bigint'],
+  ['leadId', 'lead_id', 'bigint'],
+  ['channel', 'channel', 'text'],
+  ['purpose', 'purpose', 'text'],
+  ['persona', 'persona', 'text'],
+  ['template', 'template', 'text'],
+  ['status', 'status', 'text'],
+  ['reason', 'reason', 'text'],
+  ['consentEventId', 'consent_event_id', 'bigint'],
+  ['toAddress', 'to_address', 'text'],
+  ['subject', 'subject', 'text'],
+  ['bodyText', 'body_text', 'text'],
+  ['bodyHtml', 'body_html', 'text'],
+  ['headers', 'headers', 'jsonb'],
+  ['lastError', 'last_error', 'text'],
+  ['dueAt', 'due_at', 'timestamptz'],
+];
 
-/** Wakes dispatchers in every process; delivered when the surrounding transaction commits. */
-export async function notifyDispatchers(db: Db): Promise<void> {
-  await db.execute(sql`SELECT pg_notify('touchpoint_dispatch', '')`);
+const INSERT = `INSERT INTO messages (${COLUMNS.map(([, column]) => column).join(', ')})
+  SELECT * FROM unnest(${COLUMNS.map(([, , type], i) => `$${i + 1}::${type}[]`).join(', ')})
+  ON CONFLICT (idempotency_key) DO NOTHING
+  RETURNING id, status`;
+
+/**
+ * Records a batch in one statement (a hot path: every step of every sequence passes here). A key
+ * recorded before is left alone, so a repeated run or a retried batch never records a message
+ * twice. Returns the rows this call created. Dispatchers are woken by the table's trigger.
+ */
+export async function recordMessages(client: pg.PoolClient, rows: NewMessage[]): Promise<{ id: number; status: string }[]> {
+  if (rows.length === 0) return [];
+  const params = COLUMNS.map(([key, , type]) =>
+    rows.map((row) => {
+      const value = row[key];
+      if (value === undefined) return key === 'headers' ? '{}' : null;
+      return type === 'jsonb' ? JSON.stringify(value) : value;
+    }),
+  );
+  const { rows: recorded } = await client.query<{ id: number; status: string }>(INSERT, params);
+  return recorded;
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Handlebars from 'handlebars';
-import { convert as htmlToText } from 'html-to-text';
+import { compile } from 'html-to-text';
 import YAML from 'yaml';
 import { AppError } from '../errors.ts';
 
@@ -82,6 +82,5 @@ function run(name: string, part: string, fn: () => string): string {
   }
 }
 
-function deriveText(html: string): string {
-  return htmlToText(html, { wordwrap: 78, selectors: [{ selector: 'a', options: { hideLinkHrefIfSameAsText: true } }] });
-}
+/** Compiled once: building the converter costs far more than converting one message. */
+const deriveText = compile({ wordwrap: 78, selectors: [{ selector: 'a', options: { hideLinkHrefIfSameAsText: true } }] });

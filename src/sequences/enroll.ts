@@ -32,9 +32,24 @@ export function toDue(row: EnrollmentRow): DueEnrollment {
 }
 
 /**
- * Starts leads on a campaign's first step, due after its `wait`. A lead already enrolled for the
- * occurrence, or still active in the campaign, is left alone (unique indexes decide, so concurrent
- * runs and events cannot double-enroll). Returns the enrollments created.
+ * The instant after which an earlier enrollment blocks a new one, by the campaign's `reentry`
+ * rule: `never` (the default for event campaigns) any earlier one, `{after}` one that recent,
+ * `always` none. Lead campaigns are keyed by occurrence instead. An active enrollment always
+ * blocks (a unique index says so).
+ */
+function reentryCutoff(campaign: Campaign, now: Date): Date | string | null {
+  if (campaign.kind !== 'event') return null;
+  const rule = campaign.reentry ?? 'never';
+  if (rule === 'never') return '-infinity';
+  if (rule === 'always') return null;
+  return new Date(now.getTime() - durationMs(rule.after));
+}
+
+/**
+ * Starts leads on a campaign's first step, due after its `wait`, in one statement. A lead already
+ * enrolled for the occurrence, still active in the campaign, or barred by the re-entry rule is
+ * left alone; unique indexes decide, so concurrent runs and events cannot double-enroll. Returns
+ * the enrollments created.
  */
 export async function enroll(client: pg.PoolClient, campaign: Campaign, requests: EnrollRequest[], now: Date): Promise<DueEnrollment[]> {
   if (requests.length === 0) return [];
@@ -44,6 +59,8 @@ export async function enroll(client: pg.PoolClient, campaign: Campaign, requests
     `INSERT INTO enrollments (campaign_id, lead_id, occurrence, current_step, next_due_at, trigger_event_id, enrolled_at)
      SELECT $1, r.lead_id, r.occurrence, $2, $3, r.event_id, $4
        FROM unnest($5::bigint[], $6::text[], $7::bigint[]) AS r(lead_id, occurrence, event_id)
+      WHERE $8::timestamptz IS NULL OR NOT EXISTS (
+              SELECT 1 FROM enrollments p WHERE p.campaign_id = $1 AND p.lead_id = r.lead_id AND p.enrolled_at > $8::timestamptz)
      ON CONFLICT DO NOTHING
      RETURNING id, campaign_id, lead_id, occurrence, current_step, next_due_at, converted_at`,
     [
@@ -54,31 +71,10 @@ export async function enroll(client: pg.PoolClient, campaign: Campaign, requests
       requests.map((r) => r.leadId),
       requests.map((r) => r.occurrence),
       requests.map((r) => r.triggerEventId ?? null),
+      reentryCutoff(campaign, now),
     ],
   );
   return rows.map(toDue);
-}
-
-/**
- * The leads a trigger may enroll again under the campaign's `reentry` rule: `never` (default) once
- * ever, `always` whenever not active, `{after}` when not active and the last entry is that old.
- */
-export async function reentryAllowed(client: pg.PoolClient, campaign: Campaign, leadIds: number[], now: Date): Promise<Set<number>> {
-  const { rows } = await client.query<{ lead_id: number; last: Date; active: boolean }>(
-    `SELECT lead_id, max(enrolled_at) AS last, bool_or(status = 'active') AS active
-       FROM enrollments WHERE campaign_id = $1 AND lead_id = ANY($2::bigint[]) GROUP BY lead_id`,
-    [campaign.id, leadIds],
-  );
-  const history = new Map(rows.map((r) => [r.lead_id, r]));
-  const rule = campaign.reentry ?? 'never';
-  return new Set(
-    leadIds.filter((id) => {
-      const past = history.get(id);
-      if (!past) return true;
-      if (past.active || rule === 'never') return false;
-      return rule === 'always' || past.last.getTime() <= now.getTime() - durationMs(rule.after);
-    }),
-  );
 }
 
 /**

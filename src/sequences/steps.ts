@@ -1,19 +1,18 @@
-import { drizzle } from 'drizzle-orm/node-postgres';
 import type pg from 'pg';
+import { clientDb } from '../db/index.ts';
 import { CAMPAIGN_CHANNEL, decide } from '../campaigns/decide.ts';
 import { durationMs } from '../campaigns/duration.ts';
 import type { Campaign, CampaignSet, Step } from '../campaigns/types.ts';
 import type { Clock } from '../clock.ts';
 import { consentStatesFor, consentVerdict, type ConsentVerdict } from '../consent/check.ts';
 import { signToken } from '../consent/tokens.ts';
-import * as schema from '../db/schema.ts';
 import { errorMessage } from '../errors.ts';
 import type { Member } from '../leads/audience.ts';
 import { resolvePersona } from '../leads/personas.ts';
 import { leads } from '../leads/schema.ts';
 import type { Lead } from '../leads/types.ts';
 import { log } from '../log.ts';
-import { idempotencyKey, notifyDispatchers, recordMessages, type NewMessage } from '../messages/record.ts';
+import { idempotencyKey, recordMessages, type NewMessage } from '../messages/record.ts';
 import type { RenderContext, TemplateRenderer } from '../render/render.ts';
 import { inArray } from 'drizzle-orm';
 import { cappedTimes, capSendTime } from './cap.ts';
@@ -67,13 +66,12 @@ export async function processEnrollments(
   client: pg.PoolClient,
   ctx: StepContext,
   due: DueEnrollment[],
-  runId?: number,
+  options: { runId?: number; leads?: Map<number, Lead> } = {},
 ): Promise<StepCounts> {
   const counts: StepCounts = { queued: 0, suppressed: 0, failed: 0 };
   if (due.length === 0) return counts;
-  const db = drizzle(client, { schema });
-  const leadRows = await db.select().from(leads).where(inArray(leads.id, [...new Set(due.map((e) => e.leadId))]));
-  const leadById = new Map<number, Lead>(leadRows.map((l) => [l.id, l]));
+  const leadById = options.leads ?? (await loadLeads(client, due.map((e) => e.leadId)));
+  const runId = options.runId;
   const rows: NewMessage[] = [];
   const outcomes: Outcome[] = [];
 
@@ -113,11 +111,16 @@ export async function processEnrollments(
     }
   }
 
-  const recorded = await recordMessages(db, rows);
+  const recorded = await recordMessages(client, rows);
   for (const r of recorded) counts[r.status === 'queued' ? 'queued' : r.status === 'failed' ? 'failed' : 'suppressed']++;
   await saveOutcomes(client, outcomes, ctx.clock.now());
-  if (counts.queued > 0) await notifyDispatchers(db);
   return counts;
+}
+
+/** The leads of a batch, by id. */
+export async function loadLeads(client: pg.PoolClient, ids: number[]): Promise<Map<number, Lead>> {
+  const rows = await clientDb(client).select().from(leads).where(inArray(leads.id, [...new Set(ids)]));
+  return new Map(rows.map((l) => [l.id, l]));
 }
 
 export async function capTimesFor(client: pg.Pool | pg.PoolClient, campaign: Campaign, group: { leadId: number; nextDueAt: Date }[]) {

@@ -1,15 +1,14 @@
-import { drizzle } from 'drizzle-orm/node-postgres';
 import { inArray } from 'drizzle-orm';
 import type pg from 'pg';
+import { clientDb } from '../db/index.ts';
 import type { Campaign } from '../campaigns/types.ts';
-import * as schema from '../db/schema.ts';
 import { withTransaction } from '../db/tx.ts';
 import { leadValue, matchesFilter } from '../leads/filter.ts';
 import { recordEvents, type EventInput, type StoredEvent } from '../leads/events.ts';
 import { leads } from '../leads/schema.ts';
 import type { Lead } from '../leads/types.ts';
-import { enroll, reentryAllowed } from './enroll.ts';
-import { processEnrollments, type DueEnrollment, type StepContext } from './steps.ts';
+import { enroll } from './enroll.ts';
+import { loadLeads, processEnrollments, type DueEnrollment, type StepContext } from './steps.ts';
 
 export interface IngestResult {
   recorded: number;
@@ -50,24 +49,17 @@ export async function ingestEvents(pool: pg.Pool, ctx: StepContext, inputs: Even
       result.converted += await convert(client, goals, event, now);
     }
 
-    const leadRows = await drizzle(client, { schema })
-      .select()
-      .from(leads)
-      .where(inArray(leads.id, [...new Set(stored.recorded.map((e) => e.leadId))]));
-    const leadById = new Map<number, Lead>(leadRows.map((l) => [l.id, l]));
+    const leadById = await loadLeads(client, stored.recorded.map((e) => e.leadId));
     const dueNow: DueEnrollment[] = [];
     for (const campaign of campaigns.filter((c) => c.kind === 'event')) {
       const triggering = stored.recorded.filter((e) => e.name === campaign.trigger!.event && triggers(campaign, e, leadById.get(e.leadId)!));
       if (triggering.length === 0) continue;
-      const allowed = await reentryAllowed(client, campaign, [...new Set(triggering.map((e) => e.leadId))], now);
-      const requests = triggering
-        .filter((e) => allowed.has(e.leadId))
-        .map((e) => ({ leadId: e.leadId, occurrence: `event:${e.id}`, triggerEventId: e.id }));
+      const requests = triggering.map((e) => ({ leadId: e.leadId, occurrence: `event:${e.id}`, triggerEventId: e.id }));
       const enrolled = await enroll(client, campaign, requests, now);
       result.enrolled += enrolled.length;
       dueNow.push(...enrolled.filter((e) => e.nextDueAt.getTime() <= now.getTime()));
     }
-    result.queued = (await processEnrollments(client, ctx, dueNow)).queued;
+    result.queued = (await processEnrollments(client, ctx, dueNow, { leads: leadById })).queued;
     return result;
   });
 }

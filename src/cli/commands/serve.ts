@@ -23,9 +23,23 @@ async function startWorking(ctx: CliContext): Promise<Engine> {
 async function waitAndStop(engine: Engine, server?: Server): Promise<number> {
   const signal = await untilSignal().promise;
   log.info('shutting down', { signal });
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  if (server) await closeServer(server);
+  log.debug('http server closed');
   await engine.stop();
+  log.debug('scheduler and dispatcher stopped');
   return 0;
+}
+
+/**
+ * Stops accepting, lets requests in flight finish, and drops idle keep-alive connections, which
+ * would otherwise hold the shutdown for as long as a client keeps them open.
+ */
+async function closeServer(server: Server): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const force = setTimeout(() => server.closeAllConnections(), 5_000);
+  await closed;
+  clearTimeout(force);
 }
 
 export const serveCommand: Command = {
