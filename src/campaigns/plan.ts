@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Clock } from '../clock.ts';
 import { consentStatesFor, consentVerdict } from '../consent/check.ts';
 import type { Db } from '../db/index.ts';
+import { AppError } from '../errors.ts';
 import { streamAudience } from '../leads/audience.ts';
 import type { Persona } from '../leads/personas.ts';
 import { capTimesFor, recipientZone, sendTime } from '../sequences/steps.ts';
@@ -25,6 +26,9 @@ export async function planCampaign(
   campaign: Campaign,
   personas: readonly Persona[],
 ): Promise<Plan> {
+  if (campaign.kind === 'event') {
+    throw new AppError('unsupported', `${campaign.id} is an event campaign: people enter it when '${campaign.trigger!.event}' happens, so there is no audience to plan`);
+  }
   const plan: Plan = { campaign: campaign.id, recipients: [], suppressed: [] };
   const step = campaign.steps[0]!;
   const now = deps.clock.now();

@@ -17,8 +17,10 @@ export interface IngestResult {
   enrolled: number;
   exited: number;
   converted: number;
-  /** First-step messages queued at once (no wait). */
+  /** First steps without a wait, recorded at once: queued, suppressed (with a reason) or failed. */
   queued: number;
+  suppressed: number;
+  failed: number;
 }
 
 /**
@@ -38,6 +40,8 @@ export async function ingestEvents(pool: pg.Pool, ctx: StepContext, inputs: Even
       exited: 0,
       converted: 0,
       queued: 0,
+      suppressed: 0,
+      failed: 0,
     };
     if (stored.recorded.length === 0) return result;
     const campaigns = [...ctx.set.campaigns.values()];
@@ -59,8 +63,7 @@ export async function ingestEvents(pool: pg.Pool, ctx: StepContext, inputs: Even
       result.enrolled += enrolled.length;
       dueNow.push(...enrolled.filter((e) => e.nextDueAt.getTime() <= now.getTime()));
     }
-    result.queued = (await processEnrollments(client, ctx, dueNow, { leads: leadById })).queued;
-    return result;
+    return { ...result, ...(await processEnrollments(client, ctx, dueNow, { leads: leadById })) };
   });
 }
 

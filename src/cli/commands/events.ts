@@ -40,7 +40,8 @@ export const eventsSendCommand: Command = {
     ctx.stdout.write(
       result.duplicates > 0
         ? 'already recorded (same event id); nothing changed\n'
-        : `recorded; enrolled in ${result.enrolled}, exited ${result.exited}, converted ${result.converted}, ${result.queued} message(s) queued\n`,
+        : `recorded; enrolled in ${result.enrolled}, exited ${result.exited}, converted ${result.converted}; ` +
+            `first steps: ${result.queued} queued, ${result.suppressed} suppressed, ${result.failed} failed\n`,
     );
     return 0;
   },

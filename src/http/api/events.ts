@@ -28,6 +28,8 @@ export function eventsRouter(engine: Engine): Router {
       exited: result.exited,
       converted: result.converted,
       queued: result.queued,
+      suppressed: result.suppressed,
+      failed: result.failed,
       rejected: result.rejected,
     };
     if (result.rejected.length > 0) {
