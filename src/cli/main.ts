@@ -1,7 +1,7 @@
 import { loadConfig } from '../config.ts';
 import { openDatabase, type Database } from '../db/index.ts';
 import { AppError } from '../errors.ts';
-import { log, setLogLevel } from '../log.ts';
+import { setLogLevel } from '../log.ts';
 import type { CliContext, Command } from './command.ts';
 import { commands } from './commands/index.ts';
 

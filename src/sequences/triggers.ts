@@ -1,11 +1,8 @@
-import { inArray } from 'drizzle-orm';
 import type pg from 'pg';
-import { clientDb } from '../db/index.ts';
 import type { Campaign } from '../campaigns/types.ts';
 import { withTransaction } from '../db/tx.ts';
 import { leadValue, matchesFilter } from '../leads/filter.ts';
 import { recordEvents, type EventInput, type StoredEvent } from '../leads/events.ts';
-import { leads } from '../leads/schema.ts';
 import type { Lead } from '../leads/types.ts';
 import { enroll } from './enroll.ts';
 import { loadLeads, processEnrollments, type DueEnrollment, type StepContext } from './steps.ts';
