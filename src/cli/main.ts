@@ -8,11 +8,10 @@ import { commands } from './commands/index.ts';
 const EXIT = { ok: 0, problems: 1, usage: 2, failure: 3 } as const;
 
 function usage(): string {
-  const width = Math.max(...commands.map((c) => c.usage.length));
   return [
     'usage: touchpoint <command> [options]',
     '',
-    ...commands.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
+    ...commands.flatMap((c) => [`  ${c.usage}`, `      ${c.summary}`]),
     '',
     'Environment: see .env.example.',
   ].join('\n');
