@@ -6,9 +6,10 @@ import { expect } from 'chai';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
 import { AppError } from '../../src/errors.ts';
+import { TEST_BASE } from '../helpers/db.ts';
 
 const run = promisify(execFile);
-const DIR = path.resolve('var/test', `shared-${process.pid}`);
+const DIR = path.join(TEST_BASE, `shared-${process.pid}`);
 
 function cli(args: string[]) {
   return run(process.execPath, ['bin/touchpoint.js', ...args], {
@@ -48,7 +49,7 @@ describe('the embedded PostgreSQL', function () {
 
   it('explains a data directory the postgres user cannot reach', async function () {
     if (process.getuid?.() !== 0) this.skip();
-    const closed = path.resolve('var/test', `closed-${process.pid}`);
+    const closed = path.join(TEST_BASE, `closed-${process.pid}`);
     fs.mkdirSync(closed, { recursive: true, mode: 0o700 });
     fs.chmodSync(closed, 0o700);
     try {

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { migrateDatabase, openDatabase, type Database } from '../../src/db/index.ts';
@@ -11,9 +12,23 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embed
 let server: EmbeddedPostgres | undefined;
 let adminUrl: URL | undefined;
 let counter = 0;
-export const TEST_DATA_DIR = path.resolve('var/test', `run-${process.pid}`);
+/**
+ * Where test servers keep their data: var/test in the checkout, unless (as root) the `postgres`
+ * user cannot reach the checkout, as in a clone under a private temporary directory.
+ */
+export const TEST_BASE = reachableByOthers(process.cwd()) ? path.resolve('var/test') : path.join(os.tmpdir(), 'touchpoint-test');
+export const TEST_DATA_DIR = path.join(TEST_BASE, `run-${process.pid}`);
+
+function reachableByOthers(dir: string): boolean {
+  if (process.getuid?.() !== 0) return true;
+  for (let current = dir; ; current = path.dirname(current)) {
+    if ((fs.statSync(current).mode & 0o001) === 0) return false;
+    if (current === path.dirname(current)) return true;
+  }
+}
 
 export async function startTestServer(): Promise<void> {
+  fs.mkdirSync(TEST_BASE, { recursive: true, mode: 0o755 });
   server = await startEmbeddedPostgres(TEST_DATA_DIR, 'touchpoint_template');
   adminUrl = new URL(server.url);
   const pool = new pg.Pool({ connectionString: server.url, max: 1 });
