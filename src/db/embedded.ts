@@ -45,8 +45,39 @@ async function binaries(): Promise<Binaries> {
   } catch (cause) {
     throw new AppError('unsupported', `no embedded PostgreSQL for ${arch}; set DATABASE_URL instead`, { cause });
   }
-  await hydrateSymlinks(path.resolve(path.dirname(mod.initdb), '..'));
-  return mod;
+  const nativeDir = path.resolve(path.dirname(mod.initdb), '..');
+  await hydrateSymlinks(nativeDir);
+  if (process.getuid?.() !== 0 || reachableByOthers(nativeDir)) return mod;
+  const copy = reachableCopy(nativeDir);
+  return { initdb: path.join(copy, 'bin', 'initdb'), pg_ctl: path.join(copy, 'bin', 'pg_ctl') };
+}
+
+/**
+ * The `postgres` user must be able to run the binaries too. When they sit in a checkout it cannot
+ * enter (a private directory), a copy is kept in the system temporary directory, once per version.
+ */
+function reachableCopy(nativeDir: string): string {
+  const { version } = JSON.parse(fs.readFileSync(path.join(nativeDir, '..', 'package.json'), 'utf8')) as { version: string };
+  const target = path.join(os.tmpdir(), `touchpoint-postgres-${version}`);
+  if (fs.existsSync(path.join(target, 'bin', 'postgres'))) return target;
+  const partial = `${target}.${process.pid}`;
+  fs.cpSync(nativeDir, partial, { recursive: true, verbatimSymlinks: true });
+  fs.chmodSync(partial, 0o755);
+  try {
+    fs.renameSync(partial, target);
+  } catch {
+    // Another process finished the same copy first.
+    fs.rmSync(partial, { recursive: true, force: true });
+  }
+  return target;
+}
+
+/** Whether users other than the owner can pass through every directory down to `dir`. */
+export function reachableByOthers(dir: string): boolean {
+  for (let current = dir; ; current = path.dirname(current)) {
+    if ((fs.statSync(current).mode & 0o001) === 0) return false;
+    if (current === path.dirname(current)) return true;
+  }
 }
 
 /** npm may skip install scripts; the package's postinstall only recreates these library links. */

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { migrateDatabase, openDatabase, type Database } from '../../src/db/index.ts';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded.ts';
+import { reachableByOthers, startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded.ts';
 
 /**
  * One embedded PostgreSQL per test run; a template database migrated once, cloned per suite with
@@ -16,16 +16,9 @@ let counter = 0;
  * Where test servers keep their data: var/test in the checkout, unless (as root) the `postgres`
  * user cannot reach the checkout, as in a clone under a private temporary directory.
  */
-export const TEST_BASE = reachableByOthers(process.cwd()) ? path.resolve('var/test') : path.join(os.tmpdir(), 'touchpoint-test');
+export const TEST_BASE =
+  process.getuid?.() !== 0 || reachableByOthers(process.cwd()) ? path.resolve('var/test') : path.join(os.tmpdir(), 'touchpoint-test');
 export const TEST_DATA_DIR = path.join(TEST_BASE, `run-${process.pid}`);
-
-function reachableByOthers(dir: string): boolean {
-  if (process.getuid?.() !== 0) return true;
-  for (let current = dir; ; current = path.dirname(current)) {
-    if ((fs.statSync(current).mode & 0o001) === 0) return false;
-    if (current === path.dirname(current)) return true;
-  }
-}
 
 export async function startTestServer(): Promise<void> {
   fs.mkdirSync(TEST_BASE, { recursive: true, mode: 0o755 });
