@@ -16,6 +16,10 @@ export interface Config {
   secret: string | undefined;
   smtpUrl: string | undefined;
   mailFrom: string;
+  /** Twilio credentials and sender; unset means SMS go to the outbox. */
+  twilio:
+    | { accountSid: string; authToken: string; messagingServiceSid?: string; from?: string; apiUrl?: string }
+    | undefined;
   dispatch: {
     batchSize: number;
     concurrency: number;
@@ -37,6 +41,11 @@ const schema = Joi.object({
   TOUCHPOINT_SECRET: Joi.string().min(32),
   SMTP_URL: Joi.string().uri({ scheme: ['smtp', 'smtps'] }),
   MAIL_FROM: Joi.string().default('Touchpoint <touchpoint@localhost>'),
+  TWILIO_ACCOUNT_SID: Joi.string().pattern(/^AC[0-9a-fA-F]{32}$/).messages({ 'string.pattern.base': '"TWILIO_ACCOUNT_SID" must look like AC followed by 32 hex digits' }),
+  TWILIO_AUTH_TOKEN: Joi.string(),
+  TWILIO_MESSAGING_SERVICE_SID: Joi.string().pattern(/^MG[0-9a-fA-F]{32}$/).messages({ 'string.pattern.base': '"TWILIO_MESSAGING_SERVICE_SID" must look like MG followed by 32 hex digits' }),
+  TWILIO_FROM: Joi.string().pattern(/^\+[1-9]\d{6,14}$/).messages({ 'string.pattern.base': '"TWILIO_FROM" must be an E.164 number like +15005550006' }),
+  TWILIO_API_URL: Joi.string().uri({ scheme: ['http', 'https'] }),
   DISPATCH_BATCH_SIZE: Joi.number().integer().min(1).max(10_000).default(200),
   DISPATCH_CONCURRENCY: Joi.number().integer().min(1).max(100).default(10),
   DISPATCH_MAX_ATTEMPTS: Joi.number().integer().min(1).max(50).default(8),
@@ -45,6 +54,13 @@ const schema = Joi.object({
   RUN_BATCH_SIZE: Joi.number().integer().min(1).max(10_000).default(500),
   LOG_LEVEL: Joi.string().valid('debug', 'info', 'warn', 'error', 'silent').default('info'),
 })
+  .and('TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN')
+  .messages({ 'object.and': 'TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are set together or not at all' })
+  .when(Joi.object({ TWILIO_ACCOUNT_SID: Joi.exist() }).unknown(), {
+    then: Joi.object().or('TWILIO_MESSAGING_SERVICE_SID', 'TWILIO_FROM').messages({
+      'object.missing': 'with TWILIO_ACCOUNT_SID set, set TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM as the sender',
+    }),
+  })
   .unknown(true)
   .prefs({ abortEarly: false, convert: true });
 
@@ -72,6 +88,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     secret: value.TOUCHPOINT_SECRET,
     smtpUrl: value.SMTP_URL,
     mailFrom: value.MAIL_FROM,
+    twilio: value.TWILIO_ACCOUNT_SID
+      ? {
+          accountSid: value.TWILIO_ACCOUNT_SID,
+          authToken: value.TWILIO_AUTH_TOKEN,
+          messagingServiceSid: value.TWILIO_MESSAGING_SERVICE_SID,
+          from: value.TWILIO_FROM,
+          apiUrl: value.TWILIO_API_URL,
+        }
+      : undefined,
     dispatch: {
       batchSize: value.DISPATCH_BATCH_SIZE,
       concurrency: value.DISPATCH_CONCURRENCY,

@@ -4,19 +4,26 @@ import type { Config } from '../config.ts';
 import type { Channel } from './channel.ts';
 import { outboxChannel } from './outbox.ts';
 import { smtpChannel } from './smtp.ts';
+import { twilioChannel } from './twilio.ts';
 
 /** Where the outbox keeps `.eml` files; printed by `serve` and `run` so people know where to look. */
 export function outboxDir(config: Config): string {
   return path.join(config.dataDir, 'outbox');
 }
 
-/** The configured adapter per channel: SMTP when SMTP_URL is set, else the outbox. */
+/**
+ * The configured adapter per channel: SMTP when SMTP_URL is set, Twilio when its credentials are,
+ * else the outbox.
+ */
 export function createChannels(config: Config): Partial<Record<ChannelName, Channel>> {
   const domain = new URL(config.publicUrl).hostname;
   const email = config.smtpUrl
     ? smtpChannel({ url: config.smtpUrl, from: config.mailFrom, domain, connections: config.dispatch.concurrency })
     : outboxChannel({ dir: outboxDir(config), from: config.mailFrom, domain });
-  return { email };
+  const sms = config.twilio
+    ? twilioChannel({ ...config.twilio, concurrency: config.dispatch.concurrency })
+    : outboxChannel({ dir: outboxDir(config), from: config.mailFrom, domain, kind: 'sms' });
+  return { email, sms };
 }
 
 export async function closeChannels(channels: Partial<Record<ChannelName, Channel>>): Promise<void> {

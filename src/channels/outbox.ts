@@ -5,25 +5,29 @@ import type { Channel, OutgoingMessage } from './channel.ts';
 import { mailOptions } from './mime.ts';
 
 /**
- * The zero-setup email transport: each message becomes `<dir>/message-<id>.eml`, readable in any
- * mail client. Writing to a temporary name and renaming keeps a half-written file from ever
- * looking like a sent message.
+ * The zero-setup transport: each email becomes `<dir>/message-<id>.eml`, readable in any mail
+ * client; each SMS `<dir>/message-<id>.sms.txt`. Writing to a temporary name and renaming keeps a
+ * half-written file from ever looking like a sent message.
  */
-export function outboxChannel(options: { dir: string; from: string; domain: string }): Channel {
+export function outboxChannel(options: { dir: string; from: string; domain: string; kind?: 'email' | 'sms' }): Channel {
   const composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
   let ready: Promise<unknown> | undefined;
+  const render = async (message: OutgoingMessage): Promise<{ name: string; content: Buffer | string }> =>
+    options.kind === 'sms'
+      ? { name: `message-${message.id}.sms.txt`, content: `To: ${message.to}\n\n${message.text}\n` }
+      : { name: `message-${message.id}.eml`, content: (await composer.sendMail(mailOptions(message, options.from, options.domain))).message as Buffer };
   return {
     name: 'outbox',
     destination: options.dir,
     concurrency: 4,
     async send(message: OutgoingMessage) {
       await (ready ??= fs.mkdir(options.dir, { recursive: true }));
-      const info = await composer.sendMail(mailOptions(message, options.from, options.domain));
-      const file = path.join(options.dir, `message-${message.id}.eml`);
+      const { name, content } = await render(message);
+      const file = path.join(options.dir, name);
       const tmp = `${file}.${process.pid}.tmp`;
-      await fs.writeFile(tmp, info.message as Buffer);
+      await fs.writeFile(tmp, content);
       await fs.rename(tmp, file);
-      return { providerId: `outbox:${path.basename(file)}` };
+      return { providerId: `outbox:${name}` };
     },
     async close() {
       composer.close();

@@ -120,3 +120,17 @@ describe('smtp channel failures', () => {
     expect(err).to.be.instanceOf(SendError).with.property('permanent', false);
   });
 });
+
+describe('outbox for SMS', () => {
+  it('keeps each SMS as a text file with its recipient and text part', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outbox-sms-'));
+    try {
+      const channel = outboxChannel({ dir, from: 'tp@example.com', domain: 'tp.example', kind: 'sms' });
+      const { providerId } = await channel.send({ ...message(5, '+4915112345678'), text: 'Hi 5. STOP to opt out' });
+      expect(providerId).to.equal('outbox:message-5.sms.txt');
+      expect(fs.readFileSync(path.join(dir, 'message-5.sms.txt'), 'utf8')).to.equal('To: +4915112345678\n\nHi 5. STOP to opt out\n');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
