@@ -16,6 +16,8 @@ export interface Config {
   secret: string | undefined;
   smtpUrl: string | undefined;
   mailFrom: string;
+  /** ISO country code for phone numbers written without a country code. */
+  phoneRegion: string | undefined;
   /** Twilio credentials and sender; unset means SMS go to the outbox. */
   twilio:
     | { accountSid: string; authToken: string; messagingServiceSid?: string; from?: string; apiUrl?: string }
@@ -41,6 +43,9 @@ const schema = Joi.object({
   TOUCHPOINT_SECRET: Joi.string().min(32),
   SMTP_URL: Joi.string().uri({ scheme: ['smtp', 'smtps'] }),
   MAIL_FROM: Joi.string().default('Touchpoint <touchpoint@localhost>'),
+  DEFAULT_PHONE_REGION: Joi.string()
+    .pattern(/^[A-Z]{2}$/)
+    .messages({ 'string.pattern.base': '"DEFAULT_PHONE_REGION" must be an ISO 3166 country code like DE or US' }),
   TWILIO_ACCOUNT_SID: Joi.string().pattern(/^AC[0-9a-fA-F]{32}$/).messages({ 'string.pattern.base': '"TWILIO_ACCOUNT_SID" must look like AC followed by 32 hex digits' }),
   TWILIO_AUTH_TOKEN: Joi.string(),
   TWILIO_MESSAGING_SERVICE_SID: Joi.string().pattern(/^MG[0-9a-fA-F]{32}$/).messages({ 'string.pattern.base': '"TWILIO_MESSAGING_SERVICE_SID" must look like MG followed by 32 hex digits' }),
@@ -88,6 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     secret: value.TOUCHPOINT_SECRET,
     smtpUrl: value.SMTP_URL,
     mailFrom: value.MAIL_FROM,
+    phoneRegion: value.DEFAULT_PHONE_REGION,
     twilio: value.TWILIO_ACCOUNT_SID
       ? {
           accountSid: value.TWILIO_ACCOUNT_SID,

@@ -15,6 +15,8 @@ export interface ImportReport {
 
 export interface ImportOptions {
   batchSize?: number;
+  /** Region for phone numbers written without a country code (DEFAULT_PHONE_REGION). */
+  phoneRegion?: string;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -81,11 +83,12 @@ export async function importLeads(db: Db, file: string, options: ImportOptions =
   for await (const { row, values } of rows) {
     done++;
     const record = ext === 'csv' ? recordFromCsv(values as Record<string, string>) : values;
-    const result = validateLeadRecord(record);
+    const result = validateLeadRecord(record, options.phoneRegion);
     if ('errors' in result) {
       report.rejected.push({ row, reason: result.errors.join('; ') });
       continue;
     }
+    for (const message of result.warnings) report.warnings.push({ row, message });
     const earlier = seen.get(result.lead.externalId);
     if (earlier !== undefined) {
       report.warnings.push({ row, message: `external_id '${result.lead.externalId}' also on row ${earlier}; this later row wins` });

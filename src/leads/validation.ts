@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { IANAZone } from 'luxon';
+import { toE164 } from './phone.ts';
 import type { LeadInput } from './store.ts';
 
 /** Limits for lead data, in one place. */
@@ -49,15 +50,29 @@ export const leadRecordSchema = Joi.object<LeadRecord>({
   })
   .prefs({ errors: { wrap: { label: false } } });
 
-/** Validates one record; returns the lead or the reasons it was refused. */
-export function validateLeadRecord(record: unknown): { lead: LeadInput } | { errors: string[] } {
+/**
+ * Validates one record; returns the lead or the reasons it was refused. Phones are stored in
+ * E.164; a phone that is not a valid number is kept as written, with a warning, and SMS to it are
+ * suppressed with `invalid_address`.
+ */
+export function validateLeadRecord(
+  record: unknown,
+  phoneRegion?: string,
+): { lead: LeadInput; warnings: string[] } | { errors: string[] } {
   const { value, error } = leadRecordSchema.validate(record, { abortEarly: false, convert: true });
   if (error) return { errors: error.details.map((d) => d.message) };
+  const warnings: string[] = [];
+  const e164 = value.phone === undefined ? undefined : toE164(value.phone, phoneRegion);
+  const phone = e164 ?? value.phone ?? null;
+  if (value.phone !== undefined && e164 === undefined) {
+    warnings.push(`phone '${value.phone}' is not a valid number${phoneRegion ? ` (read in region ${phoneRegion})` : ''}; SMS to this lead will be suppressed (invalid_address)`);
+  }
   return {
+    warnings,
     lead: {
       externalId: value.external_id,
       email: value.email ?? null,
-      phone: value.phone ?? null,
+      phone,
       firstName: value.first_name ?? null,
       lastName: value.last_name ?? null,
       locale: value.locale ?? null,

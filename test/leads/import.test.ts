@@ -36,7 +36,7 @@ describe('lead import', () => {
     // Attributes merge: the later row has no note, the earlier one's stays.
     expect(anna!.attributes).to.deep.equal({ orders: 8, vip: true, score: 3.5, note: 'likes shoes' });
     const finn = await findLeadByExternalId(database.db, 'a-6');
-    expect(finn).to.include({ persona: 'loyalist', phone: '+49 151 1234567' });
+    expect(finn).to.include({ persona: 'loyalist', phone: '+4915112345678' });
     expect(finn!.attributes).to.deep.equal({ orders: 0, vip: false, score: -1 });
   });
 
@@ -49,9 +49,14 @@ describe('lead import', () => {
   });
 
   it('imports JSON arrays with the same fields, naming bad entries by position', async () => {
-    const report = await importLeads(database.db, path.join(FIXTURES, 'leads.json'));
+    const report = await importLeads(database.db, path.join(FIXTURES, 'leads.json'), { phoneRegion: 'DE' });
     expect(report.rejected).to.deep.equal([{ row: 2, reason: 'a lead needs an email or a phone' }]);
-    expect(report.imported).to.equal(2);
+    expect(report.imported).to.equal(3);
+    expect(report.warnings).to.deep.equal([
+      { row: 4, message: "phone '12345' is not a valid number (read in region DE); SMS to this lead will be suppressed (invalid_address)" },
+    ]);
+    expect((await findLeadByExternalId(database.db, 'j-3'))!.phone).to.equal('+4915112345678');
+    expect((await findLeadByExternalId(database.db, 'j-4'))!.phone).to.equal('12345');
     expect((await findLeadByExternalId(database.db, 'j-1'))!.attributes).to.deep.equal({ orders: 3 });
   });
 

@@ -34,7 +34,9 @@ export const leadsImportCommand: Command = {
   summary: 'create or update leads from CSV or JSON (by external_id); bad rows are named, good rows kept',
   usage: 'leads import <file.csv|file.json>',
   async run(args, ctx) {
-    const report = await importFile(args, ctx, 'leads', (database, file, options) => importLeads(database.db, file, options));
+    const report = await importFile(args, ctx, 'leads', (database, file, options) =>
+      importLeads(database.db, file, { ...options, phoneRegion: ctx.config.phoneRegion }),
+    );
     ctx.stdout.write(`imported ${report.imported} row(s): ${report.created} new lead(s), ${report.updated} updated\n`);
     for (const w of report.warnings) ctx.stdout.write(`  row ${w.row}: warning: ${w.message}\n`);
     return reportRejected(ctx, report.rejected);

@@ -21,15 +21,20 @@ export function leadsRouter(engine: Engine): Router {
     }
     const leads: LeadInput[] = [];
     const errors: string[] = [];
+    const warnings: string[] = [];
+    const at = (i: number, text: string) => (many ? `[${i}] ${text}` : text);
     records.forEach((record, i) => {
-      const result = validateLeadRecord(record);
-      if ('errors' in result) errors.push(...result.errors.map((e) => (many ? `[${i}] ${e}` : e)));
-      else leads.push(result.lead);
+      const result = validateLeadRecord(record, engine.config.phoneRegion);
+      if ('errors' in result) errors.push(...result.errors.map((e) => at(i, e)));
+      else {
+        leads.push(result.lead);
+        warnings.push(...result.warnings.map((w) => at(i, w)));
+      }
     });
     if (errors.length > 0) throw new AppError('invalid_input', 'invalid lead', { details: errors });
     const results = await upsertLeads(db, leads);
     const body = results.map((r) => ({ external_id: r.externalId, id: r.id, created: r.created }));
-    res.status(results.some((r) => r.created) ? 201 : 200).json(many ? { leads: body } : body[0]);
+    res.status(results.some((r) => r.created) ? 201 : 200).json(many ? { leads: body, warnings } : { ...body[0], warnings });
   });
 
   router.get('/:externalId', requirePermission('read'), async (req, res) => {
