@@ -1,28 +1,58 @@
 import type { ConsentVerdict } from '../consent/check.ts';
 import type { Member } from '../leads/audience.ts';
+import { toE164 } from '../leads/phone.ts';
 import { findTemplate } from '../render/templates.ts';
-import type { Channel, Step } from './types.ts';
+import type { Campaign, Channel, Step, StepChannel } from './types.ts';
 
-/** Validation refuses `sms` and `preferred` steps until the SMS channel lands, so every step is email. */
-export const CAMPAIGN_CHANNEL: Channel = 'email';
-
-export type SuppressionReason = 'no_consent' | 'unconfirmed' | 'withdrawn' | 'no_address' | 'no_template';
+export type SuppressionReason = 'no_consent' | 'unconfirmed' | 'withdrawn' | 'no_address' | 'invalid_address' | 'no_template';
 
 export type Decision =
   | { kind: 'send'; channel: Channel; template: string; to: string; consentEventId: number }
   | { kind: 'suppress'; channel: Channel; reason: SuppressionReason };
 
+/** The consent verdict of one lead per channel its step may use. */
+export type Verdicts = Partial<Record<Channel, ConsentVerdict>>;
+
+export function channelsOf(channel: StepChannel): Channel[] {
+  return channel === 'preferred' ? ['email', 'sms'] : [channel];
+}
+
+/** Every channel any step of the campaign may use, for batch consent look-ups. */
+export function campaignChannels(campaign: Campaign): Channel[] {
+  return [...new Set(campaign.steps.flatMap((s) => channelsOf(s.channel)))];
+}
+
+/** `preferred`: the lead's own choice (attribute `preferred_channel`), else the persona's, else email. */
+function channelOrder(member: Member, step: Step): Channel[] {
+  if (step.channel !== 'preferred') return [step.channel];
+  const own = member.lead.attributes.preferred_channel;
+  const preferred: Channel = own === 'sms' || own === 'email' ? own : (member.persona.preferred_channel ?? 'email');
+  return preferred === 'sms' ? ['sms', 'email'] : ['email', 'sms'];
+}
+
+function onChannel(member: Member, step: Step, channel: Channel, verdict: ConsentVerdict | undefined, templatesDir: string): Decision {
+  const v = verdict ?? { allowed: false, reason: 'no_consent' };
+  if (!v.allowed) return { kind: 'suppress', channel, reason: v.reason };
+  const { lead } = member;
+  let to: string | undefined;
+  if (channel === 'email') to = lead.email ?? undefined;
+  else if (lead.phone) {
+    to = toE164(lead.phone);
+    if (!to) return { kind: 'suppress', channel, reason: 'invalid_address' };
+  }
+  if (!to) return { kind: 'suppress', channel, reason: 'no_address' };
+  const template = findTemplate(templatesDir, step.template, member.persona.id, lead.locale, channel);
+  if (!template) return { kind: 'suppress', channel, reason: 'no_template' };
+  return { kind: 'send', channel, template, to, consentEventId: v.eventId };
+}
+
 /**
  * Who gets what, in one place, for `plan` and for runs alike: consent first (the person's will
  * outranks everything), then an address, then the most specific template for persona and locale.
+ * A `preferred` step takes the preferred channel if it can, else the other one, else it is
+ * suppressed with the reason of the preferred channel.
  */
-export function decide(member: Member, step: Step, verdict: ConsentVerdict, templatesDir: string): Decision {
-  const channel = CAMPAIGN_CHANNEL;
-  if (!verdict.allowed) return { kind: 'suppress', channel, reason: verdict.reason };
-  const to = member.lead.email;
-  if (!to) return { kind: 'suppress', channel, reason: 'no_address' };
-  const template = findTemplate(templatesDir, step.template, member.persona.id, member.lead.locale, channel);
-  if (!template) return { kind: 'suppress', channel, reason: 'no_template' };
-  return { kind: 'send', channel, template, to, consentEventId: verdict.eventId };
+export function decide(member: Member, step: Step, verdicts: Verdicts, templatesDir: string): Decision {
+  const decisions = channelOrder(member, step).map((channel) => onChannel(member, step, channel, verdicts[channel], templatesDir));
+  return decisions.find((d) => d.kind === 'send') ?? decisions[0]!;
 }
-

@@ -5,7 +5,8 @@ import { AppError } from '../errors.ts';
 import { DEFAULT_PERSONA, type Persona } from '../leads/personas.ts';
 import { hasFallbackTemplate } from '../render/templates.ts';
 import { readYamlFile, type YamlFile } from './positions.ts';
-import type { Campaign, CampaignSet, Channel, Problem, StepChannel } from './types.ts';
+import { channelsOf } from './decide.ts';
+import type { Campaign, CampaignSet, Problem, StepChannel } from './types.ts';
 import { campaignSchema, personasSchema, VALIDATION_PREFS } from './yaml-schema.ts';
 
 export const PERSONAS_FILE = 'personas.yaml';
@@ -114,7 +115,6 @@ function loadCampaign(
   const campaign = validate<Omit<Campaign, 'file'>>(yaml, campaignSchema, problems);
   checkReferences(yaml, personas, templatesDir, problems);
   if (!campaign) return { yaml };
-  checkSupported(yaml, campaign, problems);
   return { yaml, campaign: { ...campaign, file } };
 }
 
@@ -153,17 +153,3 @@ function checkReferences(yaml: YamlFile, personas: Persona[], templatesDir: stri
   });
 }
 
-function channelsOf(channel: StepChannel): Channel[] {
-  return channel === 'preferred' ? ['email', 'sms'] : [channel];
-}
-
-/**
- * Features of the format this engine does not run yet. Refusing them keeps a campaign from being
- * half-executed (a second step silently never sent); each line goes when its feature lands.
- */
-function checkSupported(yaml: YamlFile, campaign: Omit<Campaign, 'file'>, problems: Problem[]): void {
-  const unsupported = (p: (string | number)[], what: string) => problems.push(yaml.problem(p, `${what} is not supported yet`, 'key'));
-  campaign.steps.forEach((step, i) => {
-    if (step.channel !== 'email') unsupported(['steps', i, 'channel'], `channel: ${step.channel}`);
-  });
-}

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Clock } from '../clock.ts';
-import { consentStatesFor, consentVerdict } from '../consent/check.ts';
+import { consentVerdictsFor } from '../consent/check.ts';
 import type { Db } from '../db/index.ts';
 import { AppError } from '../errors.ts';
 import { streamAudience } from '../leads/audience.ts';
@@ -8,7 +8,7 @@ import type { Persona } from '../leads/personas.ts';
 import { capTimesFor, recipientZone, sendTime } from '../sequences/steps.ts';
 import { localTime } from '../sequences/timing.ts';
 import { durationMs } from './duration.ts';
-import { CAMPAIGN_CHANNEL, decide, type SuppressionReason } from './decide.ts';
+import { campaignChannels, decide, type SuppressionReason } from './decide.ts';
 import type { Campaign } from './types.ts';
 
 export interface Plan {
@@ -34,19 +34,18 @@ export async function planCampaign(
   const now = deps.clock.now();
   const due = new Date(now.getTime() + (step.wait ? durationMs(step.wait) : 0));
   for await (const members of streamAudience(deps.db, campaign.audience ?? {}, personas, deps.batchSize)) {
-    const states = await consentStatesFor(deps.pool, members.map((m) => m.lead.id), CAMPAIGN_CHANNEL, campaign.purpose);
+    const verdicts = await consentVerdictsFor(deps.pool, members.map((m) => m.lead.id), campaignChannels(campaign), campaign.purpose);
     const capTimes = campaign.frequency_cap
       ? await capTimesFor(deps.pool, campaign, members.map((m) => ({ leadId: m.lead.id, nextDueAt: due })))
       : undefined;
     for (const member of members) {
-      const verdict = consentVerdict(states.get(member.lead.id), CAMPAIGN_CHANNEL, campaign.purpose);
-      const decision = decide(member, step, verdict, deps.templatesDir);
+      const decision = decide(member, step, verdicts.get(member.lead.id)!, deps.templatesDir);
       const lead = member.lead.externalId;
       if (decision.kind === 'suppress') {
         plan.suppressed.push({ lead, step: step.id, reason: decision.reason });
         continue;
       }
-      const at = sendTime(campaign, member.lead, due, capTimes?.get(member.lead.id) ?? []);
+      const at = sendTime(campaign, member.lead, due, capTimes?.get(member.lead.id) ?? [], decision.channel);
       if (!at) {
         plan.suppressed.push({ lead, step: step.id, reason: 'frequency_cap' });
         continue;

@@ -39,3 +39,18 @@ export async function consentStatesFor(
   );
   return new Map(rows.map((r) => [r.lead_id, { status: r.status, decidingEventId: r.deciding_event_id }]));
 }
+
+/** Verdicts of a batch of leads for every channel a campaign may use (one query per channel). */
+export async function consentVerdictsFor(
+  client: pg.Pool | pg.PoolClient,
+  leadIds: number[],
+  channels: Channel[],
+  purpose: string,
+): Promise<Map<number, Partial<Record<Channel, ConsentVerdict>>>> {
+  const verdicts = new Map<number, Partial<Record<Channel, ConsentVerdict>>>(leadIds.map((id) => [id, {}]));
+  for (const channel of channels) {
+    const states = await consentStatesFor(client, leadIds, channel, purpose);
+    for (const id of leadIds) verdicts.get(id)![channel] = consentVerdict(states.get(id), channel, purpose);
+  }
+  return verdicts;
+}

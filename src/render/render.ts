@@ -38,6 +38,7 @@ const FRONT_MATTER = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/;
 /** Compiles template files once per process; templates change with deploys, not per message. */
 export class TemplateRenderer {
   private readonly cache = new Map<string, CompiledEmail>();
+  private readonly smsCache = new Map<string, HandlebarsTemplateDelegate>();
 
   constructor(private readonly templatesDir: string) {}
 
@@ -49,6 +50,18 @@ export class TemplateRenderer {
     const html = run(name, 'body', () => compiled.html(context));
     const text = compiled.text ? run(name, 'text', () => compiled.text!(context)) : deriveText(html);
     return { subject: subject.trim(), html, text };
+  }
+
+  /** Renders an SMS: the whole file is its plain text, one line (SMS carry no line breaks here). */
+  renderSms(name: string, context: RenderContext): string {
+    let compiled = this.smsCache.get(name);
+    if (!compiled) {
+      compiled = handlebars.compile(fs.readFileSync(path.join(this.templatesDir, name), 'utf8'), { ...STRICT, noEscape: true });
+      this.smsCache.set(name, compiled);
+    }
+    const text = run(name, 'text', () => compiled(context)).trim();
+    if (/[\r\n]/.test(text)) throw new AppError('invalid_campaign', `${name}: an SMS must be one line`);
+    return text;
   }
 
   private compileEmail(name: string): CompiledEmail {

@@ -1,10 +1,10 @@
 import type pg from 'pg';
 import { clientDb } from '../db/index.ts';
-import { CAMPAIGN_CHANNEL, decide } from '../campaigns/decide.ts';
+import { campaignChannels, decide, type Verdicts } from '../campaigns/decide.ts';
 import { durationMs } from '../campaigns/duration.ts';
-import type { Campaign, CampaignSet, Step } from '../campaigns/types.ts';
+import type { Campaign, CampaignSet, Channel, Step } from '../campaigns/types.ts';
 import type { Clock } from '../clock.ts';
-import { consentStatesFor, consentVerdict, type ConsentVerdict } from '../consent/check.ts';
+import { consentVerdictsFor } from '../consent/check.ts';
 import { signToken } from '../consent/tokens.ts';
 import { errorMessage } from '../errors.ts';
 import type { Member } from '../leads/audience.ts';
@@ -83,7 +83,7 @@ export async function processEnrollments(
       for (const e of group) outcomes.push({ id: e.id, status: 'active', currentStep: e.currentStep, nextDueAt: later, exitReason: null });
       continue;
     }
-    const states = await consentStatesFor(client, group.map((e) => e.leadId), CAMPAIGN_CHANNEL, campaign.purpose);
+    const verdicts = await consentVerdictsFor(client, group.map((e) => e.leadId), campaignChannels(campaign), campaign.purpose);
     const capTimes = campaign.frequency_cap ? await capTimesFor(client, campaign, group) : undefined;
     for (const enrollment of group) {
       const lead = leadById.get(enrollment.leadId)!;
@@ -94,8 +94,7 @@ export async function processEnrollments(
         continue;
       }
       const step = campaign.steps[index]!;
-      const verdict = consentVerdict(states.get(lead.id), CAMPAIGN_CHANNEL, campaign.purpose);
-      const row = stepMessage(ctx, campaign, step, member, enrollment, verdict, capTimes?.get(lead.id) ?? [], runId);
+      const row = stepMessage(ctx, campaign, step, member, enrollment, verdicts.get(lead.id)!, capTimes?.get(lead.id) ?? [], runId);
       rows.push(row);
       const sentAt = row.dueAt as Date;
       const next = campaign.steps[index + 1];
@@ -141,13 +140,29 @@ export function recipientZone(lead: Lead, campaign: Campaign): string {
   return lead.timezone ?? campaign.schedule?.timezone ?? 'UTC';
 }
 
+/** Marketing SMS go out only between these local hours, whatever a campaign's window says. */
+export const SMS_QUIET_HOURS = { from: '08:00', to: '21:00' } as const;
+
 /**
- * When a step would go: its due instant, moved into the recipient's send window, then past the
- * frequency cap (or undefined when the cap says skip).
+ * When a step would go: its due instant, moved into the recipient's send window (and, for
+ * marketing SMS, the 08:00–21:00 day), then past the frequency cap (or undefined when the cap
+ * says skip).
  */
-export function sendTime(campaign: Campaign, lead: Lead, due: Date, capTimes: number[]): Date | undefined {
+export function sendTime(campaign: Campaign, lead: Lead, due: Date, capTimes: number[], channel: Channel): Date | undefined {
   const zone = recipientZone(lead, campaign);
-  const adjust = (t: Date) => (campaign.send_window ? nextWindowOpening(t, campaign.send_window, zone) : t);
+  const windows = [
+    ...(campaign.send_window ? [campaign.send_window] : []),
+    ...(channel === 'sms' && campaign.purpose === 'marketing' ? [SMS_QUIET_HOURS] : []),
+  ];
+  // The first instant inside every window: move into each in turn until none moves it further.
+  const adjust = (t: Date) => {
+    for (let round = 0; round < 4; round++) {
+      const moved = windows.reduce((at, w) => nextWindowOpening(at, w, zone), t);
+      if (moved.getTime() === t.getTime()) return t;
+      t = moved;
+    }
+    return t;
+  };
   return campaign.frequency_cap ? capSendTime(campaign.frequency_cap, capTimes, due, adjust) : adjust(due);
 }
 
@@ -157,7 +172,7 @@ function stepMessage(
   step: Step,
   member: Member,
   enrollment: DueEnrollment,
-  verdict: ConsentVerdict,
+  verdicts: Verdicts,
   capTimes: number[],
   runId: number | undefined,
 ): NewMessage {
@@ -171,17 +186,17 @@ function stepMessage(
     runId,
     enrollmentId: enrollment.id,
     leadId: lead.id,
-    channel: CAMPAIGN_CHANNEL,
+    channel: step.channel === 'sms' ? ('sms' as const) : ('email' as const),
     purpose: campaign.purpose,
     persona: persona.id,
     dueAt: enrollment.nextDueAt,
   };
   const skipped = unlessReason(step, enrollment);
   if (skipped) return { ...base, status: 'suppressed', reason: skipped };
-  const decision = decide(member, step, verdict, ctx.templatesDir);
-  if (decision.kind === 'suppress') return { ...base, status: 'suppressed', reason: decision.reason };
-  const at = sendTime(campaign, lead, enrollment.nextDueAt, capTimes);
-  if (!at) return { ...base, status: 'suppressed', reason: 'frequency_cap' };
+  const decision = decide(member, step, verdicts, ctx.templatesDir);
+  if (decision.kind === 'suppress') return { ...base, channel: decision.channel, status: 'suppressed', reason: decision.reason };
+  const at = sendTime(campaign, lead, enrollment.nextDueAt, capTimes, decision.channel);
+  if (!at) return { ...base, channel: decision.channel, status: 'suppressed', reason: 'frequency_cap' };
 
   const unsubscribeUrl = `${ctx.publicUrl}/unsubscribe/${signToken(ctx.secret, {
     kind: 'unsubscribe',
@@ -190,9 +205,20 @@ function stepMessage(
     purpose: campaign.purpose,
     message: key,
   })}`;
-  const withContent = { ...base, dueAt: at, template: decision.template, toAddress: decision.to, consentEventId: decision.consentEventId };
+  const withContent = {
+    ...base,
+    channel: decision.channel,
+    dueAt: at,
+    template: decision.template,
+    toAddress: decision.to,
+    consentEventId: decision.consentEventId,
+  };
   try {
-    const email = ctx.renderer.renderEmail(decision.template, renderContext(campaign, step, member, unsubscribeUrl));
+    const context = renderContext(campaign, step, member, unsubscribeUrl);
+    if (decision.channel === 'sms') {
+      return { ...withContent, status: 'queued', subject: '', bodyText: ctx.renderer.renderSms(decision.template, context), bodyHtml: '' };
+    }
+    const email = ctx.renderer.renderEmail(decision.template, context);
     return {
       ...withContent,
       status: 'queued',

@@ -63,14 +63,16 @@ describe('campaign validation', () => {
     expect(() => requireCampaign(set, 'nope')).to.throw(AppError, /no campaign 'nope'/);
   });
 
-  it('refuses features this version does not run yet instead of half-running them', () => {
-    const multi = loadCampaignSet({
+  it('needs an SMS template for an SMS step', () => {
+    const set = loadCampaignSet({
       campaignsDir: path.join(E2E, 'campaigns'),
       templatesDir: path.join(E2E, 'templates'),
       files: [path.resolve('test/fixtures/campaigns-unsupported/sequence.yaml')],
     });
-    expect(multi.problems.map((p) => `${p.line}:${p.col} ${p.message}`)).to.include('14:5 channel: sms is not supported yet');
-    expect(multi.campaigns.size).to.equal(0);
+    expect(set.problems.map((p) => `${p.line}:${p.col} ${p.message}`)).to.include(
+      "15:15 template 'spring-offer' has no sms variant for persona 'vip' (looked for templates/spring-offer/vip.sms.hbs or default.sms.hbs)",
+    );
+    expect(set.campaigns.size).to.equal(0);
   });
 
   it('validate prints problems and exits 1, or confirms a valid set and exits 0, without a database', async () => {

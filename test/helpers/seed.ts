@@ -14,6 +14,9 @@ export interface SeedLead {
   orders: number;
   tags?: string[];
   consent: readonly ('grant' | 'confirm' | 'withdraw' | 'legacy')[];
+  /** SMS marketing consent steps, like `consent`. */
+  sms?: readonly ('grant' | 'withdraw')[];
+  preferred?: 'email' | 'sms';
 }
 
 /** Creates leads and their consent history through the real store and ledger. */
@@ -30,11 +33,22 @@ export async function seedLeads(database: Database, seeds: SeedLead[]): Promise<
       timezone: s.timezone ?? null,
       persona: null,
       tags: s.tags ?? ['customer'],
-      attributes: { orders: s.orders },
+      attributes: { orders: s.orders, ...(s.preferred ? { preferred_channel: s.preferred } : {}) },
     })),
   );
   const ids = new Map(rows.map((r) => [r.externalId, r.id]));
   const start = Date.now() - 3_600_000;
+  const smsEvents: ConsentEventInput[] = seeds.flatMap((s) =>
+    (s.sms ?? []).map((action, i) => ({
+      leadId: ids.get(s.id)!,
+      channel: 'sms' as const,
+      purpose: 'marketing',
+      action,
+      source: 'test',
+      actor: 'test',
+      occurredAt: new Date(start + i * 60_000),
+    })),
+  );
   const events: ConsentEventInput[] = seeds.flatMap((s) =>
     s.consent.map((step, i) => ({
       leadId: ids.get(s.id)!,
@@ -46,5 +60,5 @@ export async function seedLeads(database: Database, seeds: SeedLead[]): Promise<
       occurredAt: new Date(start + i * 60_000 + (step === 'withdraw' ? 3_000_000 : 0)),
     })),
   );
-  await withTransaction(database.pool, (client) => appendConsentEvents(client, events));
+  await withTransaction(database.pool, (client) => appendConsentEvents(client, [...events, ...smsEvents]));
 }

@@ -1,9 +1,8 @@
 import { loadCampaignSet, requireCampaign } from '../../campaigns/load.ts';
-import { CAMPAIGN_CHANNEL } from '../../campaigns/decide.ts';
+import { decide } from '../../campaigns/decide.ts';
 import { AppError } from '../../errors.ts';
 import { findLeadByExternalId } from '../../leads/store.ts';
 import { resolvePersona } from '../../leads/personas.ts';
-import { findTemplate } from '../../render/templates.ts';
 import { renderContext } from '../../sequences/steps.ts';
 import { TemplateRenderer } from '../../render/render.ts';
 import { parseCommandArgs } from '../args.ts';
@@ -25,15 +24,19 @@ export const previewCommand: Command = {
     if (!lead) throw new AppError('not_found', `no lead with external id '${values.lead}'`);
     const persona = resolvePersona(lead, set.personas);
     const step = campaign.steps[0]!;
-    const template = findTemplate(templatesDir, step.template, persona.id, lead.locale, CAMPAIGN_CHANNEL);
-    if (!template) throw new AppError('not_found', `template '${step.template}' has no variant for persona '${persona.id}'`);
-    const email = new TemplateRenderer(templatesDir).renderEmail(
-      template,
-      renderContext(campaign, step, { lead, persona }, `${ctx.config.publicUrl}/unsubscribe/<token>`),
-    );
-    ctx.stdout.write(
-      [`To: ${lead.email ?? '(no email address)'}`, `Persona: ${persona.id}`, `Template: ${template}`, `Subject: ${email.subject}`, '', values.html ? email.html : email.text].join('\n') + '\n',
-    );
+    // Consent is not the question here: every channel counts as allowed.
+    const allowed = { allowed: true as const, eventId: 0 };
+    const decision = decide({ lead, persona }, step, { email: allowed, sms: allowed }, templatesDir);
+    if (decision.kind === 'suppress') throw new AppError('not_found', `nothing to preview for this lead: ${decision.reason} on ${decision.channel}`);
+    const renderer = new TemplateRenderer(templatesDir);
+    const context = renderContext(campaign, step, { lead, persona }, `${ctx.config.publicUrl}/unsubscribe/<token>`);
+    const head = [`To: ${decision.to} (${decision.channel})`, `Persona: ${persona.id}`, `Template: ${decision.template}`];
+    if (decision.channel === 'sms') {
+      ctx.stdout.write([...head, '', renderer.renderSms(decision.template, context)].join('\n') + '\n');
+    } else {
+      const email = renderer.renderEmail(decision.template, context);
+      ctx.stdout.write([...head, `Subject: ${email.subject}`, '', values.html ? email.html : email.text].join('\n') + '\n');
+    }
     return 0;
   },
 };
