@@ -16,6 +16,8 @@ export interface Config {
   secret: string | undefined;
   smtpUrl: string | undefined;
   mailFrom: string;
+  /** Answer to an inbound HELP. */
+  smsHelpText: string;
   /** ISO country code for phone numbers written without a country code. */
   phoneRegion: string | undefined;
   /** Twilio credentials and sender; unset means SMS go to the outbox. */
@@ -43,6 +45,7 @@ const schema = Joi.object({
   TOUCHPOINT_SECRET: Joi.string().min(32),
   SMTP_URL: Joi.string().uri({ scheme: ['smtp', 'smtps'] }),
   MAIL_FROM: Joi.string().default('Touchpoint <touchpoint@localhost>'),
+  SMS_HELP_TEXT: Joi.string().max(320).default('Reply STOP to unsubscribe, START to subscribe again.'),
   DEFAULT_PHONE_REGION: Joi.string()
     .pattern(/^[A-Z]{2}$/)
     .messages({ 'string.pattern.base': '"DEFAULT_PHONE_REGION" must be an ISO 3166 country code like DE or US' }),
@@ -94,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     smtpUrl: value.SMTP_URL,
     mailFrom: value.MAIL_FROM,
     phoneRegion: value.DEFAULT_PHONE_REGION,
+    smsHelpText: value.SMS_HELP_TEXT,
     twilio: value.TWILIO_ACCOUNT_SID
       ? {
           accountSid: value.TWILIO_ACCOUNT_SID,

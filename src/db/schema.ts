@@ -6,3 +6,4 @@ export * from '../consent/schema.ts';
 export * from '../leads/schema.ts';
 export * from '../messages/schema.ts';
 export * from '../sequences/schema.ts';
+export * from '../inbound/schema.ts';

@@ -9,6 +9,7 @@ import { messagesRouter } from './api/messages.ts';
 import { requireApiKey } from './auth.ts';
 import { metricsHandler } from './metrics.ts';
 import { unsubscribeRouter } from './unsubscribe.ts';
+import { webhooksRouter } from './webhooks.ts';
 
 /** The HTTP surface: a thin shell that parses, checks the role, calls a domain function and answers. */
 export function createApp(engine: Engine): express.Express {
@@ -29,6 +30,7 @@ export function createApp(engine: Engine): express.Express {
   });
   app.get('/metrics', metricsHandler(engine));
   app.use('/unsubscribe', express.urlencoded({ extended: false, limit: '4kb' }), unsubscribeRouter(engine));
+  app.use('/webhooks', webhooksRouter(engine));
 
   const api = express.Router();
   api.use(express.json({ limit: '5mb' }));

@@ -1,0 +1,62 @@
+import type pg from 'pg';
+import { appendConsentEvents, type ConsentEventInput } from '../consent/ledger.ts';
+import { withTransaction } from '../db/tx.ts';
+import { smsKeyword, type SmsKeyword } from './sms-keywords.ts';
+
+export interface InboundSms {
+  messageSid: string;
+  from: string;
+  to: string;
+  body: string;
+  optOutType?: string;
+}
+
+export interface InboundSmsResult {
+  duplicate: boolean;
+  keyword?: SmsKeyword;
+  /** Leads whose consent the keyword changed. */
+  leads: number;
+  /** Text to answer with, when Twilio did not answer the keyword itself. */
+  reply?: string;
+}
+
+export const SMS_REPLIES = {
+  optOut: 'You are unsubscribed and will receive no more messages. Reply START to subscribe again.',
+  optIn: 'You are subscribed again. Reply STOP to unsubscribe.',
+} as const;
+
+/**
+ * Handles an inbound SMS once per MessageSid: STOP-family keywords withdraw the sender's SMS
+ * consent (every purpose), START re-grants marketing, HELP answers with the help text. When Twilio
+ * reports it already answered the keyword (`OptOutType`), no second confirmation is sent.
+ */
+export async function handleInboundSms(pool: pg.Pool, sms: InboundSms, helpText: string, now: Date): Promise<InboundSmsResult> {
+  return withTransaction(pool, async (client) => {
+    const { rowCount } = await client.query(
+      `INSERT INTO webhook_receipts (provider, delivery_id, kind) VALUES ('twilio', $1, 'sms') ON CONFLICT DO NOTHING`,
+      [sms.messageSid],
+    );
+    if (!rowCount) return { duplicate: true, leads: 0 };
+    const keyword = smsKeyword(sms.body, sms.optOutType);
+    if (!keyword) return { duplicate: false, leads: 0 };
+    const answered = Boolean(sms.optOutType);
+    if (keyword === 'help') return { duplicate: false, keyword, leads: 0, reply: answered ? undefined : helpText };
+
+    const { rows } = await client.query<{ id: number; purposes: string[] | null }>(
+      `SELECT l.id, array_agg(s.purpose) FILTER (WHERE s.status <> 'withdrawn') AS purposes
+         FROM leads l LEFT JOIN consent_state s ON s.lead_id = l.id AND s.channel = 'sms'
+        WHERE l.phone = $1 GROUP BY l.id`,
+      [sms.from],
+    );
+    const base = { channel: 'sms' as const, source: 'sms-keyword', actor: 'recipient', occurredAt: now };
+    const evidence = { message_sid: sms.messageSid, body: sms.body, opt_out_type: sms.optOutType ?? null };
+    const events = rows.flatMap((lead): ConsentEventInput[] =>
+      keyword === 'opt-out'
+        ? (lead.purposes?.length ? lead.purposes : ['marketing']).map((purpose) => ({ ...base, leadId: lead.id, purpose, action: 'withdraw', evidence }))
+        : [{ ...base, leadId: lead.id, purpose: 'marketing', action: 'grant', evidence }],
+    );
+    await appendConsentEvents(client, events);
+    const reply = answered ? undefined : keyword === 'opt-out' ? SMS_REPLIES.optOut : SMS_REPLIES.optIn;
+    return { duplicate: false, keyword, leads: rows.length, reply };
+  });
+}
