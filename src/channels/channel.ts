@@ -25,14 +25,17 @@ export interface Channel {
   close(): Promise<void>;
 }
 
-/** A failed send; `permanent` ones are recorded and never retried. */
+/** A failed send; `permanent` ones are recorded and never retried. `code` is the provider's. */
 export class SendError extends Error {
+  readonly code: string | undefined;
+
   constructor(
     message: string,
     readonly permanent: boolean,
-    options: { cause?: unknown } = {},
+    options: { cause?: unknown; code?: string } = {},
   ) {
-    super(message, options);
+    super(message, { cause: options.cause });
     this.name = 'SendError';
+    this.code = options.code;
   }
 }

@@ -61,7 +61,7 @@ export function twilioChannel(options: TwilioOptions): Channel {
       } catch (cause) {
         const err = cause as TwilioFailure;
         const detail = err.code ? `Twilio error ${err.code}: ${err.message}` : err.message;
-        throw new SendError(detail, isPermanentTwilioError(err), { cause });
+        throw new SendError(detail, isPermanentTwilioError(err), { cause, code: err.code ? String(err.code) : undefined });
       }
     },
     async close() {},

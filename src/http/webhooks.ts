@@ -3,6 +3,7 @@ import twilio from 'twilio';
 import type { Engine } from '../engine.ts';
 import { AppError } from '../errors.ts';
 import { handleInboundSms } from '../inbound/sms.ts';
+import { recordDeliveryStatus } from '../messages/delivery.ts';
 import { escapeHtml } from './page.ts';
 
 /** Refuses a request unless X-Twilio-Signature validates for our public URL and the posted form. */
@@ -36,6 +37,19 @@ export function webhooksRouter(engine: Engine): Router {
       engine.clock.now(),
     );
     res.type('text/xml').send(twiml(result.reply));
+  });
+
+  /** Delivery reports for messages we sent (statusCallback). */
+  router.post('/twilio/status', async (req, res) => {
+    assertFromTwilio(engine, req);
+    const body = req.body as Record<string, string | undefined>;
+    if (!body.MessageSid || !body.MessageStatus) throw new AppError('invalid_input', 'MessageSid and MessageStatus are required');
+    await recordDeliveryStatus(
+      engine.database.pool,
+      { providerId: body.MessageSid, status: body.MessageStatus, errorCode: body.ErrorCode || undefined },
+      engine.clock.now(),
+    );
+    res.status(204).end();
   });
 
   return router;

@@ -7,6 +7,8 @@ export const WORKER_LOCK_NAMESPACE = 7_245_002;
 
 export interface ClaimedMessage {
   id: number;
+  leadId: number;
+  purpose: string;
   channel: Channel;
   toAddress: string;
   subject: string;
@@ -18,6 +20,7 @@ export interface ClaimedMessage {
 
 interface ClaimedRow {
   id: number;
+  lead_id: number;
   channel: Channel;
   purpose: string;
   to_address: string;
@@ -50,7 +53,7 @@ export async function claimDueMessages(pool: pg.Pool, worker: number, limit: num
         SET status = 'sending', claimed_by = $3, claimed_at = $2, attempts = m.attempts + 1, consent_event_id = c.deciding_event_id
        FROM consent c
       WHERE m.id = c.id
-     RETURNING m.id, m.channel, m.purpose, m.to_address, m.subject, m.body_text, m.body_html, m.headers, m.attempts,
+     RETURNING m.id, m.lead_id, m.channel, m.purpose, m.to_address, m.subject, m.body_text, m.body_html, m.headers, m.attempts,
                c.status AS consent_status, c.deciding_event_id AS consent_event_id`,
     [limit, now, worker],
   );
@@ -65,6 +68,8 @@ export async function claimDueMessages(pool: pg.Pool, worker: number, limit: num
     }
     claimed.push({
       id: row.id,
+      leadId: row.lead_id,
+      purpose: row.purpose,
       channel: row.channel,
       toAddress: row.to_address,
       subject: row.subject,

@@ -3,7 +3,9 @@ import pg from 'pg';
 import type { Channel as ChannelName } from '../campaigns/types.ts';
 import { SendError, type Channel } from '../channels/channel.ts';
 import type { Clock } from '../clock.ts';
+import { withTransaction } from '../db/tx.ts';
 import { errorMessage } from '../errors.ts';
+import { TWILIO_UNSUBSCRIBED, withdrawUnsubscribed } from './delivery.ts';
 import { log } from '../log.ts';
 import {
   claimDueMessages,
@@ -204,6 +206,9 @@ export class Dispatcher {
       const error = errorMessage(err);
       if (err instanceof SendError && err.permanent) {
         await markFailed(pool, this.worker, message.id, 'rejected', error);
+        if (message.channel === 'sms' && err.code === TWILIO_UNSUBSCRIBED) {
+          await withTransaction(pool, (client) => withdrawUnsubscribed(client, message.leadId, message.purpose, `message:${message.id}`, this.options.clock.now()));
+        }
       } else if (message.attempts >= maxAttempts) {
         await markFailed(pool, this.worker, message.id, 'attempts_exhausted', error);
       } else {

@@ -44,6 +44,9 @@ export const messages = pgTable(
     claimedBy: bigint('claimed_by', { mode: 'number' }),
     claimedAt: timestamp('claimed_at', { withTimezone: true }),
     providerId: text('provider_id'),
+    /** What the provider reported after accepting (delivered, undelivered, failed …) and its error code. */
+    deliveryStatus: text('delivery_status'),
+    deliveryError: text('delivery_error'),
     possibleDuplicate: boolean('possible_duplicate').notNull().default(false),
     lastError: text('last_error'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
@@ -54,5 +57,6 @@ export const messages = pgTable(
     index('messages_claimed_idx').on(t.claimedBy).where(sql`status = 'sending'`),
     index('messages_campaign_idx').on(t.campaignId, t.occurrence),
     index('messages_lead_idx').on(t.leadId),
+    index('messages_provider_idx').on(t.providerId),
   ],
 );

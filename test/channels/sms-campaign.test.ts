@@ -1,5 +1,9 @@
+import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { expect } from 'chai';
+import Twilio from 'twilio';
+import { createApp } from '../../src/http/app.ts';
 import { requireCampaign } from '../../src/campaigns/load.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { deliverySummary } from '../../src/messages/report.ts';
@@ -19,9 +23,14 @@ describe('SMS campaigns through the twilio SDK', function () {
   let twilio: TwilioServer;
   let t: TestEngine;
   let clock: ManualClock;
+  let web: Server;
+  let publicUrl: string;
 
   beforeEach(async () => {
     twilio = await startTwilioServer();
+    web = createServer();
+    await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+    publicUrl = `http://127.0.0.1:${(web.address() as AddressInfo).port}`;
     clock = new ManualClock('2026-06-01T12:00:00Z');
     t = await testEngine(
       {
@@ -32,11 +41,14 @@ describe('SMS campaigns through the twilio SDK', function () {
         TWILIO_FROM: '+15005550006',
         TWILIO_API_URL: twilio.url,
         DISPATCH_RETRY_BASE_MS: '50',
+        PUBLIC_URL: publicUrl,
       },
       clock,
     );
+    web.on('request', createApp(t.engine));
   });
   afterEach(async () => {
+    await new Promise((r) => web.close(r));
     await t.close();
     await twilio.close();
   });
@@ -99,5 +111,77 @@ describe('SMS campaigns through the twilio SDK', function () {
       ['sms-but-no-consent', 'email'],
     ]);
     expect(plan.suppressed).to.deep.equal([{ lead: 'nothing', step: 'only', reason: 'no_consent' }]);
+  });
+
+  async function smsConsent(lead: string) {
+    const { rows } = await t.database.pool.query(
+      `SELECT s.status FROM consent_state s JOIN leads l ON l.id = s.lead_id WHERE l.external_id = $1 AND s.channel = 'sms'`,
+      [lead],
+    );
+    return rows[0]?.status;
+  }
+
+  async function runFlash(leads: SeedLead[]) {
+    await seedLeads(t.database, leads, clock.now());
+    await t.engine.startDispatcher();
+    const set = t.engine.loadCampaigns();
+    await t.engine.run(requireCampaign(set, 'flash'), set, { occurrence: 'o', trigger: 'manual' });
+    return settle('flash');
+  }
+
+  it('records status callbacks signed by Twilio; 21610 there withdraws SMS consent', async () => {
+    const summary = await runFlash([lead('ok-1', VALID, ['grant'])]);
+    expect(summary.sent).to.equal(1);
+    const sent = twilio.messages[0]!;
+    expect(sent.statusCallback).to.equal(`${publicUrl}/webhooks/twilio/status`);
+
+    const report = async (params: Record<string, string>, signed = true) => {
+      const signature = signed ? Twilio.getExpectedTwilioSignature(twilio.authToken, sent.statusCallback!, params) : 'bm9wZQ==';
+      const res = await fetch(sent.statusCallback!, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
+        body: new URLSearchParams(params).toString(),
+      });
+      return res.status;
+    };
+    const delivery = async () => (await t.database.pool.query(`SELECT delivery_status, delivery_error FROM messages`)).rows[0];
+
+    expect(await report({ MessageSid: sent.sid, MessageStatus: 'delivered' }, false)).to.equal(403);
+    expect(await delivery()).to.deep.equal({ delivery_status: null, delivery_error: null });
+    expect(await report({ MessageSid: sent.sid, MessageStatus: 'delivered' })).to.equal(204);
+    expect(await delivery()).to.deep.equal({ delivery_status: 'delivered', delivery_error: null });
+    expect(await smsConsent('ok-1')).to.equal('granted');
+
+    expect(await report({ MessageSid: sent.sid, MessageStatus: 'undelivered', ErrorCode: '21610' })).to.equal(204);
+    expect(await delivery()).to.deep.equal({ delivery_status: 'undelivered', delivery_error: '21610' });
+    expect(await smsConsent('ok-1')).to.equal('withdrawn');
+    expect(await report({ MessageSid: 'SM-unknown', MessageStatus: 'delivered' })).to.equal(204);
+  });
+
+  it('records 21211 and 21610 answers as permanent failures; 21610 also withdraws SMS consent', async () => {
+    twilio.failNext({ status: 400, code: 21610, message: 'Attempt to send to unsubscribed recipient' });
+    const first = await runFlash([lead('unsubscribed', VALID, ['grant'])]);
+    expect(first).to.include({ sent: 0, failed: 1 });
+    expect(await smsConsent('unsubscribed')).to.equal('withdrawn');
+    const { rows } = await t.database.pool.query(
+      `SELECT e.source, e.actor FROM consent_events e JOIN leads l ON l.id = e.lead_id WHERE l.external_id = 'unsubscribed' AND e.action = 'withdraw'`,
+    );
+    expect(rows).to.deep.equal([{ source: 'provider-21610', actor: 'twilio' }]);
+
+    twilio.failNext({ status: 400, code: 21211, message: "The 'To' number is not a valid phone number." });
+    await seedLeads(t.database, [lead('invalid-upstream', '+4915112345679', ['grant'])], clock.now());
+    const set = t.engine.loadCampaigns();
+    await t.engine.run(requireCampaign(set, 'flash'), set, { occurrence: 'o2', trigger: 'manual' });
+    const second = await until(async () => {
+      clock.advance(1_000);
+      const s = await deliverySummary(t.database.pool, 'flash', 'o2', clock.now());
+      return s.queued + s.sending + s.retrying === 0 ? s : undefined;
+    });
+    expect(second).to.include({ sent: 0, failed: 1 });
+    const failed = await t.database.pool.query(`SELECT last_error, attempts FROM messages WHERE occurrence = 'o2' AND status = 'failed'`);
+    expect(failed.rows[0].last_error).to.contain('21211');
+    expect(failed.rows[0].attempts).to.equal(1);
+    expect(await smsConsent('invalid-upstream')).to.equal('granted');
+    expect(twilio.messages).to.deep.equal([]);
   });
 });

@@ -19,8 +19,8 @@ export interface SeedLead {
   preferred?: 'email' | 'sms';
 }
 
-/** Creates leads and their consent history through the real store and ledger. */
-export async function seedLeads(database: Database, seeds: SeedLead[]): Promise<void> {
+/** Creates leads and their consent history, ending before `now`, through the real store and ledger. */
+export async function seedLeads(database: Database, seeds: SeedLead[], now: Date = new Date()): Promise<void> {
   const rows = await upsertLeads(
     database.db,
     seeds.map((s) => ({
@@ -37,7 +37,7 @@ export async function seedLeads(database: Database, seeds: SeedLead[]): Promise<
     })),
   );
   const ids = new Map(rows.map((r) => [r.externalId, r.id]));
-  const start = Date.now() - 3_600_000;
+  const start = now.getTime() - 3_600_000;
   const smsEvents: ConsentEventInput[] = seeds.flatMap((s) =>
     (s.sms ?? []).map((action, i) => ({
       leadId: ids.get(s.id)!,
