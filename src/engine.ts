@@ -90,7 +90,7 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     // Campaign files are read at each call, so edits take effect without a restart.
     plan: (campaign, set) =>
       planCampaign(
-        { db: database.db, pool: database.pool, templatesDir: config.templatesDir, batchSize: config.runBatchSize, clock },
+        { db: database.db, pool: database.pool, ...stepContext(set), batchSize: config.runBatchSize },
         campaign,
         set.personas,
       ),

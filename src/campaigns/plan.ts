@@ -5,16 +5,34 @@ import type { Db } from '../db/index.ts';
 import { AppError } from '../errors.ts';
 import { streamAudience } from '../leads/audience.ts';
 import type { Persona } from '../leads/personas.ts';
-import { capTimesFor, recipientZone, sendTime } from '../sequences/steps.ts';
+import { countSegments } from '../channels/segments.ts';
+import { errorMessage } from '../errors.ts';
+import { idempotencyKey } from '../messages/record.ts';
+import type { TemplateRenderer } from '../render/render.ts';
+import { capTimesFor, recipientZone, renderContext, sendTime, unsubscribeUrlFor } from '../sequences/steps.ts';
 import { localTime } from '../sequences/timing.ts';
 import { durationMs } from './duration.ts';
 import { campaignChannels, decide, type SuppressionReason } from './decide.ts';
 import type { Campaign } from './types.ts';
 
+export interface PlannedMessage {
+  lead: string;
+  step: string;
+  channel: string;
+  persona: string;
+  template: string;
+  send_at: string;
+  /** SMS only: what the rendered text costs (segments are what carriers bill). */
+  encoding?: 'GSM-7' | 'UCS-2';
+  segments?: number;
+}
+
 export interface Plan {
   campaign: string;
-  recipients: { lead: string; step: string; channel: string; persona: string; template: string; send_at: string }[];
-  suppressed: { lead: string; step: string; reason: SuppressionReason | 'frequency_cap' }[];
+  recipients: PlannedMessage[];
+  suppressed: { lead: string; step: string; reason: SuppressionReason | 'frequency_cap' | 'render_error'; detail?: string }[];
+  /** SMS cost: how many texts and segments the step would send. */
+  sms: { messages: number; segments: number };
 }
 
 /**
@@ -22,14 +40,14 @@ export interface Plan {
  * and why; nothing is recorded or sent. Works for any loaded campaign file, deployed or not.
  */
 export async function planCampaign(
-  deps: { db: Db; pool: pg.Pool; templatesDir: string; batchSize: number; clock: Clock },
+  deps: { db: Db; pool: pg.Pool; templatesDir: string; renderer: TemplateRenderer; publicUrl: string; secret: string; batchSize: number; clock: Clock },
   campaign: Campaign,
   personas: readonly Persona[],
 ): Promise<Plan> {
   if (campaign.kind === 'event') {
     throw new AppError('unsupported', `${campaign.id} is an event campaign: people enter it when '${campaign.trigger!.event}' happens, so there is no audience to plan`);
   }
-  const plan: Plan = { campaign: campaign.id, recipients: [], suppressed: [] };
+  const plan: Plan = { campaign: campaign.id, recipients: [], suppressed: [], sms: { messages: 0, segments: 0 } };
   const step = campaign.steps[0]!;
   const now = deps.clock.now();
   const due = new Date(now.getTime() + (step.wait ? durationMs(step.wait) : 0));
@@ -50,14 +68,31 @@ export async function planCampaign(
         plan.suppressed.push({ lead, step: step.id, reason: 'frequency_cap' });
         continue;
       }
-      plan.recipients.push({
+      const planned: PlannedMessage = {
         lead,
         step: step.id,
         channel: decision.channel,
         persona: member.persona.id,
         template: decision.template,
         send_at: localTime(at, recipientZone(member.lead, campaign)),
-      });
+      };
+      if (decision.channel === 'sms') {
+        // Rendered as it would be sent (a real signed link has the real length), then counted.
+        const key = idempotencyKey(campaign.id, step.id, member.lead.id, 'plan');
+        const url = unsubscribeUrlFor(deps, member.lead.id, 'sms', campaign.purpose, key);
+        let text: string;
+        try {
+          text = deps.renderer.renderSms(decision.template, renderContext(campaign, step, member, url));
+        } catch (err) {
+          plan.suppressed.push({ lead, step: step.id, reason: 'render_error', detail: errorMessage(err) });
+          continue;
+        }
+        const { encoding, segments } = countSegments(text);
+        Object.assign(planned, { encoding, segments });
+        plan.sms.messages++;
+        plan.sms.segments += segments;
+      }
+      plan.recipients.push(planned);
     }
   }
   return plan;

@@ -198,13 +198,7 @@ function stepMessage(
   const at = sendTime(campaign, lead, enrollment.nextDueAt, capTimes, decision.channel);
   if (!at) return { ...base, channel: decision.channel, status: 'suppressed', reason: 'frequency_cap' };
 
-  const unsubscribeUrl = `${ctx.publicUrl}/unsubscribe/${signToken(ctx.secret, {
-    kind: 'unsubscribe',
-    lead: lead.id,
-    channel: decision.channel,
-    purpose: campaign.purpose,
-    message: key,
-  })}`;
+  const unsubscribeUrl = unsubscribeUrlFor(ctx, lead.id, decision.channel, campaign.purpose, key);
   const withContent = {
     ...base,
     channel: decision.channel,
@@ -241,6 +235,11 @@ function stepMessage(
 function unlessReason(step: Step, enrollment: DueEnrollment): string | undefined {
   if (step.unless?.includes('goal') && enrollment.convertedAt) return 'goal';
   return undefined;
+}
+
+/** The signed link that withdraws this person's consent for the channel and purpose of one message. */
+export function unsubscribeUrlFor(ctx: { publicUrl: string; secret: string }, leadId: number, channel: Channel, purpose: string, messageKey: string): string {
+  return `${ctx.publicUrl}/unsubscribe/${signToken(ctx.secret, { kind: 'unsubscribe', lead: leadId, channel, purpose, message: messageKey })}`;
 }
 
 export function renderContext(campaign: Campaign, step: Step, member: Member, unsubscribeUrl: string): RenderContext {

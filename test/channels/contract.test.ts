@@ -2,35 +2,46 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { simpleParser, type ParsedMail } from 'mailparser';
+import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { SendError, type Channel, type OutgoingMessage } from '../../src/channels/channel.ts';
 import { outboxChannel } from '../../src/channels/outbox.ts';
 import { smtpChannel } from '../../src/channels/smtp.ts';
+import { twilioChannel } from '../../src/channels/twilio.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
+import { startTwilioServer, type TwilioServer } from '../helpers/twilio-server.ts';
 
 /**
- * Every channel adapter passes this suite: what it accepts arrives intact, with our headers and a
- * Message-ID derived from our message id, and `close` releases it.
+ * Every channel adapter passes this suite: what it accepts arrives intact at its peer, each accepted
+ * message gets its own provider id, concurrent sends up to the declared concurrency all arrive, and
+ * `close` releases it. Email adapters also carry our headers and a Message-ID derived from our id.
  */
+interface Delivered {
+  to: string;
+  text: string;
+  /** Email only: the parsed message. */
+  mail?: ParsedMail;
+}
+
 interface Harness {
   channel: Channel;
-  /** The messages the adapter's peer has received so far. */
-  received(): Promise<ParsedMail[]>;
+  kind: 'email' | 'sms';
+  /** The messages the adapter's peer has received so far, in arrival order. */
+  received(): Promise<Delivered[]>;
   teardown(): Promise<void>;
 }
 
-function message(id: number, to = `lead${id}@example.com`): OutgoingMessage {
+function message(kind: Harness['kind'], id: number): OutgoingMessage {
   return {
     id,
-    to,
+    to: kind === 'email' ? `lead${id}@example.com` : `+49151123456${String(id % 100).padStart(2, '0')}`,
     subject: `Hello ${id} – ünïcödé`,
     html: `<p>Hi <b>${id}</b></p>`,
-    text: `Hi ${id}`,
+    text: `Hi ${id} – ünïcödé. Reply STOP to opt out`,
     headers: { 'List-Unsubscribe': `<https://t.example/unsubscribe/${id}>`, 'X-Touchpoint-Campaign': 'contract' },
   };
 }
 
-function channelContract(name: string, setup: () => Promise<Harness>) {
+function channelContract(name: string, kind: Harness['kind'], setup: () => Promise<Harness>) {
   describe(`${name} channel contract`, () => {
     let h: Harness;
     beforeEach(async () => {
@@ -41,56 +52,103 @@ function channelContract(name: string, setup: () => Promise<Harness>) {
       await h.teardown();
     });
 
-    it('delivers what it accepts, with subject, both parts and our headers', async () => {
-      const { providerId } = await h.channel.send(message(1));
+    it('delivers what it accepts intact to its recipient', async () => {
+      const sent = message(h.kind, 1);
+      const { providerId } = await h.channel.send(sent);
       expect(providerId).to.be.a('string').and.not.empty;
-      const [mail] = await h.received();
-      expect(mail!.subject).to.equal('Hello 1 – ünïcödé');
-      expect(mail!.html).to.contain('<b>1</b>');
-      expect(mail!.text?.trim()).to.equal('Hi 1');
-      const rawHeader = (key: string) => mail!.headerLines.find((h) => h.key === key)?.line;
-      expect(rawHeader('list-unsubscribe')).to.contain('<https://t.example/unsubscribe/1>');
-      expect(mail!.headers.get('x-touchpoint-campaign')).to.equal('contract');
+      const [delivered] = await h.received();
+      expect(delivered!.to).to.equal(sent.to);
+      expect(delivered!.text.trim()).to.equal(sent.text);
     });
 
-    it('gives a re-sent message the same Message-ID so receivers can fold duplicates', async () => {
-      await h.channel.send(message(7));
-      await h.channel.send(message(7));
-      const ids = (await h.received()).map((m) => m.messageId);
-      expect(ids).to.have.length.greaterThan(0);
-      expect(new Set(ids)).to.have.property('size', 1);
-      expect(ids[0]).to.match(/^<message-7@/);
+    it('gives each accepted message its own provider id', async () => {
+      const ids = [];
+      for (const id of [2, 3, 4]) ids.push((await h.channel.send(message(h.kind, id))).providerId);
+      expect(new Set(ids)).to.have.property('size', 3);
+      expect(await h.received()).to.have.length(3);
     });
 
     it('handles concurrent sends up to its declared concurrency', async () => {
       const n = h.channel.concurrency * 3;
-      await Promise.all(Array.from({ length: n }, (_, i) => h.channel.send(message(100 + i))));
-      expect(await h.received()).to.have.length(n);
+      await Promise.all(Array.from({ length: n }, (_, i) => h.channel.send(message(h.kind, 100 + i))));
+      const received = await h.received();
+      expect(received).to.have.length(n);
+      expect(new Set(received.map((r) => r.to))).to.have.property('size', n);
+    });
+
+    if (kind === 'sms') return;
+
+    it('carries subject, both parts and our headers', async () => {
+      await h.channel.send(message(h.kind, 1));
+      const mail = (await h.received())[0]!.mail!;
+      expect(mail.subject).to.equal('Hello 1 – ünïcödé');
+      expect(mail.html).to.contain('<b>1</b>');
+      const rawHeader = (key: string) => mail.headerLines.find((line) => line.key === key)?.line;
+      expect(rawHeader('list-unsubscribe')).to.contain('<https://t.example/unsubscribe/1>');
+      expect(mail.headers.get('x-touchpoint-campaign')).to.equal('contract');
+    });
+
+    it('gives a re-sent message the same Message-ID so receivers can fold duplicates', async () => {
+      await h.channel.send(message(h.kind, 7));
+      await h.channel.send(message(h.kind, 7));
+      const ids = (await h.received()).map((m) => m.mail!.messageId);
+      expect(new Set(ids)).to.have.property('size', 1);
+      expect(ids[0]).to.match(/^<message-7@/);
     });
   });
 }
 
-channelContract('smtp', async () => {
+const fromMail = (mail: ParsedMail): Delivered => ({ to: (mail.to as AddressObject).value[0]!.address!, text: mail.text ?? '', mail });
+
+/** The files an outbox folder holds with this suffix, oldest first. */
+function outboxFiles(dir: string, suffix: string): string[] {
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(suffix))
+    .map((f) => path.join(dir, f))
+    .sort((a, b) => fs.statSync(a).mtimeMs - fs.statSync(b).mtimeMs);
+}
+
+channelContract('smtp', 'email', async () => {
   const sink: SmtpSink = await startSmtpSink();
   return {
     channel: smtpChannel({ url: sink.url, from: 'Touchpoint <tp@example.com>', domain: 'tp.example', connections: 3 }),
-    received: async () => sink.messages,
+    kind: 'email',
+    received: async () => sink.messages.map(fromMail),
     teardown: () => sink.close(),
   };
 });
 
-channelContract('outbox', async () => {
+channelContract('outbox (email)', 'email', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outbox-'));
   return {
     channel: outboxChannel({ dir, from: 'Touchpoint <tp@example.com>', domain: 'tp.example' }),
-    received: () =>
-      Promise.all(
-        fs
-          .readdirSync(dir)
-          .filter((f) => f.endsWith('.eml'))
-          .sort()
-          .map((f) => simpleParser(fs.readFileSync(path.join(dir, f)))),
-      ),
+    kind: 'email',
+    received: async () => (await Promise.all(outboxFiles(dir, '.eml').map((f) => simpleParser(fs.readFileSync(f))))).map(fromMail),
+    teardown: async () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+});
+
+channelContract('twilio', 'sms', async () => {
+  const server: TwilioServer = await startTwilioServer();
+  return {
+    channel: twilioChannel({ accountSid: server.accountSid, authToken: server.authToken, apiUrl: server.url, from: '+15005550006', concurrency: 4 }),
+    kind: 'sms',
+    received: async () => server.messages.map((m) => ({ to: m.to, text: m.body })),
+    teardown: () => server.close(),
+  };
+});
+
+channelContract('outbox (sms)', 'sms', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outbox-sms-'));
+  return {
+    channel: outboxChannel({ dir, from: 'tp@example.com', domain: 'tp.example', kind: 'sms' }),
+    kind: 'sms',
+    received: async () =>
+      outboxFiles(dir, '.sms.txt').map((f) => {
+        const [head, ...body] = fs.readFileSync(f, 'utf8').split('\n\n');
+        return { to: head!.replace(/^To: /, ''), text: body.join('\n\n') };
+      }),
     teardown: async () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 });
@@ -103,9 +161,9 @@ describe('smtp channel failures', () => {
     });
     const channel = smtpChannel({ url: sink.url, from: 'tp@example.com', domain: 'tp.example', connections: 1 });
     try {
-      const permanent = await channel.send(message(1, 'gone@example.com')).catch((e: unknown) => e);
+      const permanent = await channel.send({ ...message('email', 1), to: 'gone@example.com' }).catch((e: unknown) => e);
       expect(permanent).to.be.instanceOf(SendError).with.property('permanent', true);
-      const transient = await channel.send(message(2, 'busy@example.com')).catch((e: unknown) => e);
+      const transient = await channel.send({ ...message('email', 2), to: 'busy@example.com' }).catch((e: unknown) => e);
       expect(transient).to.be.instanceOf(SendError).with.property('permanent', false);
     } finally {
       await channel.close();
@@ -115,7 +173,7 @@ describe('smtp channel failures', () => {
 
   it('treats an unreachable server as transient', async () => {
     const channel = smtpChannel({ url: 'smtp://127.0.0.1:1?ignore_tls=true', from: 'tp@example.com', domain: 'tp.example', connections: 1 });
-    const err = await channel.send(message(3)).catch((e: unknown) => e);
+    const err = await channel.send(message('email', 3)).catch((e: unknown) => e);
     await channel.close();
     expect(err).to.be.instanceOf(SendError).with.property('permanent', false);
   });
@@ -126,7 +184,7 @@ describe('outbox for SMS', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outbox-sms-'));
     try {
       const channel = outboxChannel({ dir, from: 'tp@example.com', domain: 'tp.example', kind: 'sms' });
-      const { providerId } = await channel.send({ ...message(5, '+4915112345678'), text: 'Hi 5. STOP to opt out' });
+      const { providerId } = await channel.send({ ...message('sms', 5), to: '+4915112345678', text: 'Hi 5. STOP to opt out' });
       expect(providerId).to.equal('outbox:message-5.sms.txt');
       expect(fs.readFileSync(path.join(dir, 'message-5.sms.txt'), 'utf8')).to.equal('To: +4915112345678\n\nHi 5. STOP to opt out\n');
     } finally {

@@ -113,6 +113,22 @@ describe('SMS campaigns through the twilio SDK', function () {
     expect(plan.suppressed).to.deep.equal([{ lead: 'nothing', step: 'only', reason: 'no_consent' }]);
   });
 
+  it('plan counts the segments each SMS costs and the total', async () => {
+    await seedLeads(t.database, [
+      lead('plain', VALID, ['grant']),
+      lead('accent', '+4915112345679', ['grant'], { first: 'Zoë' }),
+      lead('long', '+4915112345670', ['grant'], { first: 'Maximilian'.repeat(12) }),
+    ], clock.now());
+    const set = t.engine.loadCampaigns();
+    const plan = await t.engine.plan(requireCampaign(set, 'flash'), set);
+    expect(plan.recipients.map((r) => [r.lead, r.encoding, r.segments])).to.deep.equal([
+      ['plain', 'GSM-7', 1],
+      ['accent', 'UCS-2', 1],
+      ['long', 'GSM-7', 2],
+    ]);
+    expect(plan.sms).to.deep.equal({ messages: 3, segments: 4 });
+  });
+
   async function smsConsent(lead: string) {
     const { rows } = await t.database.pool.query(
       `SELECT s.status FROM consent_state s JOIN leads l ON l.id = s.lead_id WHERE l.external_id = $1 AND s.channel = 'sms'`,
