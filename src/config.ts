@@ -32,6 +32,14 @@ export interface Config {
     retryBaseMs: number;
   };
   runBatchSize: number;
+  /** Replies: the domain of reply addresses, the SMTP listener, the shared secret of the MIME webhook. */
+  inbound: {
+    domain: string;
+    smtpPort: number | undefined;
+    smtpHost: string;
+    webhookSecret: string | undefined;
+    maxBytes: number;
+  };
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
@@ -60,6 +68,11 @@ const schema = Joi.object({
   DISPATCH_POLL_MS: Joi.number().integer().min(10).max(60_000).default(1000),
   DISPATCH_RETRY_BASE_MS: Joi.number().integer().min(10).max(3_600_000).default(30_000),
   RUN_BATCH_SIZE: Joi.number().integer().min(1).max(10_000).default(500),
+  INBOUND_DOMAIN: Joi.string().hostname(),
+  INBOUND_SMTP_PORT: Joi.number().port(),
+  INBOUND_SMTP_HOST: Joi.string().default('127.0.0.1'),
+  INBOUND_WEBHOOK_SECRET: Joi.string().min(24),
+  INBOUND_MAX_BYTES: Joi.number().integer().min(1024).max(100 * 1024 * 1024).default(10 * 1024 * 1024),
   LOG_LEVEL: Joi.string().valid('debug', 'info', 'warn', 'error', 'silent').default('info'),
 })
   .and('TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN')
@@ -86,13 +99,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     });
   }
   const port = value.PORT as number;
+  const publicUrl = (value.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, '');
   return {
     databaseUrl: value.DATABASE_URL,
     dataDir: path.resolve(cwd, value.TOUCHPOINT_DATA_DIR),
     campaignsDir: path.resolve(cwd, value.CAMPAIGNS_DIR),
     templatesDir: path.resolve(cwd, value.TEMPLATES_DIR),
     port,
-    publicUrl: (value.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    publicUrl,
     secret: value.TOUCHPOINT_SECRET,
     smtpUrl: value.SMTP_URL,
     mailFrom: value.MAIL_FROM,
@@ -115,6 +129,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       retryBaseMs: value.DISPATCH_RETRY_BASE_MS,
     },
     runBatchSize: value.RUN_BATCH_SIZE,
+    inbound: {
+      domain: value.INBOUND_DOMAIN ?? new URL(publicUrl).hostname,
+      smtpPort: value.INBOUND_SMTP_PORT,
+      smtpHost: value.INBOUND_SMTP_HOST,
+      webhookSecret: value.INBOUND_WEBHOOK_SECRET,
+      maxBytes: value.INBOUND_MAX_BYTES,
+    },
     logLevel: value.LOG_LEVEL,
   };
 }

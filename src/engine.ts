@@ -3,7 +3,10 @@ import { loadCampaignSet } from './campaigns/load.ts';
 import { planCampaign, type Plan } from './campaigns/plan.ts';
 import { runCampaign, type RunOptions } from './campaigns/run.ts';
 import type { Campaign, CampaignSet } from './campaigns/types.ts';
-import { closeChannels, createChannels } from './channels/index.ts';
+import { closeChannels, createChannels, messageDomain } from './channels/index.ts';
+import { replyAddress } from './inbound/addresses.ts';
+import { escalateOverdue } from './inbound/contacts.ts';
+import { receiveReply, type IncomingReply, type Received } from './inbound/receive.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/index.ts';
@@ -36,6 +39,10 @@ export interface Engine {
   /** Who would get what if the campaign ran now; records nothing. */
   plan(campaign: Campaign, set: CampaignSet): Promise<Plan>;
   ingestEvents(inputs: EventInput[]): Promise<IngestResult>;
+  /** Turns a reply (email or SMS) into an inbound contact. */
+  receiveReply(reply: IncomingReply): Promise<Received>;
+  /** Escalates contacts past their due time to their queue's lead, once each. */
+  escalateOverdue(): Promise<number[]>;
   /** Records every sequence step that has come due. */
   advanceSequences(): ReturnType<typeof advanceDueSteps>;
   startDispatcher(): Promise<Dispatcher>;
@@ -95,6 +102,9 @@ export async function createEngine(config: Config, database: Database, clock: Cl
         set.personas,
       ),
     ingestEvents: (inputs) => ingestEvents(database.pool, stepContext(loadCampaigns()), inputs),
+    receiveReply: (reply) =>
+      receiveReply({ pool: database.pool, secret, messageDomain: messageDomain(config), set: loadCampaigns(), now: clock.now() }, reply),
+    escalateOverdue: () => escalateOverdue(database.pool, loadCampaigns(), clock.now()),
     advanceSequences: () => advanceDueSteps(database.pool, stepContext(loadCampaigns()), config.runBatchSize),
     async startDispatcher() {
       channels = createChannels(config);
@@ -107,6 +117,7 @@ export async function createEngine(config: Config, database: Database, clock: Cl
         maxAttempts: config.dispatch.maxAttempts,
         pollMs: config.dispatch.pollMs,
         retryBaseMs: config.dispatch.retryBaseMs,
+        replyTo: (id) => replyAddress(secret, config.inbound.domain, id),
       });
       await dispatcher.start();
       return dispatcher;
@@ -120,6 +131,10 @@ export async function createEngine(config: Config, database: Database, clock: Cl
         },
         advance: async () => {
           await engine.advanceSequences();
+        },
+        escalate: async () => {
+          const escalated = await engine.escalateOverdue();
+          if (escalated.length > 0) log.info(`escalated ${escalated.length} overdue contact(s)`, { contacts: escalated });
         },
       });
       await registerSchedules(agenda, loadCampaigns().campaigns.values());

@@ -1,4 +1,4 @@
-import { bigserial, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 
 export const ROLES = ['admin', 'marketer', 'service', 'compliance'] as const;
 export type Role = (typeof ROLES)[number];
@@ -13,4 +13,32 @@ export const apiKeys = pgTable('api_keys', {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
   revokedAt: timestamp('revoked_at', { withTimezone: true }),
+});
+
+/** People who log in to the web UI. Passwords are kept as scrypt hashes (see access/passwords.ts). */
+export const users = pgTable('users', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  /** Login name, stored lowercase; also how inbound.yaml names queue members. */
+  email: text('email').notNull().unique(),
+  name: text('name').notNull(),
+  role: text('role', { enum: ROLES }).notNull(),
+  passwordHash: text('password_hash').notNull(),
+  /** Languages the person answers in (primary subtags: en, de …); used to assign contacts. */
+  languages: text('languages').array().notNull().default([]),
+  /** Away people get no new contacts. */
+  available: boolean('available').notNull().default(true),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  disabledAt: timestamp('disabled_at', { withTimezone: true }),
+});
+
+/** Web UI sessions; the cookie holds a random id of which only a SHA-256 is stored. */
+export const sessions = pgTable('sessions', {
+  idHash: text('id_hash').primaryKey(),
+  userId: bigint('user_id', { mode: 'number' })
+    .notNull()
+    .references(() => users.id),
+  /** Synchronizer token every form of this session must post back. */
+  csrfToken: text('csrf_token').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
 });

@@ -1,17 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type Joi from 'joi';
 import { AppError } from '../errors.ts';
 import { DEFAULT_PERSONA, type Persona } from '../leads/personas.ts';
+import { DEFAULT_INBOUND, INBOUND_FILE, loadInboundRules } from '../inbound/rules.ts';
 import { hasFallbackTemplate } from '../render/templates.ts';
-import { readYamlFile, type YamlFile } from './positions.ts';
+import { readYamlFile, validateYaml, type YamlFile } from './positions.ts';
 import { channelsOf } from './decide.ts';
 import type { Campaign, CampaignSet, Problem, StepChannel } from './types.ts';
-import { campaignSchema, personasSchema, VALIDATION_PREFS } from './yaml-schema.ts';
+import { campaignSchema, personasSchema } from './yaml-schema.ts';
 
 export const PERSONAS_FILE = 'personas.yaml';
-/** Reserved for inbound qualification rules; not a campaign. */
-const RESERVED_FILES = new Set([PERSONAS_FILE, 'inbound.yaml']);
+/** Not campaigns: personas, and the service team's queues and rules. */
+const RESERVED_FILES = new Set([PERSONAS_FILE, INBOUND_FILE]);
 
 interface LoadOptions {
   campaignsDir: string;
@@ -32,13 +32,14 @@ export function loadCampaignSet(options: LoadOptions): CampaignSet {
 
   if (!fs.existsSync(campaignsDir)) {
     problems.push({ file: campaignsDir, line: 1, col: 1, message: 'campaigns directory does not exist', severity: 'error' });
-    return { campaigns, personas: [], problems, files: new Map() };
+    return { campaigns, personas: [], problems, files: new Map(), inbound: DEFAULT_INBOUND };
   }
   const personasPath = path.join(campaignsDir, PERSONAS_FILE);
   const personas = fs.existsSync(personasPath) ? loadPersonas(personasPath, problems) : [];
+  const inboundPath = path.join(campaignsDir, INBOUND_FILE);
 
   const files = options.files
-    ? options.files.map((f) => path.resolve(f)).filter((f) => f !== personasPath)
+    ? options.files.map((f) => path.resolve(f)).filter((f) => f !== personasPath && f !== inboundPath)
     : fs
         .readdirSync(campaignsDir)
         .filter((f) => /\.ya?ml$/.test(f) && !RESERVED_FILES.has(f))
@@ -62,8 +63,10 @@ export function loadCampaignSet(options: LoadOptions): CampaignSet {
     problems.push(...fileProblems);
     if (campaign && !fileProblems.some((p) => p.severity === 'error')) campaigns.set(campaign.id, campaign);
   }
+  const wantsInbound = !options.files || options.files.some((f) => path.resolve(f) === inboundPath);
+  const inbound = wantsInbound ? loadInboundRules(campaignsDir, campaigns.values(), problems) : DEFAULT_INBOUND;
   problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col);
-  return { campaigns, personas, problems, files: declared };
+  return { campaigns, personas, problems, files: declared, inbound };
 }
 
 /** The campaign with this id, or an error that lists its file's problems. */
@@ -80,22 +83,11 @@ export function requireCampaign(set: CampaignSet, id: string): Campaign {
   throw new AppError('not_found', `no campaign '${id}'; known: ${[...set.campaigns.keys()].join(', ') || 'none'}`);
 }
 
-function validate<T>(yaml: YamlFile, schema: Joi.Schema, problems: Problem[]): T | undefined {
-  const { value, error } = schema.validate(yaml.data, VALIDATION_PREFS);
-  for (const detail of error?.details ?? []) {
-    const at = detail.type === 'object.unknown' ? 'key' : 'value';
-    // A missing key has no node of its own: point at the mapping that lacks it.
-    const nodePath = detail.type === 'any.required' ? detail.path.slice(0, -1) : detail.path;
-    problems.push(yaml.problem(nodePath, detail.message, at));
-  }
-  return error ? undefined : (value as T);
-}
-
 function loadPersonas(file: string, problems: Problem[]): Persona[] {
   const { yaml, problems: syntax } = readYamlFile(file);
   problems.push(...syntax);
   if (yaml.data === undefined) return [];
-  const parsed = validate<{ personas: Persona[] }>(yaml, personasSchema, problems);
+  const parsed = validateYaml<{ personas: Persona[] }>(yaml, personasSchema, problems);
   return parsed?.personas ?? [];
 }
 
@@ -112,7 +104,7 @@ function loadCampaign(
     problems.push(yaml.problem([], 'a campaign file must be a mapping of keys (id, name, kind, …)'));
     return { yaml };
   }
-  const campaign = validate<Omit<Campaign, 'file'>>(yaml, campaignSchema, problems);
+  const campaign = validateYaml<Omit<Campaign, 'file'>>(yaml, campaignSchema, problems);
   checkReferences(yaml, personas, templatesDir, problems);
   if (!campaign) return { yaml };
   return { yaml, campaign: { ...campaign, file } };

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import type Joi from 'joi';
 import type { Problem } from './types.ts';
+import { VALIDATION_PREFS } from './yaml-schema.ts';
 
 export type YamlPath = (string | number)[];
 
@@ -77,4 +79,16 @@ export function readYamlFile(file: string): { yaml: YamlFile; problems: Problem[
 function yamlMessage(code: string, message: string): string {
   const first = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
   return code === 'DUPLICATE_KEY' ? 'duplicate key: a key may appear only once in a mapping' : first;
+}
+
+/** Checks a parsed file against its joi schema; every mistake becomes a problem at its position. */
+export function validateYaml<T>(yaml: YamlFile, schema: Joi.Schema, problems: Problem[]): T | undefined {
+  const { value, error } = schema.validate(yaml.data, VALIDATION_PREFS);
+  for (const detail of error?.details ?? []) {
+    const at = detail.type === 'object.unknown' ? 'key' : 'value';
+    // A missing key has no node of its own: point at the mapping that lacks it.
+    const nodePath = detail.type === 'any.required' ? detail.path.slice(0, -1) : detail.path;
+    problems.push(yaml.problem(nodePath, detail.message, at));
+  }
+  return error ? undefined : (value as T);
 }

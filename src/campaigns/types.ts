@@ -1,5 +1,6 @@
 import type { Filter } from '../leads/filter.ts';
 import type { Persona } from '../leads/personas.ts';
+import type { InboundRules } from '../inbound/rules.ts';
 
 /**
  * Glossary of the campaign side:
@@ -57,6 +58,8 @@ export interface CampaignSet {
   problems: Problem[];
   /** The file that declares each campaign id, broken campaigns included. */
   files: Map<string, string>;
+  /** Queues and qualification rules for replies (inbound.yaml). */
+  inbound: InboundRules;
 }
 
 export function formatProblem(p: Problem, cwd = process.cwd()): string {

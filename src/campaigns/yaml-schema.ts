@@ -14,18 +14,18 @@ export const LIMITS = {
 
 export const DURATION = /^[1-9]\d{0,5}[smhdw]$/;
 const KEBAB = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
-const HHMM = /^(?:[01]\d|2[0-3]):[0-5]\d$/;
+export const HHMM = /^(?:[01]\d|2[0-3]):[0-5]\d$/;
 
-const id = Joi.string()
+export const id = Joi.string()
   .pattern(KEBAB)
   .max(LIMITS.idLength)
   .messages({ 'string.pattern.base': '{#label} must be lowercase-kebab (letters, digits and single dashes), got {:#value}' });
 
-const duration = Joi.string()
+export const duration = Joi.string()
   .pattern(DURATION)
   .messages({ 'string.pattern.base': '{#label} must be a duration like 30s, 15m, 2h, 3d or 1w, got {:#value}' });
 
-const timezone = Joi.string().custom((value: string, helpers) =>
+export const timezone = Joi.string().custom((value: string, helpers) =>
   IANAZone.isValidZone(value) ? value : helpers.message({ custom: `{#label} must be an IANA timezone such as Europe/Berlin, got '${value}'` }),
 );
 

@@ -11,12 +11,17 @@ export function outboxDir(config: Config): string {
   return path.join(config.dataDir, 'outbox');
 }
 
+/** The domain of our Message-IDs (`<message-N@domain>`): PUBLIC_URL's host. */
+export function messageDomain(config: Config): string {
+  return new URL(config.publicUrl).hostname;
+}
+
 /**
  * The configured adapter per channel: SMTP when SMTP_URL is set, Twilio when its credentials are,
  * else the outbox.
  */
 export function createChannels(config: Config): Partial<Record<ChannelName, Channel>> {
-  const domain = new URL(config.publicUrl).hostname;
+  const domain = messageDomain(config);
   const email = config.smtpUrl
     ? smtpChannel({ url: config.smtpUrl, from: config.mailFrom, domain, connections: config.dispatch.concurrency })
     : outboxChannel({ dir: outboxDir(config), from: config.mailFrom, domain });

@@ -1,5 +1,6 @@
 import type Mail from 'nodemailer/lib/mailer/index.js';
 import type { OutgoingMessage } from './channel.ts';
+import { ourMessageId } from '../inbound/addresses.ts';
 
 /**
  * Mail options shared by every email adapter. The Message-ID is derived from our message id, so a
@@ -13,6 +14,6 @@ export function mailOptions(message: OutgoingMessage, from: string, domain: stri
     html: message.html,
     text: message.text,
     headers: message.headers,
-    messageId: `<message-${message.id}@${domain}>`,
+    messageId: ourMessageId(message.id, domain),
   };
 }

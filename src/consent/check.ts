@@ -12,6 +12,12 @@ export type ConsentVerdict =
   | { allowed: true; eventId: number }
   | { allowed: false; reason: 'no_consent' | 'unconfirmed' | 'withdrawn' };
 
+/**
+ * Answers from the service team to someone who wrote to us. They are what the person asked for, not
+ * marketing, so no opt-in gates them (they never go to anyone who did not write first).
+ */
+export const SERVICE_REPLY_PURPOSE = 'service-reply';
+
 /** Marketing email counts only after double opt-in; everything else on a standing grant. */
 function needsConfirmation(channel: Channel, purpose: string): boolean {
   return channel === 'email' && purpose === 'marketing';

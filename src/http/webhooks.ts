@@ -1,8 +1,11 @@
+import crypto from 'node:crypto';
 import express, { Router, type Request } from 'express';
 import twilio from 'twilio';
 import type { Engine } from '../engine.ts';
 import { AppError } from '../errors.ts';
+import { parseInboundEmail } from '../inbound/email.ts';
 import { handleInboundSms } from '../inbound/sms.ts';
+import { smsKeyword } from '../inbound/sms-keywords.ts';
 import { recordDeliveryStatus } from '../messages/delivery.ts';
 import { escapeHtml } from './page.ts';
 
@@ -21,9 +24,38 @@ function twiml(message?: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?><Response>${message ? `<Message>${escapeHtml(message)}</Message>` : ''}</Response>`;
 }
 
-/** Provider webhooks: no API key, a provider signature instead. */
+/** Refuses a request unless it carries the shared secret of the inbound-mail webhook. */
+function assertInboundSecret(engine: Engine, req: Request): void {
+  const secret = engine.config.inbound.webhookSecret;
+  if (!secret) throw new AppError('not_found', 'the inbound email webhook is off: set INBOUND_WEBHOOK_SECRET');
+  const given = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1] ?? '';
+  const a = crypto.createHash('sha256').update(given).digest();
+  const b = crypto.createHash('sha256').update(secret).digest();
+  if (!crypto.timingSafeEqual(a, b)) throw new AppError('forbidden', 'the inbound webhook secret does not match');
+}
+
+/** Provider webhooks: no API key, a provider signature or shared secret instead. */
 export function webhooksRouter(engine: Engine): Router {
   const router = Router();
+
+  /** A raw MIME message forwarded by a mail provider; `?to=` may name the envelope recipient. */
+  router.post(
+    '/email/inbound',
+    (req, _res, next) => {
+      assertInboundSecret(engine, req);
+      next();
+    },
+    express.raw({ type: () => true, limit: engine.config.inbound.maxBytes }),
+    async (req, res) => {
+      const raw = req.body as Buffer;
+      if (!Buffer.isBuffer(raw) || raw.length === 0) throw new AppError('invalid_input', 'the body must be a raw MIME message (message/rfc822)');
+      const to = [req.query.to ?? []].flat().filter((v): v is string => typeof v === 'string');
+      const reply = await parseInboundEmail(raw, { to });
+      const { contactId, duplicate } = await engine.receiveReply(reply);
+      res.status(duplicate ? 200 : 201).json({ contact: contactId, duplicate, kind: reply.kind });
+    },
+  );
+
   router.use(express.urlencoded({ extended: false, limit: '64kb' }));
 
   router.post('/twilio/sms', async (req, res) => {
@@ -36,6 +68,13 @@ export function webhooksRouter(engine: Engine): Router {
       engine.config.smsHelpText,
       engine.clock.now(),
     );
+    // Keywords are the ledger's business; any other text is a person writing to us. A retried
+    // delivery goes through again: the contact is unique per MessageSid, so a failure here is
+    // made good by Twilio's retry instead of being lost.
+    if (!smsKeyword(body.Body ?? '', body.OptOutType)) {
+      const text = (body.Body ?? '').slice(0, 10_000);
+      await engine.receiveReply({ channel: 'sms', externalId: body.MessageSid, kind: 'human', from: body.From, to: body.To, bodyText: text, text: text.trim() });
+    }
     res.type('text/xml').send(twiml(result.reply));
   });
 

@@ -1,4 +1,8 @@
-import { pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { bigint, bigserial, index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { users } from '../access/schema.ts';
+import { leads } from '../leads/schema.ts';
+import { messages } from '../messages/schema.ts';
 
 /**
  * Webhook deliveries already handled, by the provider's id for them (Twilio's MessageSid): a
@@ -13,4 +17,78 @@ export const webhookReceipts = pgTable(
     receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.provider, t.deliveryId] })],
+);
+
+export const CONTACT_STATUSES = ['new', 'assigned', 'accepted', 'closed'] as const;
+export type ContactStatus = (typeof CONTACT_STATUSES)[number];
+export const CONTACT_CATEGORIES = ['question', 'complaint', 'purchase-interest', 'opt-out', 'other'] as const;
+export type ContactCategory = (typeof CONTACT_CATEGORIES)[number];
+export const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+/**
+ * An inbound contact: one reply (email or SMS) that a service team works on. `message_id` is the
+ * campaign message it answers, when we could tell; `lead_id` who wrote, when we know. Automatic
+ * replies are kept (kind `auto-reply` / `bounce`) but closed at once and never queued.
+ */
+export const inboundContacts = pgTable(
+  'inbound_contacts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    channel: text('channel', { enum: ['email', 'sms'] }).notNull(),
+    /** The sender's own id for this delivery (email Message-ID, Twilio MessageSid): one contact per delivery. */
+    externalId: text('external_id').notNull(),
+    kind: text('kind', { enum: ['human', 'auto-reply', 'bounce'] }).notNull(),
+    leadId: bigint('lead_id', { mode: 'number' }).references(() => leads.id),
+    messageId: bigint('message_id', { mode: 'number' }).references(() => messages.id),
+    /** How the sender was recognised: token, headers, address, number, or null (unidentified). */
+    identifiedBy: text('identified_by'),
+    campaignId: text('campaign_id'),
+    stepId: text('step_id'),
+    template: text('template'),
+    fromAddress: text('from_address').notNull(),
+    toAddress: text('to_address'),
+    subject: text('subject'),
+    /** The new part of the reply (quoted history removed): what rules match and lists show. */
+    text: text('text').notNull(),
+    /** The whole text body as received. */
+    bodyText: text('body_text').notNull(),
+    language: text('language'),
+    category: text('category', { enum: CONTACT_CATEGORIES }).notNull(),
+    priority: text('priority', { enum: PRIORITIES }).notNull(),
+    queue: text('queue'),
+    /** The qualification rule that matched, if any. */
+    rule: text('rule'),
+    status: text('status', { enum: CONTACT_STATUSES }).notNull(),
+    assigneeId: bigint('assignee_id', { mode: 'number' }).references(() => users.id),
+    dueAt: timestamp('due_at', { withTimezone: true }),
+    escalatedAt: timestamp('escalated_at', { withTimezone: true }),
+    escalatedTo: bigint('escalated_to', { mode: 'number' }).references(() => users.id),
+    resolution: text('resolution'),
+    receivedAt: timestamp('received_at', { withTimezone: true }).notNull(),
+    acceptedAt: timestamp('accepted_at', { withTimezone: true }),
+    closedAt: timestamp('closed_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('inbound_contacts_external_idx').on(t.channel, t.externalId),
+    index('inbound_contacts_open_idx').on(t.queue, t.status).where(sql`status <> 'closed'`),
+    index('inbound_contacts_due_idx').on(t.dueAt).where(sql`status IN ('new', 'assigned') AND escalated_at IS NULL`),
+    index('inbound_contacts_lead_idx').on(t.leadId),
+  ],
+);
+
+/** What happened to a contact and who did it: received, assigned, accepted, replied, escalated, closed. */
+export const inboundContactEvents = pgTable(
+  'inbound_contact_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    contactId: bigint('contact_id', { mode: 'number' })
+      .notNull()
+      .references(() => inboundContacts.id),
+    action: text('action').notNull(),
+    actor: text('actor').notNull(),
+    detail: jsonb('detail').$type<Record<string, unknown>>().notNull().default({}),
+    at: timestamp('at', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('inbound_contact_events_contact_idx').on(t.contactId)],
 );

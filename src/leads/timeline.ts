@@ -2,8 +2,8 @@ import type pg from 'pg';
 
 export interface TimelineEntry {
   at: Date;
-  kind: 'event' | 'message' | 'consent';
-  /** Event name, `campaign/step` of a message, or the consent action. */
+  kind: 'event' | 'message' | 'consent' | 'reply';
+  /** Event name, `campaign/step` of a message, the consent action, or the channel of a reply. */
   what: string;
   detail: Record<string, unknown>;
 }
@@ -24,6 +24,11 @@ export async function leadTimeline(pool: pg.Pool, leadId: number, limit = 200): 
        UNION ALL
        SELECT occurred_at, 'consent', action, jsonb_build_object('channel', channel, 'purpose', purpose, 'source', source)
          FROM consent_events WHERE lead_id = $1
+       UNION ALL
+       SELECT received_at, 'reply', channel,
+              jsonb_build_object('contact', id, 'kind', kind, 'category', category, 'status', status, 'subject', subject,
+                                 'campaign', campaign_id, 'text', left(text, 500))
+         FROM inbound_contacts WHERE lead_id = $1
      ) t ORDER BY at DESC LIMIT $2`,
     [leadId, limit],
   );

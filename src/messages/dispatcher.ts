@@ -29,6 +29,8 @@ export interface DispatcherOptions {
   pollMs: number;
   /** First retry delay; doubles per attempt, with jitter, up to an hour. */
   retryBaseMs?: number;
+  /** The Reply-To address of an email, naming the message so its replies find their way back. */
+  replyTo?: (messageId: number) => string;
 }
 
 /** Delay before attempt `attempts + 1`: exponential with full jitter in its upper half. */
@@ -199,7 +201,7 @@ export class Dispatcher {
         subject: message.subject,
         html: message.bodyHtml,
         text: message.bodyText,
-        headers: message.headers,
+        headers: message.channel === 'email' && this.options.replyTo ? { ...message.headers, 'Reply-To': this.options.replyTo(message.id) } : message.headers,
       });
       return providerId;
     } catch (err) {

@@ -11,6 +11,9 @@ export const CAMPAIGN_RUN = 'campaign-run';
 /** Carries sequences forward: records the steps whose wait is over. */
 export const SEQUENCES_TICK = 'sequences-tick';
 const TICK_EVERY = '10 seconds';
+/** Escalates inbound contacts nobody accepted in time. */
+export const INBOUND_ESCALATE = 'inbound-escalate';
+const ESCALATE_EVERY = '1 minute';
 
 interface CampaignRunData {
   campaign: string;
@@ -26,6 +29,8 @@ export interface SchedulerDeps {
   run(campaign: Campaign, occurrence: string): Promise<void>;
   /** Records due sequence steps. */
   advance(): Promise<void>;
+  /** Escalates overdue inbound contacts. */
+  escalate(): Promise<void>;
 }
 
 export async function startScheduler(deps: SchedulerDeps): Promise<Agenda> {
@@ -54,8 +59,10 @@ export async function startScheduler(deps: SchedulerDeps): Promise<Agenda> {
     }
   });
   agenda.define(SEQUENCES_TICK, async () => deps.advance(), { concurrency: 1 });
+  agenda.define(INBOUND_ESCALATE, async () => deps.escalate(), { concurrency: 1 });
   await agenda.start();
   await agenda.every(TICK_EVERY, SEQUENCES_TICK, {}, { skipImmediate: false });
+  await agenda.every(ESCALATE_EVERY, INBOUND_ESCALATE, {}, { skipImmediate: false });
   return agenda;
 }
 

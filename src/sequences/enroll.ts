@@ -17,6 +17,7 @@ interface EnrollmentRow {
   current_step: string | null;
   next_due_at: Date;
   converted_at: Date | null;
+  replied_at: Date | null;
 }
 
 export function toDue(row: EnrollmentRow): DueEnrollment {
@@ -28,6 +29,7 @@ export function toDue(row: EnrollmentRow): DueEnrollment {
     currentStep: row.current_step,
     nextDueAt: row.next_due_at,
     convertedAt: row.converted_at,
+    repliedAt: row.replied_at,
   };
 }
 
@@ -62,7 +64,7 @@ export async function enroll(client: pg.PoolClient, campaign: Campaign, requests
       WHERE $8::timestamptz IS NULL OR NOT EXISTS (
               SELECT 1 FROM enrollments p WHERE p.campaign_id = $1 AND p.lead_id = r.lead_id AND p.enrolled_at > $8::timestamptz)
      ON CONFLICT DO NOTHING
-     RETURNING id, campaign_id, lead_id, occurrence, current_step, next_due_at, converted_at`,
+     RETURNING id, campaign_id, lead_id, occurrence, current_step, next_due_at, converted_at, replied_at`,
     [
       campaign.id,
       first.id,
@@ -82,7 +84,7 @@ export async function enroll(client: pg.PoolClient, campaign: Campaign, requests
  */
 export async function claimDueEnrollments(client: pg.PoolClient, now: Date, limit: number): Promise<DueEnrollment[]> {
   const { rows } = await client.query<EnrollmentRow>(
-    `SELECT id, campaign_id, lead_id, occurrence, current_step, next_due_at, converted_at
+    `SELECT id, campaign_id, lead_id, occurrence, current_step, next_due_at, converted_at, replied_at
        FROM enrollments WHERE status = 'active' AND next_due_at <= $1
       ORDER BY next_due_at, id LIMIT $2
       FOR UPDATE SKIP LOCKED`,

@@ -25,6 +25,8 @@ export const enrollments = pgTable(
     triggerEventId: bigint('trigger_event_id', { mode: 'number' }).references(() => events.id),
     enrolledAt: timestamp('enrolled_at', { withTimezone: true }).notNull(),
     convertedAt: timestamp('converted_at', { withTimezone: true }),
+    /** When the person first answered a message of this enrollment (steps with `unless: [replied]` skip). */
+    repliedAt: timestamp('replied_at', { withTimezone: true }),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
   },
   (t) => [

@@ -37,6 +37,7 @@ export interface DueEnrollment {
   currentStep: string | null;
   nextDueAt: Date;
   convertedAt: Date | null;
+  repliedAt: Date | null;
 }
 
 export interface StepCounts {
@@ -191,10 +192,11 @@ function stepMessage(
     persona: persona.id,
     dueAt: enrollment.nextDueAt,
   };
-  const skipped = unlessReason(step, enrollment);
-  if (skipped) return { ...base, status: 'suppressed', reason: skipped };
+  // Consent first: a person who replied "remove me" is recorded as withdrawn, not as replied.
   const decision = decide(member, step, verdicts, ctx.templatesDir);
   if (decision.kind === 'suppress') return { ...base, channel: decision.channel, status: 'suppressed', reason: decision.reason };
+  const skipped = unlessReason(step, enrollment);
+  if (skipped) return { ...base, channel: decision.channel, status: 'suppressed', reason: skipped };
   const at = sendTime(campaign, lead, enrollment.nextDueAt, capTimes, decision.channel);
   if (!at) return { ...base, channel: decision.channel, status: 'suppressed', reason: 'frequency_cap' };
 
@@ -231,9 +233,10 @@ function stepMessage(
   }
 }
 
-/** Why `unless` skips this step, if it does. Replies and opens are not tracked yet, so only `goal` can. */
+/** Why `unless` skips this step, if it does. Opens are not tracked, so `opened` never does. */
 function unlessReason(step: Step, enrollment: DueEnrollment): string | undefined {
   if (step.unless?.includes('goal') && enrollment.convertedAt) return 'goal';
+  if (step.unless?.includes('replied') && enrollment.repliedAt) return 'replied';
   return undefined;
 }
 

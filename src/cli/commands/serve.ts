@@ -3,6 +3,7 @@ import { formatProblem } from '../../campaigns/types.ts';
 import { outboxDir } from '../../channels/index.ts';
 import { createEngine, type Engine } from '../../engine.ts';
 import { createApp } from '../../http/app.ts';
+import { startInboundSmtp } from '../../inbound/smtp-listener.ts';
 import { log } from '../../log.ts';
 import { parseCommandArgs } from '../args.ts';
 import type { CliContext, Command } from '../command.ts';
@@ -20,11 +21,12 @@ async function startWorking(ctx: CliContext): Promise<Engine> {
   return engine;
 }
 
-async function waitAndStop(engine: Engine, server?: Server): Promise<number> {
+async function waitAndStop(engine: Engine, server?: Server, listener?: { close(): Promise<void> }): Promise<number> {
   const signal = await untilSignal().promise;
   log.info('shutting down', { signal });
   if (server) await closeServer(server);
-  log.debug('http server closed');
+  await listener?.close();
+  log.debug('http server and listeners closed');
   await engine.stop();
   log.debug('scheduler and dispatcher stopped');
   return 0;
@@ -54,7 +56,13 @@ export const serveCommand: Command = {
     await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
     log.info(`Touchpoint is listening on ${ctx.config.publicUrl}`);
     if (!ctx.config.smtpUrl) log.info(`email goes to the outbox: ${outboxDir(ctx.config)} (one .eml file per message; set SMTP_URL to send)`);
-    return waitAndStop(engine, server);
+    const { inbound } = ctx.config;
+    const smtp =
+      inbound.smtpPort === undefined
+        ? undefined
+        : await startInboundSmtp({ host: inbound.smtpHost, port: inbound.smtpPort, domain: inbound.domain, maxBytes: inbound.maxBytes, receive: engine.receiveReply });
+    if (smtp) log.info(`replies are received by SMTP on ${inbound.smtpHost}:${smtp.port} for @${inbound.domain}`);
+    return waitAndStop(engine, server, smtp);
   },
 };
 

@@ -1,0 +1,162 @@
+import type pg from 'pg';
+import type { CampaignSet } from '../campaigns/types.ts';
+import { appendConsentEvents } from '../consent/ledger.ts';
+import { withTransaction } from '../db/tx.ts';
+import { log } from '../log.ts';
+import { messageIdFromReplyAddress, messageIdsFromHeaders } from './addresses.ts';
+import { pickAssignee } from './assign.ts';
+import { dueAfter } from './business-hours.ts';
+import { recordContactEvent } from './history.ts';
+import { qualify } from './rules.ts';
+
+export type ContactKind = 'human' | 'auto-reply' | 'bounce';
+
+/** A reply as it arrived, before we know who wrote it. */
+export interface IncomingReply {
+  channel: 'email' | 'sms';
+  /** The sender's id for this delivery: email Message-ID, Twilio MessageSid. */
+  externalId: string;
+  kind: ContactKind;
+  /** Email address (lowercase) or E.164 number. */
+  from: string;
+  to?: string;
+  /** Email: every address it was delivered to (envelope, To, Cc, Delivered-To), where a reply token may be. */
+  recipients?: string[];
+  subject?: string;
+  bodyText: string;
+  /** The new part, without quoted history. */
+  text: string;
+  inReplyTo?: string;
+  references?: string | string[];
+}
+
+export interface ReceiveDeps {
+  pool: pg.Pool;
+  secret: string;
+  /** Domain of our Message-IDs, to recognise them in In-Reply-To/References. */
+  messageDomain: string;
+  set: CampaignSet;
+  now: Date;
+}
+
+export interface Received {
+  contactId: number;
+  duplicate: boolean;
+}
+
+interface RepliedMessage {
+  id: number;
+  lead_id: number;
+  campaign_id: string;
+  step_id: string;
+  template: string | null;
+  channel: 'email' | 'sms';
+  purpose: string;
+  persona: string;
+  enrollment_id: number | null;
+}
+
+interface Identity {
+  by: 'token' | 'headers' | 'address' | 'number' | null;
+  leadId: number | null;
+  message: RepliedMessage | null;
+}
+
+const MESSAGE_COLUMNS = 'id, lead_id, campaign_id, step_id, template, channel, purpose, persona, enrollment_id';
+
+/**
+ * Who wrote and to which message: the reply token in the address it was sent to, else our
+ * Message-ID in In-Reply-To/References, else the sender's address or number (an SMS is matched to
+ * the last text we sent that number); else nobody, kept for triage.
+ */
+async function identify(client: pg.PoolClient, deps: ReceiveDeps, reply: IncomingReply): Promise<Identity> {
+  const byId = async (ids: number[]) => {
+    if (ids.length === 0) return undefined;
+    const { rows } = await client.query<RepliedMessage>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ANY($1::bigint[]) AND status = 'sent'`,
+      [ids],
+    );
+    return ids.map((id) => rows.find((r) => Number(r.id) === id)).find(Boolean);
+  };
+  if (reply.channel === 'email') {
+    const tokens = (reply.recipients ?? []).map((r) => messageIdFromReplyAddress(deps.secret, r)).filter((id): id is number => id !== undefined);
+    const byToken = await byId(tokens);
+    if (byToken) return { by: 'token', leadId: Number(byToken.lead_id), message: byToken };
+    const byHeaders = await byId(messageIdsFromHeaders(deps.messageDomain, reply.inReplyTo, reply.references));
+    if (byHeaders) return { by: 'headers', leadId: Number(byHeaders.lead_id), message: byHeaders };
+    const { rows } = await client.query<{ id: number }>(`SELECT id FROM leads WHERE lower(email) = $1 ORDER BY id LIMIT 1`, [reply.from]);
+    return rows[0] ? { by: 'address', leadId: Number(rows[0].id), message: null } : { by: null, leadId: null, message: null };
+  }
+  const { rows: sent } = await client.query<RepliedMessage>(
+    `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE to_address = $1 AND channel = 'sms' AND status = 'sent'
+      ORDER BY sent_at DESC, id DESC LIMIT 1`,
+    [reply.from],
+  );
+  if (sent[0]) return { by: 'number', leadId: Number(sent[0].lead_id), message: sent[0] };
+  const { rows } = await client.query<{ id: number }>(`SELECT id FROM leads WHERE phone = $1 ORDER BY id LIMIT 1`, [reply.from]);
+  return rows[0] ? { by: 'number', leadId: Number(rows[0].id), message: null } : { by: null, leadId: null, message: null };
+}
+
+/**
+ * Turns a reply into an inbound contact, once per delivery: identified, qualified by inbound.yaml,
+ * given its due time and pushed to the least-loaded member of its queue who speaks the person's
+ * language. A human reply pauses the sequence it answers (`unless: [replied]`); one qualified as
+ * an opt-out withdraws consent for the channel and purpose of the campaign replied to.
+ * Automatic replies are kept, closed, and change nothing else.
+ */
+export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Promise<Received> {
+  return withTransaction(deps.pool, async (client) => {
+    const who = await identify(client, deps, reply);
+    const lead = who.leadId
+      ? (await client.query<{ locale: string | null }>(`SELECT locale FROM leads WHERE id = $1`, [who.leadId])).rows[0]
+      : undefined;
+    const language = lead?.locale?.split(/[-_]/)[0]?.toLowerCase() ?? null;
+    const campaign = who.message ? deps.set.campaigns.get(who.message.campaign_id) : undefined;
+    const human = reply.kind === 'human';
+    const q = qualify(deps.set.inbound, { text: reply.text, channel: reply.channel, campaign, persona: who.message?.persona, language: language ?? undefined });
+    const queue = deps.set.inbound.queues.find((x) => x.id === q.queue)!;
+    const dueAt = human ? dueAfter(deps.now, queue.service_level.first_response, queue.service_level.business_hours) : null;
+
+    const { rows } = await client.query<{ id: number }>(
+      `INSERT INTO inbound_contacts (channel, external_id, kind, lead_id, message_id, identified_by, campaign_id, step_id, template,
+              from_address, to_address, subject, text, body_text, language, category, priority, queue, rule, status, due_at,
+              resolution, received_at, closed_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+       ON CONFLICT (channel, external_id) DO NOTHING RETURNING id`,
+      [
+        reply.channel, reply.externalId, reply.kind, who.leadId, who.message?.id ?? null, who.by,
+        who.message?.campaign_id ?? null, who.message?.step_id ?? null, who.message?.template ?? null,
+        reply.from, reply.to ?? null, reply.subject ?? null, reply.text, reply.bodyText, language,
+        human ? q.category : 'other', human ? q.priority : 'low', human ? q.queue : null, human ? q.rule : null,
+        human ? 'new' : 'closed', dueAt, human ? null : reply.kind, deps.now, human ? null : deps.now,
+      ],
+    );
+    if (!rows[0]) {
+      const { rows: existing } = await client.query<{ id: number }>(`SELECT id FROM inbound_contacts WHERE channel = $1 AND external_id = $2`, [reply.channel, reply.externalId]);
+      return { contactId: Number(existing[0]!.id), duplicate: true };
+    }
+    const contactId = Number(rows[0].id);
+    await recordContactEvent(client, contactId, 'received', 'system', { identified_by: who.by, kind: reply.kind, category: q.category, rule: q.rule }, deps.now);
+    if (!human) return { contactId, duplicate: false };
+
+    if (who.message?.enrollment_id) {
+      await client.query(`UPDATE enrollments SET replied_at = coalesce(replied_at, $2) WHERE id = $1`, [who.message.enrollment_id, deps.now]);
+    }
+    if (q.category === 'opt-out' && who.leadId) {
+      const channel = who.message?.channel ?? reply.channel;
+      const purpose = who.message?.purpose ?? 'marketing';
+      await appendConsentEvents(client, [
+        { leadId: who.leadId, channel, purpose, action: 'withdraw', source: 'reply-opt-out', actor: 'recipient', evidence: { contact_id: contactId, rule: q.rule, text: reply.text.slice(0, 500) }, occurredAt: deps.now },
+      ]);
+      await recordContactEvent(client, contactId, 'consent-withdrawn', 'system', { channel, purpose }, deps.now);
+    }
+    const assignee = await pickAssignee(client, queue, language);
+    if (assignee) {
+      await client.query(`UPDATE inbound_contacts SET status = 'assigned', assignee_id = $2 WHERE id = $1`, [contactId, assignee.id]);
+      await recordContactEvent(client, contactId, 'assigned', 'system', { to: assignee.email, queue: queue.id }, deps.now);
+    } else {
+      log.warn('no available member of the queue speaks the contact\'s language; it waits in the queue', { contact: contactId, queue: queue.id, language });
+    }
+    return { contactId, duplicate: false };
+  });
+}

@@ -1,0 +1,211 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Joi from 'joi';
+import { readYamlFile, validateYaml, type YamlFile } from '../campaigns/positions.ts';
+import type { Campaign, Problem } from '../campaigns/types.ts';
+import { duration, HHMM, id, timezone } from '../campaigns/yaml-schema.ts';
+import { CONTACT_CATEGORIES, PRIORITIES, type ContactCategory, type Priority } from './schema.ts';
+
+/**
+ * `campaigns/inbound.yaml`: the service team's queues (members, queue lead, service level) and the
+ * rules that qualify a reply (category, priority, queue). Rules are tried in order; the first whose
+ * every condition holds wins. Validated like campaign files, with `path:line:col` problems.
+ */
+export const INBOUND_FILE = 'inbound.yaml';
+
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+export interface BusinessHours {
+  days: Weekday[];
+  from: string;
+  to: string;
+  timezone: string;
+}
+
+export interface Queue {
+  id: string;
+  name?: string;
+  /** Login (email) of the person overdue contacts escalate to. */
+  lead?: string;
+  /** Logins of the people contacts are assigned to. */
+  members: string[];
+  service_level: { first_response: string; business_hours?: BusinessHours };
+}
+
+export interface Rule {
+  id: string;
+  match: { text?: string[]; campaign?: string[]; persona?: string[]; language?: string[]; channel?: ('email' | 'sms')[] };
+  category: ContactCategory;
+  priority?: Priority;
+  queue?: string;
+}
+
+export interface InboundRules {
+  default_queue: string;
+  queues: Queue[];
+  rules: Rule[];
+}
+
+/** With no inbound.yaml, replies still arrive: all in one queue, answered within a day. */
+export const DEFAULT_INBOUND: InboundRules = {
+  default_queue: 'inbox',
+  queues: [{ id: 'inbox', members: [], service_level: { first_response: '1d' } }],
+  rules: [],
+};
+
+const list = (item: Joi.Schema) => Joi.alternatives(item, Joi.array().items(item).min(1).max(100));
+const email = Joi.string().email({ tlds: false }).lowercase();
+
+const schema = Joi.object({
+  default_queue: id.required(),
+  queues: Joi.array()
+    .items(
+      Joi.object({
+        id: id.required(),
+        name: Joi.string().max(200),
+        lead: email,
+        members: Joi.array().items(email).unique().max(500).default([]),
+        service_level: Joi.object({
+          first_response: duration.required(),
+          business_hours: Joi.object({
+            days: Joi.array().items(Joi.string().valid(...WEEKDAYS)).unique().min(1).required(),
+            from: Joi.string().pattern(HHMM).required(),
+            to: Joi.string().pattern(HHMM).required(),
+            timezone: timezone.required(),
+          }),
+        }).required(),
+      }),
+    )
+    .min(1)
+    .unique('id')
+    .required(),
+  rules: Joi.array()
+    .items(
+      Joi.object({
+        id: id.required(),
+        match: Joi.object({
+          text: list(Joi.string().min(1).max(500)),
+          campaign: list(id),
+          persona: list(id),
+          language: list(Joi.string().pattern(/^[a-z]{2,3}$/)),
+          channel: list(Joi.string().valid('email', 'sms')),
+        })
+          .min(1)
+          .required(),
+        category: Joi.string().valid(...CONTACT_CATEGORIES).required(),
+        priority: Joi.string().valid(...PRIORITIES),
+        queue: id,
+      }),
+    )
+    .unique('id')
+    .default([]),
+});
+
+/** Loads inbound.yaml from the campaigns folder; problems go to `problems`, defaults when absent or broken. */
+export function loadInboundRules(campaignsDir: string, campaigns: Iterable<Campaign>, problems: Problem[]): InboundRules {
+  const file = path.join(campaignsDir, INBOUND_FILE);
+  if (!fs.existsSync(file)) return DEFAULT_INBOUND;
+  const { yaml, problems: syntax } = readYamlFile(file);
+  problems.push(...syntax);
+  if (yaml.data === undefined) return DEFAULT_INBOUND;
+  const found: Problem[] = [];
+  const parsed = validateYaml<InboundRules>(yaml, schema, found);
+  if (parsed) checkInbound(yaml, parsed, campaigns, found);
+  problems.push(...found);
+  if (!parsed || found.some((p) => p.severity === 'error')) return DEFAULT_INBOUND;
+  return { ...parsed, rules: parsed.rules.map(normaliseRule) };
+}
+
+function checkInbound(yaml: YamlFile, rules: InboundRules, campaigns: Iterable<Campaign>, problems: Problem[]): void {
+  const queues = new Set(rules.queues.map((q) => q.id));
+  const known = `defined queues: ${[...queues].join(', ')}`;
+  if (!queues.has(rules.default_queue)) problems.push(yaml.problem(['default_queue'], `unknown queue '${rules.default_queue}'; ${known}`));
+  rules.rules.forEach((rule, i) => {
+    if (rule.queue && !queues.has(rule.queue)) problems.push(yaml.problem(['rules', i, 'queue'], `unknown queue '${rule.queue}'; ${known}`));
+    [rule.match.text ?? []].flat().forEach((pattern, j) => {
+      const error = patternError(pattern);
+      if (error) problems.push(yaml.problem(Array.isArray(rule.match.text) ? ['rules', i, 'match', 'text', j] : ['rules', i, 'match', 'text'], error));
+    });
+  });
+  rules.queues.forEach((queue, i) => {
+    const hours = queue.service_level.business_hours;
+    if (hours && hours.from >= hours.to) {
+      problems.push(yaml.problem(['queues', i, 'service_level', 'business_hours', 'to'], `business hours must end after they start (${hours.from}–${hours.to})`));
+    }
+  });
+  for (const campaign of campaigns) {
+    if (campaign.reply_queue && !queues.has(campaign.reply_queue)) {
+      problems.push({ file: yaml.file, line: 1, col: 1, severity: 'warning', message: `campaign '${campaign.id}' sends replies to queue '${campaign.reply_queue}', which is not defined here` });
+    }
+  }
+}
+
+/** `/…/flags` is a regular expression; anything else matches as a phrase, ignoring case. */
+function compilePattern(pattern: string): RegExp {
+  const regex = /^\/(.+)\/([a-z]*)$/s.exec(pattern);
+  if (regex) return new RegExp(regex[1]!, regex[2]!.includes('i') ? regex[2] : `${regex[2]}i`);
+  const escaped = pattern.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+');
+  return new RegExp(`(?<![\\p{L}\\p{N}])${escaped}(?![\\p{L}\\p{N}])`, 'iu');
+}
+
+function patternError(pattern: string): string | undefined {
+  try {
+    compilePattern(pattern);
+    return undefined;
+  } catch (err) {
+    return `not a valid regular expression: ${(err as Error).message}`;
+  }
+}
+
+const asList = <T>(value: T | T[] | undefined): T[] | undefined => (value === undefined ? undefined : [value].flat() as T[]);
+
+function normaliseRule(rule: Rule): Rule {
+  const m = rule.match as Record<string, unknown>;
+  return {
+    ...rule,
+    match: {
+      text: asList(m.text as string | string[]),
+      campaign: asList(m.campaign as string | string[]),
+      persona: asList(m.persona as string | string[]),
+      language: asList(m.language as string | string[]),
+      channel: asList(m.channel as 'email' | 'sms'),
+    },
+  };
+}
+
+export interface Qualification {
+  category: ContactCategory;
+  priority: Priority;
+  queue: string;
+  rule: string | null;
+}
+
+export interface QualifyInput {
+  text: string;
+  channel: 'email' | 'sms';
+  campaign: Campaign | undefined;
+  persona: string | undefined;
+  language: string | undefined;
+}
+
+const compiled = new WeakMap<Rule, RegExp[]>();
+
+/** Category, priority and queue for a reply: the first matching rule, else `other` in the campaign's reply queue. */
+export function qualify(rules: InboundRules, input: QualifyInput): Qualification {
+  const fallbackQueue = input.campaign?.reply_queue && rules.queues.some((q) => q.id === input.campaign!.reply_queue) ? input.campaign.reply_queue : rules.default_queue;
+  for (const rule of rules.rules) {
+    const m = rule.match;
+    if (m.campaign && !(input.campaign && m.campaign.includes(input.campaign.id))) continue;
+    if (m.persona && !(input.persona && m.persona.includes(input.persona))) continue;
+    if (m.language && !(input.language && m.language.includes(input.language))) continue;
+    if (m.channel && !m.channel.includes(input.channel)) continue;
+    if (m.text) {
+      let patterns = compiled.get(rule);
+      if (!patterns) compiled.set(rule, (patterns = m.text.map(compilePattern)));
+      if (!patterns.some((p) => p.test(input.text))) continue;
+    }
+    return { category: rule.category, priority: rule.priority ?? 'normal', queue: rule.queue ?? fallbackQueue, rule: rule.id };
+  }
+  return { category: 'other', priority: 'normal', queue: fallbackQueue, rule: null };
+}
