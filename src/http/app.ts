@@ -4,10 +4,12 @@ import { AppError } from '../errors.ts';
 import { log } from '../log.ts';
 import { campaignsRouter } from './api/campaigns.ts';
 import { eventsRouter } from './api/events.ts';
+import { inboundRouter } from './api/inbound.ts';
 import { leadsRouter } from './api/leads.ts';
 import { messagesRouter } from './api/messages.ts';
 import { requireApiKey } from './auth.ts';
 import { metricsHandler } from './metrics.ts';
+import { uiRouter } from './ui/router.ts';
 import { unsubscribeRouter } from './unsubscribe.ts';
 import { webhooksRouter } from './webhooks.ts';
 
@@ -20,7 +22,7 @@ export function createApp(engine: Engine): express.Express {
     res.set('X-Content-Type-Options', 'nosniff');
     res.set('Referrer-Policy', 'no-referrer');
     // Our pages are static forms: no scripts, no foreign resources, forms post only to us.
-    res.set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
+    res.set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
     next();
   });
 
@@ -39,7 +41,9 @@ export function createApp(engine: Engine): express.Express {
   api.use('/events', eventsRouter(engine));
   api.use('/leads', leadsRouter(engine));
   api.use('/messages', messagesRouter(engine));
+  api.use('/inbound', inboundRouter(engine));
   app.use('/api/v1', api);
+  app.use(uiRouter(engine));
 
   app.use((req, _res, next) => next(new AppError('not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler);

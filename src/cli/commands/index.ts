@@ -6,6 +6,7 @@ import { planCommand } from './plan.ts';
 import { previewCommand } from './preview.ts';
 import { runCommand } from './run.ts';
 import { serveCommand, workerCommand } from './serve.ts';
+import { usersAddCommand, usersListCommand } from './users.ts';
 import { validateCommand } from './validate.ts';
 
 /** Every CLI command, in the order `touchpoint --help` lists them. */
@@ -20,4 +21,6 @@ export const commands: Command[] = [
   serveCommand,
   workerCommand,
   keysCreateCommand,
+  usersAddCommand,
+  usersListCommand,
 ];

@@ -1,0 +1,44 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Handlebars from 'handlebars';
+
+/**
+ * Server-rendered pages: Handlebars views inside one layout. Every `{{value}}` is HTML-escaped, so
+ * what people write to us (reply bodies, subjects, names) is shown as text, never as markup; the
+ * only triple-stash is the layout's `{{{body}}}`, which holds a rendered view.
+ */
+const VIEWS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'views');
+const hbs = Handlebars.create();
+
+hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+hbs.registerHelper('time', (value: Date | string | null | undefined) =>
+  value ? `${new Date(value).toISOString().slice(0, 16).replace('T', ' ')} UTC` : '—',
+);
+hbs.registerHelper('excerpt', (text: string | null | undefined) => {
+  const flat = (text ?? '').replace(/\s+/g, ' ').trim();
+  return flat.length > 80 ? `${flat.slice(0, 79)}…` : flat || '(empty)';
+});
+hbs.registerHelper('detailText', (detail: Record<string, unknown> | null | undefined) =>
+  Object.entries(detail ?? {})
+    .filter(([, v]) => v !== null && v !== undefined && v !== '')
+    .map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .join(', '),
+);
+
+const compiled = new Map<string, Handlebars.TemplateDelegate>();
+
+function view(name: string): Handlebars.TemplateDelegate {
+  let template = compiled.get(name);
+  if (!template) {
+    template = hbs.compile(fs.readFileSync(path.join(VIEWS_DIR, `${name}.hbs`), 'utf8'), { strict: false });
+    compiled.set(name, template);
+  }
+  return template;
+}
+
+/** A whole page: the view rendered into the layout with the same context. */
+export function renderPage(name: string, context: Record<string, unknown>): string {
+  const body = view(name)(context);
+  return view('layout')({ ...context, body });
+}
