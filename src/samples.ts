@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CliContext } from './cli/command.ts';
+import crypto from 'node:crypto';
+import { saveUser } from './access/users.ts';
 import { importConsents } from './consent/import.ts';
 import { importLeads } from './leads/import.ts';
 import { log } from './log.ts';
@@ -15,4 +17,10 @@ export async function seedSamplesIfEmpty(ctx: CliContext): Promise<void> {
   const leads = await importLeads(database.db, path.join(SAMPLES, 'leads.csv'), { phoneRegion: ctx.config.phoneRegion });
   const consents = await importConsents(database, path.join(SAMPLES, 'consents.csv'));
   log.info('demo: loaded sample leads and consents', { leads: leads.imported, consent_events: consents.imported });
+  // The sample inbound.yaml routes replies to this login; its password is made up now and shown once.
+  const password = crypto.randomBytes(9).toString('base64url');
+  await saveUser(database.pool, { email: DEMO_USER, name: 'Demo', role: 'admin', password, languages: [] });
+  log.info(`demo: sign in at ${ctx.config.publicUrl}/login as ${DEMO_USER} with password ${password}`);
 }
+
+const DEMO_USER = 'demo@touchpoint.local';

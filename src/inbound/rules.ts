@@ -145,8 +145,13 @@ function checkInbound(yaml: YamlFile, rules: InboundRules, campaigns: Iterable<C
 function compilePattern(pattern: string): RegExp {
   const regex = /^\/(.+)\/([a-z]*)$/s.exec(pattern);
   if (regex) return new RegExp(regex[1]!, regex[2]!.includes('i') ? regex[2] : `${regex[2]}i`);
-  const escaped = pattern.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+');
-  return new RegExp(`(?<![\\p{L}\\p{N}])${escaped}(?![\\p{L}\\p{N}])`, 'iu');
+  const phrase = pattern.trim();
+  const escaped = phrase.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+');
+  // Whole words: "order" does not match "border"; a phrase edge that is punctuation ("?") needs no boundary.
+  const wordy = /[\p{L}\p{N}]/u;
+  const before = wordy.test(phrase[0]!) ? '(?<![\\p{L}\\p{N}])' : '';
+  const after = wordy.test(phrase.at(-1)!) ? '(?![\\p{L}\\p{N}])' : '';
+  return new RegExp(`${before}${escaped}${after}`, 'iu');
 }
 
 function patternError(pattern: string): string | undefined {

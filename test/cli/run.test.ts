@@ -39,3 +39,37 @@ describe('touchpoint run --wait', function () {
     expect(sink.messages).to.have.length(1);
   });
 });
+
+describe('touchpoint users add', function () {
+  this.timeout(60_000);
+  let t: TestEngine;
+
+  before(async () => {
+    t = await testEngine();
+  });
+  after(() => t.close());
+
+  const cli = (args: string[], input: string) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, ['bin/touchpoint.js', ...args], { env: { ...process.env, ...t.env, LOG_LEVEL: 'error' } }, (err, _stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
+      );
+      child.stdin!.end(input);
+    });
+
+  it('creates a user with a scrypt hash from a piped password, and refuses a short one', async () => {
+    const ok = await cli(['users', 'add', 'Ann@Example.com', '--role', 'service', '--languages', 'en,de'], 'correct horse battery\n');
+    expect(ok.stderr).to.contain('Created service user ann@example.com (en, de)');
+    const { rows } = await t.database.pool.query(`SELECT email, role, languages, password_hash FROM users`);
+    expect(rows[0]).to.include({ email: 'ann@example.com', role: 'service' });
+    expect(rows[0].languages).to.deep.equal(['en', 'de']);
+    expect(rows[0].password_hash).to.match(/^scrypt\$32768\$8\$1\$/);
+    expect(rows[0].password_hash).not.to.contain('correct horse');
+
+    const short = await cli(['users', 'add', 'bob@example.com', '--role', 'service'], 'short\n');
+    expect(short.code).to.not.equal(0);
+    expect(short.stderr).to.contain('at least 10 characters');
+    const bad = await cli(['users', 'add', 'bob@example.com', '--role', 'boss'], 'correct horse battery\n');
+    expect(bad.stderr).to.contain('--role must be one of admin, marketer, service, compliance');
+  });
+});

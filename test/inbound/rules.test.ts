@@ -68,3 +68,18 @@ describe('due times in business hours', () => {
     expect(dueAfter(new Date('2026-03-07T10:00:00Z'), '1d').toISOString()).to.equal('2026-03-08T10:00:00.000Z');
   });
 });
+
+describe('the sample inbound.yaml', () => {
+  it('validates and sorts typical replies', () => {
+    const set = loadCampaignSet({ campaignsDir: path.resolve('campaigns'), templatesDir: path.resolve('templates') });
+    expect(set.problems).to.deep.equal([]);
+    const campaign = set.campaigns.get('winback-q4');
+    const category = (text: string) => qualify(set.inbound, { text, channel: 'email', campaign, persona: undefined, language: 'en' }).category;
+    expect(category('Does it fit size 42?')).to.equal('question');
+    expect(category('Please remove me')).to.equal('opt-out');
+    expect(category('No more emails, thanks.')).to.equal('opt-out');
+    expect(category('Is there a discount on boots')).to.equal('purchase-interest');
+    expect(category('Great, see you at the border')).to.equal('other');
+    expect(qualify(set.inbound, { text: 'hi', channel: 'email', campaign, persona: undefined, language: 'en' }).queue).to.equal('retention');
+  });
+});
