@@ -16,6 +16,8 @@ const hash = (token: string) => crypto.createHash('sha256').update(token).digest
 export async function createSession(pool: pg.Pool, userId: number, now: Date): Promise<{ token: string; csrfToken: string }> {
   const token = crypto.randomBytes(32).toString('base64url');
   const csrfToken = crypto.randomBytes(32).toString('base64url');
+  // Expired sessions are swept here, at the rare moment someone logs in, rather than by a job.
+  await pool.query(`DELETE FROM sessions WHERE expires_at <= $1`, [now]);
   await pool.query(`INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`, [
     hash(token),
     userId,

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { expect } from 'chai';
-import nodemailer, { type SendMailOptions } from 'nodemailer';
+import type { SendMailOptions } from 'nodemailer';
 import type { AddressObject } from 'mailparser';
 import type { Browser, Page } from 'playwright-core';
 import { saveUser } from '../../src/access/users.ts';
@@ -12,7 +12,7 @@ import { startInboundSmtp, type InboundSmtp } from '../../src/inbound/smtp-liste
 import { launchBrowser } from '../helpers/browser.ts';
 import { testEngine, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads } from '../helpers/seed.ts';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
+import { deliverMail, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
 const FIXTURE = path.resolve('test/fixtures/inbound');
 const PASSWORD = 'correct horse battery';
@@ -61,11 +61,7 @@ describe('service inbox in headless Chromium', function () {
     await sink.close();
   });
 
-  async function deliver(mail: SendMailOptions) {
-    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: inbound.port, secure: false, ignoreTLS: true });
-    await transport.sendMail(mail);
-    transport.close();
-  }
+  const deliver = (mail: SendMailOptions) => deliverMail(inbound.port, mail);
 
   const replyAddress = () => (sink.messages[0]!.replyTo as AddressObject).value[0]!.address!;
 

@@ -1,3 +1,4 @@
+import nodemailer, { type SendMailOptions } from 'nodemailer';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 
@@ -62,4 +63,14 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
 export function recipient(mail: ParsedMail): string {
   const to = Array.isArray(mail.to) ? mail.to[0] : mail.to;
   return to?.value[0]?.address ?? '';
+}
+
+/** Delivers one message over SMTP to a local listener (the inbound side under test). */
+export async function deliverMail(port: number, mail: SendMailOptions): Promise<void> {
+  const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true });
+  try {
+    await transport.sendMail(mail);
+  } finally {
+    transport.close();
+  }
 }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { expect } from 'chai';
-import nodemailer, { type SendMailOptions } from 'nodemailer';
+import type { SendMailOptions } from 'nodemailer';
 import type { AddressObject, ParsedMail } from 'mailparser';
 import { saveUser } from '../../src/access/users.ts';
 import { requireCampaign } from '../../src/campaigns/load.ts';
@@ -9,7 +9,7 @@ import { acceptContact, getContact, listContacts } from '../../src/inbound/conta
 import { startInboundSmtp, type InboundSmtp } from '../../src/inbound/smtp-listener.ts';
 import { testEngine, until, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads, type SeedLead } from '../helpers/seed.ts';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
+import { deliverMail, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
 const FIXTURE = path.resolve('test/fixtures/inbound');
 const DOMAIN = 'touchpoint.test';
@@ -51,14 +51,7 @@ describe('replies become inbound contacts', function () {
 
   const sentTo = (lead: string): ParsedMail => sink.messages.find((m) => (m.to as AddressObject).value[0]!.address === `${lead}@example.com`)!;
 
-  async function deliver(mail: SendMailOptions) {
-    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: inbound.port, secure: false, ignoreTLS: true });
-    try {
-      return await transport.sendMail(mail);
-    } finally {
-      transport.close();
-    }
-  }
+  const deliver = (mail: SendMailOptions) => deliverMail(inbound.port, mail);
 
   async function contacts() {
     const { rows } = await t.database.pool.query(
