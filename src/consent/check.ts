@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Channel } from '../campaigns/types.ts';
+import { foldConsent } from './ledger.ts';
 
 export type ConsentStatus = 'granted' | 'confirmed' | 'withdrawn';
 
@@ -59,4 +60,51 @@ export async function consentVerdictsFor(
     for (const id of leadIds) verdicts.get(id)![channel] = consentVerdict(states.get(id), channel, purpose);
   }
   return verdicts;
+}
+
+/** A ledger event as audits show it. */
+export interface LedgerEvent {
+  id: number;
+  action: 'grant' | 'confirm' | 'withdraw';
+  channel: Channel;
+  purpose: string;
+  source: string;
+  actor: string;
+  evidence: Record<string, unknown>;
+  notice_version: string | null;
+  notice_hash: string | null;
+  occurred_at: Date;
+  recorded_at: Date;
+  hash: string;
+}
+
+export const LEDGER_EVENT_COLUMNS = 'id, action, channel, purpose, source, actor, evidence, notice_version, notice_hash, occurred_at, recorded_at, hash';
+
+export interface ConsentAnswer {
+  allowed: boolean;
+  status: ConsentStatus | 'none';
+  reason?: 'no_consent' | 'unconfirmed' | 'withdrawn';
+  /** The event the answer rests on (none when there is no event before the instant). */
+  decidingEvent: LedgerEvent | null;
+}
+
+/**
+ * Whether a message on this channel for this purpose was allowed at `at`: the events that had
+ * happened by then, folded in the order they happened, exactly as the current state is folded.
+ */
+export async function consentAsOf(pool: pg.Pool | pg.PoolClient, leadId: number, channel: Channel, purpose: string, at: Date): Promise<ConsentAnswer> {
+  const { rows } = await pool.query<LedgerEvent>(
+    `SELECT ${LEDGER_EVENT_COLUMNS} FROM consent_events
+      WHERE lead_id = $1 AND channel = $2 AND purpose = $3 AND occurred_at <= $4 ORDER BY occurred_at, id`,
+    [leadId, channel, purpose, at],
+  );
+  const events = rows.map((r) => ({ ...r, id: Number(r.id) }));
+  const state = foldConsent(events);
+  const verdict = consentVerdict(state, channel, purpose);
+  return {
+    allowed: verdict.allowed,
+    status: state?.status ?? 'none',
+    ...(verdict.allowed ? {} : { reason: verdict.reason }),
+    decidingEvent: state ? events.find((e) => e.id === state.decidingEventId)! : null,
+  };
 }

@@ -15,6 +15,11 @@ export interface ConsentEventInput {
   /** Who recorded it: a user, an API key, `import`, `recipient`. */
   actor: string;
   occurredAt: Date;
+  /** The consent notice the person was shown: its version label and the SHA-256 of its text. */
+  noticeVersion?: string;
+  noticeHash?: string;
+  /** Set only to carry a subject over from an erased lead; otherwise derived from the lead's address. */
+  subjectHash?: string;
 }
 
 /** A grant from before double opt-in existed, whose confirmation the importer vouches for. */
@@ -22,6 +27,8 @@ export const LEGACY_CONFIRMED = 'legacy-confirmed';
 
 /** Namespace of the transaction locks that serialise writers of one (lead, channel, purpose). */
 const LEDGER_LOCK_NAMESPACE = 7_245_003;
+/** The lock the ledger's insert trigger takes to extend the hash chain (migration 0008). */
+const LEDGER_CHAIN_LOCK = 7_245_005;
 
 interface FoldEvent {
   id: number;
@@ -54,12 +61,16 @@ const keyOf = (e: { leadId: number; channel: string; purpose: string }) => `${e.
 export async function appendConsentEvents(client: pg.PoolClient, events: ConsentEventInput[]): Promise<number[]> {
   if (events.length === 0) return [];
   const keys = [...new Map(events.map((e) => [keyOf(e), e])).entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, e]) => e);
+  // The chain lock first (the insert trigger takes it too): a transaction that appends twice
+  // then never holds it while waiting for a key lock that a waiter for the chain holds.
+  await client.query('SELECT pg_advisory_xact_lock($1)', [LEDGER_CHAIN_LOCK]);
   for (const k of keys) {
     await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LEDGER_LOCK_NAMESPACE, keyOf(k)]);
   }
   const { rows: inserted } = await client.query<{ id: number }>(
-    `INSERT INTO consent_events (lead_id, channel, purpose, action, source, evidence, actor, occurred_at)
-     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::timestamptz[])
+    `INSERT INTO consent_events (lead_id, channel, purpose, action, source, evidence, actor, occurred_at, notice_version, notice_hash, subject_hash)
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[], $8::timestamptz[],
+                          $9::text[], $10::text[], $11::text[])
      RETURNING id`,
     [
       events.map((e) => e.leadId),
@@ -70,6 +81,9 @@ export async function appendConsentEvents(client: pg.PoolClient, events: Consent
       events.map((e) => JSON.stringify(e.evidence ?? {})),
       events.map((e) => e.actor),
       events.map((e) => e.occurredAt.toISOString()),
+      events.map((e) => e.noticeVersion ?? null),
+      events.map((e) => e.noticeHash ?? null),
+      events.map((e) => e.subjectHash ?? null),
     ],
   );
   await rederiveState(client, keys);

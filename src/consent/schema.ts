@@ -2,8 +2,12 @@ import { bigint, bigserial, index, jsonb, pgTable, primaryKey, text, timestamp }
 import { leads } from '../leads/schema.ts';
 
 /**
- * The consent ledger: append-only (a trigger in the migration refuses UPDATE and DELETE). Current
- * state is derived from it into `consent_state` in the same transaction as each append.
+ * The consent ledger: append-only (triggers refuse UPDATE, DELETE and TRUNCATE) and hash-chained:
+ * a BEFORE INSERT trigger (migration 0008) takes the chain lock, numbers the event, links it to the
+ * previous one (`prev_hash`) and seals it (`hash`, SHA-256 over `consent_event_canonical`), so
+ * `touchpoint consent verify` can name the first event that was altered or removed. It also keeps
+ * `subject_hash`, a keyed hash of the address the consent is for, which survives erasure of the
+ * lead. Current state is derived into `consent_state` in the same transaction as each append.
  */
 export const consentEvents = pgTable(
   'consent_events',
@@ -20,8 +24,15 @@ export const consentEvents = pgTable(
     actor: text('actor').notNull(),
     occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull(),
     recordedAt: timestamp('recorded_at', { withTimezone: true }).notNull().defaultNow(),
+    /** Which version of the consent notice the person saw, and a SHA-256 of its text. */
+    noticeVersion: text('notice_version'),
+    noticeHash: text('notice_hash'),
+    /** Keyed hash of the channel's address (email or phone) at the time: recognises a person after erasure. */
+    subjectHash: text('subject_hash'),
+    prevHash: text('prev_hash'),
+    hash: text('hash'),
   },
-  (t) => [index('consent_events_key_idx').on(t.leadId, t.channel, t.purpose, t.occurredAt)],
+  (t) => [index('consent_events_key_idx').on(t.leadId, t.channel, t.purpose, t.occurredAt), index('consent_events_subject_idx').on(t.subjectHash)],
 );
 
 /** Current consent per (lead, channel, purpose) and the ledger event that decided it. */

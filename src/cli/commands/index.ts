@@ -1,4 +1,5 @@
 import type { Command } from '../command.ts';
+import { consentCheckCommand, consentVerifyCommand } from './consent.ts';
 import { eventsSendCommand } from './events.ts';
 import { consentImportCommand, leadsImportCommand } from './imports.ts';
 import { keysCreateCommand } from './keys.ts';
@@ -14,6 +15,8 @@ export const commands: Command[] = [
   validateCommand,
   leadsImportCommand,
   consentImportCommand,
+  consentCheckCommand,
+  consentVerifyCommand,
   planCommand,
   previewCommand,
   runCommand,

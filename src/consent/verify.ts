@@ -1,0 +1,42 @@
+import type pg from 'pg';
+
+export interface ChainReport {
+  /** Events checked, in chain (id) order. */
+  checked: number;
+  /** The first event that does not verify, and why; absent when the whole chain holds. */
+  broken?: { id: number; reason: string };
+}
+
+const BATCH = 5_000;
+
+/**
+ * Recomputes the ledger's hash chain from the first event: each event's seal must match its
+ * content (an edit shows there) and its link must name the seal of the event before it (a removed
+ * or reordered event shows there). Reads in id-ordered batches, so memory stays flat.
+ */
+export async function verifyLedger(pool: pg.Pool, onProgress?: (checked: number, total: number) => void): Promise<ChainReport> {
+  const { rows: count } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM consent_events`);
+  const total = count[0]!.n;
+  let previous = '';
+  let after = 0;
+  let checked = 0;
+  for (;;) {
+    const { rows } = await pool.query<{ id: string; hash: string | null; prev_hash: string | null; expected: string }>(
+      `SELECT e.id, e.hash, e.prev_hash, consent_event_digest(e) AS expected
+         FROM consent_events e WHERE e.id > $1 ORDER BY e.id LIMIT $2`,
+      [after, BATCH],
+    );
+    for (const row of rows) {
+      const id = Number(row.id);
+      if (row.prev_hash !== previous) {
+        return { checked, broken: { id, reason: previous === '' && checked === 0 ? 'the first event does not start the chain' : 'its link does not match the event before it (an event was removed or reordered)' } };
+      }
+      if (row.hash !== row.expected) return { checked, broken: { id, reason: 'its content does not match its seal (it was altered)' } };
+      previous = row.hash;
+      checked++;
+    }
+    onProgress?.(checked, total);
+    if (rows.length < BATCH) return { checked };
+    after = Number(rows[rows.length - 1]!.id);
+  }
+}
