@@ -4,7 +4,7 @@ import { planCampaign, type Plan } from './campaigns/plan.ts';
 import { runCampaign, type RunOptions } from './campaigns/run.ts';
 import type { Campaign, CampaignSet } from './campaigns/types.ts';
 import { closeChannels, createChannels, messageDomain } from './channels/index.ts';
-import { replyAddress } from './inbound/addresses.ts';
+import { withMessageAddresses } from './inbound/addresses.ts';
 import { escalateOverdue } from './inbound/contacts.ts';
 import { receiveReply, type IncomingReply, type Received } from './inbound/receive.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -117,7 +117,7 @@ export async function createEngine(config: Config, database: Database, clock: Cl
         maxAttempts: config.dispatch.maxAttempts,
         pollMs: config.dispatch.pollMs,
         retryBaseMs: config.dispatch.retryBaseMs,
-        replyTo: (id) => replyAddress(secret, config.inbound.domain, id),
+        emailHeaders: (id, headers) => withMessageAddresses(secret, config.inbound.domain, id, headers),
       });
       await dispatcher.start();
       return dispatcher;

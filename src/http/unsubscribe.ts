@@ -6,14 +6,18 @@ import type { Engine } from '../engine.ts';
 import { AppError } from '../errors.ts';
 import { escapeHtml, page } from './page.ts';
 
+const CHANNEL_NAMES = { email: 'email', sms: 'text messages' } as const;
+
 /**
- * Unsubscribe links from messages. GET only shows a page (mail scanners follow links; a GET must
- * change nothing); its button POSTs. Mail clients' one-click unsubscribe (RFC 8058) POSTs
- * `List-Unsubscribe=One-Click` to the same URL, without cookies or login.
+ * Unsubscribe links from messages, and the preference page they open. GET only shows pages (mail
+ * scanners follow links; a GET must change nothing); buttons POST. Mail clients' one-click
+ * unsubscribe (RFC 8058) POSTs `List-Unsubscribe=One-Click` to the same URL, without cookies or
+ * login. A token is signed per message and names one person: it can withdraw any of their
+ * consents, and nothing else.
  */
 export function unsubscribeRouter(engine: Engine): Router {
   const router = Router();
-  const { database } = engine;
+  const { pool } = engine.database;
 
   function payloadOf(req: Request): UnsubscribePayload {
     const payload = verifyToken(engine.secret, req.params.token as string);
@@ -21,34 +25,70 @@ export function unsubscribeRouter(engine: Engine): Router {
     return payload;
   }
 
+  async function withdraw(req: Request, payload: UnsubscribePayload, channel: 'email' | 'sms', purpose: string, source: string) {
+    await withTransaction(pool, (client) =>
+      appendConsentEvents(client, [
+        {
+          leadId: payload.lead,
+          channel,
+          purpose,
+          action: 'withdraw',
+          source,
+          evidence: { message: payload.message, ip: req.ip ?? null, user_agent: req.get('user-agent') ?? null },
+          actor: 'recipient',
+          occurredAt: engine.clock.now(),
+        },
+      ]),
+    );
+  }
+
+  /** The person's consents as the preference page lists them. */
+  async function preferences(leadId: number) {
+    const { rows } = await pool.query<{ channel: 'email' | 'sms'; purpose: string; status: string }>(
+      `SELECT channel, purpose, status FROM consent_state WHERE lead_id = $1 ORDER BY channel, purpose`,
+      [leadId],
+    );
+    return rows;
+  }
+
   router.get('/:token', async (req, res) => {
-    payloadOf(req);
+    const payload = payloadOf(req);
+    const action = escapeHtml(req.originalUrl.split('?')[0]!);
+    const rows = await preferences(payload.lead);
+    const items = rows
+      .map((r) => {
+        const label = `${escapeHtml(r.purpose)} ${CHANNEL_NAMES[r.channel]}`;
+        return r.status === 'withdrawn'
+          ? `<li>${label}: unsubscribed</li>`
+          : `<li><form method="post" action="${action}/preferences"><input type="hidden" name="channel" value="${r.channel}">` +
+              `<input type="hidden" name="purpose" value="${escapeHtml(r.purpose)}">${label}: subscribed <button type="submit">Unsubscribe</button></form></li>`;
+      })
+      .join('');
     res.type('html').send(
       page(
         'Unsubscribe',
-        `<h1>Unsubscribe</h1><p>Do you want to stop receiving these messages?</p>
-         <form method="post" action="${escapeHtml(req.originalUrl)}"><button type="submit">Unsubscribe</button></form>`,
+        `<h1>Unsubscribe</h1><p>Stop receiving ${escapeHtml(payload.purpose)} ${CHANNEL_NAMES[payload.channel]} from us?</p>
+         <form method="post" action="${action}"><button type="submit">Unsubscribe</button></form>
+         <h2>Your preferences</h2><ul>${items || '<li>No subscriptions.</li>'}</ul>`,
       ),
     );
   });
 
   router.post('/:token', async (req, res) => {
     const payload = payloadOf(req);
-    await withTransaction(database.pool, (client) =>
-      appendConsentEvents(client, [
-        {
-          leadId: payload.lead,
-          channel: payload.channel,
-          purpose: payload.purpose,
-          action: 'withdraw',
-          source: req.body?.['List-Unsubscribe'] === 'One-Click' ? 'one-click-unsubscribe' : 'unsubscribe-link',
-          evidence: { message: payload.message, ip: req.ip, user_agent: req.get('user-agent') ?? null },
-          actor: 'recipient',
-          occurredAt: new Date(),
-        },
-      ]),
-    );
+    const oneClick = req.body?.['List-Unsubscribe'] === 'One-Click';
+    await withdraw(req, payload, payload.channel, payload.purpose, oneClick ? 'one-click-unsubscribe' : 'unsubscribe-link');
     res.type('html').send(page('Unsubscribed', '<h1>You are unsubscribed</h1><p>You will not receive these messages any more.</p>'));
+  });
+
+  router.post('/:token/preferences', async (req, res) => {
+    const payload = payloadOf(req);
+    const { channel, purpose } = (req.body ?? {}) as { channel?: string; purpose?: string };
+    const rows = await preferences(payload.lead);
+    const chosen = rows.find((r) => r.channel === channel && r.purpose === purpose);
+    if (!chosen) throw new AppError('not_found', 'no such subscription');
+    await withdraw(req, payload, chosen.channel, chosen.purpose, 'preference-page');
+    res.redirect(303, req.originalUrl.replace(/\/preferences$/, ''));
   });
 
   return router;

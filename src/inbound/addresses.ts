@@ -1,32 +1,44 @@
 import crypto from 'node:crypto';
 
 /**
- * Where replies find their way back. Every email we send carries `Reply-To:
- * reply+<token>@<inbound domain>`, the token naming our message id with an HMAC over it, so a
- * reply names the message it answers and nobody can forge a token for someone else's message.
- * Lowercase hex keeps the token intact through mail systems that fold case in local parts.
+ * Addresses that name one of our messages. Every email we send carries `Reply-To:
+ * reply+<token>@<inbound domain>` and, for marketing, a `mailto:unsubscribe+<token>@…` in
+ * List-Unsubscribe. The token is our message id with an HMAC over it and the address's kind, so a
+ * reply names the message it answers and nobody can forge one for someone else's message, nor
+ * turn a reply token into an unsubscribe token. Lowercase hex survives mail systems that fold
+ * case in local parts; the whole token stays far below the 64-character limit of a local part.
  */
+export type AddressKind = 'reply' | 'unsubscribe';
 const MAC_HEX = 20;
 
-function mac(secret: string, messageId: number): string {
-  return crypto.createHmac('sha256', secret).update(`reply:${messageId}`).digest('hex').slice(0, MAC_HEX);
+function mac(secret: string, kind: AddressKind, messageId: number): string {
+  return crypto.createHmac('sha256', secret).update(`${kind}:${messageId}`).digest('hex').slice(0, MAC_HEX);
 }
 
-export function replyToken(secret: string, messageId: number): string {
-  return `${messageId.toString(36)}-${mac(secret, messageId)}`;
+export function messageAddress(secret: string, kind: AddressKind, domain: string, messageId: number): string {
+  return `${kind}+${messageId.toString(36)}-${mac(secret, kind, messageId)}@${domain}`;
 }
 
-export function replyAddress(secret: string, domain: string, messageId: number): string {
-  return `reply+${replyToken(secret, messageId)}@${domain}`;
+export const replyAddress = (secret: string, domain: string, messageId: number) => messageAddress(secret, 'reply', domain, messageId);
+
+/**
+ * An email's headers with the addresses that name it: Reply-To, and a mailto beside the https
+ * link in List-Unsubscribe (RFC 2369), for mail clients that unsubscribe by sending mail.
+ */
+export function withMessageAddresses(secret: string, domain: string, messageId: number, headers: Record<string, string>): Record<string, string> {
+  const withReply = { ...headers, 'Reply-To': replyAddress(secret, domain, messageId) };
+  const link = headers['List-Unsubscribe'];
+  if (!link) return withReply;
+  return { ...withReply, 'List-Unsubscribe': `${link}, <mailto:${messageAddress(secret, 'unsubscribe', domain, messageId)}?subject=unsubscribe>` };
 }
 
-/** The message a reply address names, when its token is ours and intact. */
-export function messageIdFromReplyAddress(secret: string, address: string): number | undefined {
-  const match = /^reply\+([0-9a-z]{1,13})-([0-9a-f]+)@/i.exec(address.trim());
+/** The message an address of this kind names, when its token is ours and intact. */
+export function messageIdFromAddress(secret: string, kind: AddressKind, address: string): number | undefined {
+  const match = new RegExp(`^${kind}\\+([0-9a-z]{1,13})-([0-9a-f]+)@`, 'i').exec(address.trim());
   if (!match) return undefined;
   const id = Number.parseInt(match[1]!.toLowerCase(), 36);
   if (!Number.isSafeInteger(id) || id <= 0) return undefined;
-  const expected = Buffer.from(mac(secret, id));
+  const expected = Buffer.from(mac(secret, kind, id));
   const given = Buffer.from(match[2]!.toLowerCase());
   return expected.length === given.length && crypto.timingSafeEqual(expected, given) ? id : undefined;
 }

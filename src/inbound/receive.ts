@@ -3,7 +3,7 @@ import type { CampaignSet } from '../campaigns/types.ts';
 import { appendConsentEvents } from '../consent/ledger.ts';
 import { withTransaction } from '../db/tx.ts';
 import { log } from '../log.ts';
-import { messageIdFromReplyAddress, messageIdsFromHeaders } from './addresses.ts';
+import { messageIdFromAddress, messageIdsFromHeaders } from './addresses.ts';
 import { pickAssignee } from './assign.ts';
 import { dueAfter } from './business-hours.ts';
 import { recordContactEvent } from './history.ts';
@@ -40,8 +40,10 @@ export interface ReceiveDeps {
 }
 
 export interface Received {
-  contactId: number;
+  /** Null for a mail to an unsubscribe address: that is a withdrawal, not a conversation. */
+  contactId: number | null;
   duplicate: boolean;
+  unsubscribed?: boolean;
 }
 
 interface RepliedMessage {
@@ -79,7 +81,7 @@ async function identify(client: pg.PoolClient, deps: ReceiveDeps, reply: Incomin
     return ids.map((id) => rows.find((r) => Number(r.id) === id)).find(Boolean);
   };
   if (reply.channel === 'email') {
-    const tokens = (reply.recipients ?? []).map((r) => messageIdFromReplyAddress(deps.secret, r)).filter((id): id is number => id !== undefined);
+    const tokens = (reply.recipients ?? []).map((r) => messageIdFromAddress(deps.secret, 'reply', r)).filter((id): id is number => id !== undefined);
     const byToken = await byId(tokens);
     if (byToken) return { by: 'token', leadId: Number(byToken.lead_id), message: byToken };
     const byHeaders = await byId(messageIdsFromHeaders(deps.messageDomain, reply.inReplyTo, reply.references));
@@ -106,6 +108,7 @@ async function identify(client: pg.PoolClient, deps: ReceiveDeps, reply: Incomin
  */
 export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Promise<Received> {
   return withTransaction(deps.pool, async (client) => {
+    if (await unsubscribeByMail(client, deps, reply)) return { contactId: null, duplicate: false, unsubscribed: true };
     const who = await identify(client, deps, reply);
     const lead = who.leadId
       ? (await client.query<{ locale: string | null }>(`SELECT locale FROM leads WHERE id = $1`, [who.leadId])).rows[0]
@@ -159,4 +162,24 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
     }
     return { contactId, duplicate: false };
   });
+}
+
+/**
+ * Mail to the `mailto:` of a List-Unsubscribe header withdraws consent for that message's channel
+ * and purpose, whatever it says (RFC 2369 asks for nothing more). Bounces and auto-replies to that
+ * address change nothing.
+ */
+async function unsubscribeByMail(client: pg.PoolClient, deps: ReceiveDeps, reply: IncomingReply): Promise<boolean> {
+  if (reply.channel !== 'email') return false;
+  const id = (reply.recipients ?? []).map((r) => messageIdFromAddress(deps.secret, 'unsubscribe', r)).find((m) => m !== undefined);
+  if (id === undefined) return false;
+  if (reply.kind !== 'human') return true;
+  const { rows } = await client.query<{ lead_id: number; channel: 'email' | 'sms'; purpose: string }>(`SELECT lead_id, channel, purpose FROM messages WHERE id = $1`, [id]);
+  const message = rows[0];
+  if (message) {
+    await appendConsentEvents(client, [
+      { leadId: Number(message.lead_id), channel: message.channel, purpose: message.purpose, action: 'withdraw', source: 'unsubscribe-mailto', actor: 'recipient', evidence: { message_id: id, from: reply.from, mail_id: reply.externalId }, occurredAt: deps.now },
+    ]);
+  }
+  return true;
 }

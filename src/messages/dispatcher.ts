@@ -29,8 +29,8 @@ export interface DispatcherOptions {
   pollMs: number;
   /** First retry delay; doubles per attempt, with jitter, up to an hour. */
   retryBaseMs?: number;
-  /** The Reply-To address of an email, naming the message so its replies find their way back. */
-  replyTo?: (messageId: number) => string;
+  /** Headers added to an email at send time, when its id is known (Reply-To, mailto unsubscribe). */
+  emailHeaders?: (messageId: number, headers: Record<string, string>) => Record<string, string>;
 }
 
 /** Delay before attempt `attempts + 1`: exponential with full jitter in its upper half. */
@@ -201,7 +201,7 @@ export class Dispatcher {
         subject: message.subject,
         html: message.bodyHtml,
         text: message.bodyText,
-        headers: message.channel === 'email' && this.options.replyTo ? { ...message.headers, 'Reply-To': this.options.replyTo(message.id) } : message.headers,
+        headers: message.channel === 'email' && this.options.emailHeaders ? this.options.emailHeaders(message.id, message.headers) : message.headers,
       });
       return providerId;
     } catch (err) {
