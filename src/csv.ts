@@ -36,3 +36,14 @@ export function assertReadable(file: string, extensions: string[]): string {
   if (!fs.existsSync(file)) throw new AppError('invalid_input', `${file}: no such file`);
   return ext;
 }
+
+/** One CSV line (RFC 4180 quoting); a leading =, +, - or @ is prefixed with ' so spreadsheets never run it. */
+export function csvLine(values: readonly unknown[]): string {
+  return values
+    .map((v) => {
+      let text = v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v) : String(v);
+      if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+      return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+    })
+    .join(',');
+}

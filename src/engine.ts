@@ -31,6 +31,8 @@ export interface Engine {
   clock: Clock;
   /** Signs and verifies links in messages (unsubscribe). */
   secret: string;
+  /** Renders templates (compiled once per process). */
+  renderer: TemplateRenderer;
   /** Campaign files as on disk (re-read when older than a couple of seconds). */
   loadCampaigns(): CampaignSet;
   /** What recording steps needs, for a set of campaigns. */
@@ -90,6 +92,7 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     database,
     clock,
     secret,
+    renderer,
     loadCampaigns,
     stepContext,
     run: (campaign, set, options) =>

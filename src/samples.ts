@@ -14,7 +14,7 @@ export async function seedSamplesIfEmpty(ctx: CliContext): Promise<void> {
   const database = await ctx.database();
   const { rows } = await database.pool.query<{ any: boolean }>('SELECT EXISTS (SELECT 1 FROM leads) AS any');
   if (rows[0]!.any) return;
-  const leads = await importLeads(database.db, path.join(SAMPLES, 'leads.csv'), { phoneRegion: ctx.config.phoneRegion });
+  const leads = await importLeads(database, path.join(SAMPLES, 'leads.csv'), { phoneRegion: ctx.config.phoneRegion });
   const consents = await importConsents(database, path.join(SAMPLES, 'consents.csv'));
   log.info('demo: loaded sample leads and consents', { leads: leads.imported, consent_events: consents.imported });
   // The sample inbound.yaml routes replies to this login; its password is made up now and shown once.

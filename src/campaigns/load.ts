@@ -128,9 +128,13 @@ function checkReferences(yaml: YamlFile, personas: Persona[], templatesDir: stri
     ? audiencePersonas.filter((id): id is string => typeof id === 'string' && known.has(id))
     : [...personas.map((p) => p.id), ...(personas.some((p) => !p.match) ? [] : [DEFAULT_PERSONA])];
   const steps = Array.isArray(data.steps) ? (data.steps as { channel?: unknown; template?: unknown }[]) : [];
+  const marketing = (yaml.data as { purpose?: unknown }).purpose === 'marketing';
   steps.forEach((step, i) => {
     if (typeof step?.template !== 'string' || !['email', 'sms', 'preferred'].includes(step.channel as string)) return;
     for (const channel of channelsOf(step.channel as StepChannel)) {
+      if (marketing) {
+        for (const problem of marketingLint(templatesDir, step.template, channel)) problems.push(yaml.problem(['steps', i, 'template'], problem));
+      }
       for (const persona of reachable) {
         if (hasFallbackTemplate(templatesDir, step.template, persona, channel)) continue;
         problems.push(
@@ -145,3 +149,27 @@ function checkReferences(yaml: YamlFile, personas: Persona[], templatesDir: stri
   });
 }
 
+
+const UNSUBSCRIBE_LINK = /\{\{\{?\s*unsubscribe_url\s*\}\}\}?/;
+const OPT_OUT_WORDING = /\b(stop|stopp|opt[ -]?out|unsubscribe|abmelden|désabonner|end)\b/i;
+
+/**
+ * Compliance lint for marketing: every email variant must carry the unsubscribe link, every SMS
+ * variant must tell people how to opt out. Every variant is read (any locale), because any one of
+ * them may be the one a person gets.
+ */
+function marketingLint(templatesDir: string, template: string, channel: 'email' | 'sms'): string[] {
+  const dir = path.join(templatesDir, template);
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(`.${channel}.hbs`))
+    .sort()
+    .flatMap((f) => {
+      const text = fs.readFileSync(path.join(dir, f), 'utf8');
+      const name = `${path.basename(templatesDir)}/${template}/${f}`;
+      if (channel === 'email' && !UNSUBSCRIBE_LINK.test(text)) return [`marketing email template ${name} has no {{unsubscribe_url}} link`];
+      if (channel === 'sms' && !OPT_OUT_WORDING.test(text)) return [`marketing SMS template ${name} does not say how to opt out (e.g. "Reply STOP to opt out")`];
+      return [];
+    });
+}

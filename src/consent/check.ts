@@ -18,6 +18,10 @@ export type ConsentVerdict =
  * marketing, so no opt-in gates them (they never go to anyone who did not write first).
  */
 export const SERVICE_REPLY_PURPOSE = 'service-reply';
+/** The double opt-in email itself: it asks for the confirmation, so it cannot wait for it. */
+export const CONFIRMATION_PURPOSE = 'consent-confirmation';
+/** Purposes of messages the person asked for, which no opt-in gates. */
+export const UNGATED_PURPOSES: ReadonlySet<string> = new Set([SERVICE_REPLY_PURPOSE, CONFIRMATION_PURPOSE]);
 
 /** Marketing email counts only after double opt-in; everything else on a standing grant. */
 function needsConfirmation(channel: Channel, purpose: string): boolean {

@@ -50,6 +50,14 @@ export function foldConsent(events: FoldEvent[]): { status: ConsentStatus; decid
   return state;
 }
 
+/**
+ * Takes the ledger's writer lock for the rest of the transaction: for a read-then-append decision
+ * (a confirmation used once) that no other writer may interleave with.
+ */
+export async function lockLedger(client: pg.PoolClient): Promise<void> {
+  await client.query('SELECT pg_advisory_xact_lock($1)', [LEDGER_CHAIN_LOCK]);
+}
+
 const keyOf = (e: { leadId: number; channel: string; purpose: string }) => `${e.leadId}/${e.channel}/${e.purpose}`;
 
 /**
@@ -63,7 +71,7 @@ export async function appendConsentEvents(client: pg.PoolClient, events: Consent
   const keys = [...new Map(events.map((e) => [keyOf(e), e])).entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, e]) => e);
   // The chain lock first (the insert trigger takes it too): a transaction that appends twice
   // then never holds it while waiting for a key lock that a waiter for the chain holds.
-  await client.query('SELECT pg_advisory_xact_lock($1)', [LEDGER_CHAIN_LOCK]);
+  await lockLedger(client);
   for (const k of keys) {
     await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LEDGER_LOCK_NAMESPACE, keyOf(k)]);
   }

@@ -1,9 +1,9 @@
 import crypto from 'node:crypto';
 
 /**
- * Signed, self-contained link tokens (unsubscribe today, confirmation later): the payload is
- * readable JSON, the signature an HMAC-SHA256 under the engine's secret. Verification is
- * constant-time and a token of one kind never passes as another.
+ * Signed, self-contained link tokens: the payload is readable JSON, the signature an HMAC-SHA256
+ * under the engine's secret over the payload and its kind. Verification is constant-time, a token
+ * of one kind never passes as another, and tokens with an expiry stop working after it.
  */
 export interface UnsubscribePayload {
   kind: 'unsubscribe';
@@ -14,24 +14,38 @@ export interface UnsubscribePayload {
   message: string;
 }
 
+/** Double opt-in: confirms the grant event `grant`; expires at `exp` (epoch seconds). */
+export interface ConfirmPayload {
+  kind: 'confirm';
+  lead: number;
+  channel: 'email' | 'sms';
+  purpose: string;
+  grant: number;
+  exp: number;
+}
+
+type Payload = UnsubscribePayload | ConfirmPayload;
+
 function sign(secret: string, body: string): string {
   return crypto.createHmac('sha256', secret).update(body).digest('base64url');
 }
 
-export function signToken(secret: string, payload: UnsubscribePayload): string {
+export function signToken(secret: string, payload: Payload): string {
   const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
   return `${body}.${sign(secret, body)}`;
 }
 
-export function verifyToken(secret: string, token: string): UnsubscribePayload | undefined {
+export function verifyToken<K extends Payload['kind']>(secret: string, token: string, kind: K, now: Date = new Date()): Extract<Payload, { kind: K }> | undefined {
   const [body, signature, extra] = token.split('.');
   if (!body || !signature || extra !== undefined) return undefined;
   const expected = Buffer.from(sign(secret, body));
   const given = Buffer.from(signature);
   if (expected.length !== given.length || !crypto.timingSafeEqual(expected, given)) return undefined;
   try {
-    const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as UnsubscribePayload;
-    return payload.kind === 'unsubscribe' ? payload : undefined;
+    const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Payload;
+    if (payload.kind !== kind) return undefined;
+    if ('exp' in payload && payload.exp * 1000 <= now.getTime()) return undefined;
+    return payload as Extract<Payload, { kind: K }>;
   } catch {
     return undefined;
   }

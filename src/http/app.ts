@@ -3,11 +3,13 @@ import type { Engine } from '../engine.ts';
 import { AppError } from '../errors.ts';
 import { log } from '../log.ts';
 import { campaignsRouter } from './api/campaigns.ts';
+import { consentsRouter } from './api/consents.ts';
 import { eventsRouter } from './api/events.ts';
 import { inboundRouter } from './api/inbound.ts';
 import { leadsRouter } from './api/leads.ts';
 import { messagesRouter } from './api/messages.ts';
 import { requireApiKey } from './auth.ts';
+import { confirmRouter } from './confirm.ts';
 import { metricsHandler } from './metrics.ts';
 import { uiRouter } from './ui/router.ts';
 import { unsubscribeRouter } from './unsubscribe.ts';
@@ -32,6 +34,7 @@ export function createApp(engine: Engine): express.Express {
   });
   app.get('/metrics', metricsHandler(engine));
   app.use('/unsubscribe', express.urlencoded({ extended: false, limit: '4kb' }), unsubscribeRouter(engine));
+  app.use('/confirm', express.urlencoded({ extended: false, limit: '4kb' }), confirmRouter(engine));
   app.use('/webhooks', webhooksRouter(engine));
 
   const api = express.Router();
@@ -42,6 +45,7 @@ export function createApp(engine: Engine): express.Express {
   api.use('/leads', leadsRouter(engine));
   api.use('/messages', messagesRouter(engine));
   api.use('/inbound', inboundRouter(engine));
+  api.use('/consents', consentsRouter(engine));
   app.use('/api/v1', api);
   app.use(uiRouter(engine));
 

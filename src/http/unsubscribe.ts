@@ -20,7 +20,7 @@ export function unsubscribeRouter(engine: Engine): Router {
   const { pool } = engine.database;
 
   function payloadOf(req: Request): UnsubscribePayload {
-    const payload = verifyToken(engine.secret, req.params.token as string);
+    const payload = verifyToken(engine.secret, req.params.token as string, 'unsubscribe');
     if (!payload) throw new AppError('not_found', 'this unsubscribe link is not valid');
     return payload;
   }

@@ -1,4 +1,4 @@
-import { and, arrayContains, asc, gt } from 'drizzle-orm';
+import { and, arrayContains, asc, gt, isNull } from 'drizzle-orm';
 import type { Db } from '../db/index.ts';
 import { leadMatches, type Filter } from './filter.ts';
 import { resolvePersona, type Persona } from './personas.ts';
@@ -32,7 +32,7 @@ export async function* streamAudience(
     const rows = await db
       .select()
       .from(leads)
-      .where(and(gt(leads.id, after), audience.tags?.length ? arrayContains(leads.tags, audience.tags) : undefined))
+      .where(and(gt(leads.id, after), isNull(leads.erasedAt), audience.tags?.length ? arrayContains(leads.tags, audience.tags) : undefined))
       .orderBy(asc(leads.id))
       .limit(batchSize);
     if (rows.length === 0) return;

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
-import type { Db } from '../db/index.ts';
+import type { Database } from '../db/index.ts';
 import { assertReadable, countLines, csvRows } from '../csv.ts';
 import { AppError } from '../errors.ts';
+import { carryOverWithdrawals } from './erase.ts';
 import { upsertLeads, type LeadInput } from './store.ts';
 import { LEAD_COLUMNS, validateLeadRecord } from './validation.ts';
 
@@ -62,7 +63,8 @@ async function* jsonRecords(file: string): AsyncGenerator<{ row: number; values:
  * Imports leads from CSV or JSON, upserting by external id in batches. Bad rows are reported with
  * their row number and kept out; every good row is kept.
  */
-export async function importLeads(db: Db, file: string, options: ImportOptions = {}): Promise<ImportReport> {
+export async function importLeads(database: Pick<Database, 'db' | 'pool'>, file: string, options: ImportOptions = {}): Promise<ImportReport> {
+  const { db, pool } = database;
   const ext = assertReadable(file, ['csv', 'json']);
   const batchSize = options.batchSize ?? 1000;
   const report: ImportReport = { imported: 0, created: 0, updated: 0, rejected: [], warnings: [] };
@@ -75,6 +77,13 @@ export async function importLeads(db: Db, file: string, options: ImportOptions =
     const results = await upsertLeads(db, batch);
     report.imported += batch.length;
     for (const r of results) r.created ? report.created++ : report.updated++;
+    // A new lead whose address belonged to someone erased after withdrawing keeps that withdrawal.
+    const created = results.filter((r) => r.created);
+    const carried = await carryOverWithdrawals(pool, created.map((r) => r.id));
+    for (const c of carried) {
+      const externalId = created.find((r) => r.id === c.leadId)!.externalId;
+      report.warnings.push({ row: seen.get(externalId)!, message: `this address withdrew consent before its earlier record was erased; the withdrawal (event ${c.fromEvent}) carries over` });
+    }
     batch = [];
     options.onProgress?.(done, Math.max(total, done));
   };

@@ -18,6 +18,8 @@ export const leads = pgTable(
     attributes: jsonb('attributes').$type<Record<string, unknown>>().notNull().default({}),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    /** Set when the person's data was erased; the row stays so the ledger keeps its references. */
+    erasedAt: timestamp('erased_at', { withTimezone: true }),
   },
   (t) => [index('leads_tags_idx').using('gin', t.tags)],
 );

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { consentVerdict, SERVICE_REPLY_PURPOSE } from '../consent/check.ts';
+import { consentVerdict, UNGATED_PURPOSES } from '../consent/check.ts';
 import type { Channel } from '../campaigns/types.ts';
 
 /** Namespace of the advisory locks that tell live dispatchers from dead ones. */
@@ -61,7 +61,7 @@ export async function claimDueMessages(pool: pg.Pool, worker: number, limit: num
   const refused: { id: number; reason: string }[] = [];
   for (const row of rows) {
     const state = row.consent_status ? { status: row.consent_status, decidingEventId: row.consent_event_id! } : undefined;
-    const verdict = row.purpose === SERVICE_REPLY_PURPOSE ? ({ allowed: true } as const) : consentVerdict(state, row.channel, row.purpose);
+    const verdict = UNGATED_PURPOSES.has(row.purpose) ? ({ allowed: true } as const) : consentVerdict(state, row.channel, row.purpose);
     if (!verdict.allowed) {
       refused.push({ id: row.id, reason: verdict.reason });
       continue;

@@ -11,6 +11,8 @@ export interface RenderContext {
   persona: Record<string, unknown>;
   campaign: { id: string; name: string; step: string };
   unsubscribe_url: string;
+  /** Only in the double opt-in confirmation email. */
+  confirm_url?: string;
 }
 
 export interface RenderedEmail {

@@ -86,4 +86,12 @@ describe('campaign validation', () => {
     expect(good.out).to.equal('');
     expect(good.err).to.match(/valid \(2 campaign\(s\), 2 persona\(s\)\)/);
   });
+
+  it('reports marketing templates without an unsubscribe link or opt-out wording as errors', () => {
+    const root = path.resolve('test/fixtures/lint');
+    expect(load(root).problems.map((p) => formatProblem(p, root))).to.deep.equal([
+      'campaigns/promo.yaml:9:15 marketing email template templates/promo/default.email.hbs has no {{unsubscribe_url}} link',
+      'campaigns/promo.yaml:12:15 marketing SMS template templates/promo/default.sms.hbs does not say how to opt out (e.g. "Reply STOP to opt out")',
+    ]);
+  });
 });

@@ -87,7 +87,7 @@ describe('consent ledger', () => {
   });
 
   it('imports consent history, naming rows with unknown leads or bad values', async () => {
-    await importLeads(database.db, path.join(FIXTURES, 'leads.csv'));
+    await importLeads(database, path.join(FIXTURES, 'leads.csv'));
     const report = await importConsents(database, path.join(FIXTURES, 'consents.csv'));
     expect(report.imported).to.equal(3);
     expect(report.rejected).to.deep.equal([

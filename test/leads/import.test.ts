@@ -15,7 +15,7 @@ describe('lead import', () => {
   afterEach(() => database.close());
 
   it('keeps the good rows and names each bad row with its row number and reason', async () => {
-    const report = await importLeads(database.db, path.join(FIXTURES, 'leads.csv'), { batchSize: 2 });
+    const report = await importLeads(database, path.join(FIXTURES, 'leads.csv'), { batchSize: 2 });
     expect(report.rejected).to.deep.equal([
       { row: 3, reason: "email 'not-an-email' is not a valid address" },
       { row: 4, reason: 'a lead needs an email or a phone' },
@@ -29,7 +29,7 @@ describe('lead import', () => {
   });
 
   it('types extra columns as attributes and lets the later row of a repeated id win', async () => {
-    await importLeads(database.db, path.join(FIXTURES, 'leads.csv'));
+    await importLeads(database, path.join(FIXTURES, 'leads.csv'));
     const anna = await findLeadByExternalId(database.db, 'a-1');
     expect(anna).to.include({ email: 'anna.new@example.com', firstName: 'Anna', locale: 'de-DE', timezone: 'Europe/Berlin' });
     expect(anna!.tags).to.deep.equal(['customer']);
@@ -41,15 +41,15 @@ describe('lead import', () => {
   });
 
   it('updates on re-import instead of duplicating', async () => {
-    await importLeads(database.db, path.join(FIXTURES, 'leads.csv'));
-    const again = await importLeads(database.db, path.join(FIXTURES, 'leads.csv'));
+    await importLeads(database, path.join(FIXTURES, 'leads.csv'));
+    const again = await importLeads(database, path.join(FIXTURES, 'leads.csv'));
     expect(again).to.include({ created: 0 });
     const { rows } = await database.pool.query('SELECT count(*)::int AS n FROM leads');
     expect(rows[0].n).to.equal(2);
   });
 
   it('imports JSON arrays with the same fields, naming bad entries by position', async () => {
-    const report = await importLeads(database.db, path.join(FIXTURES, 'leads.json'), { phoneRegion: 'DE' });
+    const report = await importLeads(database, path.join(FIXTURES, 'leads.json'), { phoneRegion: 'DE' });
     expect(report.rejected).to.deep.equal([{ row: 2, reason: 'a lead needs an email or a phone' }]);
     expect(report.imported).to.equal(3);
     expect(report.warnings).to.deep.equal([
@@ -61,9 +61,9 @@ describe('lead import', () => {
   });
 
   it('refuses files it cannot read with a clear message', async () => {
-    const missing = await importLeads(database.db, path.join(FIXTURES, 'nope.csv')).catch((e: Error) => e);
+    const missing = await importLeads(database, path.join(FIXTURES, 'nope.csv')).catch((e: Error) => e);
     expect(missing).to.be.instanceOf(Error).with.property('message').that.contains('no such file');
-    const wrongKind = await importLeads(database.db, path.join(FIXTURES, 'leads.txt')).catch((e: Error) => e);
+    const wrongKind = await importLeads(database, path.join(FIXTURES, 'leads.txt')).catch((e: Error) => e);
     expect(wrongKind).to.be.instanceOf(Error).with.property('message').that.contains('expected a .csv or .json file');
   });
 });

@@ -1,5 +1,7 @@
 import { consentAsOf, type ConsentAnswer } from '../../consent/check.ts';
+import { consentProof, EXPORT_HEADER, exportConsentEvents, exportCsvLine, proofCsv } from '../../consent/proof.ts';
 import { verifyLedger } from '../../consent/verify.ts';
+import { csvLine } from '../../csv.ts';
 import { AppError } from '../../errors.ts';
 import { findLeadByExternalId } from '../../leads/store.ts';
 import { parseCommandArgs } from '../args.ts';
@@ -52,5 +54,43 @@ export const consentCheckCommand: Command = {
     const answer = await consentAsOf(database.pool, lead.id, values.channel, values.purpose, at);
     ctx.stdout.write(values.json ? JSON.stringify({ lead: values.lead, channel: values.channel, purpose: values.purpose, at, ...answer }, null, 2) + '\n' : formatAnswer(answer));
     return answer.allowed ? 0 : 1;
+  },
+};
+
+export const consentProofCommand: Command = {
+  name: ['consent', 'proof'],
+  summary: "a person's full consent history and every message with the event that allowed it (JSON or CSV)",
+  usage: 'consent proof --lead <external-id> [--format json|csv]',
+  async run(args, ctx) {
+    const { values } = parseCommandArgs(args, { lead: { type: 'string' }, format: { type: 'string', default: 'json' } }, false);
+    if (!values.lead) throw new AppError('invalid_input', 'consent proof needs --lead <external-id>');
+    if (values.format !== 'json' && values.format !== 'csv') throw new AppError('invalid_input', '--format is json or csv');
+    const proof = await consentProof((await ctx.database()).pool, values.lead, new Date());
+    ctx.stdout.write(values.format === 'csv' ? proofCsv(proof) : JSON.stringify(proof, null, 2) + '\n');
+    if (proof.chain.broken) ctx.stderr.write(`warning: the ledger does not verify (event ${proof.chain.broken.id}: ${proof.chain.broken.reason})\n`);
+    return 0;
+  },
+};
+
+export const consentExportCommand: Command = {
+  name: ['consent', 'export'],
+  summary: 'every consent event that happened in a time range, in chain order (CSV or JSON lines)',
+  usage: 'consent export --from <ISO instant> --to <ISO instant> [--format csv|jsonl]',
+  async run(args, ctx) {
+    const { values } = parseCommandArgs(args, { from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string', default: 'csv' } }, false);
+    const from = new Date(values.from ?? '');
+    const to = new Date(values.to ?? '');
+    if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || from >= to) {
+      throw new AppError('invalid_input', '--from and --to must be ISO instants with --from before --to, e.g. --from 2026-01-01T00:00:00Z --to 2026-02-01T00:00:00Z');
+    }
+    if (values.format !== 'csv' && values.format !== 'jsonl') throw new AppError('invalid_input', '--format is csv or jsonl');
+    if (values.format === 'csv') ctx.stdout.write(csvLine(EXPORT_HEADER) + '\n');
+    let n = 0;
+    for await (const batch of exportConsentEvents((await ctx.database()).pool, from, to)) {
+      ctx.stdout.write(batch.map((e) => (values.format === 'csv' ? exportCsvLine(e) : JSON.stringify(e))).join('\n') + '\n');
+      n += batch.length;
+    }
+    ctx.stderr.write(`exported ${n} consent event(s)\n`);
+    return 0;
   },
 };

@@ -35,7 +35,7 @@ export const leadsImportCommand: Command = {
   usage: 'leads import <file.csv|file.json>',
   async run(args, ctx) {
     const report = await importFile(args, ctx, 'leads', (database, file, options) =>
-      importLeads(database.db, file, { ...options, phoneRegion: ctx.config.phoneRegion }),
+      importLeads(database, file, { ...options, phoneRegion: ctx.config.phoneRegion }),
     );
     ctx.stdout.write(`imported ${report.imported} row(s): ${report.created} new lead(s), ${report.updated} updated\n`);
     for (const w of report.warnings) ctx.stdout.write(`  row ${w.row}: warning: ${w.message}\n`);

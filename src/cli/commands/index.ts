@@ -1,5 +1,6 @@
 import type { Command } from '../command.ts';
-import { consentCheckCommand, consentVerifyCommand } from './consent.ts';
+import { consentCheckCommand, consentExportCommand, consentProofCommand, consentVerifyCommand } from './consent.ts';
+import { leadsEraseCommand } from './erase.ts';
 import { eventsSendCommand } from './events.ts';
 import { consentImportCommand, leadsImportCommand } from './imports.ts';
 import { keysCreateCommand } from './keys.ts';
@@ -14,9 +15,12 @@ import { validateCommand } from './validate.ts';
 export const commands: Command[] = [
   validateCommand,
   leadsImportCommand,
+  leadsEraseCommand,
   consentImportCommand,
   consentCheckCommand,
   consentVerifyCommand,
+  consentProofCommand,
+  consentExportCommand,
   planCommand,
   previewCommand,
   runCommand,

@@ -1,0 +1,106 @@
+import type pg from 'pg';
+import { csvLine } from '../csv.ts';
+import { AppError } from '../errors.ts';
+import { LEDGER_EVENT_COLUMNS, type LedgerEvent } from './check.ts';
+import { verifyLedger, type ChainReport } from './verify.ts';
+
+export interface ProofMessage {
+  id: number;
+  campaign: string;
+  step: string;
+  channel: 'email' | 'sms';
+  purpose: string;
+  status: string;
+  reason: string | null;
+  sent_at: Date | null;
+  created_at: Date;
+  /** The ledger event that allowed it (recorded when it was claimed for sending). */
+  consent_event: { id: number; action: string; source: string; occurred_at: Date } | null;
+}
+
+/** What a compliance officer hands over for one person: their whole consent history and every message. */
+export interface Proof {
+  lead: { external_id: string; email: string | null; phone: string | null; erased: boolean };
+  generated_at: Date;
+  chain: ChainReport;
+  consent_events: LedgerEvent[];
+  messages: ProofMessage[];
+}
+
+export async function consentProof(pool: pg.Pool, externalId: string, now: Date): Promise<Proof> {
+  const { rows: leads } = await pool.query<{ id: string; external_id: string; email: string | null; phone: string | null; erased_at: Date | null }>(
+    `SELECT id, external_id, email, phone, erased_at FROM leads WHERE external_id = $1`,
+    [externalId],
+  );
+  const lead = leads[0];
+  if (!lead) throw new AppError('not_found', `no lead '${externalId}'`);
+  const [{ rows: events }, { rows: messages }, chain] = await Promise.all([
+    pool.query<LedgerEvent>(`SELECT ${LEDGER_EVENT_COLUMNS} FROM consent_events WHERE lead_id = $1 ORDER BY occurred_at, id`, [lead.id]),
+    pool.query<ProofMessage & { event_id: string | null; event_action: string; event_source: string; event_at: Date }>(
+      `SELECT m.id, m.campaign_id AS campaign, m.step_id AS step, m.channel, m.purpose, m.status, m.reason, m.sent_at, m.created_at,
+              e.id AS event_id, e.action AS event_action, e.source AS event_source, e.occurred_at AS event_at
+         FROM messages m LEFT JOIN consent_events e ON e.id = m.consent_event_id
+        WHERE m.lead_id = $1 ORDER BY m.created_at, m.id`,
+      [lead.id],
+    ),
+    verifyLedger(pool),
+  ]);
+  return {
+    lead: { external_id: lead.external_id, email: lead.email, phone: lead.phone, erased: lead.erased_at !== null },
+    generated_at: now,
+    chain,
+    consent_events: events.map((e) => ({ ...e, id: Number(e.id) })),
+    messages: messages.map(({ event_id, event_action, event_source, event_at, ...m }) => ({
+      ...m,
+      id: Number(m.id),
+      consent_event: event_id ? { id: Number(event_id), action: event_action, source: event_source, occurred_at: event_at } : null,
+    })),
+  };
+}
+
+const PROOF_HEADER = ['record', 'at', 'id', 'channel', 'purpose', 'what', 'source_or_campaign', 'detail', 'authorising_event'];
+
+/** The proof as one CSV: consent events and messages interleaved by time. */
+export function proofCsv(proof: Proof): string {
+  const rows: { at: Date; line: unknown[] }[] = [
+    ...proof.consent_events.map((e) => ({
+      at: e.occurred_at,
+      line: ['consent', e.occurred_at, e.id, e.channel, e.purpose, e.action, e.source, { actor: e.actor, evidence: e.evidence, notice_version: e.notice_version, notice_hash: e.notice_hash, hash: e.hash }, ''],
+    })),
+    ...proof.messages.map((m) => ({
+      at: m.sent_at ?? m.created_at,
+      line: ['message', m.sent_at ?? m.created_at, m.id, m.channel, m.purpose, m.status, `${m.campaign}/${m.step}`, m.reason ?? '', m.consent_event?.id ?? ''],
+    })),
+  ].sort((a, b) => a.at.getTime() - b.at.getTime());
+  return [csvLine(PROOF_HEADER), ...rows.map((r) => csvLine(r.line))].join('\n') + '\n';
+}
+
+export interface ExportedEvent extends LedgerEvent {
+  lead: string;
+  prev_hash: string;
+}
+
+const EXPORT_BATCH = 5_000;
+
+/** Every ledger event that happened in [from, to), in chain order, in batches (flat memory). */
+export async function* exportConsentEvents(pool: pg.Pool, from: Date, to: Date): AsyncGenerator<ExportedEvent[]> {
+  let after = 0;
+  for (;;) {
+    const { rows } = await pool.query<ExportedEvent>(
+      `SELECT ${LEDGER_EVENT_COLUMNS.split(', ').map((c) => `e.${c}`).join(', ')}, e.prev_hash, l.external_id AS lead
+         FROM consent_events e JOIN leads l ON l.id = e.lead_id
+        WHERE e.occurred_at >= $1 AND e.occurred_at < $2 AND e.id > $3 ORDER BY e.id LIMIT $4`,
+      [from, to, after, EXPORT_BATCH],
+    );
+    if (rows.length === 0) return;
+    yield rows.map((r) => ({ ...r, id: Number(r.id) }));
+    if (rows.length < EXPORT_BATCH) return;
+    after = rows[rows.length - 1]!.id;
+  }
+}
+
+export const EXPORT_HEADER = ['id', 'lead', 'channel', 'purpose', 'action', 'source', 'actor', 'occurred_at', 'recorded_at', 'notice_version', 'notice_hash', 'evidence', 'prev_hash', 'hash'];
+
+export function exportCsvLine(e: ExportedEvent): string {
+  return csvLine([e.id, e.lead, e.channel, e.purpose, e.action, e.source, e.actor, e.occurred_at, e.recorded_at, e.notice_version, e.notice_hash, e.evidence, e.prev_hash, e.hash]);
+}
