@@ -116,7 +116,7 @@ export async function getContact(pool: pg.Pool, id: number, now: Date): Promise<
     `SELECT action, actor, detail, at FROM inbound_contact_events WHERE contact_id = $1 ORDER BY at, id`,
     [id],
   );
-  const timeline = row.lead_id ? await leadTimeline(pool, Number(row.lead_id), 100) : [];
+  const timeline = row.lead_id ? await leadTimeline(pool, Number(row.lead_id), { limit: 100, replyText: true }) : [];
   const { message_id: _, ...contact } = row;
   return { ...contact, id: Number(row.id), lead_id: row.lead_id && Number(row.lead_id), assignee_id: row.assignee_id && Number(row.assignee_id), original, history, timeline };
 }

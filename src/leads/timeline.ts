@@ -12,7 +12,7 @@ export interface TimelineEntry {
  * One history per person across channels: what they did, what we sent or held back and why, and
  * how their consent changed; newest first.
  */
-export async function leadTimeline(pool: pg.Pool, leadId: number, limit = 200): Promise<TimelineEntry[]> {
+export async function leadTimeline(pool: pg.Pool, leadId: number, options: { limit?: number; replyText?: boolean } = {}): Promise<TimelineEntry[]> {
   const { rows } = await pool.query<TimelineEntry>(
     `SELECT * FROM (
        SELECT occurred_at AS at, 'event' AS kind, name AS what, jsonb_build_object('properties', properties) AS detail
@@ -27,10 +27,11 @@ export async function leadTimeline(pool: pg.Pool, leadId: number, limit = 200): 
        UNION ALL
        SELECT received_at, 'reply', channel,
               jsonb_build_object('contact', id, 'kind', kind, 'category', category, 'status', status, 'subject', subject,
-                                 'campaign', campaign_id, 'text', left(text, 500))
+                                 'campaign', campaign_id, 'text', CASE WHEN $3 THEN left(text, 500) END)
          FROM inbound_contacts WHERE lead_id = $1
      ) t ORDER BY at DESC LIMIT $2`,
-    [leadId, limit],
+    // Reply bodies are personal data that only roles working with replies may read.
+    [leadId, options.limit ?? 200, options.replyText ?? false],
   );
   return rows;
 }

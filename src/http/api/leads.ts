@@ -4,6 +4,7 @@ import { AppError } from '../../errors.ts';
 import { findLeadByExternalId, upsertLeads, type LeadInput } from '../../leads/store.ts';
 import { leadTimeline } from '../../leads/timeline.ts';
 import { validateLeadRecord } from '../../leads/validation.ts';
+import { can } from '../../access/roles.ts';
 import { requirePermission } from '../auth.ts';
 
 const MAX_BATCH = 1000;
@@ -46,7 +47,8 @@ export function leadsRouter(engine: Engine): Router {
   router.get('/:externalId/timeline', requirePermission('read'), async (req, res) => {
     const lead = await findLeadByExternalId(db, req.params.externalId as string);
     if (!lead) throw new AppError('not_found', `no lead '${req.params.externalId}'`);
-    res.json({ lead: lead.externalId, timeline: await leadTimeline(engine.database.pool, lead.id) });
+    const replyText = can(req.apiKey!.role, 'inbound');
+    res.json({ lead: lead.externalId, timeline: await leadTimeline(engine.database.pool, lead.id, { replyText }) });
   });
 
   return router;

@@ -8,7 +8,12 @@ import { AppError } from '../../errors.ts';
 import { acceptContact, assignContact, closeContact, getContact, listContacts, replyToContact, type Actor, type ContactFilter } from '../../inbound/contacts.ts';
 import type { Queue } from '../../inbound/rules.ts';
 import { log } from '../../log.ts';
+import { auditRoutes } from './audit.ts';
 import { renderPage } from './views.ts';
+
+/** Renders a page with the layout, the signed-in user and what their role may open. */
+export type PageRenderer = (res: Response, name: string, title: string, req: Request, context?: Record<string, unknown>, status?: number) => void;
+export type Guard = (permission: Permission) => (req: Request, res: Response, next: NextFunction) => void;
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -75,15 +80,17 @@ export function uiRouter(engine: Engine): Router {
     next();
   });
 
-  const page = (res: Response, name: string, title: string, req: Request, context: Record<string, unknown> = {}, status = 200) => {
+  const page: PageRenderer = (res, name, title, req, context = {}, status = 200) => {
     const flash = typeof req.query.done === 'string' && FLASH[req.query.done] ? { text: FLASH[req.query.done], kind: '' } : undefined;
+    const role = req.session?.user.role;
+    const allowed = role ? { inbound: can(role, 'inbound'), work: can(role, 'inbound:work'), consent: can(role, 'consent') } : {};
     res.status(status).type('html').set('Cache-Control', 'no-store').send(
-      renderPage(name, { title, user: req.session?.user, csrf: req.session?.csrfToken, flash, ...context }),
+      renderPage(name, { title, user: req.session?.user, csrf: req.session?.csrfToken, flash, can: allowed, ...context }),
     );
   };
 
   /** Logged in, holding `permission`, and (for forms) posting this session's CSRF token. */
-  const guard = (permission: Permission) => (req: Request, res: Response, next: NextFunction) => {
+  const guard: Guard = (permission) => (req, res, next) => {
     if (!req.session) return res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);
     if (req.method === 'POST' && !sameToken((req.body as Record<string, string>)?._csrf, req.session.csrfToken)) {
       throw new AppError('forbidden', 'this form has expired or did not come from Touchpoint; reload the page and try again');
@@ -92,7 +99,13 @@ export function uiRouter(engine: Engine): Router {
     next();
   };
 
-  router.get('/', (req, res) => res.redirect(303, req.session ? '/inbox' : '/login'));
+  router.get('/', (req, res) => {
+    const role = req.session?.user.role;
+    if (!role) return res.redirect(303, '/login');
+    if (can(role, 'inbound')) return res.redirect(303, '/inbox');
+    if (can(role, 'consent')) return res.redirect(303, '/audit');
+    page(res, 'error', 'Touchpoint', req, { heading: `Signed in as ${req.session!.user.email}`, message: 'The web UI has no pages for your role yet: campaigns are worked with the CLI and the API.' });
+  });
 
   router.get('/login', (req, res) => {
     if (req.session) return res.redirect(303, safeNext(req.query.next));
@@ -228,6 +241,8 @@ export function uiRouter(engine: Engine): Router {
     await closeContact(pool, contact.id, required(req, 'resolution', 2000), actor(req), engine.clock.now());
     res.redirect(303, `/inbox/${contact.id}?done=closed`);
   });
+
+  auditRoutes(router, engine, { page, guard });
 
   router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (!(err instanceof AppError)) return next(err);

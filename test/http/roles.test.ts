@@ -1,0 +1,176 @@
+import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import path from 'node:path';
+import { expect } from 'chai';
+import { createApiKey } from '../../src/access/keys.ts';
+import type { Role } from '../../src/access/schema.ts';
+import { saveUser } from '../../src/access/users.ts';
+import { createApp } from '../../src/http/app.ts';
+import { parseInboundEmail } from '../../src/inbound/email.ts';
+import { testEngine, type TestEngine } from '../helpers/engine.ts';
+import { seedLeads } from '../helpers/seed.ts';
+
+const FIXTURE = path.resolve('test/fixtures/inbound');
+const ROLES: Role[] = ['admin', 'marketer', 'service', 'compliance'];
+const PASSWORD = 'correct horse battery';
+const ALL = ROLES;
+
+/**
+ * The permission matrix, walked route by route: every role gets 403 wherever it does not belong,
+ * and something else (2xx, 3xx, or a 4xx about the input) wherever it does.
+ */
+describe('role matrix', function () {
+  this.timeout(60_000);
+  let t: TestEngine;
+  let server: Server;
+  let base: string;
+  const keys: Record<string, string> = {};
+  const sessions: Record<string, { cookie: string; csrf: string }> = {};
+  let contact: number;
+  let otherQueueContact: number;
+
+  before(async () => {
+    server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    t = await testEngine({
+      CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns'), TEMPLATES_DIR: path.join(FIXTURE, 'templates'), PUBLIC_URL: base,
+      INBOUND_WEBHOOK_SECRET: 'a-shared-secret-for-inbound-mail', TWILIO_ACCOUNT_SID: `AC${'a'.repeat(32)}`, TWILIO_AUTH_TOKEN: 'f'.repeat(32), TWILIO_FROM: '+15005550006',
+    });
+    server.on('request', createApp(t.engine));
+    for (const role of ROLES) {
+      keys[role] = (await createApiKey(t.database.db, role, role)).key;
+      await saveUser(t.database.pool, { email: `${role}@example.com`, role, password: PASSWORD });
+    }
+    // bob serves the retention queue only.
+    await saveUser(t.database.pool, { email: 'bob@example.com', role: 'service', password: PASSWORD, languages: ['en'] });
+    await seedLeads(t.database, [{ id: 'x', email: 'x@example.com', first: 'X', locale: null, orders: 1, consent: ['grant', 'confirm'] }]);
+    const mail = (from: string, id: string, text: string) => parseInboundEmail(Buffer.from(`From: ${from}\r\nTo: hello@127.0.0.1\r\nSubject: Hi\r\nMessage-ID: <${id}>\r\n\r\n${text}\r\n`));
+    contact = (await t.engine.receiveReply(await mail('x@example.com', 'a@x', 'My private reply')))!.contactId!;
+    otherQueueContact = (await t.engine.receiveReply(await mail('someone@example.org', 'b@x', 'Unidentified')))!.contactId!;
+    await t.database.pool.query(`UPDATE inbound_contacts SET queue = 'retention' WHERE id = $1`, [contact]);
+    for (const role of [...ROLES, 'bob']) sessions[role] = await logIn(role === 'bob' ? 'bob@example.com' : `${role}@example.com`);
+  });
+  after(async () => {
+    await new Promise((r) => server.close(r));
+    await t.close();
+  });
+
+  async function logIn(email: string) {
+    const form = await fetch(`${base}/login`);
+    const loginCookie = form.headers.getSetCookie()[0]!.split(';')[0]!;
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+    const res = await fetch(`${base}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: loginCookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf, email, password: PASSWORD }).toString(),
+    });
+    expect(res.status, email).to.equal(303);
+    const cookie = res.headers.getSetCookie().find((c) => c.startsWith('tp_session='))!.split(';')[0]!;
+    const home = await fetch(`${base}/`, { headers: { cookie } });
+    const page = await (home.redirected ? home : home).text();
+    const token = /name="_csrf" value="([^"]+)"/.exec(page)?.[1];
+    return { cookie, csrf: token ?? '' };
+  }
+
+  const api = (method: string, p: string, role: string, body?: unknown) =>
+    fetch(base + p, { method, headers: { authorization: `Bearer ${keys[role]}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+
+  const apiRoutes: [string, string, Role[], unknown?][] = [
+    ['GET', '/api/v1/campaigns', ALL],
+    ['GET', '/api/v1/campaigns/followup/plan', ALL],
+    ['GET', '/api/v1/campaigns/followup/report', ALL],
+    ['POST', '/api/v1/campaigns/followup/runs', ['admin', 'marketer'], { occurrence: 'matrix' }],
+    ['POST', '/api/v1/leads', ['admin', 'marketer'], { external_id: 'y', email: 'y@example.com' }],
+    ['GET', '/api/v1/leads/x', ALL],
+    ['GET', '/api/v1/leads/x/timeline', ALL],
+    ['POST', '/api/v1/events', ['admin', 'marketer'], { lead: 'x', event: 'visited' }],
+    ['GET', '/api/v1/messages', ALL],
+    ['GET', '/api/v1/inbound', ['admin', 'service', 'compliance']],
+    ['GET', '/api/v1/inbound/CONTACT', ['admin', 'service', 'compliance']],
+    ['POST', '/api/v1/inbound/CONTACT/accept', ['admin', 'service'], { user: 'admin@example.com' }],
+    ['POST', '/api/v1/inbound/CONTACT/assign', ['admin', 'service'], { queue: 'retention' }],
+    ['POST', '/api/v1/inbound/CONTACT/reply', ['admin', 'service'], { text: 'Thanks' }],
+    ['POST', '/api/v1/inbound/CONTACT/close', ['admin', 'service'], { resolution: 'done' }],
+    ['POST', '/api/v1/consents', ['admin', 'marketer'], { lead: 'x', channel: 'sms', purpose: 'marketing', action: 'withdraw' }],
+    ['GET', '/api/v1/consents/check?lead=x&channel=email&purpose=marketing', ['admin', 'compliance']],
+    ['GET', '/api/v1/consents/proof?lead=x', ['admin', 'compliance']],
+    ['GET', '/api/v1/consents/export?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z', ['admin', 'compliance']],
+  ];
+
+  it('API: every route answers 403 to the roles that do not belong, and never to those that do', async () => {
+    const wrong: string[] = [];
+    for (const [method, route, allowed, body] of apiRoutes) {
+      for (const role of ROLES) {
+        const res = await api(method, route.replace('CONTACT', String(contact)), role, body);
+        await res.arrayBuffer();
+        const ok = allowed.includes(role) ? res.status !== 403 && res.status !== 401 && res.status < 500 : res.status === 403;
+        if (!ok) wrong.push(`${role} ${method} ${route} → ${res.status}`);
+      }
+    }
+    expect(wrong).to.deep.equal([]);
+  });
+
+  it('webhooks take no API key: without their signature or secret, every role gets 403', async () => {
+    for (const role of ROLES) {
+      for (const route of ['/webhooks/twilio/sms', '/webhooks/twilio/status', '/webhooks/email/inbound']) {
+        const res = await fetch(base + route, { method: 'POST', headers: { authorization: `Bearer ${keys[role]}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'MessageSid=SM1&From=%2B1&MessageStatus=delivered' });
+        expect(res.status, `${role} ${route}`).to.equal(403);
+      }
+    }
+  });
+
+  it('pages: inbox for service, compliance and admin; audit for compliance and admin; actions for those who work replies', async () => {
+    const pages: [string, string, string[]][] = [
+      ['GET', '/inbox', ['admin', 'service', 'compliance']],
+      ['GET', `/inbox/${contact}`, ['admin', 'service', 'compliance']],
+      ['POST', `/inbox/${contact}/accept`, ['admin', 'service']],
+      ['POST', '/me/availability', ['admin', 'service']],
+      ['GET', '/audit', ['admin', 'compliance']],
+      ['GET', '/audit/verify', ['admin', 'compliance']],
+      ['GET', '/audit/leads/x', ['admin', 'compliance']],
+      ['GET', '/audit/leads/x/proof.json', ['admin', 'compliance']],
+      ['GET', '/audit/leads/x/proof.csv', ['admin', 'compliance']],
+    ];
+    const wrong: string[] = [];
+    for (const [method, route, allowed] of pages) {
+      for (const role of ROLES) {
+        const s = sessions[role]!;
+        const res = await fetch(base + route, {
+          method,
+          redirect: 'manual',
+          headers: { cookie: s.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+          body: method === 'POST' ? new URLSearchParams({ _csrf: s.csrf, available: 'true' }).toString() : undefined,
+        });
+        await res.arrayBuffer();
+        const ok = allowed.includes(role) ? res.status !== 403 && res.status < 500 : res.status === 403;
+        if (!ok) wrong.push(`${role} ${method} ${route} → ${res.status}`);
+      }
+      // Without a session every page sends people to the login page.
+      const anonymous = await fetch(base + route, { method, redirect: 'manual' });
+      if (method === 'GET' && anonymous.status !== 303) wrong.push(`anonymous ${route} → ${anonymous.status}`);
+    }
+    expect(wrong).to.deep.equal([]);
+  });
+
+  it('answers 404, not content, for objects outside a user’s reach', async () => {
+    const bob = sessions.bob!;
+    const other = await fetch(`${base}/inbox/${otherQueueContact}`, { headers: { cookie: bob.cookie } });
+    expect(other.status).to.equal(404);
+    expect(await other.text()).not.to.contain('Unidentified');
+    const act = await fetch(`${base}/inbox/${otherQueueContact}/close`, {
+      method: 'POST', headers: { cookie: bob.cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: bob.csrf, resolution: 'x' }).toString(),
+    });
+    expect(act.status).to.equal(404);
+    const own = await fetch(`${base}/inbox/${contact}`, { headers: { cookie: bob.cookie } });
+    expect(own.status).to.equal(200);
+    expect((await fetch(`${base}/audit/leads/nobody`, { headers: { cookie: sessions.compliance!.cookie } })).status).to.equal(404);
+  });
+
+  it('never shows reply bodies to marketers, not even in a lead’s timeline', async () => {
+    const timeline = async (role: string) => JSON.stringify(await (await api('GET', '/api/v1/leads/x/timeline', role)).json());
+    expect(await timeline('marketer')).not.to.contain('My private reply');
+    expect(await timeline('service')).to.contain('My private reply');
+  });
+});
