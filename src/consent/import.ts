@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import Joi from 'joi';
 import type pg from 'pg';
 import type { Db } from '../db/index.ts';
@@ -29,16 +30,36 @@ const rowSchema = Joi.object({
       return value;
     }),
   source: Joi.string().trim().min(1).max(200).required(),
+  // Optional evidence columns: where and how the consent was given, and what the person was told.
+  ip: Joi.string().trim().ip({ cidr: 'forbidden' }).allow('').messages({ 'string.ip': 'ip must be an IPv4 or IPv6 address', 'string.ipVersion': 'ip must be an IPv4 or IPv6 address' }),
+  user_agent: Joi.string().trim().max(1000).allow(''),
+  form: Joi.string().trim().max(200).allow(''),
+  notice_version: Joi.string().trim().max(100).allow(''),
+  notice_hash: Joi.string().trim().lowercase().pattern(/^[0-9a-f]{64}$/).allow('').messages({ 'string.pattern.base': 'notice_hash must be a SHA-256 in hex (64 characters)' }),
 })
   .unknown(false)
   .prefs({ abortEarly: false, errors: { wrap: { label: false } }, messages: { 'object.unknown': 'unexpected column {#label}' } });
 
-type Row = { row: number; external_id: string; channel: 'email' | 'sms'; purpose: string; action: ConsentEventInput['action']; occurred_at: string; source: string };
+type Row = {
+  row: number;
+  external_id: string;
+  channel: 'email' | 'sms';
+  purpose: string;
+  action: ConsentEventInput['action'];
+  occurred_at: string;
+  source: string;
+  ip?: string;
+  user_agent?: string;
+  form?: string;
+  notice_version?: string;
+  notice_hash?: string;
+};
 
 /**
- * Imports consent history (external_id, channel, purpose, action, occurred_at, source) into the
- * ledger. Each batch is one transaction; rows naming unknown leads or holding bad values are
- * reported by row number and skipped.
+ * Imports consent history (external_id, channel, purpose, action, occurred_at, source, and
+ * optionally ip, user_agent, form, notice_version, notice_hash) into the ledger. Every event names
+ * this import (an id, the file and its row) in its evidence. Each batch is one transaction; rows
+ * naming unknown leads or holding bad values are reported by row number and skipped.
  */
 export async function importConsents(
   deps: { db: Db; pool: pg.Pool },
@@ -49,6 +70,7 @@ export async function importConsents(
   const batchSize = options.batchSize ?? 1000;
   const total = await countLines(file);
   const report: ConsentImportReport = { imported: 0, rejected: [] };
+  const importId = `import-${new Date().toISOString()}-${crypto.randomBytes(3).toString('hex')}`;
   let batch: Row[] = [];
   let done = 0;
 
@@ -67,9 +89,18 @@ export async function importConsents(
         purpose: r.purpose,
         action: r.action,
         source: r.source,
-        evidence: { file: path.basename(file), row: r.row },
+        evidence: {
+          import: importId,
+          file: path.basename(file),
+          row: r.row,
+          ...(r.ip ? { ip: r.ip } : {}),
+          ...(r.user_agent ? { user_agent: r.user_agent } : {}),
+          ...(r.form ? { form: r.form } : {}),
+        },
         actor: 'import',
         occurredAt: new Date(r.occurred_at),
+        noticeVersion: r.notice_version || undefined,
+        noticeHash: r.notice_hash || undefined,
       });
     }
     await withTransaction(deps.pool, (client) => appendConsentEvents(client, events));

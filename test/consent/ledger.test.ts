@@ -105,4 +105,15 @@ describe('consent ledger', () => {
       { external_id: 'a-6', status: 'confirmed' },
     ]);
   });
+
+  it('keeps the evidence columns of a consent import, and names the import in every event', async () => {
+    await importLeads(database, path.join(FIXTURES, 'leads.csv'));
+    const report = await importConsents(database, path.join(FIXTURES, 'consents-evidence.csv'));
+    expect(report.rejected).to.deep.equal([{ row: 3, reason: 'ip must be an IPv4 or IPv6 address' }]);
+    const { rows } = await database.pool.query(`SELECT evidence, notice_version, notice_hash FROM consent_events ORDER BY id`);
+    expect(rows[0].evidence).to.deep.include({ file: 'consents-evidence.csv', row: 2, ip: '203.0.113.5', user_agent: 'Mozilla/5.0', form: 'footer' });
+    expect(rows[0].evidence.import).to.match(/^import-/);
+    expect(rows[0]).to.deep.include({ notice_version: 'privacy-v2', notice_hash: 'a'.repeat(64) });
+    expect(rows[1].evidence.import).to.equal(rows[0].evidence.import);
+  });
 });
