@@ -145,11 +145,13 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
     if (who.message?.enrollment_id) {
       await client.query(`UPDATE enrollments SET replied_at = coalesce(replied_at, $2) WHERE id = $1`, [who.message.enrollment_id, deps.now]);
     }
+    // The ledger keeps ids, never the words or addresses of the reply: those live in the contact,
+    // which erasure can empty, while the ledger is append-only.
     if (q.category === 'opt-out' && who.leadId) {
       const channel = who.message?.channel ?? reply.channel;
       const purpose = who.message?.purpose ?? 'marketing';
       await appendConsentEvents(client, [
-        { leadId: who.leadId, channel, purpose, action: 'withdraw', source: 'reply-opt-out', actor: 'recipient', evidence: { contact_id: contactId, rule: q.rule, text: reply.text.slice(0, 500) }, occurredAt: deps.now },
+        { leadId: who.leadId, channel, purpose, action: 'withdraw', source: 'reply-opt-out', actor: 'recipient', evidence: { contact_id: contactId, rule: q.rule }, occurredAt: deps.now },
       ]);
       await recordContactEvent(client, contactId, 'consent-withdrawn', 'system', { channel, purpose }, deps.now);
     }
@@ -178,7 +180,7 @@ async function unsubscribeByMail(client: pg.PoolClient, deps: ReceiveDeps, reply
   const message = rows[0];
   if (message) {
     await appendConsentEvents(client, [
-      { leadId: Number(message.lead_id), channel: message.channel, purpose: message.purpose, action: 'withdraw', source: 'unsubscribe-mailto', actor: 'recipient', evidence: { message_id: id, from: reply.from, mail_id: reply.externalId }, occurredAt: deps.now },
+      { leadId: Number(message.lead_id), channel: message.channel, purpose: message.purpose, action: 'withdraw', source: 'unsubscribe-mailto', actor: 'recipient', evidence: { message_id: id, mail_id: reply.externalId }, occurredAt: deps.now },
     ]);
   }
   return true;
