@@ -68,7 +68,7 @@ async function engine(): Promise<{ recordRate: number; sendRate: number }> {
     LOG_LEVEL: 'warn',
   });
   const database = await openDatabase({ dataDir, poolSize: 20 });
-  await database.pool.query('TRUNCATE messages, campaign_runs');
+  await database.pool.query('TRUNCATE messages, campaign_runs CASCADE');
   const eng = await createEngine(config, database);
   try {
     const existing = await database.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM leads WHERE external_id LIKE 'bench-%'`);
