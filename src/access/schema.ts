@@ -1,4 +1,4 @@
-import { bigint, bigserial, boolean, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, pgTable, text, timestamp, type AnyPgColumn } from 'drizzle-orm/pg-core';
 
 export const ROLES = ['admin', 'marketer', 'service', 'compliance'] as const;
 export type Role = (typeof ROLES)[number];
@@ -10,6 +10,8 @@ export const apiKeys = pgTable('api_keys', {
   role: text('role', { enum: ROLES }).notNull(),
   prefix: text('prefix').notNull(),
   keyHash: text('key_hash').notNull().unique(),
+  /** The person a key acts for; service keys always name one, so they reach only that person's queues. */
+  userId: bigint('user_id', { mode: 'number' }).references((): AnyPgColumn => users.id),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
   revokedAt: timestamp('revoked_at', { withTimezone: true }),

@@ -44,6 +44,7 @@ export interface ContactDetail extends ContactSummary {
   lead_id: number | null;
   lead_name: string | null;
   assignee_id: number | null;
+  escalated_to: number | null;
   resolution: string | null;
   /** The campaign message this answers, as the person got it. */
   original: { id: number; subject: string | null; text: string | null; sent_at: Date | null; template: string | null } | null;
@@ -59,8 +60,10 @@ export interface ContactFilter {
   assignee?: number;
   /** Contacts assigned or escalated to this user. */
   mine?: number;
-  /** Only these queues (a service user sees their own). */
+  /** Only these queues. */
   queues?: string[];
+  /** Only what a service person may see: their queues, and what is assigned or escalated to them. */
+  reach?: { queues: string[]; userId?: number };
   /** Automatic replies too (hidden by default). */
   automatic?: boolean;
   limit?: number;
@@ -83,6 +86,11 @@ export async function listContacts(pool: pg.Pool, filter: ContactFilter, now: Da
   else if (filter.status) add((p) => `c.status = ${p}`, filter.status);
   if (filter.queue) add((p) => `c.queue = ${p}`, filter.queue);
   if (filter.queues) add((p) => `c.queue = ANY(${p}::text[])`, filter.queues);
+  if (filter.reach) {
+    params.push(filter.reach.queues, filter.reach.userId ?? null);
+    const [q, u] = [`$${params.length - 1}`, `$${params.length}`];
+    where.push(`(c.queue = ANY(${q}::text[]) OR c.assignee_id = ${u}::bigint OR c.escalated_to = ${u}::bigint)`);
+  }
   if (filter.lead) add((p) => `l.external_id = ${p}`, filter.lead);
   if (filter.assignee) add((p) => `c.assignee_id = ${p}`, filter.assignee);
   if (filter.mine) add((p) => `(c.assignee_id = ${p} OR c.escalated_to = ${p})`, filter.mine);
@@ -100,7 +108,7 @@ export async function listContacts(pool: pg.Pool, filter: ContactFilter, now: Da
 
 export async function getContact(pool: pg.Pool, id: number, now: Date): Promise<ContactDetail> {
   const { rows } = await pool.query<ContactDetail & { message_id: number | null }>(
-    `SELECT ${SUMMARY}, c.body_text, c.lead_id, c.assignee_id, c.resolution, c.message_id,
+    `SELECT ${SUMMARY}, c.body_text, c.lead_id, c.assignee_id, c.escalated_to, c.resolution, c.message_id,
             nullif(trim(concat_ws(' ', l.first_name, l.last_name)), '') AS lead_name
        FROM ${FROM} WHERE c.id = $2`,
     [now, id],
@@ -118,7 +126,16 @@ export async function getContact(pool: pg.Pool, id: number, now: Date): Promise<
   );
   const timeline = row.lead_id ? await leadTimeline(pool, Number(row.lead_id), { limit: 100, replyText: true }) : [];
   const { message_id: _, ...contact } = row;
-  return { ...contact, id: Number(row.id), lead_id: row.lead_id && Number(row.lead_id), assignee_id: row.assignee_id && Number(row.assignee_id), original, history, timeline };
+  return {
+    ...contact,
+    id: Number(row.id),
+    lead_id: row.lead_id && Number(row.lead_id),
+    assignee_id: row.assignee_id && Number(row.assignee_id),
+    escalated_to: row.escalated_to && Number(row.escalated_to),
+    original,
+    history,
+    timeline,
+  };
 }
 
 /** Locks the contact for a change and checks it may make that change. */

@@ -6,13 +6,13 @@ import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { createApiKey } from '../../src/access/keys.ts';
 import { requireCampaign } from '../../src/campaigns/load.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { verifyLedger } from '../../src/consent/verify.ts';
 import { createApp } from '../../src/http/app.ts';
 import { importLeads } from '../../src/leads/import.ts';
 import { upsertLeads } from '../../src/leads/store.ts';
+import { apiKeyFor } from '../helpers/keys.ts';
 import { settled, testEngine, type TestEngine } from '../helpers/engine.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
@@ -35,7 +35,7 @@ describe('double opt-in, proof, export and erasure', function () {
     clock = new ManualClock(new Date(Math.floor(Date.now() / 1000) * 1000).toISOString());
     t = await testEngine({ SMTP_URL: sink.url, PUBLIC_URL: base }, clock);
     server.on('request', createApp(t.engine));
-    for (const role of ['admin', 'marketer', 'service', 'compliance'] as const) keys[role] = (await createApiKey(t.database.db, role, role)).key;
+    for (const role of ['admin', 'marketer', 'service', 'compliance'] as const) keys[role] = await apiKeyFor(t.database, role);
     await upsertLeads(t.database.db, [
       { externalId: 'd-1', email: 'd1@example.com', phone: null, firstName: 'Dora', lastName: null, locale: 'de-DE', timezone: null, persona: null, tags: ['customer'], attributes: { orders: 1 } },
     ]);

@@ -1,8 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { expect } from 'chai';
-import { createApiKey } from '../../src/access/keys.ts';
 import { createApp } from '../../src/http/app.ts';
+import { apiKeyFor } from '../helpers/keys.ts';
 import { testEngine, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads } from '../helpers/seed.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
@@ -17,7 +17,7 @@ describe('HTTP API', () => {
   before(async () => {
     sink = await startSmtpSink();
     t = await testEngine({ SMTP_URL: sink.url });
-    for (const role of ['admin', 'marketer', 'service', 'compliance'] as const) keys[role] = (await createApiKey(t.database.db, role, role)).key;
+    for (const role of ['admin', 'marketer', 'service', 'compliance'] as const) keys[role] = await apiKeyFor(t.database, role);
     server = createApp(t.engine).listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -39,8 +39,8 @@ describe('role matrix', function () {
     });
     server.on('request', createApp(t.engine));
     for (const role of ROLES) {
-      keys[role] = (await createApiKey(t.database.db, role, role)).key;
       await saveUser(t.database.pool, { email: `${role}@example.com`, role, password: PASSWORD });
+      keys[role] = (await createApiKey(t.database.db, role, role, role === 'service' ? 'service@example.com' : undefined)).key;
     }
     // bob serves the retention queue only.
     await saveUser(t.database.pool, { email: 'bob@example.com', role: 'service', password: PASSWORD, languages: ['en'] });

@@ -43,9 +43,11 @@ describe('inbound contacts over HTTP', function () {
       TWILIO_FROM: '+15005550006',
     });
     server.on('request', createApp(t.engine));
-    for (const role of ['admin', 'marketer', 'service', 'compliance'] as const) keys[role] = (await createApiKey(t.database.db, role, role)).key;
     await saveUser(t.database.pool, { email: 'ann@example.com', role: 'service', password: 'correct horse battery', languages: ['en'] });
     await saveUser(t.database.pool, { email: 'bob@example.com', role: 'service', password: 'correct horse battery', languages: ['en'] });
+    // The service key acts for ann, who serves both queues; bob serves retention only.
+    for (const role of ['admin', 'marketer', 'service', 'compliance'] as const) keys[role] = (await createApiKey(t.database.db, role, role, role === 'service' ? 'ann@example.com' : undefined)).key;
+    keys.bob = (await createApiKey(t.database.db, 'service', 'bob', 'bob@example.com')).key;
     await seedLeads(t.database, [
       { id: 'carol', email: 'carol@example.com', phone: '+4915112345678', first: 'Carol', locale: null, orders: 1, consent: ['grant', 'confirm'], sms: ['grant'] },
     ]);
@@ -147,5 +149,21 @@ describe('inbound contacts over HTTP', function () {
     expect(reply.status).to.equal(202);
     const { rows } = await t.database.pool.query(`SELECT channel, to_address, body_text, purpose FROM messages`);
     expect(rows).to.deep.equal([{ channel: 'sms', to_address: '+4915112345678', body_text: 'Yes: reply with a day.', purpose: 'service-reply' }]);
+  });
+
+  it('lets a service key reach only its person’s queues and contacts; a service key must name its person', async () => {
+    const { contact: id } = (await (await postMime(carolMail)).json()) as { contact: number };
+    // carol's contact is in the general queue, which bob does not serve.
+    const list = (await (await call('GET', '/api/v1/inbound', { key: keys.bob })).json()) as { contacts: unknown[] };
+    expect(list.contacts).to.deep.equal([]);
+    expect((await call('GET', `/api/v1/inbound/${id}`, { key: keys.bob })).status).to.equal(404);
+    expect((await call('POST', `/api/v1/inbound/${id}/close`, { key: keys.bob, body: { resolution: 'x' } })).status).to.equal(404);
+    // Once it is handed to bob, it is his to see.
+    await call('POST', `/api/v1/inbound/${id}/assign`, { key: keys.admin, body: { user: 'bob@example.com' } });
+    expect((await call('GET', `/api/v1/inbound/${id}`, { key: keys.bob })).status).to.equal(200);
+    const accepted = await call('POST', `/api/v1/inbound/${id}/accept`, { key: keys.bob, body: {} });
+    expect(((await accepted.json()) as { assignee: string })).to.include({ assignee: 'bob@example.com' });
+    const err = await createApiKey(t.database.db, 'service', 'nobody').catch((e: Error) => e);
+    expect((err as Error).message).to.contain('--user');
   });
 });

@@ -6,6 +6,7 @@ import { authenticateUser, listUsers, setAvailable } from '../../access/users.ts
 import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
 import { acceptContact, assignContact, closeContact, getContact, listContacts, replyToContact, type Actor, type ContactFilter } from '../../inbound/contacts.ts';
+import { contactInReach, queuesInReach, type Viewer } from '../../inbound/reach.ts';
 import type { Queue } from '../../inbound/rules.ts';
 import { log } from '../../log.ts';
 import { auditRoutes } from './audit.ts';
@@ -149,12 +150,8 @@ export function uiRouter(engine: Engine): Router {
     res.redirect(303, '/inbox');
   });
 
-  /** Queues this person works in: a service user their own (member or lead), others all. */
-  const queuesOf = (session: Session): Queue[] => {
-    const all = engine.loadCampaigns().inbound.queues;
-    if (session.user.role !== 'service') return all;
-    return all.filter((q) => q.members.includes(session.user.email) || q.lead === session.user.email);
-  };
+  const viewerOf = (session: Session): Viewer => ({ role: session.user.role, email: session.user.email, userId: session.user.id });
+  const queuesOf = (session: Session): Queue[] => queuesInReach(engine.loadCampaigns().inbound, viewerOf(session));
 
   router.get('/inbox', guard('inbound'), async (req, res) => {
     const session = req.session!;
@@ -188,10 +185,7 @@ export function uiRouter(engine: Engine): Router {
     const id = Number(req.params.id);
     if (!Number.isSafeInteger(id) || id <= 0) throw new AppError('not_found', 'no such contact');
     const contact = await getContact(pool, id, engine.clock.now()).catch(() => undefined);
-    const session = req.session!;
-    const inMyQueues = contact && queuesOf(session).some((q) => q.id === contact.queue);
-    const mine = contact && contact.assignee_id === session.user.id;
-    if (!contact || (session.user.role === 'service' && !inMyQueues && !mine)) throw new AppError('not_found', 'no such contact');
+    if (!contact || !contactInReach(engine.loadCampaigns().inbound, viewerOf(req.session!), contact)) throw new AppError('not_found', 'no such contact');
     return contact;
   }
 
