@@ -1,14 +1,12 @@
-import type { AddressInfo } from 'node:net';
-import { createServer, type Server } from 'node:http';
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import { saveUser } from '../../src/access/users.ts';
 import { requireCampaign } from '../../src/campaigns/load.ts';
 import { appendConsentEvents } from '../../src/consent/ledger.ts';
 import { withTransaction } from '../../src/db/tx.ts';
-import { createApp } from '../../src/http/app.ts';
 import { upsertLeads } from '../../src/leads/store.ts';
 import { launchBrowser } from '../helpers/browser.ts';
+import { startWeb, type TestWeb } from '../helpers/web.ts';
 import { settled, testEngine, type TestEngine } from '../helpers/engine.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
@@ -19,7 +17,7 @@ describe('consent audit pages in headless Chromium', function () {
   let browser: Browser | undefined;
   let sink: SmtpSink;
   let t: TestEngine;
-  let web: Server;
+  let web: TestWeb;
   let base: string;
   let confirmId: number;
 
@@ -32,11 +30,10 @@ describe('consent audit pages in headless Chromium', function () {
 
   beforeEach(async () => {
     sink = await startSmtpSink();
-    web = createServer();
-    await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(web.address() as AddressInfo).port}`;
+    web = await startWeb();
+    base = web.base;
     t = await testEngine({ SMTP_URL: sink.url, PUBLIC_URL: base });
-    web.on('request', createApp(t.engine));
+    web.serve(t.engine);
     await saveUser(t.database.pool, { email: 'clara@example.com', name: 'Clara', role: 'compliance', password: PASSWORD });
     const [lead] = await upsertLeads(t.database.db, [
       { externalId: 'p-7', email: 'paula@example.com', phone: null, firstName: 'Paula', lastName: null, locale: null, timezone: null, persona: null, tags: ['customer'], attributes: { orders: 1 } },
@@ -54,7 +51,7 @@ describe('consent audit pages in headless Chromium', function () {
     await settled(t, 'spring', 'o');
   });
   afterEach(async () => {
-    await new Promise((r) => web.close(r));
+    await web.close();
     await t.close();
     await sink.close();
   });

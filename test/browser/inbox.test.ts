@@ -1,5 +1,3 @@
-import type { AddressInfo } from 'node:net';
-import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { expect } from 'chai';
 import type { SendMailOptions } from 'nodemailer';
@@ -7,9 +5,9 @@ import type { AddressObject } from 'mailparser';
 import type { Browser, Page } from 'playwright-core';
 import { saveUser } from '../../src/access/users.ts';
 import { requireCampaign } from '../../src/campaigns/load.ts';
-import { createApp } from '../../src/http/app.ts';
 import { startInboundSmtp, type InboundSmtp } from '../../src/inbound/smtp-listener.ts';
 import { launchBrowser } from '../helpers/browser.ts';
+import { startWeb, type TestWeb } from '../helpers/web.ts';
 import { testEngine, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads } from '../helpers/seed.ts';
 import { deliverMail, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
@@ -28,7 +26,7 @@ describe('service inbox in headless Chromium', function () {
   let browser: Browser | undefined;
   let sink: SmtpSink;
   let t: TestEngine;
-  let web: Server;
+  let web: TestWeb;
   let base: string;
   let inbound: InboundSmtp;
 
@@ -41,11 +39,10 @@ describe('service inbox in headless Chromium', function () {
 
   beforeEach(async () => {
     sink = await startSmtpSink();
-    web = createServer();
-    await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(web.address() as AddressInfo).port}`;
+    web = await startWeb();
+    base = web.base;
     t = await testEngine({ CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns'), TEMPLATES_DIR: path.join(FIXTURE, 'templates'), SMTP_URL: sink.url, PUBLIC_URL: base });
-    web.on('request', createApp(t.engine));
+    web.serve(t.engine);
     inbound = await startInboundSmtp({ host: '127.0.0.1', port: 0, domain: '127.0.0.1', maxBytes: 1024 * 1024, receive: t.engine.receiveReply });
     await saveUser(t.database.pool, { email: 'ann@example.com', name: 'Ann', role: 'service', password: PASSWORD, languages: ['en'] });
     await seedLeads(t.database, [{ id: 'alice', email: 'alice@example.com', first: 'Alice', locale: null, orders: 1, consent: ['grant', 'confirm'] }]);
@@ -56,7 +53,7 @@ describe('service inbox in headless Chromium', function () {
   });
   afterEach(async () => {
     await inbound.close();
-    await new Promise((r) => web.close(r));
+    await web.close();
     await t.close();
     await sink.close();
   });

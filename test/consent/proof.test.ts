@@ -2,17 +2,15 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
-import { createServer, type Server } from 'node:http';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { requireCampaign } from '../../src/campaigns/load.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { verifyLedger } from '../../src/consent/verify.ts';
-import { createApp } from '../../src/http/app.ts';
 import { importLeads } from '../../src/leads/import.ts';
 import { upsertLeads } from '../../src/leads/store.ts';
 import { apiKeyFor } from '../helpers/keys.ts';
+import { startWeb, type TestWeb } from '../helpers/web.ts';
 import { settled, testEngine, type TestEngine } from '../helpers/engine.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
@@ -22,19 +20,18 @@ describe('double opt-in, proof, export and erasure', function () {
   this.timeout(60_000);
   let t: TestEngine;
   let sink: SmtpSink;
-  let server: Server;
+  let web: TestWeb;
   let base: string;
   let clock: ManualClock;
   const keys: Record<string, string> = {};
 
   beforeEach(async () => {
     sink = await startSmtpSink();
-    server = createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    web = await startWeb();
+    base = web.base;
     clock = new ManualClock(new Date(Math.floor(Date.now() / 1000) * 1000).toISOString());
     t = await testEngine({ SMTP_URL: sink.url, PUBLIC_URL: base }, clock);
-    server.on('request', createApp(t.engine));
+    web.serve(t.engine);
     for (const role of ['admin', 'marketer', 'service', 'compliance'] as const) keys[role] = await apiKeyFor(t.database, role);
     await upsertLeads(t.database.db, [
       { externalId: 'd-1', email: 'd1@example.com', phone: null, firstName: 'Dora', lastName: null, locale: 'de-DE', timezone: null, persona: null, tags: ['customer'], attributes: { orders: 1 } },
@@ -42,7 +39,7 @@ describe('double opt-in, proof, export and erasure', function () {
     await t.engine.startDispatcher();
   });
   afterEach(async () => {
-    await new Promise((r) => server.close(r));
+    await web.close();
     await t.close();
     await sink.close();
   });

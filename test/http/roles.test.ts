@@ -1,12 +1,10 @@
-import type { AddressInfo } from 'node:net';
-import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { expect } from 'chai';
 import { createApiKey } from '../../src/access/keys.ts';
 import type { Role } from '../../src/access/schema.ts';
 import { saveUser } from '../../src/access/users.ts';
-import { createApp } from '../../src/http/app.ts';
 import { parseInboundEmail } from '../../src/inbound/email.ts';
+import { startWeb, type TestWeb } from '../helpers/web.ts';
 import { testEngine, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads } from '../helpers/seed.ts';
 
@@ -22,7 +20,7 @@ const ALL = ROLES;
 describe('role matrix', function () {
   this.timeout(60_000);
   let t: TestEngine;
-  let server: Server;
+  let web: TestWeb;
   let base: string;
   const keys: Record<string, string> = {};
   const sessions: Record<string, { cookie: string; csrf: string }> = {};
@@ -30,14 +28,13 @@ describe('role matrix', function () {
   let otherQueueContact: number;
 
   before(async () => {
-    server = createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    web = await startWeb();
+    base = web.base;
     t = await testEngine({
       CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns'), TEMPLATES_DIR: path.join(FIXTURE, 'templates'), PUBLIC_URL: base,
       INBOUND_WEBHOOK_SECRET: 'a-shared-secret-for-inbound-mail', TWILIO_ACCOUNT_SID: `AC${'a'.repeat(32)}`, TWILIO_AUTH_TOKEN: 'f'.repeat(32), TWILIO_FROM: '+15005550006',
     });
-    server.on('request', createApp(t.engine));
+    web.serve(t.engine);
     for (const role of ROLES) {
       await saveUser(t.database.pool, { email: `${role}@example.com`, role, password: PASSWORD });
       keys[role] = (await createApiKey(t.database.db, role, role, role === 'service' ? 'service@example.com' : undefined)).key;
@@ -52,7 +49,7 @@ describe('role matrix', function () {
     for (const role of [...ROLES, 'bob']) sessions[role] = await logIn(role === 'bob' ? 'bob@example.com' : `${role}@example.com`);
   });
   after(async () => {
-    await new Promise((r) => server.close(r));
+    await web.close();
     await t.close();
   });
 

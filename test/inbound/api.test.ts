@@ -1,11 +1,9 @@
-import type { AddressInfo } from 'node:net';
-import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { expect } from 'chai';
 import twilio from 'twilio';
 import { createApiKey } from '../../src/access/keys.ts';
 import { saveUser } from '../../src/access/users.ts';
-import { createApp } from '../../src/http/app.ts';
+import { startWeb, type TestWeb } from '../helpers/web.ts';
 import { testEngine, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads } from '../helpers/seed.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
@@ -22,15 +20,14 @@ describe('inbound contacts over HTTP', function () {
   this.timeout(30_000);
   let t: TestEngine;
   let sink: SmtpSink;
-  let server: Server;
+  let web: TestWeb;
   let base: string;
   const keys: Record<string, string> = {};
 
   beforeEach(async () => {
     sink = await startSmtpSink();
-    server = createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    web = await startWeb();
+    base = web.base;
     t = await testEngine({
       CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns'),
       TEMPLATES_DIR: path.join(FIXTURE, 'templates'),
@@ -42,7 +39,7 @@ describe('inbound contacts over HTTP', function () {
       TWILIO_AUTH_TOKEN: TOKEN,
       TWILIO_FROM: '+15005550006',
     });
-    server.on('request', createApp(t.engine));
+    web.serve(t.engine);
     await saveUser(t.database.pool, { email: 'ann@example.com', role: 'service', password: 'correct horse battery', languages: ['en'] });
     await saveUser(t.database.pool, { email: 'bob@example.com', role: 'service', password: 'correct horse battery', languages: ['en'] });
     // The service key acts for ann, who serves both queues; bob serves retention only.
@@ -54,7 +51,7 @@ describe('inbound contacts over HTTP', function () {
     await t.engine.startDispatcher();
   });
   afterEach(async () => {
-    await new Promise((r) => server.close(r));
+    await web.close();
     await t.close();
     await sink.close();
   });
