@@ -7,6 +7,7 @@ import { requireCampaign } from '../../src/campaigns/load.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { acceptContact, getContact, listContacts } from '../../src/inbound/contacts.ts';
 import { startInboundSmtp, type InboundSmtp } from '../../src/inbound/smtp-listener.ts';
+import { replyCounts } from '../../src/inbound/stats.ts';
 import { testEngine, until, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads, type SeedLead } from '../helpers/seed.ts';
 import { deliverMail, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
@@ -145,6 +146,8 @@ describe('replies become inbound contacts', function () {
       ['bert', 'replied'],
       ['carol', 'queued'],
     ]);
+    // The campaign learns what came back, in counts.
+    expect(await replyCounts(t.database.pool, 'followup', 'o')).to.deep.equal({ human: 2, byCategory: { 'opt-out': 1, 'purchase-interest': 1 }, automatic: 0 });
   });
 
   it('escalates a contact nobody accepted by its due time (4 business hours) exactly once', async () => {

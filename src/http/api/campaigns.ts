@@ -3,6 +3,7 @@ import Joi from 'joi';
 import { requireCampaign } from '../../campaigns/load.ts';
 import { MANUAL_OCCURRENCE } from '../../campaigns/run.ts';
 import type { Engine } from '../../engine.ts';
+import { replyCounts } from '../../inbound/stats.ts';
 import { deliverySummary } from '../../messages/report.ts';
 import { requirePermission } from '../auth.ts';
 import { validateBody, validateQuery } from '../validate.ts';
@@ -37,7 +38,12 @@ export function campaignsRouter(engine: Engine): Router {
 
   router.get('/:id/report', requirePermission('read'), async (req, res) => {
     const query = validateQuery(req, Joi.object({ occurrence: OCCURRENCE.default(MANUAL_OCCURRENCE) }));
-    res.json(await deliverySummary(database.pool, req.params.id as string, query.occurrence, engine.clock.now()));
+    const id = req.params.id as string;
+    const [summary, replies] = await Promise.all([
+      deliverySummary(database.pool, id, query.occurrence, engine.clock.now()),
+      replyCounts(database.pool, id, query.occurrence),
+    ]);
+    res.json({ ...summary, replies });
   });
 
   return router;

@@ -1,0 +1,32 @@
+import type pg from 'pg';
+
+export interface ReplyCounts {
+  /** Replies written by people, by category. */
+  human: number;
+  byCategory: Record<string, number>;
+  /** Out-of-office answers and bounces. */
+  automatic: number;
+}
+
+/**
+ * What came back from one occurrence of a campaign: how marketers learn from replies without
+ * reading them (counts only; bodies stay with the service team).
+ */
+export async function replyCounts(pool: pg.Pool, campaignId: string, occurrence: string): Promise<ReplyCounts> {
+  const { rows } = await pool.query<{ kind: string; category: string; n: number }>(
+    `SELECT c.kind, c.category, count(*)::int AS n
+       FROM inbound_contacts c JOIN messages m ON m.id = c.message_id
+      WHERE m.campaign_id = $1 AND m.occurrence = $2
+      GROUP BY 1, 2`,
+    [campaignId, occurrence],
+  );
+  const counts: ReplyCounts = { human: 0, byCategory: {}, automatic: 0 };
+  for (const row of rows) {
+    if (row.kind !== 'human') counts.automatic += row.n;
+    else {
+      counts.human += row.n;
+      counts.byCategory[row.category] = (counts.byCategory[row.category] ?? 0) + row.n;
+    }
+  }
+  return counts;
+}
