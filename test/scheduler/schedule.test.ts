@@ -1,11 +1,13 @@
+import type { Agenda } from 'agenda';
 import { expect } from 'chai';
+import { parseInboundEmail } from '../../src/inbound/email.ts';
 import type { Campaign } from '../../src/campaigns/types.ts';
 import { atInstant, scheduledOccurrence } from '../../src/scheduler/schedule.ts';
 import { deliverySummary, isSettled } from '../../src/messages/report.ts';
 import { testEngine, until, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads } from '../helpers/seed.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
-import { registerSchedules } from '../../src/scheduler/agenda.ts';
+import { INBOUND_ESCALATE, registerSchedules } from '../../src/scheduler/agenda.ts';
 
 function campaign(schedule: Campaign['schedule']): Campaign {
   return { id: 'c', name: 'c', kind: 'lead', purpose: 'marketing', audience: {}, schedule, steps: [], file: '/c.yaml' };
@@ -30,6 +32,7 @@ describe('schedules', () => {
     this.timeout(60_000);
     let t: TestEngine;
     let sink: SmtpSink;
+    let agenda: Agenda;
     before(async () => {
       sink = await startSmtpSink();
       t = await testEngine({ SMTP_URL: sink.url, CAMPAIGNS_DIR: 'test/fixtures/scheduled/campaigns' });
@@ -42,7 +45,7 @@ describe('schedules', () => {
 
     it('runs a past `at` campaign once, and registering again at the next start runs nothing more', async () => {
       await t.engine.startDispatcher();
-      const agenda = await t.engine.startScheduler();
+      agenda = await t.engine.startScheduler();
       const summary = await until(async () => {
         const s = await deliverySummary(t.database.pool, 'launch', 'at:2026-01-05T08:00:00.000Z', new Date());
         return s.sent === 1 && isSettled(s) ? s : undefined;
@@ -53,6 +56,18 @@ describe('schedules', () => {
       const { rows } = await t.database.pool.query(`SELECT count(*)::int AS n FROM campaign_runs WHERE campaign_id = 'launch'`);
       expect(rows[0].n).to.equal(1);
       expect(sink.messages).to.have.length(1);
+    });
+
+    it('escalates overdue inbound contacts from its periodic job', async () => {
+      const reply = await parseInboundEmail(Buffer.from('From: s1@example.com\r\nTo: hello@touchpoint.test\r\nSubject: Hi\r\nMessage-ID: <late@x>\r\n\r\nAnyone?\r\n'));
+      const { contactId } = await t.engine.receiveReply(reply);
+      await t.database.pool.query(`UPDATE inbound_contacts SET due_at = now() - interval '1 minute' WHERE id = $1`, [contactId]);
+      // The job runs every minute; have Agenda run it now rather than wait.
+      await agenda.now(INBOUND_ESCALATE, {});
+      const at = await until(async () => (await t.database.pool.query(`SELECT escalated_at FROM inbound_contacts WHERE id = $1`, [contactId])).rows[0].escalated_at ?? undefined);
+      expect(at).to.be.instanceOf(Date);
+      const { rows } = await t.database.pool.query(`SELECT action, actor FROM inbound_contact_events WHERE contact_id = $1 AND action = 'escalated'`, [contactId]);
+      expect(rows).to.deep.equal([{ action: 'escalated', actor: 'system' }]);
     });
   });
 });
