@@ -60,8 +60,6 @@ export interface ContactFilter {
   assignee?: number;
   /** Contacts assigned or escalated to this user. */
   mine?: number;
-  /** Only these queues. */
-  queues?: string[];
   /** Only what a service person may see: their queues, and what is assigned or escalated to them. */
   reach?: { queues: string[]; userId?: number };
   /** Automatic replies too (hidden by default). */
@@ -85,7 +83,6 @@ export async function listContacts(pool: pg.Pool, filter: ContactFilter, now: Da
   if (filter.status === 'open') where.push(`c.status <> 'closed'`);
   else if (filter.status) add((p) => `c.status = ${p}`, filter.status);
   if (filter.queue) add((p) => `c.queue = ${p}`, filter.queue);
-  if (filter.queues) add((p) => `c.queue = ANY(${p}::text[])`, filter.queues);
   if (filter.reach) {
     params.push(filter.reach.queues, filter.reach.userId ?? null);
     const [q, u] = [`$${params.length - 1}`, `$${params.length}`];

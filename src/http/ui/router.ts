@@ -160,9 +160,10 @@ export function uiRouter(engine: Engine): Router {
     const queueIds = queues.map((q) => q.id);
     const selected = typeof req.query.queue === 'string' && queueIds.includes(req.query.queue) ? req.query.queue : undefined;
     const view = selected ? 'queue' : req.query.view === 'closed' ? 'closed' : 'mine';
+    const scope: ContactFilter = session.user.role === 'service' ? { reach: { queues: queueIds, userId: session.user.id } } : {};
     const filter: ContactFilter =
-      view === 'queue' ? { queue: selected, status: 'open' } : view === 'closed' ? { status: 'closed', queues: queueIds, limit: 100 } : { mine: session.user.id, status: 'open' };
-    const [contacts, open] = await Promise.all([listContacts(pool, filter, now), listContacts(pool, { status: 'open', queues: queueIds, limit: 1000 }, now)]);
+      view === 'queue' ? { queue: selected, status: 'open' } : view === 'closed' ? { ...scope, status: 'closed', limit: 100 } : { mine: session.user.id, status: 'open' };
+    const [contacts, open] = await Promise.all([listContacts(pool, filter, now), listContacts(pool, { ...scope, status: 'open', limit: 1000 }, now)]);
     const mine = open.filter((c) => c.assignee === session.user.email).length;
     page(res, 'inbox', 'Inbox', req, {
       nav: { inbox: true },
