@@ -93,6 +93,14 @@ describe('replies become inbound contacts', function () {
     expect(detail.timeline.map((e) => e.kind)).to.include.members(['reply', 'message', 'consent']);
   });
 
+  it('refuses a message over the size limit at the SMTP level, storing nothing', async () => {
+    const err = await deliver({ from: 'alice@example.com', to: `hello@${DOMAIN}`, subject: 'big', text: 'x'.repeat(1_200_000) }).catch((e: { responseCode?: number }) => e);
+    expect(err).to.have.property('responseCode', 552);
+    const refused = await deliver({ from: 'alice@example.com', to: 'someone@elsewhere.example', subject: 'relay?', text: 'hi' }).catch((e: { responseCode?: number }) => e);
+    expect(refused).to.have.property('responseCode', 550);
+    expect(await contacts()).to.deep.equal([]);
+  });
+
   it('a forged or altered token identifies nobody by token', async () => {
     const address = (sentTo('alice').replyTo as AddressObject).value[0]!.address!;
     const forged = address.replace(/-([0-9a-f])/, (_, c: string) => `-${c === '0' ? '1' : '0'}`);
