@@ -181,7 +181,7 @@ export class Dispatcher {
 
   private logSent(): void {
     if (this.sentSinceLog === 0) return;
-    const destinations = Object.values(this.options.channels).map((c) => c.destination).join(', ');
+    const destinations = [...new Set(Object.values(this.options.channels).map((c) => c.destination))].join(', ');
     log.info(`sent ${this.sentSinceLog} message(s) to ${destinations}`);
     this.sentSinceLog = 0;
   }
