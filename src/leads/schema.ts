@@ -21,7 +21,12 @@ export const leads = pgTable(
     /** Set when the person's data was erased; the row stays so the ledger keeps its references. */
     erasedAt: timestamp('erased_at', { withTimezone: true }),
   },
-  (t) => [index('leads_tags_idx').using('gin', t.tags)],
+  (t) => [
+    index('leads_tags_idx').using('gin', t.tags),
+    // Replies are matched to people by address and number.
+    index('leads_email_lower_idx').on(sql`lower(${t.email})`),
+    index('leads_phone_idx').on(t.phone),
+  ],
 );
 
 /**

@@ -58,5 +58,7 @@ export const messages = pgTable(
     index('messages_campaign_idx').on(t.campaignId, t.occurrence),
     index('messages_lead_idx').on(t.leadId),
     index('messages_provider_idx').on(t.providerId),
+    // An SMS reply is tied to the last text we sent that number.
+    index('messages_sms_to_idx').on(t.toAddress, t.sentAt).where(sql`channel = 'sms' AND status = 'sent'`),
   ],
 );
