@@ -5,6 +5,14 @@ export interface ChainReport {
   checked: number;
   /** The first event that does not verify, and why; absent when the whole chain holds. */
   broken?: { id: number; reason: string };
+  /** The last event and its seal: write it down elsewhere, and a later verify can prove the chain up to it unchanged. */
+  head?: { id: number; hash: string };
+}
+
+/** An event and the seal someone recorded for it outside the database (`<id>:<hash>`). */
+export interface Anchor {
+  id: number;
+  hash: string;
 }
 
 const BATCH = 5_000;
@@ -14,12 +22,14 @@ const BATCH = 5_000;
  * content (an edit shows there) and its link must name the seal of the event before it (a removed
  * or reordered event shows there). Reads in id-ordered batches, so memory stays flat.
  */
-export async function verifyLedger(pool: pg.Pool, onProgress?: (checked: number, total: number) => void): Promise<ChainReport> {
+export async function verifyLedger(pool: pg.Pool, onProgress?: (checked: number, total: number) => void, anchors: Anchor[] = []): Promise<ChainReport> {
   const { rows: count } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM consent_events`);
   const total = count[0]!.n;
   let previous = '';
   let after = 0;
   let checked = 0;
+  let head: ChainReport['head'];
+  const anchored = new Map(anchors.map((a) => [a.id, a.hash]));
   for (;;) {
     const { rows } = await pool.query<{ id: string; hash: string | null; prev_hash: string | null; expected: string }>(
       `SELECT e.id, e.hash, e.prev_hash, consent_event_digest(e) AS expected
@@ -32,11 +42,19 @@ export async function verifyLedger(pool: pg.Pool, onProgress?: (checked: number,
         return { checked, broken: { id, reason: previous === '' && checked === 0 ? 'the first event does not start the chain' : 'its link does not match the event before it (an event was removed or reordered)' } };
       }
       if (row.hash !== row.expected) return { checked, broken: { id, reason: 'its content does not match its seal (it was altered)' } };
+      // A chain recomputed after an edit verifies in itself, but no longer matches seals recorded elsewhere.
+      if (anchored.has(id) && anchored.get(id) !== row.hash) return { checked, broken: { id, reason: 'its seal differs from the one recorded outside the database (the chain was rewritten)' } };
+      anchored.delete(id);
       previous = row.hash;
+      head = { id, hash: row.hash };
       checked++;
     }
     onProgress?.(checked, total);
-    if (rows.length < BATCH) return { checked };
+    if (rows.length < BATCH) {
+      const [missing] = anchored.keys();
+      if (missing !== undefined) return { checked, head, broken: { id: missing, reason: 'an event with a recorded seal is gone' } };
+      return head ? { checked, head } : { checked };
+    }
     after = Number(rows[rows.length - 1]!.id);
   }
 }

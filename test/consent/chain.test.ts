@@ -35,8 +35,8 @@ describe('tamper-evident consent ledger', function () {
     evidence: { ip: '203.0.113.7', user_agent: 'Mozilla/5.0', form: 'newsletter-footer' }, noticeVersion: 'privacy-2026-01', noticeHash: 'ab'.repeat(32), ...extra,
   });
   const append = (...events: ConsentEventInput[]) => withTransaction(t.database.pool, (client) => appendConsentEvents(client, events));
-  const verifyCli = () =>
-    exec(process.execPath, ['bin/touchpoint.js', 'consent', 'verify'], { env: { ...process.env, ...t.env, LOG_LEVEL: 'error' } }).then(
+  const verifyCli = (...args: string[]) =>
+    exec(process.execPath, ['bin/touchpoint.js', 'consent', 'verify', ...args], { env: { ...process.env, ...t.env, LOG_LEVEL: 'error' } }).then(
       (r) => ({ code: 0, out: r.stdout }),
       (e: { code: number; stdout: string }) => ({ code: e.code, out: e.stdout }),
     );
@@ -51,7 +51,7 @@ describe('tamper-evident consent ledger', function () {
     expect(rows[0].subject_hash).to.match(/^[0-9a-f]{64}$/);
     expect(rows[0].subject_hash).not.to.contain('example');
     expect(rows[0].evidence).to.deep.equal({ ip: '203.0.113.7', user_agent: 'Mozilla/5.0', form: 'newsletter-footer' });
-    expect(await verifyLedger(t.database.pool)).to.deep.equal({ checked: 2 });
+    expect(await verifyLedger(t.database.pool)).to.deep.equal({ checked: 2, head: { id: b, hash: rows[1].hash } });
   });
 
   it('refuses UPDATE, DELETE and TRUNCATE, to the engine’s own connection and to a non-owner role', async () => {
@@ -77,7 +77,7 @@ describe('tamper-evident consent ledger', function () {
     } finally {
       client.release();
     }
-    expect(await verifyLedger(t.database.pool)).to.deep.equal({ checked: 1 });
+    expect(await verifyLedger(t.database.pool)).to.deep.include({ checked: 1 }).and.not.have.property('broken');
   });
 
   it('after a superuser edit with the trigger disabled, `consent verify` exits non-zero naming that event', async () => {
@@ -105,6 +105,26 @@ describe('tamper-evident consent ledger', function () {
     }
   });
 
+  it('catches a chain rewritten after an edit when a seal was recorded outside, via `consent verify --anchor`', async () => {
+    const ids = await append(...[1, 2, 3].map((m) => event(leadIds[0]!, 'grant', m)));
+    const first = await verifyCli();
+    const head = /head: (\d+:[0-9a-f]{64})/.exec(first.out)![1]!;
+    expect(head.startsWith(`${ids[2]}:`)).to.equal(true);
+    // A superuser edits the first event and recomputes every seal after it: the chain verifies in itself.
+    await t.database.pool.query(`ALTER TABLE consent_events DISABLE TRIGGER consent_events_append_only`);
+    await t.database.pool.query(`UPDATE consent_events SET action = 'confirm' WHERE id = $1`, [ids[0]]);
+    await t.database.pool.query(`DO $$ DECLARE r consent_events; previous text := ''; BEGIN
+      FOR r IN SELECT * FROM consent_events ORDER BY id LOOP
+        r.prev_hash := previous; r.hash := consent_event_digest(r);
+        UPDATE consent_events SET prev_hash = r.prev_hash, hash = r.hash WHERE id = r.id; previous := r.hash;
+      END LOOP; END $$`);
+    await t.database.pool.query(`ALTER TABLE consent_events ENABLE TRIGGER consent_events_append_only`);
+    expect((await verifyCli()).code).to.equal(0);
+    const anchored = await verifyCli('--anchor', head);
+    expect(anchored.code).to.equal(1);
+    expect(anchored.out).to.contain(`ledger BROKEN at consent event ${ids[2]}: its seal differs from the one recorded outside the database`);
+  });
+
   it('eight concurrent writers leave a chain that verifies', async () => {
     const rounds = 15;
     await Promise.all(
@@ -119,7 +139,7 @@ describe('tamper-evident consent ledger', function () {
     );
     const { rows } = await t.database.pool.query(`SELECT count(*)::int AS n FROM consent_events`);
     expect(rows[0].n).to.equal(8 * rounds + 8 * 4);
-    expect(await verifyLedger(t.database.pool)).to.deep.equal({ checked: rows[0].n });
+    expect(await verifyLedger(t.database.pool)).to.deep.include({ checked: rows[0].n }).and.not.have.property('broken');
   });
 
   it('answers `check` as of any instant exactly as a simple reference model (property)', async () => {

@@ -117,7 +117,7 @@ describe('double opt-in, proof, export and erasure', function () {
     const spring = proof.messages.find((m) => m.campaign === 'spring')!;
     expect(spring).to.deep.include({ status: 'sent' });
     expect(spring.consent_event).to.deep.include({ id: confirm.id, action: 'confirm' });
-    expect(proof.chain).to.deep.equal({ checked: 2 });
+    expect(proof.chain).to.deep.include({ checked: 2 });
     const csv = await (await api('GET', '/api/v1/consents/proof?lead=d-1&format=csv', keys.admin!)).text();
     expect(csv.split('\n')[0]).to.equal('record,at,id,channel,purpose,what,source_or_campaign,detail,authorising_event');
     expect(csv).to.contain(`,spring/offer,,${confirm.id}`);
@@ -149,7 +149,7 @@ describe('double opt-in, proof, export and erasure', function () {
     expect(messages.every((m) => m.to_address === null && m.body_text === null)).to.equal(true);
     const ledgerText = JSON.stringify((await t.database.pool.query(`SELECT * FROM consent_events`)).rows);
     expect(ledgerText).not.to.contain('d1@example.com');
-    expect(await verifyLedger(t.database.pool)).to.deep.equal({ checked: 3 });
+    expect(await verifyLedger(t.database.pool)).to.deep.include({ checked: 3 }).and.not.have.property('broken');
 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'erase-'));
     const file = path.join(dir, 'leads.csv');

@@ -1,6 +1,6 @@
 import { consentAsOf, type ConsentAnswer } from '../../consent/check.ts';
 import { consentProof, EXPORT_HEADER, exportConsentEvents, exportCsvLine, proofCsv } from '../../consent/proof.ts';
-import { verifyLedger } from '../../consent/verify.ts';
+import { verifyLedger, type Anchor } from '../../consent/verify.ts';
 import { csvLine } from '../../csv.ts';
 import { AppError } from '../../errors.ts';
 import { findLeadByExternalId } from '../../leads/store.ts';
@@ -11,17 +11,24 @@ import { progressBar } from '../progress.ts';
 export const consentVerifyCommand: Command = {
   name: ['consent', 'verify'],
   summary: 'recompute the consent ledger hash chain; names the first altered or missing event (exit 1)',
-  usage: 'consent verify',
+  usage: 'consent verify [--anchor <event-id>:<hash> …]',
   async run(args, ctx) {
-    parseCommandArgs(args, {}, false);
+    const { values } = parseCommandArgs(args, { anchor: { type: 'string', multiple: true, default: [] } }, false);
+    const anchors: Anchor[] = values.anchor.map((text) => {
+      const match = /^(\d+):([0-9a-f]{64})$/.exec(text.trim());
+      if (!match) throw new AppError('invalid_input', `--anchor takes <event-id>:<sha256 hex> as printed by an earlier verify, got '${text}'`);
+      return { id: Number(match[1]), hash: match[2]! };
+    });
     const database = await ctx.database();
     const bar = progressBar(ctx.stderr, 'ledger');
-    const report = await verifyLedger(database.pool, (done, total) => bar.update(done, total)).finally(() => bar.stop());
+    const report = await verifyLedger(database.pool, (done, total) => bar.update(done, total), anchors).finally(() => bar.stop());
     if (report.broken) {
       ctx.stdout.write(`ledger BROKEN at consent event ${report.broken.id}: ${report.broken.reason} (${report.checked} event(s) before it verify)\n`);
       return 1;
     }
-    ctx.stdout.write(`ledger intact: ${report.checked} event(s) verify\n`);
+    ctx.stdout.write(`ledger intact: ${report.checked} event(s) verify${anchors.length ? `, ${anchors.length} anchor(s) match` : ''}\n`);
+    // Keeping this line somewhere else (a ticket, a signed mail) lets a later verify prove nothing before it was rewritten.
+    if (report.head) ctx.stdout.write(`head: ${report.head.id}:${report.head.hash}\n`);
     return 0;
   },
 };
