@@ -87,6 +87,8 @@ describe('service inbox in headless Chromium', function () {
       await page.waitForURL(/\/inbox\/\d+$/);
       expect(await page.locator('#reply .body').innerText()).to.contain('Does the 20% apply to shoes?');
       expect(await page.locator('#original').innerText()).to.contain('An offer for Alice');
+      // The campaign message is shown without its working unsubscribe link.
+      expect(await page.locator('#original').innerText()).to.match(/\/unsubscribe\/…/);
 
       await page.click('text=Accept');
       await page.waitForURL(/done=accepted/);

@@ -192,6 +192,8 @@ export function uiRouter(engine: Engine): Router {
 
   router.get('/inbox/:id', guard('inbound'), async (req, res) => {
     const contact = await visibleContact(req);
+    // The message as the person got it, minus the working unsubscribe link: a click here would withdraw their consent.
+    if (contact.original?.text) contact.original.text = contact.original.text.replace(/\/unsubscribe\/[\w.-]+/g, '/unsubscribe/…');
     const users = await listUsers(pool, ['service', 'admin']);
     page(res, 'contact', contact.subject ?? 'Contact', req, {
       nav: { inbox: true },
