@@ -204,11 +204,18 @@ export async function closeContact(pool: pg.Pool, id: number, resolution: string
 }
 
 /**
- * Answers on the channel the contact came in on, through the outbox and the normal channel
- * adapters (retries, crash safety). Answering takes the contact on. Someone we could not identify
- * becomes a lead, so the answer and what follows land in one history.
+ * Answers through the outbox and the normal channel adapters (retries, crash safety), on the
+ * channel the contact came in on unless another is asked for (then to the lead's address on it).
+ * Answering takes the contact on. Someone we could not identify becomes a lead, so the answer and
+ * what follows land in one history.
  */
-export async function replyToContact(pool: pg.Pool, id: number, reply: { text: string; subject?: string }, actor: Actor, now: Date): Promise<{ messageId: number }> {
+export async function replyToContact(
+  pool: pg.Pool,
+  id: number,
+  reply: { text: string; subject?: string; channel?: 'email' | 'sms' },
+  actor: Actor,
+  now: Date,
+): Promise<{ messageId: number }> {
   return withTransaction(pool, async (client) => {
     await lockContact(client, id, ['new', 'assigned', 'accepted'], 'answered');
     const { rows } = await client.query<{ lead_id: number | null; channel: 'email' | 'sms'; from_address: string; subject: string | null; external_id: string; campaign_id: string | null; assignee_id: number | null }>(
@@ -217,9 +224,17 @@ export async function replyToContact(pool: pg.Pool, id: number, reply: { text: s
     );
     const contact = rows[0]!;
     const leadId = contact.lead_id ? Number(contact.lead_id) : await leadForSender(client, id, contact.channel, contact.from_address);
+    const channel = reply.channel ?? contact.channel;
+    let to = contact.from_address;
+    if (channel !== contact.channel) {
+      const { rows: lead } = await client.query<{ email: string | null; phone: string | null }>(`SELECT email, phone FROM leads WHERE id = $1`, [leadId]);
+      const address = channel === 'email' ? lead[0]?.email : lead[0]?.phone;
+      if (!address) throw new AppError('unprocessable', `this person has no ${channel === 'email' ? 'email address' : 'phone number'}; answer by ${contact.channel}`);
+      to = address;
+    }
     const { rows: counted } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM inbound_contact_events WHERE contact_id = $1 AND action = 'replied'`, [id]);
     const subject = reply.subject ?? (contact.subject ? (/^re:/i.test(contact.subject) ? contact.subject : `Re: ${contact.subject}`) : 'Re: your message');
-    const threaded: Record<string, string> = contact.channel === 'email' && /^<[^>]+>$/.test(contact.external_id) ? { 'In-Reply-To': contact.external_id, References: contact.external_id } : {};
+    const threaded: Record<string, string> = channel === 'email' && contact.channel === 'email' && /^<[^>]+>$/.test(contact.external_id) ? { 'In-Reply-To': contact.external_id, References: contact.external_id } : {};
     const [recorded] = await recordMessages(client, [
       {
         idempotencyKey: `reply:${id}:${counted[0]!.n + 1}`,
@@ -227,14 +242,14 @@ export async function replyToContact(pool: pg.Pool, id: number, reply: { text: s
         stepId: 'reply',
         occurrence: `contact-${id}`,
         leadId,
-        channel: contact.channel,
+        channel,
         purpose: SERVICE_REPLY_PURPOSE,
         persona: 'service',
         status: 'queued',
-        toAddress: contact.from_address,
-        subject: contact.channel === 'email' ? subject : '',
+        toAddress: to,
+        subject: channel === 'email' ? subject : '',
         bodyText: reply.text,
-        bodyHtml: contact.channel === 'email' ? `<p>${escapeHtml(reply.text).replace(/\r?\n/g, '<br>')}</p>` : '',
+        bodyHtml: channel === 'email' ? `<p>${escapeHtml(reply.text).replace(/\r?\n/g, '<br>')}</p>` : '',
         headers: threaded,
         dueAt: now,
       },
@@ -244,7 +259,7 @@ export async function replyToContact(pool: pg.Pool, id: number, reply: { text: s
       `UPDATE inbound_contacts SET status = 'accepted', assignee_id = coalesce(assignee_id, $2), accepted_at = coalesce(accepted_at, $3), lead_id = $4 WHERE id = $1`,
       [id, actor.userId ?? null, now, leadId],
     );
-    await recordContactEvent(client, id, 'replied', actor.label, { message_id: messageId, text: reply.text.slice(0, 2000) }, now);
+    await recordContactEvent(client, id, 'replied', actor.label, { message_id: messageId, channel, text: reply.text.slice(0, 2000) }, now);
     return { messageId };
   });
 }

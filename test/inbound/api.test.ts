@@ -144,8 +144,14 @@ describe('inbound contacts over HTTP', function () {
     expect(contacts[0]).to.include({ lead: 'carol', channel: 'sms', identified_by: 'number', text: 'Can I change my delivery day?' });
     const reply = await call('POST', `/api/v1/inbound/${contacts[0]!.id}/reply`, { key: keys.service, body: { text: 'Yes: reply with a day.', user: 'ann@example.com' } });
     expect(reply.status).to.equal(202);
-    const { rows } = await t.database.pool.query(`SELECT channel, to_address, body_text, purpose FROM messages`);
-    expect(rows).to.deep.equal([{ channel: 'sms', to_address: '+4915112345678', body_text: 'Yes: reply with a day.', purpose: 'service-reply' }]);
+    // By default on the channel they wrote on; on request on the other one, to the lead's address there.
+    const byEmail = await call('POST', `/api/v1/inbound/${contacts[0]!.id}/reply`, { key: keys.service, body: { text: 'Details by email.', channel: 'email' } });
+    expect(byEmail.status).to.equal(202);
+    const { rows } = await t.database.pool.query(`SELECT channel, to_address, body_text, purpose FROM messages ORDER BY id`);
+    expect(rows).to.deep.equal([
+      { channel: 'sms', to_address: '+4915112345678', body_text: 'Yes: reply with a day.', purpose: 'service-reply' },
+      { channel: 'email', to_address: 'carol@example.com', body_text: 'Details by email.', purpose: 'service-reply' },
+    ]);
   });
 
   it('lets a service key reach only its person’s queues and contacts; a service key must name its person', async () => {

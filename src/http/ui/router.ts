@@ -221,7 +221,14 @@ export function uiRouter(engine: Engine): Router {
 
   router.post('/inbox/:id/reply', guard('inbound:work'), async (req, res) => {
     const contact = await visibleContact(req);
-    await replyToContact(pool, contact.id, { text: required(req, 'text', 20_000) }, actor(req), engine.clock.now());
+    const channel = field(req, 'channel');
+    await replyToContact(
+      pool,
+      contact.id,
+      { text: required(req, 'text', 20_000), channel: channel === 'email' || channel === 'sms' ? channel : undefined },
+      actor(req),
+      engine.clock.now(),
+    );
     res.redirect(303, `/inbox/${contact.id}?done=replied`);
   });
 
