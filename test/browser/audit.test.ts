@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { saveUser } from '../../src/access/users.ts';
 import { requireCampaign } from '../../src/campaigns/load.ts';
 import { appendConsentEvents } from '../../src/consent/ledger.ts';
 import { withTransaction } from '../../src/db/tx.ts';
 import { upsertLeads } from '../../src/leads/store.ts';
-import { launchBrowser } from '../helpers/browser.ts';
+import { useBrowser } from '../helpers/browser.ts';
 import { startWeb, type TestWeb } from '../helpers/web.ts';
 import { settled, testEngine, type TestEngine } from '../helpers/engine.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
@@ -14,19 +14,12 @@ const PASSWORD = 'correct horse battery';
 
 describe('consent audit pages in headless Chromium', function () {
   this.timeout(90_000);
-  let browser: Browser | undefined;
+  const browser = useBrowser();
   let sink: SmtpSink;
   let t: TestEngine;
   let web: TestWeb;
   let base: string;
   let confirmId: number;
-
-  before(async function () {
-    browser = await launchBrowser(this);
-  });
-  after(async () => {
-    await browser?.close();
-  });
 
   beforeEach(async () => {
     sink = await startSmtpSink();
@@ -65,7 +58,7 @@ describe('consent audit pages in headless Chromium', function () {
   }
 
   it('finds a person, shows their consent timeline with evidence and each message with its authorising event, and exports', async () => {
-    const page = await browser!.newPage({ acceptDownloads: true });
+    const page = await browser().newPage({ acceptDownloads: true });
     try {
       await logIn(page);
       await page.fill('#q', 'paula@example.com');
@@ -115,7 +108,7 @@ describe('consent audit pages in headless Chromium', function () {
     await t.database.pool.query(`ALTER TABLE consent_events DISABLE TRIGGER consent_events_append_only`);
     await t.database.pool.query(`UPDATE consent_events SET evidence = '{"ip":"198.51.100.9"}' WHERE id = $1`, [confirmId]);
     await t.database.pool.query(`ALTER TABLE consent_events ENABLE TRIGGER consent_events_append_only`);
-    const page = await browser!.newPage();
+    const page = await browser().newPage();
     try {
       await logIn(page);
       await page.click('text=Verify the ledger');

@@ -2,11 +2,11 @@ import path from 'node:path';
 import { expect } from 'chai';
 import type { SendMailOptions } from 'nodemailer';
 import type { AddressObject } from 'mailparser';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { saveUser } from '../../src/access/users.ts';
 import { requireCampaign } from '../../src/campaigns/load.ts';
 import { startInboundSmtp, type InboundSmtp } from '../../src/inbound/smtp-listener.ts';
-import { launchBrowser } from '../helpers/browser.ts';
+import { useBrowser } from '../helpers/browser.ts';
 import { startWeb, type TestWeb } from '../helpers/web.ts';
 import { testEngine, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads } from '../helpers/seed.ts';
@@ -23,19 +23,12 @@ const HOSTILE = [
 
 describe('service inbox in headless Chromium', function () {
   this.timeout(90_000);
-  let browser: Browser | undefined;
+  const browser = useBrowser();
   let sink: SmtpSink;
   let t: TestEngine;
   let web: TestWeb;
   let base: string;
   let inbound: InboundSmtp;
-
-  before(async function () {
-    browser = await launchBrowser(this);
-  });
-  after(async () => {
-    await browser?.close();
-  });
 
   beforeEach(async () => {
     sink = await startSmtpSink();
@@ -73,7 +66,7 @@ describe('service inbox in headless Chromium', function () {
 
   it('logs in, shows the reply beside its campaign message, and sends the answer by email', async () => {
     await deliver({ from: 'Alice <alice@example.com>', to: replyAddress(), subject: 'Re: An offer for Alice', text: 'Does the 20% apply to shoes?' });
-    const page = await browser!.newPage();
+    const page = await browser().newPage();
     try {
       await logIn(page);
       const row = page.locator('tr[data-contact]');
@@ -113,7 +106,7 @@ describe('service inbox in headless Chromium', function () {
 
   it('shows hostile markup in a reply as inert text', async () => {
     await deliver({ from: 'alice@example.com', to: replyAddress(), subject: '<img src=x onerror=alert(1)>', text: HOSTILE });
-    const page = await browser!.newPage();
+    const page = await browser().newPage();
     const dialogs: string[] = [];
     page.on('dialog', async (d) => {
       dialogs.push(d.message());
@@ -140,7 +133,7 @@ describe('service inbox in headless Chromium', function () {
   });
 
   it('refuses a form post without the session CSRF token, and a wrong password', async () => {
-    const page = await browser!.newPage();
+    const page = await browser().newPage();
     try {
       await page.goto(`${base}/login`);
       await page.fill('#email', 'ann@example.com');

@@ -16,3 +16,15 @@ export async function launchBrowser(ctx: Mocha.Context): Promise<Browser | undef
   // As root Chromium refuses its sandbox; the tests load only our own local pages.
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
 }
+
+/** Launches the browser once for the enclosing `describe` and closes it after; call the result for it. */
+export function useBrowser(): () => Browser {
+  let browser: Browser | undefined;
+  before(async function () {
+    browser = await launchBrowser(this);
+  });
+  after(async () => {
+    await browser?.close();
+  });
+  return () => browser!;
+}
