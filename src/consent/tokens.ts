@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { sameSecret } from '../access/secrets.ts';
 
 /**
  * Signed, self-contained link tokens: the payload is readable JSON, the signature an HMAC-SHA256
@@ -38,9 +39,7 @@ export function signToken(secret: string, payload: Payload): string {
 export function verifyToken<K extends Payload['kind']>(secret: string, token: string, kind: K, now: Date = new Date()): Extract<Payload, { kind: K }> | undefined {
   const [body, signature, extra] = token.split('.');
   if (!body || !signature || extra !== undefined) return undefined;
-  const expected = Buffer.from(sign(secret, body));
-  const given = Buffer.from(signature);
-  if (expected.length !== given.length || !crypto.timingSafeEqual(expected, given)) return undefined;
+  if (!sameSecret(signature, sign(secret, body))) return undefined;
   try {
     const payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Payload;
     if (payload.kind !== kind) return undefined;

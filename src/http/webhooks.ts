@@ -1,6 +1,6 @@
-import crypto from 'node:crypto';
 import express, { Router, type Request } from 'express';
 import twilio from 'twilio';
+import { sameSecret } from '../access/secrets.ts';
 import type { Engine } from '../engine.ts';
 import { AppError } from '../errors.ts';
 import { parseInboundEmail } from '../inbound/email.ts';
@@ -28,10 +28,8 @@ function twiml(message?: string): string {
 function assertInboundSecret(engine: Engine, req: Request): void {
   const secret = engine.config.inbound.webhookSecret;
   if (!secret) throw new AppError('not_found', 'the inbound email webhook is off: set INBOUND_WEBHOOK_SECRET');
-  const given = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1] ?? '';
-  const a = crypto.createHash('sha256').update(given).digest();
-  const b = crypto.createHash('sha256').update(secret).digest();
-  if (!crypto.timingSafeEqual(a, b)) throw new AppError('forbidden', 'the inbound webhook secret does not match');
+  const given = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
+  if (!sameSecret(given, secret)) throw new AppError('forbidden', 'the inbound webhook secret does not match');
 }
 
 /** Provider webhooks: no API key, a provider signature or shared secret instead. */

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { sameSecret } from '../access/secrets.ts';
 
 /**
  * Addresses that name one of our messages. Every email we send carries `Reply-To:
@@ -38,9 +39,7 @@ export function messageIdFromAddress(secret: string, kind: AddressKind, address:
   if (!match) return undefined;
   const id = Number.parseInt(match[1]!.toLowerCase(), 36);
   if (!Number.isSafeInteger(id) || id <= 0) return undefined;
-  const expected = Buffer.from(mac(secret, kind, id));
-  const given = Buffer.from(match[2]!.toLowerCase());
-  return expected.length === given.length && crypto.timingSafeEqual(expected, given) ? id : undefined;
+  return sameSecret(match[2]!.toLowerCase(), mac(secret, kind, id)) ? id : undefined;
 }
 
 /** The Message-ID we give message `id` (see channels/mime.ts). */

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { can, type Permission } from '../../access/roles.ts';
+import { sameSecret } from '../../access/secrets.ts';
 import { createSession, endSession, findSession, SESSION_TTL_MS, type Session } from '../../access/sessions.ts';
 import { authenticateUser, listUsers, setAvailable } from '../../access/users.ts';
 import type { Engine } from '../../engine.ts';
@@ -33,13 +34,6 @@ function cookies(req: Request): Record<string, string> {
     if (i > 0) out[part.slice(0, i).trim()] = decodeURIComponent(part.slice(i + 1).trim());
   }
   return out;
-}
-
-function sameToken(a: string | undefined, b: string | undefined): boolean {
-  if (!a || !b) return false;
-  const x = crypto.createHash('sha256').update(a).digest();
-  const y = crypto.createHash('sha256').update(b).digest();
-  return crypto.timingSafeEqual(x, y);
 }
 
 /** Only paths of our own after login, never another origin (`//evil.example`). */
@@ -93,7 +87,7 @@ export function uiRouter(engine: Engine): Router {
   /** Logged in, holding `permission`, and (for forms) posting this session's CSRF token. */
   const guard: Guard = (permission) => (req, res, next) => {
     if (!req.session) return res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}`);
-    if (req.method === 'POST' && !sameToken((req.body as Record<string, string>)?._csrf, req.session.csrfToken)) {
+    if (req.method === 'POST' && !sameSecret((req.body as Record<string, string>)?._csrf, req.session.csrfToken)) {
       throw new AppError('forbidden', 'this form has expired or did not come from Touchpoint; reload the page and try again');
     }
     if (!can(req.session.user.role, permission)) throw new AppError('forbidden', `the ${req.session.user.role} role has no access to this page`);
@@ -123,7 +117,7 @@ export function uiRouter(engine: Engine): Router {
       res.set('Set-Cookie', cookie(LOGIN_COOKIE, loginCsrf, 3_600_000));
       page(res, 'login', 'Sign in', req, { loginCsrf, next: safeNext(body.next), email, error }, status);
     };
-    if (!sameToken(body._csrf, cookies(req)[LOGIN_COOKIE])) return again('The sign-in form expired; please try again.', 403);
+    if (!sameSecret(body._csrf, cookies(req)[LOGIN_COOKIE])) return again('The sign-in form expired; please try again.', 403);
     const lock = failures.get(email);
     if (lock && lock.count >= FAILURES_ALLOWED && lock.until > Date.now()) return again('Too many failed attempts; try again in 15 minutes.', 429);
     const user = await authenticateUser(pool, email, body.password ?? '');
