@@ -135,6 +135,20 @@ export async function getContact(pool: pg.Pool, id: number, now: Date): Promise<
   };
 }
 
+/** What deciding who may see a contact needs (see reach.ts), without loading the contact; undefined when there is none. */
+export async function contactPlacement(
+  pool: pg.Pool,
+  id: number,
+): Promise<{ queue: string | null; assignee_id: number | null; escalated_to: number | null } | undefined> {
+  const { rows } = await pool.query<{ queue: string | null; assignee_id: string | null; escalated_to: string | null }>(
+    `SELECT queue, assignee_id, escalated_to FROM inbound_contacts WHERE id = $1`,
+    [id],
+  );
+  const row = rows[0];
+  const toId = (value: string | null) => (value === null ? null : Number(value));
+  return row && { queue: row.queue, assignee_id: toId(row.assignee_id), escalated_to: toId(row.escalated_to) };
+}
+
 /** Locks the contact for a change and checks it may make that change. */
 async function lockContact(client: pg.PoolClient, id: number, allowed: readonly ContactStatus[], action: string) {
   const { rows } = await client.query<{ id: number; status: ContactStatus; assignee_id: number | null; queue: string | null; language: string | null }>(

@@ -2,7 +2,7 @@ import { Router, type Request } from 'express';
 import Joi from 'joi';
 import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
-import { acceptContact, assignContact, closeContact, getContact, listContacts, replyToContact, type Actor } from '../../inbound/contacts.ts';
+import { acceptContact, assignContact, closeContact, contactPlacement, getContact, listContacts, replyToContact, type Actor } from '../../inbound/contacts.ts';
 import { contactInReach, queuesInReach, type Viewer } from '../../inbound/reach.ts';
 import { CONTACT_STATUSES } from '../../inbound/schema.ts';
 import { requirePermission } from '../auth.ts';
@@ -36,8 +36,8 @@ export function inboundRouter(engine: Engine): Router {
     const id = Number(req.params.id);
     const missing = new AppError('not_found', `no inbound contact '${req.params.id}'`);
     if (!Number.isSafeInteger(id) || id <= 0) throw missing;
-    const contact = await getContact(pool, id, engine.clock.now());
-    if (!contactInReach(engine.loadCampaigns().inbound, viewerOf(req), contact)) throw missing;
+    const placement = await contactPlacement(pool, id);
+    if (!placement || !contactInReach(engine.loadCampaigns().inbound, viewerOf(req), placement)) throw missing;
     return id;
   };
 

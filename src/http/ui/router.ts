@@ -6,7 +6,7 @@ import { createSession, endSession, findSession, SESSION_TTL_MS, type Session } 
 import { authenticateUser, listUsers, setAvailable } from '../../access/users.ts';
 import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
-import { acceptContact, assignContact, closeContact, getContact, listContacts, replyToContact, type Actor, type ContactFilter } from '../../inbound/contacts.ts';
+import { acceptContact, assignContact, closeContact, contactPlacement, getContact, listContacts, replyToContact, type Actor, type ContactFilter } from '../../inbound/contacts.ts';
 import { contactInReach, queuesInReach, type Viewer } from '../../inbound/reach.ts';
 import type { Queue } from '../../inbound/rules.ts';
 import { log } from '../../log.ts';
@@ -175,17 +175,18 @@ export function uiRouter(engine: Engine): Router {
     });
   });
 
-  /** A contact this person may see; others answer 404, as if they did not exist. */
-  async function visibleContact(req: Request) {
+  /** The id of a contact this person may see; others answer 404, as if they did not exist. */
+  async function visibleContact(req: Request): Promise<number> {
     const id = Number(req.params.id);
-    if (!Number.isSafeInteger(id) || id <= 0) throw new AppError('not_found', 'no such contact');
-    const contact = await getContact(pool, id, engine.clock.now()).catch(() => undefined);
-    if (!contact || !contactInReach(engine.loadCampaigns().inbound, viewerOf(req.session!), contact)) throw new AppError('not_found', 'no such contact');
-    return contact;
+    const missing = new AppError('not_found', 'no such contact');
+    if (!Number.isSafeInteger(id) || id <= 0) throw missing;
+    const placement = await contactPlacement(pool, id);
+    if (!placement || !contactInReach(engine.loadCampaigns().inbound, viewerOf(req.session!), placement)) throw missing;
+    return id;
   }
 
   router.get('/inbox/:id', guard('inbound'), async (req, res) => {
-    const contact = await visibleContact(req);
+    const contact = await getContact(pool, await visibleContact(req), engine.clock.now());
     // The message as the person got it, minus the working unsubscribe link: a click here would withdraw their consent.
     if (contact.original?.text) contact.original.text = contact.original.text.replace(/\/unsubscribe\/[\w.-]+/g, '/unsubscribe/…');
     const users = await listUsers(pool, ['service', 'admin']);
@@ -208,36 +209,36 @@ export function uiRouter(engine: Engine): Router {
   };
 
   router.post('/inbox/:id/accept', guard('inbound:work'), async (req, res) => {
-    const contact = await visibleContact(req);
-    await acceptContact(pool, contact.id, actor(req), engine.clock.now());
-    res.redirect(303, `/inbox/${contact.id}?done=accepted`);
+    const id = await visibleContact(req);
+    await acceptContact(pool, id, actor(req), engine.clock.now());
+    res.redirect(303, `/inbox/${id}?done=accepted`);
   });
 
   router.post('/inbox/:id/reply', guard('inbound:work'), async (req, res) => {
-    const contact = await visibleContact(req);
+    const id = await visibleContact(req);
     const channel = field(req, 'channel');
     await replyToContact(
       pool,
-      contact.id,
+      id,
       { text: required(req, 'text', 20_000), channel: channel === 'email' || channel === 'sms' ? channel : undefined },
       actor(req),
       engine.clock.now(),
     );
-    res.redirect(303, `/inbox/${contact.id}?done=replied`);
+    res.redirect(303, `/inbox/${id}?done=replied`);
   });
 
   router.post('/inbox/:id/assign', guard('inbound:work'), async (req, res) => {
-    const contact = await visibleContact(req);
+    const id = await visibleContact(req);
     const user = field(req, 'user') || undefined;
     const queue = field(req, 'queue') || undefined;
-    await assignContact(pool, engine.loadCampaigns(), contact.id, { user, queue: queue === contact.queue && user ? undefined : queue }, actor(req), engine.clock.now());
-    res.redirect(303, `/inbox/${contact.id}?done=assigned`);
+    await assignContact(pool, engine.loadCampaigns(), id, { user, queue }, actor(req), engine.clock.now());
+    res.redirect(303, `/inbox/${id}?done=assigned`);
   });
 
   router.post('/inbox/:id/close', guard('inbound:work'), async (req, res) => {
-    const contact = await visibleContact(req);
-    await closeContact(pool, contact.id, required(req, 'resolution', 2000), actor(req), engine.clock.now());
-    res.redirect(303, `/inbox/${contact.id}?done=closed`);
+    const id = await visibleContact(req);
+    await closeContact(pool, id, required(req, 'resolution', 2000), actor(req), engine.clock.now());
+    res.redirect(303, `/inbox/${id}?done=closed`);
   });
 
   auditRoutes(router, engine, { page, guard });
