@@ -48,38 +48,37 @@ export async function eraseLead(pool: pg.Pool, externalId: string, now: Date): P
 /**
  * For newly created leads: when an erased person with the same address had withdrawn consent, the
  * withdrawal carries over to the new lead, dated as it happened, so an imported old grant cannot
- * revive it (a newer, real grant still counts). Returns the carried withdrawals.
+ * revive it (a newer, real grant still counts). Every path that creates leads calls it, in the
+ * transaction that created them. Returns the carried withdrawals.
  */
-export async function carryOverWithdrawals(pool: pg.Pool, leadIds: number[]): Promise<{ leadId: number; fromEvent: number }[]> {
+export async function carryOverWithdrawals(client: pg.PoolClient, leadIds: number[]): Promise<{ leadId: number; fromEvent: number }[]> {
   if (leadIds.length === 0) return [];
-  return withTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ lead_id: string; channel: 'email' | 'sms'; purpose: string; event_id: string; occurred_at: Date; subject_hash: string; action: string }>(
-      `WITH subjects AS (
-         SELECT l.id AS lead_id, c.channel, consent_subject_hash(CASE c.channel WHEN 'email' THEN l.email ELSE l.phone END) AS subject_hash
-           FROM leads l CROSS JOIN (VALUES ('email'), ('sms')) AS c(channel)
-          WHERE l.id = ANY($1::bigint[]))
-       SELECT DISTINCT ON (s.lead_id, e.channel, e.purpose) s.lead_id, e.channel, e.purpose, e.id AS event_id, e.occurred_at, e.subject_hash, e.action
-         FROM subjects s
-         JOIN consent_events e ON e.subject_hash = s.subject_hash AND e.channel = s.channel
-         JOIN leads old ON old.id = e.lead_id AND old.erased_at IS NOT NULL
-        ORDER BY s.lead_id, e.channel, e.purpose, e.occurred_at DESC, e.id DESC`,
-      [leadIds],
-    );
-    const withdrawn = rows.filter((r) => r.action === 'withdraw');
-    await appendConsentEvents(
-      client,
-      withdrawn.map((r) => ({
-        leadId: Number(r.lead_id),
-        channel: r.channel,
-        purpose: r.purpose,
-        action: 'withdraw' as const,
-        source: 'carried-from-erased',
-        evidence: { from_event: Number(r.event_id) },
-        actor: 'system',
-        occurredAt: r.occurred_at,
-        subjectHash: r.subject_hash,
-      })),
-    );
-    return withdrawn.map((r) => ({ leadId: Number(r.lead_id), fromEvent: Number(r.event_id) }));
-  });
+  const { rows } = await client.query<{ lead_id: string; channel: 'email' | 'sms'; purpose: string; event_id: string; occurred_at: Date; subject_hash: string; action: string }>(
+    `WITH subjects AS (
+       SELECT l.id AS lead_id, c.channel, consent_subject_hash(CASE c.channel WHEN 'email' THEN l.email ELSE l.phone END) AS subject_hash
+         FROM leads l CROSS JOIN (VALUES ('email'), ('sms')) AS c(channel)
+        WHERE l.id = ANY($1::bigint[]))
+     SELECT DISTINCT ON (s.lead_id, e.channel, e.purpose) s.lead_id, e.channel, e.purpose, e.id AS event_id, e.occurred_at, e.subject_hash, e.action
+       FROM subjects s
+       JOIN consent_events e ON e.subject_hash = s.subject_hash AND e.channel = s.channel
+       JOIN leads old ON old.id = e.lead_id AND old.erased_at IS NOT NULL
+      ORDER BY s.lead_id, e.channel, e.purpose, e.occurred_at DESC, e.id DESC`,
+    [leadIds],
+  );
+  const withdrawn = rows.filter((r) => r.action === 'withdraw');
+  await appendConsentEvents(
+    client,
+    withdrawn.map((r) => ({
+      leadId: Number(r.lead_id),
+      channel: r.channel,
+      purpose: r.purpose,
+      action: 'withdraw' as const,
+      source: 'carried-from-erased',
+      evidence: { from_event: Number(r.event_id) },
+      actor: 'system',
+      occurredAt: r.occurred_at,
+      subjectHash: r.subject_hash,
+    })),
+  );
+  return withdrawn.map((r) => ({ leadId: Number(r.lead_id), fromEvent: Number(r.event_id) }));
 }

@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import type pg from 'pg';
 import { clientDb } from '../db/index.ts';
+import { carryOverWithdrawals } from './erase.ts';
 import { leadIdsByExternalId, upsertLeads } from './store.ts';
 
 /** An event as the API and CLI accept it (validated at the edge by `eventInputSchema`). */
@@ -73,6 +74,7 @@ export async function recordEvents(client: pg.PoolClient, inputs: EventInput[], 
     })),
   );
   for (const c of created) ids.set(c.externalId, c.id);
+  await carryOverWithdrawals(client, created.filter((c) => c.created).map((c) => c.id));
 
   const accepted: { index: number; input: EventInput; leadId: number }[] = [];
   inputs.forEach((input, index) => {

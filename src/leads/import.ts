@@ -1,7 +1,8 @@
 import fs from 'node:fs';
-import type { Database } from '../db/index.ts';
+import { clientDb, type Database } from '../db/index.ts';
 import { assertReadable, countLines, csvRows } from '../csv.ts';
 import { AppError } from '../errors.ts';
+import { withTransaction } from '../db/tx.ts';
 import { carryOverWithdrawals } from './erase.ts';
 import { upsertLeads, type LeadInput } from './store.ts';
 import { LEAD_COLUMNS, validateLeadRecord } from './validation.ts';
@@ -64,7 +65,7 @@ async function* jsonRecords(file: string): AsyncGenerator<{ row: number; values:
  * their row number and kept out; every good row is kept.
  */
 export async function importLeads(database: Pick<Database, 'db' | 'pool'>, file: string, options: ImportOptions = {}): Promise<ImportReport> {
-  const { db, pool } = database;
+  const { pool } = database;
   const ext = assertReadable(file, ['csv', 'json']);
   const batchSize = options.batchSize ?? 1000;
   const report: ImportReport = { imported: 0, created: 0, updated: 0, rejected: [], warnings: [] };
@@ -74,12 +75,14 @@ export async function importLeads(database: Pick<Database, 'db' | 'pool'>, file:
   let done = 0;
 
   const flush = async () => {
-    const results = await upsertLeads(db, batch);
+    // A new lead whose address belonged to someone erased after withdrawing keeps that withdrawal.
+    const { results, carried } = await withTransaction(pool, async (client) => {
+      const upserted = await upsertLeads(clientDb(client), batch);
+      return { results: upserted, carried: await carryOverWithdrawals(client, upserted.filter((r) => r.created).map((r) => r.id)) };
+    });
     report.imported += batch.length;
     for (const r of results) r.created ? report.created++ : report.updated++;
-    // A new lead whose address belonged to someone erased after withdrawing keeps that withdrawal.
     const created = results.filter((r) => r.created);
-    const carried = await carryOverWithdrawals(pool, created.map((r) => r.id));
     for (const c of carried) {
       const externalId = created.find((r) => r.id === c.leadId)!.externalId;
       report.warnings.push({ row: seen.get(externalId)!, message: `this address withdrew consent before its earlier record was erased; the withdrawal (event ${c.fromEvent}) carries over` });

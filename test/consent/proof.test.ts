@@ -163,6 +163,13 @@ describe('double opt-in, proof, export and erasure', function () {
       `SELECT s.status, e.source FROM consent_state s JOIN consent_events e ON e.id = s.deciding_event_id JOIN leads l ON l.id = s.lead_id WHERE l.external_id = 'd-2'`,
     );
     expect(carried).to.deep.equal([{ status: 'withdrawn', source: 'carried-from-erased' }]);
+    // Every way of creating a lead recognises the address, not only the import.
+    expect((await api('POST', '/api/v1/leads', keys.marketer!, { external_id: 'd-3', email: 'd1@EXAMPLE.com' })).status).to.equal(201);
+    await t.engine.ingestEvents([{ lead: 'd-4', event: 'visited', properties: {}, email: 'd1@example.com' }]);
+    const { rows: others } = await t.database.pool.query(
+      `SELECT l.external_id, s.status FROM consent_state s JOIN leads l ON l.id = s.lead_id WHERE l.external_id IN ('d-3', 'd-4') ORDER BY 1`,
+    );
+    expect(others).to.deep.equal([{ external_id: 'd-3', status: 'withdrawn' }, { external_id: 'd-4', status: 'withdrawn' }]);
     expect((await verifyLedger(t.database.pool)).broken).to.equal(undefined);
   });
 });

@@ -5,6 +5,9 @@ import { findLeadByExternalId, upsertLeads, type LeadInput } from '../../leads/s
 import { leadTimeline } from '../../leads/timeline.ts';
 import { validateLeadRecord } from '../../leads/validation.ts';
 import { can } from '../../access/roles.ts';
+import { clientDb } from '../../db/index.ts';
+import { withTransaction } from '../../db/tx.ts';
+import { carryOverWithdrawals } from '../../leads/erase.ts';
 import { requirePermission } from '../auth.ts';
 
 const MAX_BATCH = 1000;
@@ -33,7 +36,11 @@ export function leadsRouter(engine: Engine): Router {
       }
     });
     if (errors.length > 0) throw new AppError('invalid_input', 'invalid lead', { details: errors });
-    const results = await upsertLeads(db, leads);
+    const results = await withTransaction(engine.database.pool, async (client) => {
+      const upserted = await upsertLeads(clientDb(client), leads);
+      await carryOverWithdrawals(client, upserted.filter((r) => r.created).map((r) => r.id));
+      return upserted;
+    });
     const body = results.map((r) => ({ external_id: r.externalId, id: r.id, created: r.created }));
     res.status(results.some((r) => r.created) ? 201 : 200).json(many ? { leads: body, warnings } : { ...body[0], warnings });
   });
