@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { csvLine } from '../csv.ts';
 import { AppError } from '../errors.ts';
 import { LEDGER_EVENT_COLUMNS, type LedgerEvent } from './check.ts';
-import { verifyLedger, type ChainReport } from './verify.ts';
+import { verifyLeadEvents, type ChainReport } from './verify.ts';
 
 export interface ProofMessage {
   id: number;
@@ -22,6 +22,7 @@ export interface ProofMessage {
 export interface Proof {
   lead: { external_id: string; email: string | null; phone: string | null; erased: boolean };
   generated_at: Date;
+  /** This person's events, each checked against its seal and its link into the chain. */
   chain: ChainReport;
   consent_events: LedgerEvent[];
   messages: ProofMessage[];
@@ -43,7 +44,7 @@ export async function consentProof(pool: pg.Pool, externalId: string, now: Date)
         WHERE m.lead_id = $1 ORDER BY m.created_at, m.id`,
       [lead.id],
     ),
-    verifyLedger(pool),
+    verifyLeadEvents(pool, Number(lead.id)),
   ]);
   return {
     lead: { external_id: lead.external_id, email: lead.email, phone: lead.phone, erased: lead.erased_at !== null },

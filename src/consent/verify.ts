@@ -16,6 +16,8 @@ export interface Anchor {
 }
 
 const BATCH = 5_000;
+const ALTERED = 'its content does not match its seal (it was altered)';
+const UNLINKED = 'its link does not match the event before it (an event was removed or reordered)';
 
 /**
  * Recomputes the ledger's hash chain from the first event: each event's seal must match its
@@ -39,9 +41,9 @@ export async function verifyLedger(pool: pg.Pool, onProgress?: (checked: number,
     for (const row of rows) {
       const id = Number(row.id);
       if (row.prev_hash !== previous) {
-        return { checked, broken: { id, reason: previous === '' && checked === 0 ? 'the first event does not start the chain' : 'its link does not match the event before it (an event was removed or reordered)' } };
+        return { checked, broken: { id, reason: previous === '' && checked === 0 ? 'the first event does not start the chain' : UNLINKED } };
       }
-      if (row.hash !== row.expected) return { checked, broken: { id, reason: 'its content does not match its seal (it was altered)' } };
+      if (row.hash !== row.expected) return { checked, broken: { id, reason: ALTERED } };
       // A chain recomputed after an edit verifies in itself, but no longer matches seals recorded elsewhere.
       if (anchored.has(id) && anchored.get(id) !== row.hash) return { checked, broken: { id, reason: 'its seal differs from the one recorded outside the database (the chain was rewritten)' } };
       anchored.delete(id);
@@ -57,4 +59,25 @@ export async function verifyLedger(pool: pg.Pool, onProgress?: (checked: number,
     }
     after = Number(rows[rows.length - 1]!.id);
   }
+}
+
+/**
+ * One person's events checked where they stand in the chain: each seal against its content, each
+ * link against the event just before it. Costs as much as they have events, however long the
+ * ledger is, so proofs and audit pages can include it; the whole chain is `verifyLedger`'s work.
+ */
+export async function verifyLeadEvents(pool: pg.Pool, leadId: number): Promise<ChainReport> {
+  const { rows } = await pool.query<{ id: string; sealed: boolean; linked: boolean }>(
+    `SELECT e.id, e.hash = consent_event_digest(e) AS sealed,
+            e.prev_hash = coalesce((SELECT p.hash FROM consent_events p WHERE p.id < e.id ORDER BY p.id DESC LIMIT 1), '') AS linked
+       FROM consent_events e WHERE e.lead_id = $1 ORDER BY e.id`,
+    [leadId],
+  );
+  let checked = 0;
+  for (const row of rows) {
+    if (!row.linked) return { checked, broken: { id: Number(row.id), reason: UNLINKED } };
+    if (!row.sealed) return { checked, broken: { id: Number(row.id), reason: ALTERED } };
+    checked++;
+  }
+  return { checked };
 }

@@ -113,6 +113,9 @@ describe('consent audit pages in headless Chromium', function () {
       await logIn(page);
       await page.click('text=Verify the ledger');
       expect(await page.locator('#chain').innerText()).to.contain(`does not verify: consent event #${confirmId}`);
+      // The person's own record shows it too, without verifying the whole ledger.
+      await page.goto(`${base}/audit/leads/p-7`);
+      expect(await page.locator('#chain').innerText()).to.contain(`does not verify (event #${confirmId}: its content does not match its seal`);
     } finally {
       await page.close();
     }

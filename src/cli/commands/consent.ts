@@ -74,7 +74,7 @@ export const consentProofCommand: Command = {
     if (values.format !== 'json' && values.format !== 'csv') throw new AppError('invalid_input', '--format is json or csv');
     const proof = await consentProof((await ctx.database()).pool, values.lead, new Date());
     ctx.stdout.write(values.format === 'csv' ? proofCsv(proof) : JSON.stringify(proof, null, 2) + '\n');
-    if (proof.chain.broken) ctx.stderr.write(`warning: the ledger does not verify (event ${proof.chain.broken.id}: ${proof.chain.broken.reason})\n`);
+    if (proof.chain.broken) ctx.stderr.write(`warning: this person's consent events do not verify (event ${proof.chain.broken.id}: ${proof.chain.broken.reason})\n`);
     return 0;
   },
 };
