@@ -130,7 +130,7 @@ async function engine(): Promise<number[]> {
       database,
       leads.map((id) => ({ id, email: `${id}@example.com`, first: 'L', locale: null, orders: 1, consent: ['grant', 'confirm'] as const })),
     );
-    const key = (await createApiKey(database.db, 'marketer', 'bench')).key;
+    const key = (await createApiKey(database.pool, 'marketer', 'bench')).key;
     progress(`engine: ${leads.length} leads ready, waiting for the server`);
     const url = `http://127.0.0.1:${port}/api/v1/events`;
     for (let ready = false; !ready; ) {

@@ -2,15 +2,15 @@ import type { Agenda } from 'agenda';
 import { loadCampaignSet } from './campaigns/load.ts';
 import { planCampaign, type Plan } from './campaigns/plan.ts';
 import { runCampaign, type RunOptions } from './campaigns/run.ts';
-import type { Campaign, CampaignSet } from './campaigns/types.ts';
+import type { CampaignSet } from './campaigns/set.ts';
+import type { Campaign } from './campaigns/types.ts';
 import { closeChannels, createChannels, messageDomain } from './channels/index.ts';
-import { withMessageAddresses } from './inbound/addresses.ts';
-import { escalateOverdue } from './inbound/contacts.ts';
-import { receiveReply, type IncomingReply, type Received } from './inbound/receive.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
-import type { Database } from './db/index.ts';
+import { openDatabase, type Database } from './db/index.ts';
 import { signingSecret } from './db/settings.ts';
+import { withMessageAddresses } from './inbound/addresses.ts';
+import { receiveReply, type IncomingReply, type Received } from './inbound/receive.ts';
 import type { EventInput } from './leads/events.ts';
 import { log } from './log.ts';
 import { Dispatcher } from './messages/dispatcher.ts';
@@ -19,17 +19,17 @@ import { registerSchedules, startScheduler } from './scheduler/agenda.ts';
 import { advanceDueSteps } from './sequences/advance.ts';
 import type { StepContext } from './sequences/steps.ts';
 import { ingestEvents, type IngestResult } from './sequences/triggers.ts';
+import { createServices, type Services } from './services.ts';
 
 /**
  * The composition root: what `serve`, `worker`, `run` and the API share. Each process has one
- * pool; the dispatcher, the scheduler, runs and event intake all use it, and all read the time
- * from one clock.
+ * pool; the dispatcher, the scheduler, runs, event intake and the services all use it, and all
+ * read the time from one clock. The shells get the engine, never the database.
  */
-export interface Engine {
+export interface Engine extends Services {
   config: Config;
-  database: Database;
   clock: Clock;
-  /** Signs and verifies links in messages (unsubscribe). */
+  /** Signs and verifies links in messages (unsubscribe, double opt-in). */
   secret: string;
   /** Renders templates (compiled once per process). */
   renderer: TemplateRenderer;
@@ -72,47 +72,35 @@ function cachedFor<T>(ms: number, load: () => T): () => T {
 }
 
 export async function createEngine(config: Config, database: Database, clock: Clock = systemClock): Promise<Engine> {
-  const secret = await signingSecret(database.pool, config.secret);
+  const { pool } = database;
+  const secret = await signingSecret(pool, config.secret);
   const renderer = new TemplateRenderer(config.templatesDir);
   const loadCampaigns = cachedFor(CAMPAIGN_RELOAD_MS, () => loadCampaignSet({ campaignsDir: config.campaignsDir, templatesDir: config.templatesDir }));
-  const stepContext = (set: CampaignSet): StepContext => ({
-    set,
-    renderer,
-    templatesDir: config.templatesDir,
-    publicUrl: config.publicUrl,
-    secret,
-    clock,
-  });
+  const links = { renderer, templatesDir: config.templatesDir, publicUrl: config.publicUrl, secret };
+  const stepContext = (set: CampaignSet): StepContext => ({ ...links, set, clock });
+  const services = createServices({ pool, config, clock, confirmation: links, loadCampaigns });
   let dispatcher: Dispatcher | undefined;
   let agenda: Agenda | undefined;
   let channels: ReturnType<typeof createChannels> | undefined;
 
   const engine: Engine = {
+    ...services,
     config,
-    database,
     clock,
     secret,
     renderer,
     loadCampaigns,
     stepContext,
-    run: (campaign, set, options) =>
-      runCampaign({ db: database.db, pool: database.pool, steps: stepContext(set), batchSize: config.runBatchSize }, campaign, options),
-    // Campaign files are read at each call, so edits take effect without a restart.
-    plan: (campaign, set) =>
-      planCampaign(
-        { db: database.db, pool: database.pool, ...stepContext(set), batchSize: config.runBatchSize },
-        campaign,
-        set.personas,
-      ),
-    ingestEvents: (inputs) => ingestEvents(database.pool, stepContext(loadCampaigns()), inputs),
-    receiveReply: (reply) =>
-      receiveReply({ pool: database.pool, secret, messageDomain: messageDomain(config), set: loadCampaigns(), now: clock.now() }, reply),
-    escalateOverdue: () => escalateOverdue(database.pool, loadCampaigns(), clock.now()),
-    advanceSequences: () => advanceDueSteps(database.pool, stepContext(loadCampaigns()), config.runBatchSize),
+    run: (campaign, set, options) => runCampaign({ pool, steps: stepContext(set), batchSize: config.runBatchSize }, campaign, options),
+    plan: (campaign, set) => planCampaign({ ...links, db: pool, batchSize: config.runBatchSize, clock }, campaign, set.personas),
+    ingestEvents: (inputs) => ingestEvents(pool, stepContext(loadCampaigns()), inputs),
+    receiveReply: (reply) => receiveReply({ pool, secret, messageDomain: messageDomain(config), set: loadCampaigns(), now: clock.now() }, reply),
+    escalateOverdue: () => services.inbox.escalateOverdue(),
+    advanceSequences: () => advanceDueSteps(pool, stepContext(loadCampaigns()), config.runBatchSize),
     async startDispatcher() {
       channels = createChannels(config);
       dispatcher = new Dispatcher({
-        pool: database.pool,
+        pool,
         url: database.url,
         channels,
         clock,
@@ -127,7 +115,8 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     },
     async startScheduler() {
       agenda = await startScheduler({
-        pool: database.pool,
+        pool,
+        clock,
         campaign: (id) => loadCampaigns().campaigns.get(id),
         run: async (campaign, occurrence) => {
           await engine.run(campaign, loadCampaigns(), { occurrence, trigger: 'schedule' });
@@ -151,4 +140,28 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     },
   };
   return engine;
+}
+
+/** An engine on the configured database (embedded when DATABASE_URL is unset), for one CLI command. */
+export interface OpenEngine {
+  engine: Engine;
+  /** Stops what the engine started, then closes the database. */
+  close(): Promise<void>;
+}
+
+export async function openEngine(config: Config): Promise<OpenEngine> {
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    const engine = await createEngine(config, database);
+    return {
+      engine,
+      async close() {
+        await engine.stop();
+        await database.close();
+      },
+    };
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
 }

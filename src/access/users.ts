@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import type pg from 'pg';
+import { statement, type Queryable } from '../db/statement.ts';
 import { AppError } from '../errors.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import type { Role } from './schema.ts';
@@ -16,52 +16,67 @@ export interface User {
 export const MIN_PASSWORD = 10;
 const USER_COLUMNS = 'id, email, name, role, languages, available';
 
-const toUser = (row: User): User => ({ ...row, id: Number(row.id) });
+const SAVE = statement(
+  'access.save-user',
+  `INSERT INTO users (email, name, role, password_hash, languages) VALUES ($1, $2, $3, $4, $5)
+   ON CONFLICT (email) DO UPDATE SET name = excluded.name, role = excluded.role, password_hash = excluded.password_hash,
+          languages = excluded.languages, disabled_at = NULL
+   RETURNING ${USER_COLUMNS}, (xmax = 0) AS created`,
+);
+const ACTIVE_BY_EMAIL = statement('access.active-user-by-email', `SELECT ${USER_COLUMNS}, password_hash FROM users WHERE email = $1 AND disabled_at IS NULL`);
+const LIST = statement(
+  'access.list-users',
+  `SELECT ${USER_COLUMNS} FROM users WHERE disabled_at IS NULL AND ($1::text[] IS NULL OR role = ANY($1)) ORDER BY email`,
+);
+const SET_AVAILABLE = statement('access.set-available', `UPDATE users SET available = $2 WHERE id = $1`);
+
+/** Logins are email addresses, compared trimmed and lowercase. */
+const loginOf = (email: string) => email.trim().toLowerCase();
 
 /** Creates a user, or updates the one with this email (role, name, languages, password). */
 export async function saveUser(
-  pool: pg.Pool,
+  db: Queryable,
   input: { email: string; name?: string; role: Role; password: string; languages?: string[] },
 ): Promise<{ user: User; created: boolean }> {
   if (input.password.length < MIN_PASSWORD) throw new AppError('invalid_input', `a password needs at least ${MIN_PASSWORD} characters`);
-  const email = input.email.trim().toLowerCase();
+  const email = loginOf(input.email);
   if (!/^[^@\s]+@[^@\s]+$/.test(email)) throw new AppError('invalid_input', `'${input.email}' is not an email address`);
-  const { rows } = await pool.query<User & { created: boolean }>(
-    `INSERT INTO users (email, name, role, password_hash, languages) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (email) DO UPDATE SET name = excluded.name, role = excluded.role, password_hash = excluded.password_hash,
-            languages = excluded.languages, disabled_at = NULL
-     RETURNING ${USER_COLUMNS}, (xmax = 0) AS created`,
-    [email, input.name ?? email.split('@')[0], input.role, await hashPassword(input.password), input.languages ?? []],
-  );
+  const { rows } = await db.query<User & { created: boolean }>(SAVE, [email, input.name ?? email.split('@')[0], input.role, await hashPassword(input.password), input.languages ?? []]);
   const { created, ...user } = rows[0]!;
-  return { user: toUser(user), created };
+  return { user, created };
+}
+
+async function activeUserRow(db: Queryable, email: string): Promise<(User & { password_hash: string }) | undefined> {
+  const { rows } = await db.query<User & { password_hash: string }>(ACTIVE_BY_EMAIL, [loginOf(email)]);
+  return rows[0];
+}
+
+/** The user with this login who is not disabled (and holds one of `roles`, when given). */
+export async function findActiveUser(db: Queryable, email: string, roles?: readonly Role[]): Promise<User | undefined> {
+  const row = await activeUserRow(db, email);
+  if (!row || (roles && !roles.includes(row.role))) return undefined;
+  const { password_hash: _, ...user } = row;
+  return user;
 }
 
 /** A dummy hash to verify against when the email is unknown, so timing does not tell who exists. */
 let dummyHash: Promise<string> | undefined;
 
 /** The user with this email and password, or undefined; unknown and wrong look the same. */
-export async function authenticateUser(pool: pg.Pool, email: string, password: string): Promise<User | undefined> {
-  const { rows } = await pool.query<User & { password_hash: string }>(
-    `SELECT ${USER_COLUMNS}, password_hash FROM users WHERE email = $1 AND disabled_at IS NULL`,
-    [email.trim().toLowerCase()],
-  );
-  const row = rows[0];
+export async function authenticateUser(db: Queryable, email: string, password: string): Promise<User | undefined> {
+  const row = await activeUserRow(db, email);
   dummyHash ??= hashPassword(crypto.randomBytes(16).toString('hex'));
   const ok = await verifyPassword(password, row?.password_hash ?? (await dummyHash));
   if (!row || !ok) return undefined;
   const { password_hash: _, ...user } = row;
-  return toUser(user);
+  return user;
 }
 
-export async function listUsers(pool: pg.Pool, roles?: Role[]): Promise<User[]> {
-  const { rows } = await pool.query<User>(
-    `SELECT ${USER_COLUMNS} FROM users WHERE disabled_at IS NULL AND ($1::text[] IS NULL OR role = ANY($1)) ORDER BY email`,
-    [roles ?? null],
-  );
-  return rows.map(toUser);
+export async function listUsers(db: Queryable, roles?: Role[]): Promise<User[]> {
+  const { rows } = await db.query<User>(LIST, [roles ?? null]);
+  return rows;
 }
 
-export async function setAvailable(pool: pg.Pool, userId: number, available: boolean): Promise<void> {
-  await pool.query(`UPDATE users SET available = $2 WHERE id = $1`, [userId, available]);
+export async function setAvailable(db: Queryable, userId: number, available: boolean): Promise<void> {
+  await db.query(SET_AVAILABLE, [userId, available]);
 }

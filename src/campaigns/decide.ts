@@ -1,10 +1,11 @@
-import type { ConsentVerdict } from '../consent/check.ts';
+import type { Channel } from '../channels/channel.ts';
+import type { ConsentVerdict, RefusalReason } from '../consent/state.ts';
 import type { Member } from '../leads/audience.ts';
 import { toE164 } from '../leads/phone.ts';
 import { findTemplate } from '../render/templates.ts';
-import type { Campaign, Channel, Step, StepChannel } from './types.ts';
+import type { Campaign, Step, StepChannel } from './types.ts';
 
-export type SuppressionReason = 'no_consent' | 'unconfirmed' | 'withdrawn' | 'no_address' | 'invalid_address' | 'no_template';
+export type SuppressionReason = RefusalReason | 'no_address' | 'invalid_address' | 'no_template';
 
 export type Decision =
   | { kind: 'send'; channel: Channel; template: string; to: string; consentEventId: number }

@@ -1,12 +1,15 @@
+import type { Channel } from '../channels/channel.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../errors.ts';
 import { DEFAULT_PERSONA, type Persona } from '../leads/personas.ts';
 import { DEFAULT_INBOUND, INBOUND_FILE, loadInboundRules } from '../inbound/rules.ts';
 import { hasFallbackTemplate } from '../render/templates.ts';
-import { readYamlFile, validateYaml, type YamlFile } from './positions.ts';
+import { readYamlFile, validateYaml, type YamlFile } from '../yaml/positions.ts';
+import type { Problem } from '../yaml/problems.ts';
 import { channelsOf } from './decide.ts';
-import type { Campaign, CampaignSet, Problem, StepChannel } from './types.ts';
+import type { CampaignSet } from './set.ts';
+import type { Campaign, StepChannel } from './types.ts';
 import { campaignSchema, personasSchema } from './yaml-schema.ts';
 
 export const PERSONAS_FILE = 'personas.yaml';
@@ -158,7 +161,7 @@ const OPT_OUT_WORDING = /\b(stop|stopp|opt[ -]?out|unsubscribe|abmelden|désabon
  * variant must tell people how to opt out. Every variant is read (any locale), because any one of
  * them may be the one a person gets.
  */
-function marketingLint(templatesDir: string, template: string, channel: 'email' | 'sms'): string[] {
+function marketingLint(templatesDir: string, template: string, channel: Channel): string[] {
   const dir = path.join(templatesDir, template);
   if (!fs.existsSync(dir)) return [];
   return fs

@@ -1,18 +1,17 @@
-import type pg from 'pg';
+import { countSegments } from '../channels/segments.ts';
 import type { Clock } from '../clock.ts';
 import { consentVerdictsFor } from '../consent/check.ts';
-import type { Db } from '../db/index.ts';
-import { AppError } from '../errors.ts';
+import type { Queryable } from '../db/statement.ts';
+import { AppError, errorMessage } from '../errors.ts';
 import { streamAudience } from '../leads/audience.ts';
 import type { Persona } from '../leads/personas.ts';
-import { countSegments } from '../channels/segments.ts';
-import { errorMessage } from '../errors.ts';
+import { capTimes } from '../messages/cap.ts';
 import { idempotencyKey } from '../messages/record.ts';
-import type { TemplateRenderer } from '../render/render.ts';
-import { capTimesFor, recipientZone, renderContext, sendTime, unsubscribeUrlFor } from '../sequences/steps.ts';
-import { localTime } from '../sequences/timing.ts';
-import { durationMs } from './duration.ts';
+import { composeMessage, type ComposeContext } from './compose.ts';
 import { campaignChannels, decide, type SuppressionReason } from './decide.ts';
+import { durationMs } from './duration.ts';
+import { recipientZone, sendTime } from './send-time.ts';
+import { localTime } from './timing.ts';
 import type { Campaign } from './types.ts';
 
 export interface PlannedMessage {
@@ -40,7 +39,7 @@ export interface Plan {
  * and why; nothing is recorded or sent. Works for any loaded campaign file, deployed or not.
  */
 export async function planCampaign(
-  deps: { db: Db; pool: pg.Pool; templatesDir: string; renderer: TemplateRenderer; publicUrl: string; secret: string; batchSize: number; clock: Clock },
+  deps: ComposeContext & { db: Queryable; templatesDir: string; batchSize: number; clock: Clock },
   campaign: Campaign,
   personas: readonly Persona[],
 ): Promise<Plan> {
@@ -52,10 +51,8 @@ export async function planCampaign(
   const now = deps.clock.now();
   const due = new Date(now.getTime() + (step.wait ? durationMs(step.wait) : 0));
   for await (const members of streamAudience(deps.db, campaign.audience ?? {}, personas, deps.batchSize)) {
-    const verdicts = await consentVerdictsFor(deps.pool, members.map((m) => m.lead.id), campaignChannels(campaign), campaign.purpose);
-    const capTimes = campaign.frequency_cap
-      ? await capTimesFor(deps.pool, campaign, members.map((m) => ({ leadId: m.lead.id, nextDueAt: due })))
-      : undefined;
+    const verdicts = await consentVerdictsFor(deps.db, members.map((m) => m.lead.id), campaignChannels(campaign), campaign.purpose);
+    const counted = campaign.frequency_cap ? await capTimes(deps.db, campaign, members.map((m) => ({ leadId: m.lead.id, nextDueAt: due }))) : undefined;
     for (const member of members) {
       const decision = decide(member, step, verdicts.get(member.lead.id)!, deps.templatesDir);
       const lead = member.lead.externalId;
@@ -63,7 +60,7 @@ export async function planCampaign(
         plan.suppressed.push({ lead, step: step.id, reason: decision.reason });
         continue;
       }
-      const at = sendTime(campaign, member.lead, due, capTimes?.get(member.lead.id) ?? [], decision.channel);
+      const at = sendTime(campaign, member.lead, due, counted?.get(member.lead.id) ?? [], decision.channel);
       if (!at) {
         plan.suppressed.push({ lead, step: step.id, reason: 'frequency_cap' });
         continue;
@@ -78,11 +75,10 @@ export async function planCampaign(
       };
       if (decision.channel === 'sms') {
         // Rendered as it would be sent (a real signed link has the real length), then counted.
-        const key = idempotencyKey(campaign.id, step.id, member.lead.id, 'plan');
-        const url = unsubscribeUrlFor(deps, member.lead.id, 'sms', campaign.purpose, key);
+        const messageKey = idempotencyKey(campaign.id, step.id, member.lead.id, 'plan');
         let text: string;
         try {
-          text = deps.renderer.renderSms(decision.template, renderContext(campaign, step, member, url));
+          text = composeMessage(deps, campaign, step, member, { channel: 'sms', template: decision.template, messageKey }).bodyText;
         } catch (err) {
           plan.suppressed.push({ lead, step: step.id, reason: 'render_error', detail: errorMessage(err) });
           continue;

@@ -1,17 +1,14 @@
-import { eq } from 'drizzle-orm';
 import type pg from 'pg';
-import type { Db } from '../db/index.ts';
 import { withTransaction } from '../db/tx.ts';
 import { AppError, errorMessage } from '../errors.ts';
 import { streamAudience } from '../leads/audience.ts';
 import { log } from '../log.ts';
-import { enroll } from '../sequences/enroll.ts';
+import { enroll } from '../sequences/enrollments.ts';
 import { processEnrollments, type StepContext } from '../sequences/steps.ts';
-import { campaignRuns } from './schema.ts';
+import { finishRun, startRun, type RunTrigger } from './runs.ts';
 import type { Campaign } from './types.ts';
 
 export interface RunDeps {
-  db: Db;
   pool: pg.Pool;
   steps: StepContext;
   batchSize: number;
@@ -20,7 +17,7 @@ export interface RunDeps {
 export interface RunOptions {
   /** What makes this run's messages unique; the same occurrence never sends a step twice. */
   occurrence: string;
-  trigger: 'manual' | 'schedule' | 'api';
+  trigger: RunTrigger;
   onProgress?: (counts: RunCounts) => void;
 }
 
@@ -48,17 +45,14 @@ export async function runCampaign(deps: RunDeps, campaign: Campaign, options: Ru
   if (campaign.kind !== 'lead') {
     throw new AppError('unsupported', `${campaign.id} is an event campaign: its events enroll people, it is not run`);
   }
-  const [run] = await deps.db
-    .insert(campaignRuns)
-    .values({ campaignId: campaign.id, occurrence: options.occurrence, trigger: options.trigger })
-    .returning({ id: campaignRuns.id });
-  const runId = run!.id;
+  const { clock } = deps.steps;
+  const runId = await startRun(deps.pool, { campaignId: campaign.id, occurrence: options.occurrence, trigger: options.trigger }, clock.now());
   const counts: RunCounts = { audience: 0, enrolled: 0, queued: 0, suppressed: 0, failed: 0, existing: 0 };
   const { personas } = deps.steps.set;
   try {
-    for await (const members of streamAudience(deps.db, campaign.audience ?? {}, personas, deps.batchSize)) {
+    for await (const members of streamAudience(deps.pool, campaign.audience ?? {}, personas, deps.batchSize)) {
       await withTransaction(deps.pool, async (client) => {
-        const now = deps.steps.clock.now();
+        const now = clock.now();
         const enrolled = await enroll(client, campaign, members.map((m) => ({ leadId: m.lead.id, occurrence: options.occurrence })), now);
         const dueNow = enrolled.filter((e) => e.nextDueAt.getTime() <= now.getTime());
         const recorded = await processEnrollments(client, deps.steps, dueNow, { runId });
@@ -71,14 +65,11 @@ export async function runCampaign(deps: RunDeps, campaign: Campaign, options: Ru
       });
       options.onProgress?.({ ...counts });
     }
-    await deps.db.update(campaignRuns).set({ status: 'done', counts: { ...counts }, finishedAt: new Date() }).where(eq(campaignRuns.id, runId));
+    await finishRun(deps.pool, runId, { counts }, clock.now());
     log.info('run recorded', { campaign: campaign.id, occurrence: options.occurrence, run: runId, ...counts });
     return { runId, counts };
   } catch (err) {
-    await deps.db
-      .update(campaignRuns)
-      .set({ status: 'failed', counts: { ...counts }, error: errorMessage(err), finishedAt: new Date() })
-      .where(eq(campaignRuns.id, runId));
+    await finishRun(deps.pool, runId, { counts, error: errorMessage(err) }, clock.now());
     throw err;
   }
 }

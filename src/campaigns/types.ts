@@ -1,6 +1,5 @@
+import type { Channel } from '../channels/channel.ts';
 import type { Filter } from '../leads/filter.ts';
-import type { Persona } from '../leads/personas.ts';
-import type { InboundRules } from '../inbound/rules.ts';
 
 /**
  * Glossary of the campaign side:
@@ -10,9 +9,8 @@ import type { InboundRules } from '../inbound/rules.ts';
  * - run: one execution of a lead campaign for one occurrence.
  * - occurrence: what makes a run's messages unique: the scheduled instant, or a label for runs
  *   started by hand (default `manual`), so running the same occurrence again sends nothing twice.
- * - problem: a mistake in a marketer's file, reported as `path:line:col message`.
+ * - campaign set: everything under `campaigns/`, loaded and checked (see set.ts).
  */
-export type Channel = 'email' | 'sms';
 export type StepChannel = Channel | 'preferred';
 
 export interface Step {
@@ -41,28 +39,4 @@ export interface Campaign {
   steps: Step[];
   /** Absolute path of the file the campaign came from. */
   file: string;
-}
-
-export interface Problem {
-  file: string;
-  line: number;
-  col: number;
-  message: string;
-  severity: 'error' | 'warning';
-}
-
-/** Everything under the campaigns directory, loaded and checked. */
-export interface CampaignSet {
-  campaigns: Map<string, Campaign>;
-  personas: Persona[];
-  problems: Problem[];
-  /** The file that declares each campaign id, broken campaigns included. */
-  files: Map<string, string>;
-  /** Queues and qualification rules for replies (inbound.yaml). */
-  inbound: InboundRules;
-}
-
-export function formatProblem(p: Problem, cwd = process.cwd()): string {
-  const rel = p.file.startsWith(cwd + '/') ? p.file.slice(cwd.length + 1) : p.file;
-  return `${rel}:${p.line}:${p.col} ${p.severity === 'warning' ? 'warning: ' : ''}${p.message}`;
 }

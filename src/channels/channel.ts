@@ -1,6 +1,10 @@
+/** The ways we reach a person; consent, templates and messages are all per channel. */
+export const CHANNELS = ['email', 'sms'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
 /**
- * One small interface for every way a message leaves the engine. Adapters (SMTP email, outbox, and
- * later SMS) all pass the same contract suite in test/channels/.
+ * One small interface for every way a message leaves the engine. Adapters (SMTP and outbox for
+ * email, Twilio and outbox for SMS) all pass the same contract suite in test/channels/.
  */
 export interface OutgoingMessage {
   /** Our message id; adapters derive provider-visible ids from it so retries are recognisable. */
@@ -12,7 +16,7 @@ export interface OutgoingMessage {
   headers: Record<string, string>;
 }
 
-export interface Channel {
+export interface ChannelAdapter {
   /** Adapter name as recorded with the provider id, e.g. `smtp` or `outbox`. */
   readonly name: string;
   /** Where messages go, for people reading logs: an SMTP host or the outbox folder. */
@@ -39,3 +43,6 @@ export class SendError extends Error {
     this.code = options.code;
   }
 }
+
+/** The adapter configured for each channel. */
+export type ChannelAdapters = Partial<Record<Channel, ChannelAdapter>>;

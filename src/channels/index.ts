@@ -1,7 +1,6 @@
 import path from 'node:path';
-import type { Channel as ChannelName } from '../campaigns/types.ts';
 import type { Config } from '../config.ts';
-import type { Channel } from './channel.ts';
+import type { ChannelAdapters } from './channel.ts';
 import { outboxChannel } from './outbox.ts';
 import { smtpChannel } from './smtp.ts';
 import { twilioChannel } from './twilio.ts';
@@ -20,7 +19,7 @@ export function messageDomain(config: Config): string {
  * The configured adapter per channel: SMTP when SMTP_URL is set, Twilio when its credentials are,
  * else the outbox.
  */
-export function createChannels(config: Config): Partial<Record<ChannelName, Channel>> {
+export function createChannels(config: Config): ChannelAdapters {
   const domain = messageDomain(config);
   const email = config.smtpUrl
     ? smtpChannel({ url: config.smtpUrl, from: config.mailFrom, domain, connections: config.dispatch.concurrency })
@@ -31,6 +30,6 @@ export function createChannels(config: Config): Partial<Record<ChannelName, Chan
   return { email, sms };
 }
 
-export async function closeChannels(channels: Partial<Record<ChannelName, Channel>>): Promise<void> {
+export async function closeChannels(channels: ChannelAdapters): Promise<void> {
   await Promise.all(Object.values(channels).map((c) => c.close()));
 }

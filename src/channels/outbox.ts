@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
-import type { Channel, OutgoingMessage } from './channel.ts';
+import type { Channel, ChannelAdapter, OutgoingMessage } from './channel.ts';
 import { mailOptions } from './mime.ts';
 
 /**
@@ -9,7 +9,7 @@ import { mailOptions } from './mime.ts';
  * client; each SMS `<dir>/message-<id>.sms.txt`. Writing to a temporary name and renaming keeps a
  * half-written file from ever looking like a sent message.
  */
-export function outboxChannel(options: { dir: string; from: string; domain: string; kind?: 'email' | 'sms' }): Channel {
+export function outboxChannel(options: { dir: string; from: string; domain: string; kind?: Channel }): ChannelAdapter {
   const composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
   let ready: Promise<unknown> | undefined;
   const render = async (message: OutgoingMessage): Promise<{ name: string; content: Buffer | string }> =>

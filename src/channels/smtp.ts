@@ -1,5 +1,5 @@
 import nodemailer from 'nodemailer';
-import { SendError, type Channel, type OutgoingMessage } from './channel.ts';
+import { SendError, type ChannelAdapter, type OutgoingMessage } from './channel.ts';
 import { mailOptions } from './mime.ts';
 
 interface SmtpFailure {
@@ -15,7 +15,7 @@ export function isPermanent(err: SmtpFailure): boolean {
 }
 
 /** Email over SMTP with nodemailer's pooled transport. */
-export function smtpChannel(options: { url: string; from: string; domain: string; connections: number }): Channel {
+export function smtpChannel(options: { url: string; from: string; domain: string; connections: number }): ChannelAdapter {
   const url = new URL(options.url);
   // Pooling and limits come from us, not the URL, so the pool is always sized to the dispatcher.
   const transport = nodemailer.createTransport({

@@ -1,6 +1,6 @@
 import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient.js';
-import { SendError, type Channel, type OutgoingMessage } from './channel.ts';
+import { SendError, type ChannelAdapter, type OutgoingMessage } from './channel.ts';
 
 export interface TwilioOptions {
   accountSid: string;
@@ -40,7 +40,7 @@ export function isPermanentTwilioError(err: TwilioFailure): boolean {
 }
 
 /** SMS through the twilio SDK's Messages API. */
-export function twilioChannel(options: TwilioOptions): Channel {
+export function twilioChannel(options: TwilioOptions): ChannelAdapter {
   const client = twilio(options.accountSid, options.authToken, {
     httpClient: options.apiUrl ? new RedirectingClient(options.apiUrl) : undefined,
   });

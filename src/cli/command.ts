@@ -1,13 +1,13 @@
 import type { Config } from '../config.ts';
-import type { Database } from '../db/index.ts';
+import type { Engine } from '../engine.ts';
 
-/** What every CLI command gets: config, output streams, and the database on demand. */
+/** What every CLI command gets: config, output streams, and the engine on demand. */
 export interface CliContext {
   config: Config;
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
-  /** Opens (once) the engine's database; closed by the CLI shell when the command ends. */
-  database(): Promise<Database>;
+  /** Opens (once) the engine on the configured database; the CLI shell closes both when the command ends. */
+  engine(): Promise<Engine>;
 }
 
 export interface Command {

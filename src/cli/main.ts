@@ -1,5 +1,5 @@
 import { loadConfig } from '../config.ts';
-import { openDatabase, type Database } from '../db/index.ts';
+import { openEngine, type OpenEngine } from '../engine.ts';
 import { AppError } from '../errors.ts';
 import { setLogLevel } from '../log.ts';
 import type { CliContext, Command } from './command.ts';
@@ -35,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`touchpoint: unknown command '${argv.join(' ')}'\n\n${usage()}\n`);
     return EXIT.usage;
   }
-  let database: Promise<Database> | undefined;
+  let opened: Promise<OpenEngine> | undefined;
   try {
     const config = loadConfig();
     setLogLevel(config.logLevel);
@@ -43,14 +43,13 @@ export async function main(argv: string[]): Promise<number> {
       config,
       stdout: process.stdout,
       stderr: process.stderr,
-      database: () => (database ??= openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir })),
+      engine: async () => (await (opened ??= openEngine(config))).engine,
     };
     return await found.command.run(found.args, ctx);
   } catch (err) {
     return reportError(err, found.command);
   } finally {
-    if (database) await (await database.catch(() => undefined))?.close();
-
+    if (opened) await (await opened.catch(() => undefined))?.close();
   }
 }
 

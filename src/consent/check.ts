@@ -1,75 +1,11 @@
-import type pg from 'pg';
-import type { Channel } from '../campaigns/types.ts';
-import { foldConsent } from './ledger.ts';
-
-export type ConsentStatus = 'granted' | 'confirmed' | 'withdrawn';
-
-export interface ConsentState {
-  status: ConsentStatus;
-  decidingEventId: number;
-}
-
-export type ConsentVerdict =
-  | { allowed: true; eventId: number }
-  | { allowed: false; reason: 'no_consent' | 'unconfirmed' | 'withdrawn' };
-
-/**
- * Answers from the service team to someone who wrote to us. They are what the person asked for, not
- * marketing, so no opt-in gates them (they never go to anyone who did not write first).
- */
-export const SERVICE_REPLY_PURPOSE = 'service-reply';
-/** The double opt-in email itself: it asks for the confirmation, so it cannot wait for it. */
-export const CONFIRMATION_PURPOSE = 'consent-confirmation';
-/** Purposes of messages the person asked for, which no opt-in gates. */
-export const UNGATED_PURPOSES: ReadonlySet<string> = new Set([SERVICE_REPLY_PURPOSE, CONFIRMATION_PURPOSE]);
-
-/** Marketing email counts only after double opt-in; everything else on a standing grant. */
-function needsConfirmation(channel: Channel, purpose: string): boolean {
-  return channel === 'email' && purpose === 'marketing';
-}
-
-/** Whether a message may go out, and which ledger event allows it. "No opt-in, nothing may be done." */
-export function consentVerdict(state: ConsentState | undefined, channel: Channel, purpose: string): ConsentVerdict {
-  if (!state) return { allowed: false, reason: 'no_consent' };
-  if (state.status === 'withdrawn') return { allowed: false, reason: 'withdrawn' };
-  if (state.status === 'granted' && needsConfirmation(channel, purpose)) return { allowed: false, reason: 'unconfirmed' };
-  return { allowed: true, eventId: state.decidingEventId };
-}
-
-/** Current consent of a whole batch of leads for one channel and purpose, in one query. */
-export async function consentStatesFor(
-  client: pg.Pool | pg.PoolClient,
-  leadIds: number[],
-  channel: Channel,
-  purpose: string,
-): Promise<Map<number, ConsentState>> {
-  const { rows } = await client.query<{ lead_id: number; status: ConsentStatus; deciding_event_id: number }>(
-    `SELECT lead_id, status, deciding_event_id FROM consent_state
-      WHERE lead_id = ANY($1::bigint[]) AND channel = $2 AND purpose = $3`,
-    [leadIds, channel, purpose],
-  );
-  return new Map(rows.map((r) => [r.lead_id, { status: r.status, decidingEventId: r.deciding_event_id }]));
-}
-
-/** Verdicts of a batch of leads for every channel a campaign may use (one query per channel). */
-export async function consentVerdictsFor(
-  client: pg.Pool | pg.PoolClient,
-  leadIds: number[],
-  channels: Channel[],
-  purpose: string,
-): Promise<Map<number, Partial<Record<Channel, ConsentVerdict>>>> {
-  const verdicts = new Map<number, Partial<Record<Channel, ConsentVerdict>>>(leadIds.map((id) => [id, {}]));
-  for (const channel of channels) {
-    const states = await consentStatesFor(client, leadIds, channel, purpose);
-    for (const id of leadIds) verdicts.get(id)![channel] = consentVerdict(states.get(id), channel, purpose);
-  }
-  return verdicts;
-}
+import type { Channel } from '../channels/channel.ts';
+import { statement, type Queryable } from '../db/statement.ts';
+import { consentVerdict, foldConsent, type ConsentAction, type ConsentState, type ConsentStatus, type ConsentVerdict, type RefusalReason } from './state.ts';
 
 /** A ledger event as audits show it. */
 export interface LedgerEvent {
   id: number;
-  action: 'grant' | 'confirm' | 'withdraw';
+  action: ConsentAction;
   channel: Channel;
   purpose: string;
   source: string;
@@ -84,10 +20,48 @@ export interface LedgerEvent {
 
 export const LEDGER_EVENT_COLUMNS = 'id, action, channel, purpose, source, actor, evidence, notice_version, notice_hash, occurred_at, recorded_at, hash';
 
+const STATES_OF_LEADS = statement(
+  'consent.states-of-leads',
+  `SELECT lead_id, status, deciding_event_id FROM consent_state
+    WHERE lead_id = ANY($1::bigint[]) AND channel = $2 AND purpose = $3`,
+);
+
+const EVENTS_UNTIL = statement(
+  'consent.events-of-key-until',
+  `SELECT ${LEDGER_EVENT_COLUMNS} FROM consent_events
+    WHERE lead_id = $1 AND channel = $2 AND purpose = $3 AND occurred_at <= $4 ORDER BY occurred_at, id`,
+);
+
+const STATES_OF_LEAD = statement(
+  'consent.states-of-lead',
+  `SELECT channel, purpose, status FROM consent_state WHERE lead_id = $1 ORDER BY channel, purpose`,
+);
+
+/** Current consent of a whole batch of leads for one channel and purpose, in one query. */
+export async function consentStatesFor(db: Queryable, leadIds: number[], channel: Channel, purpose: string): Promise<Map<number, ConsentState>> {
+  const { rows } = await db.query<{ lead_id: number; status: ConsentStatus; deciding_event_id: number }>(STATES_OF_LEADS, [leadIds, channel, purpose]);
+  return new Map(rows.map((r) => [r.lead_id, { status: r.status, decidingEventId: r.deciding_event_id }]));
+}
+
+/** Verdicts of a batch of leads for every channel a campaign may use (one query per channel). */
+export async function consentVerdictsFor(
+  db: Queryable,
+  leadIds: number[],
+  channels: Channel[],
+  purpose: string,
+): Promise<Map<number, Partial<Record<Channel, ConsentVerdict>>>> {
+  const verdicts = new Map<number, Partial<Record<Channel, ConsentVerdict>>>(leadIds.map((id) => [id, {}]));
+  for (const channel of channels) {
+    const states = await consentStatesFor(db, leadIds, channel, purpose);
+    for (const id of leadIds) verdicts.get(id)![channel] = consentVerdict(states.get(id), channel, purpose);
+  }
+  return verdicts;
+}
+
 export interface ConsentAnswer {
   allowed: boolean;
   status: ConsentStatus | 'none';
-  reason?: 'no_consent' | 'unconfirmed' | 'withdrawn';
+  reason?: RefusalReason;
   /** The event the answer rests on (none when there is no event before the instant). */
   decidingEvent: LedgerEvent | null;
 }
@@ -96,13 +70,8 @@ export interface ConsentAnswer {
  * Whether a message on this channel for this purpose was allowed at `at`: the events that had
  * happened by then, folded in the order they happened, exactly as the current state is folded.
  */
-export async function consentAsOf(pool: pg.Pool | pg.PoolClient, leadId: number, channel: Channel, purpose: string, at: Date): Promise<ConsentAnswer> {
-  const { rows } = await pool.query<LedgerEvent>(
-    `SELECT ${LEDGER_EVENT_COLUMNS} FROM consent_events
-      WHERE lead_id = $1 AND channel = $2 AND purpose = $3 AND occurred_at <= $4 ORDER BY occurred_at, id`,
-    [leadId, channel, purpose, at],
-  );
-  const events = rows.map((r) => ({ ...r, id: Number(r.id) }));
+export async function consentAsOf(db: Queryable, leadId: number, channel: Channel, purpose: string, at: Date): Promise<ConsentAnswer> {
+  const { rows: events } = await db.query<LedgerEvent>(EVENTS_UNTIL, [leadId, channel, purpose, at]);
   const state = foldConsent(events);
   const verdict = consentVerdict(state, channel, purpose);
   return {
@@ -111,4 +80,10 @@ export async function consentAsOf(pool: pg.Pool | pg.PoolClient, leadId: number,
     ...(verdict.allowed ? {} : { reason: verdict.reason }),
     decidingEvent: state ? events.find((e) => e.id === state.decidingEventId)! : null,
   };
+}
+
+/** A person's consents, as the preference page behind an unsubscribe link lists them. */
+export async function preferencesOf(db: Queryable, leadId: number): Promise<{ channel: Channel; purpose: string; status: ConsentStatus }[]> {
+  const { rows } = await db.query<{ channel: Channel; purpose: string; status: ConsentStatus }>(STATES_OF_LEAD, [leadId]);
+  return rows;
 }

@@ -1,37 +1,55 @@
 import type pg from 'pg';
 import { withTransaction } from '../db/tx.ts';
+import { statement } from '../db/statement.ts';
 import { AppError } from '../errors.ts';
 import type { Lead } from '../leads/types.ts';
 import { recordMessages } from '../messages/record.ts';
 import type { TemplateRenderer } from '../render/render.ts';
 import { findTemplate } from '../render/templates.ts';
-import { CONFIRMATION_PURPOSE } from './check.ts';
 import { appendConsentEvents, lockLedger } from './ledger.ts';
+import { CONFIRMATION_PURPOSE } from './state.ts';
 import { signToken, type ConfirmPayload } from './tokens.ts';
 
 /** A confirmation link works this long; after that the person signs up again. */
 export const CONFIRM_TTL_MS = 7 * 24 * 3_600_000;
 export const CONFIRMATION_TEMPLATE = 'consent-confirmation';
 
+/** What sending a confirmation needs: templates, the public URL for links and the key that signs them. */
 export interface ConfirmationDeps {
-  pool: pg.Pool;
   renderer: TemplateRenderer;
   templatesDir: string;
   publicUrl: string;
   secret: string;
-  now: Date;
 }
 
-/**
- * Queues the double opt-in email for a grant: a signed, expiring link to `/confirm/<token>`, in
- * the person's language when a template variant exists. It goes through the outbox like any
- * message, once per grant.
- */
-export async function requestConfirmation(deps: ConfirmationDeps, lead: Lead, grant: { id: number; purpose: string }): Promise<{ messageId: number | null; expiresAt: Date }> {
+const EVENTS_SINCE_GRANT = statement(
+  'consent.events-since-grant',
+  `SELECT id, action, evidence->>'grant' AS grant FROM consent_events
+    WHERE lead_id = $1 AND channel = $2 AND purpose = $3 AND id >= $4 ORDER BY id`,
+);
+
+/** The confirmation template for this person, or why none can be sent; checked before the grant is written. */
+export function confirmationTemplate(deps: ConfirmationDeps, lead: Lead): string {
   if (!lead.email) throw new AppError('unprocessable', `lead '${lead.externalId}' has no email address to confirm`);
   const template = findTemplate(deps.templatesDir, CONFIRMATION_TEMPLATE, 'default', lead.locale, 'email');
   if (!template) throw new AppError('invalid_config', `no confirmation template: add ${CONFIRMATION_TEMPLATE}/default.email.hbs to the templates folder`);
-  const expiresAt = new Date(deps.now.getTime() + CONFIRM_TTL_MS);
+  return template;
+}
+
+/**
+ * Queues the double opt-in email for a grant, in the caller's transaction: a signed, expiring link
+ * to `/confirm/<token>`, in the person's language when a template variant exists. It goes through
+ * the outbox like any message, once per grant.
+ */
+export async function requestConfirmation(
+  client: pg.PoolClient,
+  deps: ConfirmationDeps,
+  lead: Lead,
+  grant: { id: number; purpose: string },
+  now: Date,
+): Promise<{ messageId: number | null; expiresAt: Date }> {
+  const template = confirmationTemplate(deps, lead);
+  const expiresAt = new Date(now.getTime() + CONFIRM_TTL_MS);
   const payload: ConfirmPayload = { kind: 'confirm', lead: lead.id, channel: 'email', purpose: grant.purpose, grant: grant.id, exp: Math.floor(expiresAt.getTime() / 1000) };
   const confirmUrl = `${deps.publicUrl}/confirm/${signToken(deps.secret, payload)}`;
   const email = deps.renderer.renderEmail(template, {
@@ -41,29 +59,27 @@ export async function requestConfirmation(deps: ConfirmationDeps, lead: Lead, gr
     unsubscribe_url: '',
     confirm_url: confirmUrl,
   });
-  const recorded = await withTransaction(deps.pool, (client) =>
-    recordMessages(client, [
-      {
-        idempotencyKey: `consent:confirmation:${grant.id}`,
-        campaignId: 'consent',
-        stepId: 'confirmation',
-        occurrence: `grant-${grant.id}`,
-        leadId: lead.id,
-        channel: 'email',
-        purpose: CONFIRMATION_PURPOSE,
-        persona: 'default',
-        template,
-        status: 'queued',
-        toAddress: lead.email,
-        subject: email.subject,
-        bodyText: email.text,
-        bodyHtml: email.html,
-        headers: {},
-        dueAt: deps.now,
-      },
-    ]),
-  );
-  return { messageId: recorded[0] ? Number(recorded[0].id) : null, expiresAt };
+  const recorded = await recordMessages(client, [
+    {
+      idempotencyKey: `consent:confirmation:${grant.id}`,
+      campaignId: 'consent',
+      stepId: 'confirmation',
+      occurrence: `grant-${grant.id}`,
+      leadId: lead.id,
+      channel: 'email',
+      purpose: CONFIRMATION_PURPOSE,
+      persona: 'default',
+      template,
+      status: 'queued',
+      toAddress: lead.email,
+      subject: email.subject,
+      bodyText: email.text,
+      bodyHtml: email.html,
+      headers: {},
+      dueAt: now,
+    },
+  ]);
+  return { messageId: recorded[0]?.id ?? null, expiresAt };
 }
 
 export type ConfirmOutcome = 'confirmed' | 'already-confirmed' | 'superseded';
@@ -76,13 +92,9 @@ export type ConfirmOutcome = 'confirmed' | 'already-confirmed' | 'superseded';
 export async function confirmGrant(pool: pg.Pool, token: ConfirmPayload, evidence: { ip: string | null; user_agent: string | null }, now: Date): Promise<ConfirmOutcome> {
   return withTransaction(pool, async (client) => {
     await lockLedger(client);
-    const { rows } = await client.query<{ id: string; action: string; grant: string | null }>(
-      `SELECT id, action, evidence->>'grant' AS grant FROM consent_events
-        WHERE lead_id = $1 AND channel = $2 AND purpose = $3 AND id >= $4 ORDER BY id`,
-      [token.lead, token.channel, token.purpose, token.grant],
-    );
-    if (Number(rows[0]?.id) !== token.grant || rows[0]?.action !== 'grant') return 'superseded';
-    if (rows.some((r) => r.action === 'confirm' && Number(r.grant) === token.grant)) return 'already-confirmed';
+    const { rows } = await client.query<{ id: number; action: string; grant: string | null }>(EVENTS_SINCE_GRANT, [token.lead, token.channel, token.purpose, token.grant]);
+    if (rows[0]?.id !== token.grant || rows[0]?.action !== 'grant') return 'superseded';
+    if (rows.some((r) => r.action === 'confirm' && r.grant === String(token.grant))) return 'already-confirmed';
     if (rows.slice(1).some((r) => r.action === 'withdraw' || r.action === 'grant')) return 'superseded';
     await appendConsentEvents(client, [
       {

@@ -1,12 +1,12 @@
+import type { Channel } from '../channels/channel.ts';
 import crypto from 'node:crypto';
+import path from 'node:path';
 import Joi from 'joi';
 import type pg from 'pg';
-import type { Db } from '../db/index.ts';
 import { withTransaction } from '../db/tx.ts';
 import { assertReadable, countLines, csvRows } from '../csv.ts';
 import { leadIdsByExternalId } from '../leads/store.ts';
 import { appendConsentEvents, type ConsentEventInput } from './ledger.ts';
-import path from 'node:path';
 
 export interface ConsentImportReport {
   imported: number;
@@ -43,7 +43,7 @@ const rowSchema = Joi.object({
 type Row = {
   row: number;
   external_id: string;
-  channel: 'email' | 'sms';
+  channel: Channel;
   purpose: string;
   action: ConsentEventInput['action'];
   occurred_at: string;
@@ -62,7 +62,7 @@ type Row = {
  * naming unknown leads or holding bad values are reported by row number and skipped.
  */
 export async function importConsents(
-  deps: { db: Db; pool: pg.Pool },
+  pool: pg.Pool,
   file: string,
   options: { batchSize?: number; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<ConsentImportReport> {
@@ -75,7 +75,7 @@ export async function importConsents(
   let done = 0;
 
   const flush = async () => {
-    const ids = await leadIdsByExternalId(deps.db, [...new Set(batch.map((r) => r.external_id))]);
+    const ids = await leadIdsByExternalId(pool, [...new Set(batch.map((r) => r.external_id))]);
     const events: ConsentEventInput[] = [];
     for (const r of batch) {
       const leadId = ids.get(r.external_id);
@@ -103,7 +103,7 @@ export async function importConsents(
         noticeHash: r.notice_hash || undefined,
       });
     }
-    await withTransaction(deps.pool, (client) => appendConsentEvents(client, events));
+    await withTransaction(pool, (client) => appendConsentEvents(client, events));
     report.imported += events.length;
     batch = [];
     options.onProgress?.(done, Math.max(total, done));

@@ -1,5 +1,6 @@
-import type pg from 'pg';
+import type { Channel } from '../channels/channel.ts';
 import { csvLine } from '../csv.ts';
+import { statement, type Queryable } from '../db/statement.ts';
 import { AppError } from '../errors.ts';
 import { LEDGER_EVENT_COLUMNS, type LedgerEvent } from './check.ts';
 import { verifyLeadEvents, type ChainReport } from './verify.ts';
@@ -8,7 +9,7 @@ export interface ProofMessage {
   id: number;
   campaign: string;
   step: string;
-  channel: 'email' | 'sms';
+  channel: Channel;
   purpose: string;
   status: string;
   reason: string | null;
@@ -28,33 +29,35 @@ export interface Proof {
   messages: ProofMessage[];
 }
 
-export async function consentProof(pool: pg.Pool, externalId: string, now: Date): Promise<Proof> {
-  const { rows: leads } = await pool.query<{ id: string; external_id: string; email: string | null; phone: string | null; erased_at: Date | null }>(
-    `SELECT id, external_id, email, phone, erased_at FROM leads WHERE external_id = $1`,
-    [externalId],
-  );
+const LEAD = statement('consent.proof-lead', `SELECT id, external_id, email, phone, erased_at FROM leads WHERE external_id = $1`);
+const EVENTS = statement('consent.proof-events', `SELECT ${LEDGER_EVENT_COLUMNS} FROM consent_events WHERE lead_id = $1 ORDER BY occurred_at, id`);
+const MESSAGES = statement(
+  'consent.proof-messages',
+  `SELECT m.id, m.campaign_id AS campaign, m.step_id AS step, m.channel, m.purpose, m.status, m.reason, m.sent_at, m.created_at,
+          e.id AS event_id, e.action AS event_action, e.source AS event_source, e.occurred_at AS event_at
+     FROM messages m LEFT JOIN consent_events e ON e.id = m.consent_event_id
+    WHERE m.lead_id = $1 ORDER BY m.created_at, m.id`,
+);
+
+export async function consentProof(db: Queryable, externalId: string, now: Date): Promise<Proof> {
+  const { rows: leads } = await db.query<{ id: number; external_id: string; email: string | null; phone: string | null; erased_at: Date | null }>(LEAD, [
+    externalId,
+  ]);
   const lead = leads[0];
   if (!lead) throw new AppError('not_found', `no lead '${externalId}'`);
   const [{ rows: events }, { rows: messages }, chain] = await Promise.all([
-    pool.query<LedgerEvent>(`SELECT ${LEDGER_EVENT_COLUMNS} FROM consent_events WHERE lead_id = $1 ORDER BY occurred_at, id`, [lead.id]),
-    pool.query<ProofMessage & { event_id: string | null; event_action: string; event_source: string; event_at: Date }>(
-      `SELECT m.id, m.campaign_id AS campaign, m.step_id AS step, m.channel, m.purpose, m.status, m.reason, m.sent_at, m.created_at,
-              e.id AS event_id, e.action AS event_action, e.source AS event_source, e.occurred_at AS event_at
-         FROM messages m LEFT JOIN consent_events e ON e.id = m.consent_event_id
-        WHERE m.lead_id = $1 ORDER BY m.created_at, m.id`,
-      [lead.id],
-    ),
-    verifyLeadEvents(pool, Number(lead.id)),
+    db.query<LedgerEvent>(EVENTS, [lead.id]),
+    db.query<Omit<ProofMessage, 'consent_event'> & { event_id: number | null; event_action: string; event_source: string; event_at: Date }>(MESSAGES, [lead.id]),
+    verifyLeadEvents(db, lead.id),
   ]);
   return {
     lead: { external_id: lead.external_id, email: lead.email, phone: lead.phone, erased: lead.erased_at !== null },
     generated_at: now,
     chain,
-    consent_events: events.map((e) => ({ ...e, id: Number(e.id) })),
+    consent_events: events,
     messages: messages.map(({ event_id, event_action, event_source, event_at, ...m }) => ({
       ...m,
-      id: Number(m.id),
-      consent_event: event_id ? { id: Number(event_id), action: event_action, source: event_source, occurred_at: event_at } : null,
+      consent_event: event_id ? { id: event_id, action: event_action, source: event_source, occurred_at: event_at } : null,
     })),
   };
 }
@@ -83,18 +86,20 @@ export interface ExportedEvent extends LedgerEvent {
 
 const EXPORT_BATCH = 5_000;
 
+const EXPORT_PAGE = statement(
+  'consent.export-page',
+  `SELECT ${LEDGER_EVENT_COLUMNS.split(', ').map((c) => `e.${c}`).join(', ')}, e.prev_hash, l.external_id AS lead
+     FROM consent_events e JOIN leads l ON l.id = e.lead_id
+    WHERE e.occurred_at >= $1 AND e.occurred_at < $2 AND e.id > $3 ORDER BY e.id LIMIT $4`,
+);
+
 /** Every ledger event that happened in [from, to), in chain order, in batches (flat memory). */
-export async function* exportConsentEvents(pool: pg.Pool, from: Date, to: Date): AsyncGenerator<ExportedEvent[]> {
+export async function* exportConsentEvents(db: Queryable, from: Date, to: Date): AsyncGenerator<ExportedEvent[]> {
   let after = 0;
   for (;;) {
-    const { rows } = await pool.query<ExportedEvent>(
-      `SELECT ${LEDGER_EVENT_COLUMNS.split(', ').map((c) => `e.${c}`).join(', ')}, e.prev_hash, l.external_id AS lead
-         FROM consent_events e JOIN leads l ON l.id = e.lead_id
-        WHERE e.occurred_at >= $1 AND e.occurred_at < $2 AND e.id > $3 ORDER BY e.id LIMIT $4`,
-      [from, to, after, EXPORT_BATCH],
-    );
+    const { rows } = await db.query<ExportedEvent>(EXPORT_PAGE, [from, to, after, EXPORT_BATCH]);
     if (rows.length === 0) return;
-    yield rows.map((r) => ({ ...r, id: Number(r.id) }));
+    yield rows;
     if (rows.length < EXPORT_BATCH) return;
     after = rows[rows.length - 1]!.id;
   }

@@ -1,3 +1,4 @@
+import type { Channel } from '../channels/channel.ts';
 import crypto from 'node:crypto';
 import { sameSecret } from '../access/secrets.ts';
 
@@ -9,7 +10,7 @@ import { sameSecret } from '../access/secrets.ts';
 export interface UnsubscribePayload {
   kind: 'unsubscribe';
   lead: number;
-  channel: 'email' | 'sms';
+  channel: Channel;
   purpose: string;
   /** The message's idempotency key, so every message carries its own token. */
   message: string;
@@ -19,7 +20,7 @@ export interface UnsubscribePayload {
 export interface ConfirmPayload {
   kind: 'confirm';
   lead: number;
-  channel: 'email' | 'sms';
+  channel: Channel;
   purpose: string;
   grant: number;
   exp: number;

@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import { statement, type Queryable } from '../db/statement.ts';
 
 export interface ChainReport {
   /** Events checked, in chain (id) order. */
@@ -24,8 +24,21 @@ const UNLINKED = 'its link does not match the event before it (an event was remo
  * content (an edit shows there) and its link must name the seal of the event before it (a removed
  * or reordered event shows there). Reads in id-ordered batches, so memory stays flat.
  */
-export async function verifyLedger(pool: pg.Pool, onProgress?: (checked: number, total: number) => void, anchors: Anchor[] = []): Promise<ChainReport> {
-  const { rows: count } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM consent_events`);
+const COUNT = statement('consent.count-events', `SELECT count(*)::int AS n FROM consent_events`);
+const CHAIN_PAGE = statement(
+  'consent.chain-page',
+  `SELECT e.id, e.hash, e.prev_hash, consent_event_digest(e) AS expected
+     FROM consent_events e WHERE e.id > $1 ORDER BY e.id LIMIT $2`,
+);
+const LEAD_EVENTS_IN_CHAIN = statement(
+  'consent.lead-events-in-chain',
+  `SELECT e.id, e.hash = consent_event_digest(e) AS sealed,
+          e.prev_hash = coalesce((SELECT p.hash FROM consent_events p WHERE p.id < e.id ORDER BY p.id DESC LIMIT 1), '') AS linked
+     FROM consent_events e WHERE e.lead_id = $1 ORDER BY e.id`,
+);
+
+export async function verifyLedger(db: Queryable, onProgress?: (checked: number, total: number) => void, anchors: Anchor[] = []): Promise<ChainReport> {
+  const { rows: count } = await db.query<{ n: number }>(COUNT);
   const total = count[0]!.n;
   let previous = '';
   let after = 0;
@@ -33,13 +46,8 @@ export async function verifyLedger(pool: pg.Pool, onProgress?: (checked: number,
   let head: ChainReport['head'];
   const anchored = new Map(anchors.map((a) => [a.id, a.hash]));
   for (;;) {
-    const { rows } = await pool.query<{ id: string; hash: string | null; prev_hash: string | null; expected: string }>(
-      `SELECT e.id, e.hash, e.prev_hash, consent_event_digest(e) AS expected
-         FROM consent_events e WHERE e.id > $1 ORDER BY e.id LIMIT $2`,
-      [after, BATCH],
-    );
-    for (const row of rows) {
-      const id = Number(row.id);
+    const { rows } = await db.query<{ id: number; hash: string | null; prev_hash: string | null; expected: string }>(CHAIN_PAGE, [after, BATCH]);
+    for (const { id, ...row } of rows) {
       if (row.prev_hash !== previous) {
         return { checked, broken: { id, reason: previous === '' && checked === 0 ? 'the first event does not start the chain' : UNLINKED } };
       }
@@ -57,7 +65,7 @@ export async function verifyLedger(pool: pg.Pool, onProgress?: (checked: number,
       if (missing !== undefined) return { checked, head, broken: { id: missing, reason: 'an event with a recorded seal is gone' } };
       return head ? { checked, head } : { checked };
     }
-    after = Number(rows[rows.length - 1]!.id);
+    after = rows[rows.length - 1]!.id;
   }
 }
 
@@ -66,17 +74,12 @@ export async function verifyLedger(pool: pg.Pool, onProgress?: (checked: number,
  * link against the event just before it. Costs as much as they have events, however long the
  * ledger is, so proofs and audit pages can include it; the whole chain is `verifyLedger`'s work.
  */
-export async function verifyLeadEvents(pool: pg.Pool, leadId: number): Promise<ChainReport> {
-  const { rows } = await pool.query<{ id: string; sealed: boolean; linked: boolean }>(
-    `SELECT e.id, e.hash = consent_event_digest(e) AS sealed,
-            e.prev_hash = coalesce((SELECT p.hash FROM consent_events p WHERE p.id < e.id ORDER BY p.id DESC LIMIT 1), '') AS linked
-       FROM consent_events e WHERE e.lead_id = $1 ORDER BY e.id`,
-    [leadId],
-  );
+export async function verifyLeadEvents(db: Queryable, leadId: number): Promise<ChainReport> {
+  const { rows } = await db.query<{ id: number; sealed: boolean; linked: boolean }>(LEAD_EVENTS_IN_CHAIN, [leadId]);
   let checked = 0;
   for (const row of rows) {
-    if (!row.linked) return { checked, broken: { id: Number(row.id), reason: UNLINKED } };
-    if (!row.sealed) return { checked, broken: { id: Number(row.id), reason: ALTERED } };
+    if (!row.linked) return { checked, broken: { id: row.id, reason: UNLINKED } };
+    if (!row.sealed) return { checked, broken: { id: row.id, reason: ALTERED } };
     checked++;
   }
   return { checked };

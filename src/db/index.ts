@@ -1,33 +1,25 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { AppError } from '../errors.ts';
 import { log } from '../log.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
-
-export type Db = NodePgDatabase;
-
-/** A query builder over one connection, for work inside a transaction the caller holds. */
-export function clientDb(client: pg.PoolClient): Db {
-  return drizzle(client);
-}
+import { LOCKS, lockForSession, unlockSession } from './locks.ts';
+import { statement, type Queryable } from './statement.ts';
 
 /** One pool per process, shared by our queries and Agenda. */
 export interface Database {
   pool: pg.Pool;
-  db: Db;
   url: string;
   /** Closes the pool, then the embedded server if this process was the last one using it. */
   close(): Promise<void>;
 }
 
 const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
-/** Any constant works; it only has to be the same for every process migrating this database. */
-const MIGRATION_LOCK = 7_245_001;
 
-// Timestamps and bigint ids come back as JS values our types expect.
+// bigint ids and counts come back as numbers, so row types say `number` and nobody converts.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 export async function openDatabase(options: { databaseUrl?: string; dataDir: string; poolSize?: number }): Promise<Database> {
@@ -48,7 +40,6 @@ export async function openDatabase(options: { databaseUrl?: string; dataDir: str
   }
   return {
     pool,
-    db: drizzle(pool),
     url,
     async close() {
       log.debug('closing the database pool', { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
@@ -58,15 +49,22 @@ export async function openDatabase(options: { databaseUrl?: string; dataDir: str
   };
 }
 
+const PING = statement('db.ping', 'SELECT 1');
+
+/** Resolves when the database answers a query. */
+export async function ping(db: Queryable): Promise<void> {
+  await db.query(PING);
+}
+
 /** Applies committed migrations; an advisory lock keeps concurrent starts from racing. */
 export async function migrateDatabase(pool: pg.Pool): Promise<void> {
   const client = await pool.connect();
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await lockForSession(client, LOCKS.migration);
     try {
       await migrate(drizzle(client), { migrationsFolder: MIGRATIONS_DIR });
     } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+      await unlockSession(client, LOCKS.migration);
     }
   } finally {
     client.release();

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { pgTable, text, timestamp } from 'drizzle-orm/pg-core';
-import type pg from 'pg';
+import { statement, type Queryable } from './statement.ts';
 
 /** Engine-wide values every process must agree on, such as the key that signs links. */
 export const settings = pgTable('settings', {
@@ -13,13 +13,15 @@ export const settings = pgTable('settings', {
  * The signing secret: TOUCHPOINT_SECRET when set, else one generated on first use and kept in the
  * database, so every process on the same database signs and verifies alike.
  */
-export async function signingSecret(pool: pg.Pool, configured: string | undefined): Promise<string> {
+const KEEP_SECRET = statement(
+  'settings.keep-signing-secret',
+  `INSERT INTO settings (key, value) VALUES ('signing_secret', $1)
+   ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key RETURNING value`,
+);
+
+export async function signingSecret(db: Queryable, configured: string | undefined): Promise<string> {
   if (configured) return configured;
   const generated = crypto.randomBytes(32).toString('base64url');
-  const { rows } = await pool.query<{ value: string }>(
-    `INSERT INTO settings (key, value) VALUES ('signing_secret', $1)
-     ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key RETURNING value`,
-    [generated],
-  );
+  const { rows } = await db.query<{ value: string }>(KEEP_SECRET, [generated]);
   return rows[0]!.value;
 }

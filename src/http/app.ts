@@ -29,7 +29,7 @@ export function createApp(engine: Engine): express.Express {
   });
 
   app.get('/healthz', async (_req, res) => {
-    await engine.database.pool.query('SELECT 1');
+    await engine.health();
     res.json({ ok: true });
   });
   app.get('/metrics', metricsHandler(engine));
@@ -39,7 +39,7 @@ export function createApp(engine: Engine): express.Express {
 
   const api = express.Router();
   api.use(express.json({ limit: '5mb' }));
-  api.use(requireApiKey(engine.database.db));
+  api.use(requireApiKey(engine.access.authenticateKey));
   api.use('/campaigns', campaignsRouter(engine));
   api.use('/events', eventsRouter(engine));
   api.use('/leads', leadsRouter(engine));

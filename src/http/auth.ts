@@ -1,7 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
-import { authenticateApiKey, type ApiKeyOwner } from '../access/keys.ts';
+import type { ApiKeyOwner } from '../access/keys.ts';
 import { can, type Permission } from '../access/roles.ts';
-import type { Db } from '../db/index.ts';
 import { AppError } from '../errors.ts';
 
 declare module 'express-serve-static-core' {
@@ -11,12 +10,12 @@ declare module 'express-serve-static-core' {
 }
 
 /** Every /api/v1 request needs `Authorization: Bearer <key>`. */
-export function requireApiKey(db: Db) {
+export function requireApiKey(authenticate: (key: string) => Promise<ApiKeyOwner | undefined>) {
   return async (req: Request, _res: Response, next: NextFunction) => {
     const header = req.get('authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) throw new AppError('unauthorized', 'an API key is required: Authorization: Bearer <key>');
-    const owner = await authenticateApiKey(db, match[1]!);
+    const owner = await authenticate(match[1]!);
     if (!owner) throw new AppError('unauthorized', 'the API key is unknown or revoked');
     req.apiKey = owner;
     next();

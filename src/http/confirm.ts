@@ -1,9 +1,9 @@
 import { Router, type Request } from 'express';
-import { confirmGrant } from '../consent/double-opt-in.ts';
 import { verifyToken } from '../consent/tokens.ts';
 import type { Engine } from '../engine.ts';
 import { AppError } from '../errors.ts';
-import { escapeHtml, page } from './page.ts';
+import { escapeHtml } from '../render/html.ts';
+import { page } from './page.ts';
 
 const OUTCOME_PAGES = {
   confirmed: ['Subscription confirmed', '<h1>Thank you</h1><p>Your subscription is confirmed.</p>'],
@@ -36,7 +36,7 @@ export function confirmRouter(engine: Engine): Router {
   });
 
   router.post('/:token', async (req, res) => {
-    const outcome = await confirmGrant(engine.database.pool, tokenOf(req), { ip: req.ip ?? null, user_agent: req.get('user-agent') ?? null }, engine.clock.now());
+    const outcome = await engine.consent.confirm(tokenOf(req), { ip: req.ip ?? null, user_agent: req.get('user-agent') ?? null });
     const [title, body] = OUTCOME_PAGES[outcome];
     res.status(outcome === 'confirmed' ? 200 : 409).type('html').send(page(title, body));
   });

@@ -6,12 +6,7 @@ import type { Engine } from '../engine.ts';
  */
 export function metricsHandler(engine: Engine): RequestHandler {
   return async (_req, res) => {
-    const { rows } = await engine.database.pool.query<{ status: string; channel: string; n: number }>(
-      'SELECT status, channel, count(*)::int AS n FROM messages GROUP BY status, channel ORDER BY 1, 2',
-    );
-    const { rows: runs } = await engine.database.pool.query<{ status: string; n: number }>(
-      'SELECT status, count(*)::int AS n FROM campaign_runs GROUP BY status ORDER BY 1',
-    );
+    const [rows, runs] = await Promise.all([engine.messages.gauges(), engine.campaigns.runGauges()]);
     const lines = [
       '# HELP touchpoint_messages Messages in the outbox by status and channel.',
       '# TYPE touchpoint_messages gauge',

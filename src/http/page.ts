@@ -1,7 +1,4 @@
-/** Escapes text for HTML element content and quoted attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
+import { escapeHtml } from '../render/html.ts';
 
 /** A minimal standalone page for recipients (unsubscribe, confirmations); `body` must be safe HTML. */
 export function page(title: string, body: string): string {

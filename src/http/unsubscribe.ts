@@ -1,10 +1,10 @@
 import { Router, type Request } from 'express';
+import type { Channel } from '../channels/channel.ts';
 import { verifyToken, type UnsubscribePayload } from '../consent/tokens.ts';
-import { appendConsentEvents } from '../consent/ledger.ts';
-import { withTransaction } from '../db/tx.ts';
 import type { Engine } from '../engine.ts';
 import { AppError } from '../errors.ts';
-import { escapeHtml, page } from './page.ts';
+import { escapeHtml } from '../render/html.ts';
+import { page } from './page.ts';
 
 const CHANNEL_NAMES = { email: 'email', sms: 'text messages' } as const;
 
@@ -17,7 +17,6 @@ const CHANNEL_NAMES = { email: 'email', sms: 'text messages' } as const;
  */
 export function unsubscribeRouter(engine: Engine): Router {
   const router = Router();
-  const { pool } = engine.database;
 
   function payloadOf(req: Request): UnsubscribePayload {
     const payload = verifyToken(engine.secret, req.params.token as string, 'unsubscribe');
@@ -25,36 +24,22 @@ export function unsubscribeRouter(engine: Engine): Router {
     return payload;
   }
 
-  async function withdraw(req: Request, payload: UnsubscribePayload, channel: 'email' | 'sms', purpose: string, source: string) {
-    await withTransaction(pool, (client) =>
-      appendConsentEvents(client, [
-        {
-          leadId: payload.lead,
-          channel,
-          purpose,
-          action: 'withdraw',
-          source,
-          evidence: { message: payload.message, ip: req.ip ?? null, user_agent: req.get('user-agent') ?? null },
-          actor: 'recipient',
-          occurredAt: engine.clock.now(),
-        },
-      ]),
-    );
-  }
-
-  /** The person's consents as the preference page lists them. */
-  async function preferences(leadId: number) {
-    const { rows } = await pool.query<{ channel: 'email' | 'sms'; purpose: string; status: string }>(
-      `SELECT channel, purpose, status FROM consent_state WHERE lead_id = $1 ORDER BY channel, purpose`,
-      [leadId],
-    );
-    return rows;
-  }
+  const withdraw = (req: Request, payload: UnsubscribePayload, channel: Channel, purpose: string, source: string) =>
+    engine.consent.record({
+      leadId: payload.lead,
+      channel,
+      purpose,
+      action: 'withdraw',
+      source,
+      evidence: { message: payload.message, ip: req.ip ?? null, user_agent: req.get('user-agent') ?? null },
+      actor: 'recipient',
+      occurredAt: engine.clock.now(),
+    });
 
   router.get('/:token', async (req, res) => {
     const payload = payloadOf(req);
     const action = escapeHtml(req.originalUrl.split('?')[0]!);
-    const rows = await preferences(payload.lead);
+    const rows = await engine.consent.preferences(payload.lead);
     const items = rows
       .map((r) => {
         const label = `${escapeHtml(r.purpose)} ${CHANNEL_NAMES[r.channel]}`;
@@ -84,7 +69,7 @@ export function unsubscribeRouter(engine: Engine): Router {
   router.post('/:token/preferences', async (req, res) => {
     const payload = payloadOf(req);
     const { channel, purpose } = (req.body ?? {}) as { channel?: string; purpose?: string };
-    const rows = await preferences(payload.lead);
+    const rows = await engine.consent.preferences(payload.lead);
     const chosen = rows.find((r) => r.channel === channel && r.purpose === purpose);
     if (!chosen) throw new AppError('not_found', 'no such subscription');
     await withdraw(req, payload, chosen.channel, chosen.purpose, 'preference-page');

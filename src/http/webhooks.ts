@@ -4,10 +4,8 @@ import { sameSecret } from '../access/secrets.ts';
 import type { Engine } from '../engine.ts';
 import { AppError } from '../errors.ts';
 import { parseInboundEmail } from '../inbound/email.ts';
-import { handleInboundSms } from '../inbound/sms.ts';
 import { smsKeyword } from '../inbound/sms-keywords.ts';
-import { recordDeliveryStatus } from '../messages/delivery.ts';
-import { escapeHtml } from './page.ts';
+import { escapeHtml } from '../render/html.ts';
 
 /** Refuses a request unless X-Twilio-Signature validates for our public URL and the posted form. */
 function assertFromTwilio(engine: Engine, req: Request): void {
@@ -60,12 +58,7 @@ export function webhooksRouter(engine: Engine): Router {
     assertFromTwilio(engine, req);
     const body = req.body as Record<string, string | undefined>;
     if (!body.MessageSid || !body.From) throw new AppError('invalid_input', 'MessageSid and From are required');
-    const result = await handleInboundSms(
-      engine.database.pool,
-      { messageSid: body.MessageSid, from: body.From, to: body.To ?? '', body: body.Body ?? '', optOutType: body.OptOutType },
-      engine.config.smsHelpText,
-      engine.clock.now(),
-    );
+    const result = await engine.inbox.inboundSms({ messageSid: body.MessageSid, from: body.From, to: body.To ?? '', body: body.Body ?? '', optOutType: body.OptOutType });
     // Keywords are the ledger's business; any other text is a person writing to us. A retried
     // delivery goes through again: the contact is unique per MessageSid, so a failure here is
     // made good by Twilio's retry instead of being lost.
@@ -81,11 +74,7 @@ export function webhooksRouter(engine: Engine): Router {
     assertFromTwilio(engine, req);
     const body = req.body as Record<string, string | undefined>;
     if (!body.MessageSid || !body.MessageStatus) throw new AppError('invalid_input', 'MessageSid and MessageStatus are required');
-    await recordDeliveryStatus(
-      engine.database.pool,
-      { providerId: body.MessageSid, status: body.MessageStatus, errorCode: body.ErrorCode || undefined },
-      engine.clock.now(),
-    );
+    await engine.messages.deliveryStatus({ providerId: body.MessageSid, status: body.MessageStatus, errorCode: body.ErrorCode || undefined });
     res.status(204).end();
   });
 

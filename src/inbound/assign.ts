@@ -1,13 +1,26 @@
 import type pg from 'pg';
+import { LOCKS, lockForTransaction } from '../db/locks.ts';
+import { statement } from '../db/statement.ts';
 import type { Queue } from './rules.ts';
-
-/** Namespace of the transaction locks that serialise assignment within one queue. */
-const ASSIGN_LOCK_NAMESPACE = 7_245_004;
 
 export interface Assignee {
   id: number;
   email: string;
 }
+
+const LEAST_LOADED = statement(
+  'inbound.least-loaded-member',
+  `SELECT u.id, u.email
+     FROM users u
+     LEFT JOIN LATERAL (
+       SELECT count(*) AS open FROM inbound_contacts c WHERE c.assignee_id = u.id AND c.status IN ('assigned', 'accepted')
+     ) load ON true
+    WHERE u.email = ANY($1::text[]) AND u.available AND u.disabled_at IS NULL AND u.role IN ('service', 'admin')
+      AND ($2::text IS NULL OR $2 = ANY(u.languages) OR cardinality(u.languages) = 0)
+      AND ($3::bigint IS NULL OR u.id <> $3)
+    ORDER BY load.open, u.id
+    LIMIT 1`,
+);
 
 /**
  * Push assignment: the available member of the queue who speaks the contact's language (any
@@ -17,19 +30,7 @@ export interface Assignee {
  */
 export async function pickAssignee(client: pg.PoolClient, queue: Queue, language: string | null, exclude?: number): Promise<Assignee | undefined> {
   if (queue.members.length === 0) return undefined;
-  await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ASSIGN_LOCK_NAMESPACE, queue.id]);
-  const { rows } = await client.query<Assignee>(
-    `SELECT u.id, u.email
-       FROM users u
-       LEFT JOIN LATERAL (
-         SELECT count(*) AS open FROM inbound_contacts c WHERE c.assignee_id = u.id AND c.status IN ('assigned', 'accepted')
-       ) load ON true
-      WHERE u.email = ANY($1::text[]) AND u.available AND u.disabled_at IS NULL AND u.role IN ('service', 'admin')
-        AND ($2::text IS NULL OR $2 = ANY(u.languages) OR cardinality(u.languages) = 0)
-        AND ($3::bigint IS NULL OR u.id <> $3)
-      ORDER BY load.open, u.id
-      LIMIT 1`,
-    [queue.members, language, exclude ?? null],
-  );
-  return rows[0] ? { id: Number(rows[0].id), email: rows[0].email } : undefined;
+  await lockForTransaction(client, LOCKS.assignQueue, queue.id);
+  const { rows } = await client.query<Assignee>(LEAST_LOADED, [queue.members, language, exclude ?? null]);
+  return rows[0];
 }

@@ -1,8 +1,11 @@
 import type pg from 'pg';
-import type { CampaignSet } from '../campaigns/types.ts';
+import type { CampaignSet } from '../campaigns/set.ts';
+import type { Channel } from '../channels/channel.ts';
 import { appendConsentEvents } from '../consent/ledger.ts';
+import { statement } from '../db/statement.ts';
 import { withTransaction } from '../db/tx.ts';
 import { log } from '../log.ts';
+import { markReplied } from '../sequences/enrollments.ts';
 import { messageIdFromAddress, messageIdsFromHeaders } from './addresses.ts';
 import { pickAssignee } from './assign.ts';
 import { dueAfter } from './business-hours.ts';
@@ -13,7 +16,7 @@ export type ContactKind = 'human' | 'auto-reply' | 'bounce';
 
 /** A reply as it arrived, before we know who wrote it. */
 export interface IncomingReply {
-  channel: 'email' | 'sms';
+  channel: Channel;
   /** The sender's id for this delivery: email Message-ID, Twilio MessageSid. */
   externalId: string;
   kind: ContactKind;
@@ -52,7 +55,7 @@ interface RepliedMessage {
   campaign_id: string;
   step_id: string;
   template: string | null;
-  channel: 'email' | 'sms';
+  channel: Channel;
   purpose: string;
   persona: string;
   enrollment_id: number | null;
@@ -66,6 +69,27 @@ interface Identity {
 
 const MESSAGE_COLUMNS = 'id, lead_id, campaign_id, step_id, template, channel, purpose, persona, enrollment_id';
 
+const SENT_MESSAGES = statement('inbound.sent-messages', `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ANY($1::bigint[]) AND status = 'sent'`);
+const LEAD_BY_EMAIL = statement('inbound.lead-by-email', `SELECT id FROM leads WHERE lower(email) = $1 ORDER BY id LIMIT 1`);
+const LAST_SMS_TO = statement(
+  'inbound.last-sms-to',
+  `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE to_address = $1 AND channel = 'sms' AND status = 'sent'
+    ORDER BY sent_at DESC, id DESC LIMIT 1`,
+);
+const LEAD_BY_PHONE = statement('inbound.lead-by-phone', `SELECT id FROM leads WHERE phone = $1 ORDER BY id LIMIT 1`);
+const LEAD_LOCALE = statement('inbound.lead-locale', `SELECT locale FROM leads WHERE id = $1`);
+const INSERT_CONTACT = statement(
+  'inbound.insert-contact',
+  `INSERT INTO inbound_contacts (channel, external_id, kind, lead_id, message_id, identified_by, campaign_id, step_id, template,
+          from_address, to_address, subject, text, body_text, language, category, priority, queue, rule, status, due_at,
+          resolution, received_at, closed_at)
+   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+   ON CONFLICT (channel, external_id) DO NOTHING RETURNING id`,
+);
+const EXISTING_CONTACT = statement('inbound.contact-by-delivery', `SELECT id FROM inbound_contacts WHERE channel = $1 AND external_id = $2`);
+const SET_ASSIGNEE = statement('inbound.set-assignee', `UPDATE inbound_contacts SET status = 'assigned', assignee_id = $2 WHERE id = $1`);
+const MESSAGE_OF_ADDRESS = statement('inbound.message-of-unsubscribe-address', `SELECT lead_id, channel, purpose FROM messages WHERE id = $1`);
+
 /**
  * Who wrote and to which message: the reply token in the address it was sent to, else our
  * Message-ID in In-Reply-To/References, else the sender's address or number (an SMS is matched to
@@ -74,29 +98,22 @@ const MESSAGE_COLUMNS = 'id, lead_id, campaign_id, step_id, template, channel, p
 async function identify(client: pg.PoolClient, deps: ReceiveDeps, reply: IncomingReply): Promise<Identity> {
   const byId = async (ids: number[]) => {
     if (ids.length === 0) return undefined;
-    const { rows } = await client.query<RepliedMessage>(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ANY($1::bigint[]) AND status = 'sent'`,
-      [ids],
-    );
-    return ids.map((id) => rows.find((r) => Number(r.id) === id)).find(Boolean);
+    const { rows } = await client.query<RepliedMessage>(SENT_MESSAGES, [ids]);
+    return ids.map((id) => rows.find((r) => r.id === id)).find(Boolean);
   };
   if (reply.channel === 'email') {
     const tokens = (reply.recipients ?? []).map((r) => messageIdFromAddress(deps.secret, 'reply', r)).filter((id): id is number => id !== undefined);
     const byToken = await byId(tokens);
-    if (byToken) return { by: 'token', leadId: Number(byToken.lead_id), message: byToken };
+    if (byToken) return { by: 'token', leadId: byToken.lead_id, message: byToken };
     const byHeaders = await byId(messageIdsFromHeaders(deps.messageDomain, reply.inReplyTo, reply.references));
-    if (byHeaders) return { by: 'headers', leadId: Number(byHeaders.lead_id), message: byHeaders };
-    const { rows } = await client.query<{ id: number }>(`SELECT id FROM leads WHERE lower(email) = $1 ORDER BY id LIMIT 1`, [reply.from]);
-    return rows[0] ? { by: 'address', leadId: Number(rows[0].id), message: null } : { by: null, leadId: null, message: null };
+    if (byHeaders) return { by: 'headers', leadId: byHeaders.lead_id, message: byHeaders };
+    const { rows } = await client.query<{ id: number }>(LEAD_BY_EMAIL, [reply.from]);
+    return rows[0] ? { by: 'address', leadId: rows[0].id, message: null } : { by: null, leadId: null, message: null };
   }
-  const { rows: sent } = await client.query<RepliedMessage>(
-    `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE to_address = $1 AND channel = 'sms' AND status = 'sent'
-      ORDER BY sent_at DESC, id DESC LIMIT 1`,
-    [reply.from],
-  );
-  if (sent[0]) return { by: 'number', leadId: Number(sent[0].lead_id), message: sent[0] };
-  const { rows } = await client.query<{ id: number }>(`SELECT id FROM leads WHERE phone = $1 ORDER BY id LIMIT 1`, [reply.from]);
-  return rows[0] ? { by: 'number', leadId: Number(rows[0].id), message: null } : { by: null, leadId: null, message: null };
+  const { rows: sent } = await client.query<RepliedMessage>(LAST_SMS_TO, [reply.from]);
+  if (sent[0]) return { by: 'number', leadId: sent[0].lead_id, message: sent[0] };
+  const { rows } = await client.query<{ id: number }>(LEAD_BY_PHONE, [reply.from]);
+  return rows[0] ? { by: 'number', leadId: rows[0].id, message: null } : { by: null, leadId: null, message: null };
 }
 
 /**
@@ -111,7 +128,7 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
     if (await unsubscribeByMail(client, deps, reply)) return { contactId: null, duplicate: false, unsubscribed: true };
     const who = await identify(client, deps, reply);
     const lead = who.leadId
-      ? (await client.query<{ locale: string | null }>(`SELECT locale FROM leads WHERE id = $1`, [who.leadId])).rows[0]
+      ? (await client.query<{ locale: string | null }>(LEAD_LOCALE, [who.leadId])).rows[0]
       : undefined;
     const language = lead?.locale?.split(/[-_]/)[0]?.toLowerCase() ?? null;
     const campaign = who.message ? deps.set.campaigns.get(who.message.campaign_id) : undefined;
@@ -121,11 +138,7 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
     const dueAt = human ? dueAfter(deps.now, queue.service_level.first_response, queue.service_level.business_hours) : null;
 
     const { rows } = await client.query<{ id: number }>(
-      `INSERT INTO inbound_contacts (channel, external_id, kind, lead_id, message_id, identified_by, campaign_id, step_id, template,
-              from_address, to_address, subject, text, body_text, language, category, priority, queue, rule, status, due_at,
-              resolution, received_at, closed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
-       ON CONFLICT (channel, external_id) DO NOTHING RETURNING id`,
+      INSERT_CONTACT,
       [
         reply.channel, reply.externalId, reply.kind, who.leadId, who.message?.id ?? null, who.by,
         who.message?.campaign_id ?? null, who.message?.step_id ?? null, who.message?.template ?? null,
@@ -135,16 +148,14 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
       ],
     );
     if (!rows[0]) {
-      const { rows: existing } = await client.query<{ id: number }>(`SELECT id FROM inbound_contacts WHERE channel = $1 AND external_id = $2`, [reply.channel, reply.externalId]);
-      return { contactId: Number(existing[0]!.id), duplicate: true };
+      const { rows: existing } = await client.query<{ id: number }>(EXISTING_CONTACT, [reply.channel, reply.externalId]);
+      return { contactId: existing[0]!.id, duplicate: true };
     }
-    const contactId = Number(rows[0].id);
+    const contactId = rows[0].id;
     await recordContactEvent(client, contactId, 'received', 'system', { identified_by: who.by, kind: reply.kind, category: q.category, rule: q.rule }, deps.now);
     if (!human) return { contactId, duplicate: false };
 
-    if (who.message?.enrollment_id) {
-      await client.query(`UPDATE enrollments SET replied_at = coalesce(replied_at, $2) WHERE id = $1`, [who.message.enrollment_id, deps.now]);
-    }
+    if (who.message?.enrollment_id) await markReplied(client, who.message.enrollment_id, deps.now);
     // The ledger keeps ids, never the words or addresses of the reply: those live in the contact,
     // which erasure can empty, while the ledger is append-only.
     if (q.category === 'opt-out' && who.leadId) {
@@ -157,7 +168,7 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
     }
     const assignee = await pickAssignee(client, queue, language);
     if (assignee) {
-      await client.query(`UPDATE inbound_contacts SET status = 'assigned', assignee_id = $2 WHERE id = $1`, [contactId, assignee.id]);
+      await client.query(SET_ASSIGNEE, [contactId, assignee.id]);
       await recordContactEvent(client, contactId, 'assigned', 'system', { to: assignee.email, queue: queue.id }, deps.now);
     } else {
       log.warn('no available member of the queue speaks the contact\'s language; it waits in the queue', { contact: contactId, queue: queue.id, language });
@@ -176,11 +187,11 @@ async function unsubscribeByMail(client: pg.PoolClient, deps: ReceiveDeps, reply
   const id = (reply.recipients ?? []).map((r) => messageIdFromAddress(deps.secret, 'unsubscribe', r)).find((m) => m !== undefined);
   if (id === undefined) return false;
   if (reply.kind !== 'human') return true;
-  const { rows } = await client.query<{ lead_id: number; channel: 'email' | 'sms'; purpose: string }>(`SELECT lead_id, channel, purpose FROM messages WHERE id = $1`, [id]);
+  const { rows } = await client.query<{ lead_id: number; channel: Channel; purpose: string }>(MESSAGE_OF_ADDRESS, [id]);
   const message = rows[0];
   if (message) {
     await appendConsentEvents(client, [
-      { leadId: Number(message.lead_id), channel: message.channel, purpose: message.purpose, action: 'withdraw', source: 'unsubscribe-mailto', actor: 'recipient', evidence: { message_id: id, mail_id: reply.externalId }, occurredAt: deps.now },
+      { leadId: message.lead_id, channel: message.channel, purpose: message.purpose, action: 'withdraw', source: 'unsubscribe-mailto', actor: 'recipient', evidence: { message_id: id, mail_id: reply.externalId }, occurredAt: deps.now },
     ]);
   }
   return true;

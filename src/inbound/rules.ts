@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Joi from 'joi';
-import { readYamlFile, validateYaml, type YamlFile } from '../campaigns/positions.ts';
-import type { Campaign, Problem } from '../campaigns/types.ts';
-import { duration, HHMM, id, timezone } from '../campaigns/yaml-schema.ts';
+import type { Campaign } from '../campaigns/types.ts';
+import type { Channel } from '../channels/channel.ts';
+import { readYamlFile, validateYaml, type YamlFile } from '../yaml/positions.ts';
+import type { Problem } from '../yaml/problems.ts';
+import { duration, HHMM, id, timezone } from '../yaml/schema.ts';
 import { CONTACT_CATEGORIES, PRIORITIES, type ContactCategory, type Priority } from './schema.ts';
 
 /**
@@ -35,7 +37,7 @@ export interface Queue {
 
 export interface Rule {
   id: string;
-  match: { text?: string[]; campaign?: string[]; persona?: string[]; language?: string[]; channel?: ('email' | 'sms')[] };
+  match: { text?: string[]; campaign?: string[]; persona?: string[]; language?: string[]; channel?: Channel[] };
   category: ContactCategory;
   priority?: Priority;
   queue?: string;
@@ -174,7 +176,7 @@ function normaliseRule(rule: Rule): Rule {
       campaign: asList(m.campaign as string | string[]),
       persona: asList(m.persona as string | string[]),
       language: asList(m.language as string | string[]),
-      channel: asList(m.channel as 'email' | 'sms'),
+      channel: asList(m.channel as Channel),
     },
   };
 }
@@ -188,7 +190,7 @@ export interface Qualification {
 
 export interface QualifyInput {
   text: string;
-  channel: 'email' | 'sms';
+  channel: Channel;
   campaign: Campaign | undefined;
   persona: string | undefined;
   language: string | undefined;

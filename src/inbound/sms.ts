@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { appendConsentEvents, type ConsentEventInput } from '../consent/ledger.ts';
+import { statement } from '../db/statement.ts';
 import { withTransaction } from '../db/tx.ts';
 import { smsKeyword, type SmsKeyword } from './sms-keywords.ts';
 
@@ -25,6 +26,17 @@ export const SMS_REPLIES = {
   optIn: 'You are subscribed again. Reply STOP to unsubscribe.',
 } as const;
 
+const RECEIPT = statement(
+  'inbound.webhook-receipt',
+  `INSERT INTO webhook_receipts (provider, delivery_id, kind) VALUES ('twilio', $1, 'sms') ON CONFLICT DO NOTHING`,
+);
+const LEADS_OF_NUMBER = statement(
+  'inbound.leads-of-number',
+  `SELECT l.id, array_agg(s.purpose) FILTER (WHERE s.status <> 'withdrawn') AS purposes
+     FROM leads l LEFT JOIN consent_state s ON s.lead_id = l.id AND s.channel = 'sms'
+    WHERE l.phone = $1 GROUP BY l.id`,
+);
+
 /**
  * Handles an inbound SMS once per MessageSid: STOP-family keywords withdraw the sender's SMS
  * consent (every purpose), START re-grants marketing, HELP answers with the help text. When Twilio
@@ -32,22 +44,14 @@ export const SMS_REPLIES = {
  */
 export async function handleInboundSms(pool: pg.Pool, sms: InboundSms, helpText: string, now: Date): Promise<InboundSmsResult> {
   return withTransaction(pool, async (client) => {
-    const { rowCount } = await client.query(
-      `INSERT INTO webhook_receipts (provider, delivery_id, kind) VALUES ('twilio', $1, 'sms') ON CONFLICT DO NOTHING`,
-      [sms.messageSid],
-    );
+    const { rowCount } = await client.query(RECEIPT, [sms.messageSid]);
     if (!rowCount) return { duplicate: true, leads: 0 };
     const keyword = smsKeyword(sms.body, sms.optOutType);
     if (!keyword) return { duplicate: false, leads: 0 };
     const answered = Boolean(sms.optOutType);
     if (keyword === 'help') return { duplicate: false, keyword, leads: 0, reply: answered ? undefined : helpText };
 
-    const { rows } = await client.query<{ id: number; purposes: string[] | null }>(
-      `SELECT l.id, array_agg(s.purpose) FILTER (WHERE s.status <> 'withdrawn') AS purposes
-         FROM leads l LEFT JOIN consent_state s ON s.lead_id = l.id AND s.channel = 'sms'
-        WHERE l.phone = $1 GROUP BY l.id`,
-      [sms.from],
-    );
+    const { rows } = await client.query<{ id: number; purposes: string[] | null }>(LEADS_OF_NUMBER, [sms.from]);
     const base = { channel: 'sms' as const, source: 'sms-keyword', actor: 'recipient', occurredAt: now };
     const evidence = { message_sid: sms.messageSid, body: sms.body, opt_out_type: sms.optOutType ?? null };
     const events = rows.flatMap((lead): ConsentEventInput[] =>

@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import { statement, type Queryable } from '../db/statement.ts';
 
 export interface ReplyCounts {
   /** Replies written by people, by category. */
@@ -8,18 +8,20 @@ export interface ReplyCounts {
   automatic: number;
 }
 
+const COUNTS = statement(
+  'inbound.reply-counts',
+  `SELECT c.kind, c.category, count(*)::int AS n
+     FROM inbound_contacts c JOIN messages m ON m.id = c.message_id
+    WHERE m.campaign_id = $1 AND m.occurrence = $2
+    GROUP BY 1, 2`,
+);
+
 /**
  * What came back from one occurrence of a campaign: how marketers learn from replies without
  * reading them (counts only; bodies stay with the service team).
  */
-export async function replyCounts(pool: pg.Pool, campaignId: string, occurrence: string): Promise<ReplyCounts> {
-  const { rows } = await pool.query<{ kind: string; category: string; n: number }>(
-    `SELECT c.kind, c.category, count(*)::int AS n
-       FROM inbound_contacts c JOIN messages m ON m.id = c.message_id
-      WHERE m.campaign_id = $1 AND m.occurrence = $2
-      GROUP BY 1, 2`,
-    [campaignId, occurrence],
-  );
+export async function replyCounts(db: Queryable, campaignId: string, occurrence: string): Promise<ReplyCounts> {
+  const { rows } = await db.query<{ kind: string; category: string; n: number }>(COUNTS, [campaignId, occurrence]);
   const counts: ReplyCounts = { human: 0, byCategory: {}, automatic: 0 };
   for (const row of rows) {
     if (row.kind !== 'human') counts.automatic += row.n;

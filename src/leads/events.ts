@@ -1,8 +1,7 @@
 import Joi from 'joi';
 import type pg from 'pg';
-import { clientDb } from '../db/index.ts';
-import { carryOverWithdrawals } from './erase.ts';
-import { leadIdsByExternalId, upsertLeads } from './store.ts';
+import { statement } from '../db/statement.ts';
+import { leadIdsByExternalId, saveLeads } from './store.ts';
 
 /** An event as the API and CLI accept it (validated at the edge by `eventInputSchema`). */
 export interface EventInput {
@@ -42,6 +41,14 @@ export interface StoredEvent {
   occurredAt: Date;
 }
 
+const NEXT_IDS = statement('events.next-ids', `SELECT nextval('events_id_seq') AS id FROM generate_series(1, $1::int)`);
+const INSERT = statement(
+  'events.insert',
+  `INSERT INTO events (id, event_key, lead_id, name, properties, occurred_at)
+   SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::jsonb[], $6::timestamptz[])
+   ON CONFLICT (event_key) DO NOTHING RETURNING id`,
+);
+
 export interface RecordResult {
   /** Events recorded now (not seen before), in input order. */
   recorded: (StoredEvent & { index: number })[];
@@ -56,10 +63,10 @@ export interface RecordResult {
  */
 export async function recordEvents(client: pg.PoolClient, inputs: EventInput[], now: Date): Promise<RecordResult> {
   const result: RecordResult = { recorded: [], duplicates: 0, rejected: [] };
-  const ids = await leadIdsByExternalId(clientDb(client), [...new Set(inputs.map((i) => i.lead))]);
+  const ids = await leadIdsByExternalId(client, [...new Set(inputs.map((i) => i.lead))]);
   const creatable = inputs.filter((i) => !ids.has(i.lead) && (i.email || i.phone));
-  const created = await upsertLeads(
-    clientDb(client),
+  const created = await saveLeads(
+    client,
     creatable.map((i) => ({
       externalId: i.lead,
       email: i.email ?? null,
@@ -72,9 +79,9 @@ export async function recordEvents(client: pg.PoolClient, inputs: EventInput[], 
       tags: [],
       attributes: {},
     })),
+    { existing: 'keep' },
   );
   for (const c of created) ids.set(c.externalId, c.id);
-  await carryOverWithdrawals(client, created.filter((c) => c.created).map((c) => c.id));
 
   const accepted: { index: number; input: EventInput; leadId: number }[] = [];
   inputs.forEach((input, index) => {
@@ -86,11 +93,9 @@ export async function recordEvents(client: pg.PoolClient, inputs: EventInput[], 
   if (accepted.length === 0) return result;
 
   // Ids are drawn first so that the rows RETURNING reports can be matched to their inputs.
-  const { rows: seq } = await client.query<{ id: number }>(`SELECT nextval('events_id_seq') AS id FROM generate_series(1, $1)`, [accepted.length]);
+  const { rows: seq } = await client.query<{ id: number }>(NEXT_IDS, [accepted.length]);
   const { rows } = await client.query<{ id: number }>(
-    `INSERT INTO events (id, event_key, lead_id, name, properties, occurred_at)
-     SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::jsonb[], $6::timestamptz[])
-     ON CONFLICT (event_key) DO NOTHING RETURNING id`,
+    INSERT,
     [
       seq.map((s) => s.id),
       accepted.map((a) => a.input.id ?? null),

@@ -1,10 +1,8 @@
 import fs from 'node:fs';
-import { clientDb, type Database } from '../db/index.ts';
+import type pg from 'pg';
 import { assertReadable, countLines, csvRows } from '../csv.ts';
 import { AppError } from '../errors.ts';
-import { withTransaction } from '../db/tx.ts';
-import { carryOverWithdrawals } from './erase.ts';
-import { upsertLeads, type LeadInput } from './store.ts';
+import { saveLeads, type LeadInput } from './store.ts';
 import { LEAD_COLUMNS, validateLeadRecord } from './validation.ts';
 
 export interface ImportReport {
@@ -64,8 +62,7 @@ async function* jsonRecords(file: string): AsyncGenerator<{ row: number; values:
  * Imports leads from CSV or JSON, upserting by external id in batches. Bad rows are reported with
  * their row number and kept out; every good row is kept.
  */
-export async function importLeads(database: Pick<Database, 'db' | 'pool'>, file: string, options: ImportOptions = {}): Promise<ImportReport> {
-  const { pool } = database;
+export async function importLeads(pool: pg.Pool, file: string, options: ImportOptions = {}): Promise<ImportReport> {
   const ext = assertReadable(file, ['csv', 'json']);
   const batchSize = options.batchSize ?? 1000;
   const report: ImportReport = { imported: 0, created: 0, updated: 0, rejected: [], warnings: [] };
@@ -75,17 +72,14 @@ export async function importLeads(database: Pick<Database, 'db' | 'pool'>, file:
   let done = 0;
 
   const flush = async () => {
-    // A new lead whose address belonged to someone erased after withdrawing keeps that withdrawal.
-    const { results, carried } = await withTransaction(pool, async (client) => {
-      const upserted = await upsertLeads(clientDb(client), batch);
-      return { results: upserted, carried: await carryOverWithdrawals(client, upserted.filter((r) => r.created).map((r) => r.id)) };
-    });
+    const results = await saveLeads(pool, batch);
     report.imported += batch.length;
-    for (const r of results) r.created ? report.created++ : report.updated++;
-    const created = results.filter((r) => r.created);
-    for (const c of carried) {
-      const externalId = created.find((r) => r.id === c.leadId)!.externalId;
-      report.warnings.push({ row: seen.get(externalId)!, message: `this address withdrew consent before its earlier record was erased; the withdrawal (event ${c.fromEvent}) carries over` });
+    for (const r of results) {
+      if (r.created) report.created++;
+      else report.updated++;
+      for (const event of r.carriedFrom) {
+        report.warnings.push({ row: seen.get(r.externalId)!, message: `this address withdrew consent before its earlier record was erased; the withdrawal (event ${event}) carries over` });
+      }
     }
     batch = [];
     options.onProgress?.(done, Math.max(total, done));

@@ -1,3 +1,4 @@
+import type { Channel } from '../channels/channel.ts';
 import { leadMatches, type Filter } from './filter.ts';
 import type { Lead } from './types.ts';
 
@@ -5,7 +6,7 @@ import type { Lead } from './types.ts';
 export interface Persona {
   id: string;
   match?: Filter;
-  preferred_channel?: 'email' | 'sms';
+  preferred_channel?: Channel;
   [key: string]: unknown;
 }
 

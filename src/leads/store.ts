@@ -1,22 +1,80 @@
-import { eq, inArray, sql } from 'drizzle-orm';
-import type { Db } from '../db/index.ts';
-import { leads } from './schema.ts';
+import type pg from 'pg';
+import { appendConsentEvents } from '../consent/ledger.ts';
+import { statement, type Queryable } from '../db/statement.ts';
+import { inTransaction } from '../db/tx.ts';
+import type { Channel } from '../channels/channel.ts';
 import type { Lead } from './types.ts';
 
-/** A lead as it arrives from an import or the API, before it has an id. */
+/** A lead as it arrives from an import, the API or an event, before it has an id. */
 export type LeadInput = Omit<Lead, 'id'>;
 
-export interface UpsertResult {
+export interface SavedLead {
   id: number;
   externalId: string;
   created: boolean;
+  /** Withdrawals carried over from an erased person with the same address (their event ids). */
+  carriedFrom: number[];
 }
 
+/** A lead row as our types know it; every statement that reads whole leads selects this. */
+export const LEAD_COLUMNS = `id, external_id AS "externalId", email, phone, first_name AS "firstName", last_name AS "lastName",
+  locale, timezone, persona, tags, attributes`;
+
+const ROWS = `jsonb_to_recordset($1::jsonb) AS r(external_id text, email text, phone text, first_name text, last_name text,
+  locale text, timezone text, persona text, tags text[], attributes jsonb)`;
+
+const UPSERT = statement(
+  'leads.upsert',
+  `INSERT INTO leads (external_id, email, phone, first_name, last_name, locale, timezone, persona, tags, attributes)
+   SELECT external_id, email, phone, first_name, last_name, locale, timezone, persona, tags, attributes FROM ${ROWS}
+   ON CONFLICT (external_id) DO UPDATE SET email = excluded.email, phone = excluded.phone, first_name = excluded.first_name,
+     last_name = excluded.last_name, locale = excluded.locale, timezone = excluded.timezone, persona = excluded.persona,
+     tags = excluded.tags, attributes = leads.attributes || excluded.attributes, updated_at = now()
+   RETURNING id, external_id, (xmax = 0) AS created`,
+);
+
+const INSERT_NEW = statement(
+  'leads.insert-new',
+  `INSERT INTO leads (external_id, email, phone, first_name, last_name, locale, timezone, persona, tags, attributes)
+   SELECT external_id, email, phone, first_name, last_name, locale, timezone, persona, tags, attributes FROM ${ROWS}
+   ON CONFLICT (external_id) DO UPDATE SET updated_at = now()
+   RETURNING id, external_id, (xmax = 0) AS created`,
+);
+
+const RETURNING_ADDRESSES = statement(
+  'leads.withdrawals-of-erased-with-same-address',
+  `WITH subjects AS (
+     SELECT l.id AS lead_id, c.channel, consent_subject_hash(CASE c.channel WHEN 'email' THEN l.email ELSE l.phone END) AS subject_hash
+       FROM leads l CROSS JOIN (VALUES ('email'), ('sms')) AS c(channel)
+      WHERE l.id = ANY($1::bigint[]))
+   SELECT DISTINCT ON (s.lead_id, e.channel, e.purpose) s.lead_id, e.channel, e.purpose, e.id AS event_id, e.occurred_at, e.subject_hash, e.action
+     FROM subjects s
+     JOIN consent_events e ON e.subject_hash = s.subject_hash AND e.channel = s.channel
+     JOIN leads old ON old.id = e.lead_id AND old.erased_at IS NOT NULL
+    ORDER BY s.lead_id, e.channel, e.purpose, e.occurred_at DESC, e.id DESC`,
+);
+
+const BY_EXTERNAL_ID = statement('leads.by-external-id', `SELECT ${LEAD_COLUMNS} FROM leads WHERE external_id = $1`);
+const BY_IDS = statement('leads.by-ids', `SELECT ${LEAD_COLUMNS} FROM leads WHERE id = ANY($1::bigint[])`);
+const IDS_BY_EXTERNAL_ID = statement('leads.ids-by-external-id', `SELECT id, external_id FROM leads WHERE external_id = ANY($1::text[])`);
+const ANY_LEAD = statement('leads.any', `SELECT EXISTS (SELECT 1 FROM leads) AS any`);
+const SEARCH = statement(
+  'leads.search',
+  `SELECT l.external_id, l.email, l.phone, l.erased_at, (SELECT count(*) FROM consent_events e WHERE e.lead_id = l.id)::int AS events
+     FROM leads l
+    WHERE l.external_id = $1 OR lower(l.email) = lower($1) OR l.phone = $1 OR l.external_id ILIKE $2 OR l.email ILIKE $2
+    ORDER BY l.external_id LIMIT 50`,
+);
+
 /**
- * Creates or updates leads by external id in one statement. Attributes merge (an import of some
- * columns does not erase the others); tags and the named fields are replaced.
+ * The one way leads come to exist: CSV and JSON imports, the API, events naming someone new and
+ * replies from unknown senders all save through here. By external id, in one statement: with
+ * `existing: 'update'` (imports, the API) a known lead's fields are replaced and its attributes
+ * merged; with `'keep'` (events, replies) a known lead is left as it is. Every lead this creates
+ * inherits the withdrawals of an erased person with the same address, in the same transaction,
+ * so an imported old grant can never revive what the person withdrew.
  */
-export async function upsertLeads(db: Db, rows: LeadInput[]): Promise<UpsertResult[]> {
+export async function saveLeads(db: pg.Pool | pg.PoolClient, rows: LeadInput[], options: { existing?: 'update' | 'keep' } = {}): Promise<SavedLead[]> {
   if (rows.length === 0) return [];
   // One statement cannot touch a row twice: of repeated external ids the last one wins, with
   // attributes merged as they would be over two separate upserts.
@@ -25,36 +83,95 @@ export async function upsertLeads(db: Db, rows: LeadInput[]): Promise<UpsertResu
     const earlier = byId.get(row.externalId);
     byId.set(row.externalId, earlier ? { ...row, attributes: { ...earlier.attributes, ...row.attributes } } : row);
   }
-  const unique = [...byId.values()];
-  const result = await db
-    .insert(leads)
-    .values(unique)
-    .onConflictDoUpdate({
-      target: leads.externalId,
-      set: {
-        email: sql`excluded.email`,
-        phone: sql`excluded.phone`,
-        firstName: sql`excluded.first_name`,
-        lastName: sql`excluded.last_name`,
-        locale: sql`excluded.locale`,
-        timezone: sql`excluded.timezone`,
-        persona: sql`excluded.persona`,
-        tags: sql`excluded.tags`,
-        attributes: sql`${leads.attributes} || excluded.attributes`,
-        updatedAt: sql`now()`,
-      },
-    })
-    .returning({ id: leads.id, externalId: leads.externalId, created: sql<boolean>`xmax = 0` });
-  return result;
+  const unique = [...byId.values()].map((l) => ({
+    external_id: l.externalId,
+    email: l.email,
+    phone: l.phone,
+    first_name: l.firstName,
+    last_name: l.lastName,
+    locale: l.locale,
+    timezone: l.timezone,
+    persona: l.persona,
+    tags: l.tags,
+    attributes: l.attributes,
+  }));
+  return inTransaction(db, async (client) => {
+    const { rows: saved } = await client.query<{ id: number; external_id: string; created: boolean }>(
+      options.existing === 'keep' ? INSERT_NEW : UPSERT,
+      [JSON.stringify(unique)],
+    );
+    const carried = await carryOverWithdrawals(client, saved.filter((r) => r.created).map((r) => r.id));
+    const byExternalId = new Map(saved.map((r) => [r.external_id, r]));
+    return [...byId.keys()].map((externalId) => {
+      const r = byExternalId.get(externalId)!;
+      return { id: r.id, externalId, created: r.created, carriedFrom: carried.get(r.id) ?? [] };
+    });
+  });
 }
 
-export async function findLeadByExternalId(db: Db, externalId: string): Promise<Lead | undefined> {
-  const [row] = await db.select().from(leads).where(eq(leads.externalId, externalId));
-  return row;
+/**
+ * When an erased person with the same address had withdrawn consent, the withdrawal carries over
+ * to the new lead, dated as it happened (a newer, real grant still counts).
+ */
+async function carryOverWithdrawals(client: pg.PoolClient, leadIds: number[]): Promise<Map<number, number[]>> {
+  const carried = new Map<number, number[]>();
+  if (leadIds.length === 0) return carried;
+  const { rows } = await client.query<{ lead_id: number; channel: Channel; purpose: string; event_id: number; occurred_at: Date; subject_hash: string; action: string }>(
+    RETURNING_ADDRESSES,
+    [leadIds],
+  );
+  const withdrawn = rows.filter((r) => r.action === 'withdraw');
+  await appendConsentEvents(
+    client,
+    withdrawn.map((r) => ({
+      leadId: r.lead_id,
+      channel: r.channel,
+      purpose: r.purpose,
+      action: 'withdraw' as const,
+      source: 'carried-from-erased',
+      evidence: { from_event: r.event_id },
+      actor: 'system',
+      occurredAt: r.occurred_at,
+      subjectHash: r.subject_hash,
+    })),
+  );
+  for (const r of withdrawn) carried.set(r.lead_id, [...(carried.get(r.lead_id) ?? []), r.event_id]);
+  return carried;
 }
 
-export async function leadIdsByExternalId(db: Db, externalIds: string[]): Promise<Map<string, number>> {
+export async function findLeadByExternalId(db: Queryable, externalId: string): Promise<Lead | undefined> {
+  const { rows } = await db.query<Lead>(BY_EXTERNAL_ID, [externalId]);
+  return rows[0];
+}
+
+/** The leads with these ids, by id. */
+export async function leadsByIds(db: Queryable, ids: number[]): Promise<Map<number, Lead>> {
+  const { rows } = await db.query<Lead>(BY_IDS, [[...new Set(ids)]]);
+  return new Map(rows.map((l) => [l.id, l]));
+}
+
+export async function leadIdsByExternalId(db: Queryable, externalIds: string[]): Promise<Map<string, number>> {
   if (externalIds.length === 0) return new Map();
-  const rows = await db.select({ id: leads.id, externalId: leads.externalId }).from(leads).where(inArray(leads.externalId, externalIds));
-  return new Map(rows.map((r) => [r.externalId, r.id]));
+  const { rows } = await db.query<{ id: number; external_id: string }>(IDS_BY_EXTERNAL_ID, [externalIds]);
+  return new Map(rows.map((r) => [r.external_id, r.id]));
+}
+
+export async function hasLeads(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query<{ any: boolean }>(ANY_LEAD);
+  return rows[0]!.any;
+}
+
+export interface LeadMatch {
+  external_id: string;
+  email: string | null;
+  phone: string | null;
+  erased_at: Date | null;
+  /** Consent events on record for this person. */
+  events: number;
+}
+
+/** People whose external id, email or phone is the text, or whose id or email starts with it (at most 50). */
+export async function searchLeads(db: Queryable, text: string): Promise<LeadMatch[]> {
+  const { rows } = await db.query<LeadMatch>(SEARCH, [text, `${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`]);
+  return rows;
 }

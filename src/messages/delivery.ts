@@ -1,9 +1,17 @@
 import type pg from 'pg';
+import type { Channel } from '../channels/channel.ts';
 import { appendConsentEvents } from '../consent/ledger.ts';
+import { statement } from '../db/statement.ts';
 import { withTransaction } from '../db/tx.ts';
 
 /** Twilio's error for a recipient who replied STOP to this sender: their SMS consent is gone. */
 export const TWILIO_UNSUBSCRIBED = '21610';
+
+const RECORD_STATUS = statement(
+  'messages.record-delivery-status',
+  `UPDATE messages SET delivery_status = $2, delivery_error = $3 WHERE provider_id = $1
+   RETURNING lead_id, channel, purpose`,
+);
 
 /**
  * Records what a provider reported about a sent message. Twilio's 21610 also withdraws the
@@ -15,11 +23,11 @@ export async function recordDeliveryStatus(
   now: Date,
 ): Promise<boolean> {
   return withTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ lead_id: number; channel: 'email' | 'sms'; purpose: string }>(
-      `UPDATE messages SET delivery_status = $2, delivery_error = $3 WHERE provider_id = $1
-       RETURNING lead_id, channel, purpose`,
-      [report.providerId, report.status, report.errorCode ?? null],
-    );
+    const { rows } = await client.query<{ lead_id: number; channel: Channel; purpose: string }>(RECORD_STATUS, [
+      report.providerId,
+      report.status,
+      report.errorCode ?? null,
+    ]);
     const message = rows[0];
     if (!message) return false;
     if (report.errorCode === TWILIO_UNSUBSCRIBED) {

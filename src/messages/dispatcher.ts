@@ -1,8 +1,9 @@
 import crypto from 'node:crypto';
 import pg from 'pg';
-import type { Channel as ChannelName } from '../campaigns/types.ts';
-import { SendError, type Channel } from '../channels/channel.ts';
+import { SendError, type ChannelAdapters } from '../channels/channel.ts';
 import type { Clock } from '../clock.ts';
+import { LOCKS, lockForSession } from '../db/locks.ts';
+import { listen } from '../db/notify.ts';
 import { withTransaction } from '../db/tx.ts';
 import { errorMessage } from '../errors.ts';
 import { TWILIO_UNSUBSCRIBED, withdrawUnsubscribed } from './delivery.ts';
@@ -14,7 +15,6 @@ import {
   markSent,
   reclaimFromDeadWorkers,
   releaseClaims,
-  WORKER_LOCK_NAMESPACE,
   type ClaimedMessage,
 } from './claim.ts';
 
@@ -22,7 +22,7 @@ export interface DispatcherOptions {
   pool: pg.Pool;
   /** Connection string for the dedicated connection that holds the liveness lock and LISTENs. */
   url: string;
-  channels: Partial<Record<ChannelName, Channel>>;
+  channels: ChannelAdapters;
   clock: Clock;
   batchSize: number;
   maxAttempts: number;
@@ -73,8 +73,9 @@ export class Dispatcher {
       this.wake?.();
     });
     await client.connect();
-    await client.query('SELECT pg_advisory_lock($1, $2)', [WORKER_LOCK_NAMESPACE, this.worker]);
-    await client.query('LISTEN touchpoint_dispatch');
+    await lockForSession(client, LOCKS.dispatcher, this.worker);
+    // Raised by the messages table's triggers (migration 0003) whenever a commit queues messages.
+    await listen(client, 'touchpoint_dispatch');
     client.on('notification', () => {
       this.notified = true;
       this.wake?.();

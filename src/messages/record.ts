@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { statement } from '../db/statement.ts';
 import type { messages } from './schema.ts';
 
 export type NewMessage = typeof messages.$inferInsert;
@@ -33,10 +34,13 @@ const COLUMNS: [keyof NewMessage, string, string][] = [
   ['dueAt', 'due_at', 'timestamptz'],
 ];
 
-const INSERT = `INSERT INTO messages (${COLUMNS.map(([, column]) => column).join(', ')})
-  SELECT * FROM unnest(${COLUMNS.map(([, , type], i) => `$${i + 1}::${type}[]`).join(', ')})
-  ON CONFLICT (idempotency_key) DO NOTHING
-  RETURNING id, status`;
+const INSERT = statement(
+  'messages.record',
+  `INSERT INTO messages (${COLUMNS.map(([, column]) => column).join(', ')})
+   SELECT * FROM unnest(${COLUMNS.map(([, , type], i) => `$${i + 1}::${type}[]`).join(', ')})
+   ON CONFLICT (idempotency_key) DO NOTHING
+   RETURNING id, status`,
+);
 
 /**
  * Records a batch in one statement (a hot path: every step of every sequence passes here). A key

@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import { statement, type Queryable } from '../db/statement.ts';
 
 export interface DeliverySummary {
   /** Queued and due now. */
@@ -16,16 +16,18 @@ export interface DeliverySummary {
   reasons: Record<string, number>;
 }
 
+const SUMMARY = statement(
+  'messages.delivery-summary',
+  `SELECT CASE WHEN status = 'queued' AND attempts > 0 THEN 'retrying'
+               WHEN status = 'queued' AND due_at > $3 THEN 'scheduled' ELSE status END AS status,
+          reason, count(*)::int AS n, count(*) FILTER (WHERE possible_duplicate)::int AS dup
+     FROM messages WHERE campaign_id = $1 AND occurrence = $2
+    GROUP BY 1, 2`,
+);
+
 /** Where the messages of one campaign occurrence stand. */
-export async function deliverySummary(pool: pg.Pool, campaignId: string, occurrence: string, now: Date): Promise<DeliverySummary> {
-  const { rows } = await pool.query<{ status: keyof DeliverySummary; reason: string | null; n: number; dup: number }>(
-    `SELECT CASE WHEN status = 'queued' AND attempts > 0 THEN 'retrying'
-                 WHEN status = 'queued' AND due_at > $3 THEN 'scheduled' ELSE status END AS status,
-            reason, count(*)::int AS n, count(*) FILTER (WHERE possible_duplicate)::int AS dup
-       FROM messages WHERE campaign_id = $1 AND occurrence = $2
-      GROUP BY 1, 2`,
-    [campaignId, occurrence, now],
-  );
+export async function deliverySummary(db: Queryable, campaignId: string, occurrence: string, now: Date): Promise<DeliverySummary> {
+  const { rows } = await db.query<{ status: keyof DeliverySummary; reason: string | null; n: number; dup: number }>(SUMMARY, [campaignId, occurrence, now]);
   const summary: DeliverySummary = { queued: 0, retrying: 0, scheduled: 0, sending: 0, sent: 0, failed: 0, suppressed: 0, possibleDuplicates: 0, reasons: {} };
   for (const row of rows) {
     (summary[row.status] as number) += row.n;

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Channel } from '../campaigns/types.ts';
+import type { Channel } from '../channels/channel.ts';
 import { DEFAULT_PERSONA } from '../leads/personas.ts';
 
 /**

@@ -2,6 +2,7 @@ import { PostgresBackend } from '@agendajs/postgres-backend';
 import { Agenda, type Job } from 'agenda';
 import type pg from 'pg';
 import type { Campaign } from '../campaigns/types.ts';
+import type { Clock } from '../clock.ts';
 import { errorMessage } from '../errors.ts';
 import { log } from '../log.ts';
 import { atInstant, scheduledOccurrence, scheduleZone } from './schedule.ts';
@@ -23,6 +24,7 @@ interface CampaignRunData {
 
 export interface SchedulerDeps {
   pool: pg.Pool;
+  clock: Clock;
   /** The current campaign definition, or undefined when it is gone or broken. */
   campaign(id: string): Campaign | undefined;
   /** Starts a run; resolves when its messages are recorded. */
@@ -44,7 +46,7 @@ export async function startScheduler(deps: SchedulerDeps): Promise<Agenda> {
   agenda.define(CAMPAIGN_RUN, async (job: Job<CampaignRunData>) => {
     const { campaign: id } = job.attrs.data;
     const campaign = deps.campaign(id);
-    const occurrence = campaign && scheduledOccurrence(campaign, new Date());
+    const occurrence = campaign && scheduledOccurrence(campaign, deps.clock.now());
     if (!campaign || !occurrence) {
       // The file was removed, broke, or lost its schedule since this job was registered.
       log.warn('scheduled campaign is gone or unscheduled; removing its job', { campaign: id });

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { withTransaction } from '../db/tx.ts';
-import { claimDueEnrollments } from './enroll.ts';
+import { claimDueEnrollments } from './enrollments.ts';
 import { processEnrollments, type StepContext, type StepCounts } from './steps.ts';
 
 /**

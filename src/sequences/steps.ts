@@ -1,57 +1,33 @@
 import type pg from 'pg';
-import { clientDb } from '../db/index.ts';
+import { composeMessage, type ComposeContext } from '../campaigns/compose.ts';
 import { campaignChannels, decide, type Verdicts } from '../campaigns/decide.ts';
 import { durationMs } from '../campaigns/duration.ts';
-import type { Campaign, CampaignSet, Channel, Step } from '../campaigns/types.ts';
+import { sendTime } from '../campaigns/send-time.ts';
+import type { CampaignSet } from '../campaigns/set.ts';
+import type { Campaign, Step } from '../campaigns/types.ts';
 import type { Clock } from '../clock.ts';
 import { consentVerdictsFor } from '../consent/check.ts';
-import { signToken } from '../consent/tokens.ts';
 import { errorMessage } from '../errors.ts';
 import type { Member } from '../leads/audience.ts';
 import { resolvePersona } from '../leads/personas.ts';
-import { leads } from '../leads/schema.ts';
+import { leadsByIds } from '../leads/store.ts';
 import type { Lead } from '../leads/types.ts';
 import { log } from '../log.ts';
+import { lockedCapTimes } from '../messages/cap.ts';
 import { idempotencyKey, recordMessages, type NewMessage } from '../messages/record.ts';
-import type { RenderContext, TemplateRenderer } from '../render/render.ts';
-import { inArray } from 'drizzle-orm';
-import { cappedTimes, capSendTime } from './cap.ts';
-import { nextWindowOpening } from './timing.ts';
+import { saveOutcomes, type DueEnrollment, type Outcome } from './enrollments.ts';
 
-/** What recording a step needs besides the database: campaigns, templates, links, time. */
-export interface StepContext {
+/** What recording steps needs besides the database: campaigns, templates, links, time. */
+export interface StepContext extends ComposeContext {
   set: CampaignSet;
-  renderer: TemplateRenderer;
   templatesDir: string;
-  publicUrl: string;
-  secret: string;
   clock: Clock;
-}
-
-/** An enrollment as the processor needs it (a row of `enrollments`). */
-export interface DueEnrollment {
-  id: number;
-  campaignId: string;
-  leadId: number;
-  occurrence: string;
-  currentStep: string | null;
-  nextDueAt: Date;
-  convertedAt: Date | null;
-  repliedAt: Date | null;
 }
 
 export interface StepCounts {
   queued: number;
   suppressed: number;
   failed: number;
-}
-
-interface Outcome {
-  id: number;
-  status: 'active' | 'completed' | 'exited';
-  currentStep: string | null;
-  nextDueAt: Date | null;
-  exitReason: string | null;
 }
 
 /** A campaign that cannot be loaded right now (a broken edit) is retried this much later. */
@@ -71,8 +47,7 @@ export async function processEnrollments(
 ): Promise<StepCounts> {
   const counts: StepCounts = { queued: 0, suppressed: 0, failed: 0 };
   if (due.length === 0) return counts;
-  const leadById = options.leads ?? (await loadLeads(client, due.map((e) => e.leadId)));
-  const runId = options.runId;
+  const leadById = options.leads ?? (await leadsByIds(client, due.map((e) => e.leadId)));
   const rows: NewMessage[] = [];
   const outcomes: Outcome[] = [];
 
@@ -85,7 +60,7 @@ export async function processEnrollments(
       continue;
     }
     const verdicts = await consentVerdictsFor(client, group.map((e) => e.leadId), campaignChannels(campaign), campaign.purpose);
-    const capTimes = campaign.frequency_cap ? await capTimesFor(client, campaign, group) : undefined;
+    const capTimes = campaign.frequency_cap ? await lockedCapTimes(client, campaign, group) : undefined;
     for (const enrollment of group) {
       const lead = leadById.get(enrollment.leadId)!;
       const member: Member = { lead, persona: resolvePersona(lead, ctx.set.personas) };
@@ -95,7 +70,7 @@ export async function processEnrollments(
         continue;
       }
       const step = campaign.steps[index]!;
-      const row = stepMessage(ctx, campaign, step, member, enrollment, verdicts.get(lead.id)!, capTimes?.get(lead.id) ?? [], runId);
+      const row = stepMessage(ctx, campaign, step, member, enrollment, verdicts.get(lead.id)!, capTimes?.get(lead.id) ?? [], options.runId);
       rows.push(row);
       const sentAt = row.dueAt as Date;
       const next = campaign.steps[index + 1];
@@ -117,56 +92,7 @@ export async function processEnrollments(
   return counts;
 }
 
-/** The leads of a batch, by id. */
-export async function loadLeads(client: pg.PoolClient, ids: number[]): Promise<Map<number, Lead>> {
-  const rows = await clientDb(client).select().from(leads).where(inArray(leads.id, [...new Set(ids)]));
-  return new Map(rows.map((l) => [l.id, l]));
-}
-
-export async function capTimesFor(client: pg.Pool | pg.PoolClient, campaign: Campaign, group: { leadId: number; nextDueAt: Date }[]) {
-  const per = durationMs(campaign.frequency_cap!.per);
-  const earliest = Math.min(...group.map((e) => e.nextDueAt.getTime()));
-  const latest = Math.max(...group.map((e) => e.nextDueAt.getTime()));
-  const times = await cappedTimes(client, group.map((e) => e.leadId), campaign.purpose, {
-    from: new Date(earliest - per),
-    // Deferred messages land up to `per` later, and a window may push them another day or so.
-    to: new Date(latest + 2 * per + 2 * 86_400_000),
-  });
-  for (const e of group) if (!times.has(e.leadId)) times.set(e.leadId, []);
-  return times;
-}
-
-/** The zone a lead's send window is read in: theirs, else the campaign's, else UTC. */
-export function recipientZone(lead: Lead, campaign: Campaign): string {
-  return lead.timezone ?? campaign.schedule?.timezone ?? 'UTC';
-}
-
-/** Marketing SMS go out only between these local hours, whatever a campaign's window says. */
-export const SMS_QUIET_HOURS = { from: '08:00', to: '21:00' } as const;
-
-/**
- * When a step would go: its due instant, moved into the recipient's send window (and, for
- * marketing SMS, the 08:00–21:00 day), then past the frequency cap (or undefined when the cap
- * says skip).
- */
-export function sendTime(campaign: Campaign, lead: Lead, due: Date, capTimes: number[], channel: Channel): Date | undefined {
-  const zone = recipientZone(lead, campaign);
-  const windows = [
-    ...(campaign.send_window ? [campaign.send_window] : []),
-    ...(channel === 'sms' && campaign.purpose === 'marketing' ? [SMS_QUIET_HOURS] : []),
-  ];
-  // The first instant inside every window: move into each in turn until none moves it further.
-  const adjust = (t: Date) => {
-    for (let round = 0; round < 4; round++) {
-      const moved = windows.reduce((at, w) => nextWindowOpening(at, w, zone), t);
-      if (moved.getTime() === t.getTime()) return t;
-      t = moved;
-    }
-    return t;
-  };
-  return campaign.frequency_cap ? capSendTime(campaign.frequency_cap, capTimes, due, adjust) : adjust(due);
-}
-
+/** The message row for one enrollment's step: suppressed with its reason, failed to render, or queued. */
 function stepMessage(
   ctx: StepContext,
   campaign: Campaign,
@@ -200,7 +126,6 @@ function stepMessage(
   const at = sendTime(campaign, lead, enrollment.nextDueAt, capTimes, decision.channel);
   if (!at) return { ...base, channel: decision.channel, status: 'suppressed', reason: 'frequency_cap' };
 
-  const unsubscribeUrl = unsubscribeUrlFor(ctx, lead.id, decision.channel, campaign.purpose, key);
   const withContent = {
     ...base,
     channel: decision.channel,
@@ -210,23 +135,7 @@ function stepMessage(
     consentEventId: decision.consentEventId,
   };
   try {
-    const context = renderContext(campaign, step, member, unsubscribeUrl);
-    if (decision.channel === 'sms') {
-      return { ...withContent, status: 'queued', subject: '', bodyText: ctx.renderer.renderSms(decision.template, context), bodyHtml: '' };
-    }
-    const email = ctx.renderer.renderEmail(decision.template, context);
-    return {
-      ...withContent,
-      status: 'queued',
-      subject: email.subject,
-      bodyHtml: email.html,
-      bodyText: email.text,
-      headers: {
-        'List-Unsubscribe': `<${unsubscribeUrl}>`,
-        'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
-        'X-Touchpoint-Campaign': campaign.id,
-      },
-    };
+    return { ...withContent, status: 'queued', ...composeMessage(ctx, campaign, step, member, { channel: decision.channel, template: decision.template, messageKey: key }) };
   } catch (err) {
     // A template that cannot render for this person fails this message only, with the reason kept.
     return { ...withContent, status: 'failed', reason: 'render_error', lastError: errorMessage(err) };
@@ -238,54 +147,6 @@ function unlessReason(step: Step, enrollment: DueEnrollment): string | undefined
   if (step.unless?.includes('goal') && enrollment.convertedAt) return 'goal';
   if (step.unless?.includes('replied') && enrollment.repliedAt) return 'replied';
   return undefined;
-}
-
-/** The signed link that withdraws this person's consent for the channel and purpose of one message. */
-export function unsubscribeUrlFor(ctx: { publicUrl: string; secret: string }, leadId: number, channel: Channel, purpose: string, messageKey: string): string {
-  return `${ctx.publicUrl}/unsubscribe/${signToken(ctx.secret, { kind: 'unsubscribe', lead: leadId, channel, purpose, message: messageKey })}`;
-}
-
-export function renderContext(campaign: Campaign, step: Step, member: Member, unsubscribeUrl: string): RenderContext {
-  const { lead, persona } = member;
-  const fields = {
-    external_id: lead.externalId,
-    email: lead.email,
-    phone: lead.phone,
-    first_name: lead.firstName,
-    last_name: lead.lastName,
-    locale: lead.locale,
-    timezone: lead.timezone,
-  };
-  // Unknown fields are left out rather than set to null, so strict rendering fails the message
-  // instead of greeting someone with an empty name.
-  const known = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null && v !== undefined));
-  const { match: _match, ...personaKeys } = persona;
-  return {
-    lead: { ...lead.attributes, ...known, persona: persona.id, tags: lead.tags },
-    persona: personaKeys,
-    campaign: { id: campaign.id, name: campaign.name, step: step.id },
-    unsubscribe_url: unsubscribeUrl,
-  };
-}
-
-async function saveOutcomes(client: pg.PoolClient, outcomes: Outcome[], now: Date): Promise<void> {
-  if (outcomes.length === 0) return;
-  await client.query(
-    `UPDATE enrollments e
-        SET status = o.status, current_step = o.current_step, next_due_at = o.next_due_at, exit_reason = o.exit_reason,
-            finished_at = CASE WHEN o.status = 'active' THEN NULL ELSE $6::timestamptz END
-       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
-            AS o(id, status, current_step, next_due_at, exit_reason)
-      WHERE e.id = o.id`,
-    [
-      outcomes.map((o) => o.id),
-      outcomes.map((o) => o.status),
-      outcomes.map((o) => o.currentStep),
-      outcomes.map((o) => o.nextDueAt),
-      outcomes.map((o) => o.exitReason),
-      now,
-    ],
-  );
 }
 
 function groupBy<T, K>(items: T[], key: (item: T) => K): Map<K, T[]> {

@@ -1,11 +1,12 @@
 import type pg from 'pg';
 import type { Campaign } from '../campaigns/types.ts';
 import { withTransaction } from '../db/tx.ts';
-import { leadValue, matchesFilter } from '../leads/filter.ts';
 import { recordEvents, type EventInput, type StoredEvent } from '../leads/events.ts';
+import { leadValue, matchesFilter } from '../leads/filter.ts';
+import { leadsByIds } from '../leads/store.ts';
 import type { Lead } from '../leads/types.ts';
-import { enroll } from './enroll.ts';
-import { loadLeads, processEnrollments, type DueEnrollment, type StepContext } from './steps.ts';
+import { convertEnrollments, enroll, exitEnrollments, type DueEnrollment } from './enrollments.ts';
+import { processEnrollments, type StepContext } from './steps.ts';
 
 export interface IngestResult {
   recorded: number;
@@ -45,12 +46,14 @@ export async function ingestEvents(pool: pg.Pool, ctx: StepContext, inputs: Even
 
     for (const event of stored.recorded) {
       const exits = campaigns.filter((c) => c.exit_on?.includes(event.name)).map((c) => c.id);
-      result.exited += await endEnrollments(client, exits, event, `exit_on:${event.name}`, now);
+      result.exited += await exitEnrollments(client, event.leadId, exits, `exit_on:${event.name}`, event.occurredAt, now);
+      // A goal converts the lead's active enrollments; event sequences end there, lead campaigns go on.
       const goals = campaigns.filter((c) => c.goal?.event === event.name);
-      result.converted += await convert(client, goals, event, now);
+      const ending = goals.filter((c) => c.kind === 'event').map((c) => c.id);
+      result.converted += await convertEnrollments(client, event.leadId, goals.map((c) => c.id), ending, event.occurredAt, now);
     }
 
-    const leadById = await loadLeads(client, stored.recorded.map((e) => e.leadId));
+    const leadById = await leadsByIds(client, stored.recorded.map((e) => e.leadId));
     const dueNow: DueEnrollment[] = [];
     for (const campaign of campaigns.filter((c) => c.kind === 'event')) {
       const triggering = stored.recorded.filter((e) => e.name === campaign.trigger!.event && triggers(campaign, e, leadById.get(e.leadId)!));
@@ -69,33 +72,4 @@ function triggers(campaign: Campaign, event: StoredEvent, lead: Lead): boolean {
   const where = campaign.trigger!.where;
   if (!where) return true;
   return matchesFilter(where, (key) => (key in event.properties ? event.properties[key] : leadValue(lead, key)));
-}
-
-async function endEnrollments(client: pg.PoolClient, campaignIds: string[], event: StoredEvent, reason: string, now: Date): Promise<number> {
-  if (campaignIds.length === 0) return 0;
-  const { rowCount } = await client.query(
-    `UPDATE enrollments SET status = 'exited', exit_reason = $3, next_due_at = NULL, finished_at = $4
-      WHERE status = 'active' AND lead_id = $1 AND campaign_id = ANY($2::text[]) AND enrolled_at <= $5`,
-    [event.leadId, campaignIds, reason, now, event.occurredAt],
-  );
-  return rowCount ?? 0;
-}
-
-/**
- * A goal event converts the lead's active enrollments; event sequences end there, lead campaigns
- * go on, and their steps with `unless: [goal]` are skipped.
- */
-async function convert(client: pg.PoolClient, campaigns: Campaign[], event: StoredEvent, now: Date): Promise<number> {
-  if (campaigns.length === 0) return 0;
-  const { rowCount } = await client.query(
-    `UPDATE enrollments
-        SET converted_at = coalesce(converted_at, $3),
-            status = CASE WHEN campaign_id = ANY($4::text[]) THEN 'exited' ELSE status END,
-            exit_reason = CASE WHEN campaign_id = ANY($4::text[]) THEN 'goal' ELSE exit_reason END,
-            next_due_at = CASE WHEN campaign_id = ANY($4::text[]) THEN NULL ELSE next_due_at END,
-            finished_at = CASE WHEN campaign_id = ANY($4::text[]) THEN $5 ELSE finished_at END
-      WHERE status = 'active' AND lead_id = $1 AND campaign_id = ANY($2::text[]) AND enrolled_at <= $3`,
-    [event.leadId, campaigns.map((c) => c.id), event.occurredAt, campaigns.filter((c) => c.kind === 'event').map((c) => c.id), now],
-  );
-  return rowCount ?? 0;
 }

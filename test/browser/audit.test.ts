@@ -4,7 +4,7 @@ import { saveUser } from '../../src/access/users.ts';
 import { requireCampaign } from '../../src/campaigns/load.ts';
 import { appendConsentEvents } from '../../src/consent/ledger.ts';
 import { withTransaction } from '../../src/db/tx.ts';
-import { upsertLeads } from '../../src/leads/store.ts';
+import { saveLeads } from '../../src/leads/store.ts';
 import { useBrowser } from '../helpers/browser.ts';
 import { startWeb, type TestWeb } from '../helpers/web.ts';
 import { settled, testEngine, type TestEngine } from '../helpers/engine.ts';
@@ -28,7 +28,7 @@ describe('consent audit pages in headless Chromium', function () {
     t = await testEngine({ SMTP_URL: sink.url, PUBLIC_URL: base });
     web.serve(t.engine);
     await saveUser(t.database.pool, { email: 'clara@example.com', name: 'Clara', role: 'compliance', password: PASSWORD });
-    const [lead] = await upsertLeads(t.database.db, [
+    const [lead] = await saveLeads(t.database.pool, [
       { externalId: 'p-7', email: 'paula@example.com', phone: null, firstName: 'Paula', lastName: null, locale: null, timezone: null, persona: null, tags: ['customer'], attributes: { orders: 1 } },
     ]);
     const ids = await withTransaction(t.database.pool, (client) =>

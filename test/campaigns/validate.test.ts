@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { expect } from 'chai';
 import { loadCampaignSet, requireCampaign } from '../../src/campaigns/load.ts';
-import { formatProblem } from '../../src/campaigns/types.ts';
 import { validateCommand } from '../../src/cli/commands/validate.ts';
 import type { CliContext } from '../../src/cli/command.ts';
 import { loadConfig } from '../../src/config.ts';
 import { AppError } from '../../src/errors.ts';
+import { formatProblem } from '../../src/yaml/problems.ts';
 
 const BROKEN = path.resolve('test/fixtures/campaigns-broken');
 const E2E = path.resolve('test/fixtures/e2e');
@@ -21,7 +21,7 @@ function fakeContext(root: string): CliContext & { out: string; err: string } {
     config: loadConfig({ CAMPAIGNS_DIR: path.join(root, 'campaigns'), TEMPLATES_DIR: path.join(root, 'templates'), TOUCHPOINT_DATA_DIR: path.join(root, 'no-data') }),
     stdout: { write: (s: string) => ((ctx.out += s), true) } as unknown as NodeJS.WriteStream,
     stderr: { write: (s: string) => ((ctx.err += s), true) } as unknown as NodeJS.WriteStream,
-    database: () => Promise.reject(new Error('validate must not open the database')),
+    engine: () => Promise.reject(new Error('validate must not open the database')),
   };
   return ctx;
 }

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
-import { SendError, type Channel, type OutgoingMessage } from '../../src/channels/channel.ts';
+import { SendError, type ChannelAdapter, type OutgoingMessage } from '../../src/channels/channel.ts';
 import { outboxChannel } from '../../src/channels/outbox.ts';
 import { smtpChannel } from '../../src/channels/smtp.ts';
 import { twilioChannel } from '../../src/channels/twilio.ts';
@@ -23,7 +23,7 @@ interface Delivered {
 }
 
 interface Harness {
-  channel: Channel;
+  channel: ChannelAdapter;
   kind: 'email' | 'sms';
   /** The messages the adapter's peer has received so far, in arrival order. */
   received(): Promise<Delivered[]>;

@@ -3,10 +3,11 @@ import { promisify } from 'node:util';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { consentAsOf } from '../../src/consent/check.ts';
-import { appendConsentEvents, LEGACY_CONFIRMED, type ConsentEventInput } from '../../src/consent/ledger.ts';
+import { appendConsentEvents, type ConsentEventInput } from '../../src/consent/ledger.ts';
+import { LEGACY_CONFIRMED } from '../../src/consent/state.ts';
 import { verifyLedger } from '../../src/consent/verify.ts';
 import { withTransaction } from '../../src/db/tx.ts';
-import { upsertLeads } from '../../src/leads/store.ts';
+import { saveLeads } from '../../src/leads/store.ts';
 import { testEngine, type TestEngine } from '../helpers/engine.ts';
 
 const exec = promisify(execFile);
@@ -20,8 +21,7 @@ describe('tamper-evident consent ledger', function () {
 
   beforeEach(async () => {
     t = await testEngine();
-    const rows = await upsertLeads(
-      t.database.db,
+    const rows = await saveLeads(t.database.pool,
       Array.from({ length: 8 }, (_, i) => ({
         externalId: `l-${i}`, email: `l${i}@example.com`, phone: `+49151123456${i}0`, firstName: null, lastName: null, locale: null, timezone: null, persona: null, tags: [], attributes: {},
       })),
@@ -95,7 +95,7 @@ describe('tamper-evident consent ledger', function () {
 
     const fresh = await testEngine();
     try {
-      const [lead] = await upsertLeads(fresh.database.db, [{ externalId: 'x', email: 'x@example.com', phone: null, firstName: null, lastName: null, locale: null, timezone: null, persona: null, tags: [], attributes: {} }]);
+      const [lead] = await saveLeads(fresh.database.pool, [{ externalId: 'x', email: 'x@example.com', phone: null, firstName: null, lastName: null, locale: null, timezone: null, persona: null, tags: [], attributes: {} }]);
       const more = await withTransaction(fresh.database.pool, (c) => appendConsentEvents(c, [1, 2, 3].map((m) => ({ ...event(lead!.id, 'grant', m) }))));
       await fresh.database.pool.query(`ALTER TABLE consent_events DISABLE TRIGGER consent_events_append_only`);
       await fresh.database.pool.query(`DELETE FROM consent_events WHERE id = $1`, [more[1]]);
@@ -162,7 +162,7 @@ describe('tamper-evident consent ledger', function () {
     };
     await fc.assert(
       fc.asyncProperty(fc.array(stepArb, { maxLength: 12 }), fc.array(fc.integer({ min: -5, max: 105 }), { minLength: 1, maxLength: 6 }), fc.constantFrom('email' as const, 'sms' as const), async (steps, instants, channel) => {
-        const [lead] = await upsertLeads(t.database.db, [{ externalId: `prop-${++n}`, email: `p${n}@example.com`, phone: null, firstName: null, lastName: null, locale: null, timezone: null, persona: null, tags: [], attributes: {} }]);
+        const [lead] = await saveLeads(t.database.pool, [{ externalId: `prop-${++n}`, email: `p${n}@example.com`, phone: null, firstName: null, lastName: null, locale: null, timezone: null, persona: null, tags: [], attributes: {} }]);
         await append(
           ...steps.map((s) => ({
             leadId: lead!.id, channel, purpose: 'marketing', action: s.action === 'legacy' ? ('grant' as const) : s.action,

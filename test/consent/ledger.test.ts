@@ -1,12 +1,13 @@
 import path from 'node:path';
 import { expect } from 'chai';
-import { consentStatesFor, consentVerdict } from '../../src/consent/check.ts';
+import { consentStatesFor } from '../../src/consent/check.ts';
+import { consentVerdict } from '../../src/consent/state.ts';
 import { importConsents } from '../../src/consent/import.ts';
 import { appendConsentEvents, type ConsentEventInput } from '../../src/consent/ledger.ts';
 import type { Database } from '../../src/db/index.ts';
 import { withTransaction } from '../../src/db/tx.ts';
 import { importLeads } from '../../src/leads/import.ts';
-import { upsertLeads } from '../../src/leads/store.ts';
+import { saveLeads } from '../../src/leads/store.ts';
 import { freshDatabase } from '../helpers/db.ts';
 
 const FIXTURES = path.resolve('test/fixtures/imports');
@@ -18,7 +19,7 @@ describe('consent ledger', () => {
 
   beforeEach(async () => {
     database = await freshDatabase();
-    const [lead] = await upsertLeads(database.db, [
+    const [lead] = await saveLeads(database.pool, [
       { externalId: 'p-1', email: 'p@example.com', phone: null, firstName: null, lastName: null, locale: null, timezone: null, persona: null, tags: [], attributes: {} },
     ]);
     leadId = lead!.id;
@@ -87,8 +88,8 @@ describe('consent ledger', () => {
   });
 
   it('imports consent history, naming rows with unknown leads or bad values', async () => {
-    await importLeads(database, path.join(FIXTURES, 'leads.csv'));
-    const report = await importConsents(database, path.join(FIXTURES, 'consents.csv'));
+    await importLeads(database.pool, path.join(FIXTURES, 'leads.csv'));
+    const report = await importConsents(database.pool, path.join(FIXTURES, 'consents.csv'));
     expect(report.imported).to.equal(3);
     expect(report.rejected).to.deep.equal([
       { row: 5, reason: "no lead with external_id 'ghost' (import leads first)" },
@@ -107,8 +108,8 @@ describe('consent ledger', () => {
   });
 
   it('keeps the evidence columns of a consent import, and names the import in every event', async () => {
-    await importLeads(database, path.join(FIXTURES, 'leads.csv'));
-    const report = await importConsents(database, path.join(FIXTURES, 'consents-evidence.csv'));
+    await importLeads(database.pool, path.join(FIXTURES, 'leads.csv'));
+    const report = await importConsents(database.pool, path.join(FIXTURES, 'consents-evidence.csv'));
     expect(report.rejected).to.deep.equal([{ row: 3, reason: 'ip must be an IPv4 or IPv6 address' }]);
     const { rows } = await database.pool.query(`SELECT evidence, notice_version, notice_hash FROM consent_events ORDER BY id`);
     expect(rows[0].evidence).to.deep.include({ file: 'consents-evidence.csv', row: 2, ip: '203.0.113.5', user_agent: 'Mozilla/5.0', form: 'footer' });

@@ -8,7 +8,7 @@ import { requireCampaign } from '../../src/campaigns/load.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { verifyLedger } from '../../src/consent/verify.ts';
 import { importLeads } from '../../src/leads/import.ts';
-import { upsertLeads } from '../../src/leads/store.ts';
+import { saveLeads } from '../../src/leads/store.ts';
 import { apiKeyFor } from '../helpers/keys.ts';
 import { startWeb, type TestWeb } from '../helpers/web.ts';
 import { settled, testEngine, type TestEngine } from '../helpers/engine.ts';
@@ -33,7 +33,7 @@ describe('double opt-in, proof, export and erasure', function () {
     t = await testEngine({ SMTP_URL: sink.url, PUBLIC_URL: base }, clock);
     web.serve(t.engine);
     for (const role of ['admin', 'marketer', 'service', 'compliance'] as const) keys[role] = await apiKeyFor(t.database, role);
-    await upsertLeads(t.database.db, [
+    await saveLeads(t.database.pool, [
       { externalId: 'd-1', email: 'd1@example.com', phone: null, firstName: 'Dora', lastName: null, locale: 'de-DE', timezone: null, persona: null, tags: ['customer'], attributes: { orders: 1 } },
     ]);
     await t.engine.startDispatcher();
@@ -154,7 +154,7 @@ describe('double opt-in, proof, export and erasure', function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'erase-'));
     const file = path.join(dir, 'leads.csv');
     fs.writeFileSync(file, 'external_id,email,tags\nd-2,D1@example.com,customer\n');
-    const report = await importLeads(t.database, file);
+    const report = await importLeads(t.database.pool, file);
     fs.rmSync(dir, { recursive: true, force: true });
     expect(report.warnings).to.have.length(1);
     expect(report.warnings[0]).to.deep.include({ row: 2 });

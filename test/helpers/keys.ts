@@ -10,5 +10,5 @@ export async function apiKeyFor(database: Database, role: Role, user?: string): 
     email = 'service-key@example.com';
     await saveUser(database.pool, { email, role, password: 'correct horse battery' });
   }
-  return (await createApiKey(database.db, role, role, email)).key;
+  return (await createApiKey(database.pool, role, role, email)).key;
 }

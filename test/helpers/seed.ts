@@ -1,7 +1,8 @@
 import type { Database } from '../../src/db/index.ts';
 import { withTransaction } from '../../src/db/tx.ts';
-import { appendConsentEvents, LEGACY_CONFIRMED, type ConsentEventInput } from '../../src/consent/ledger.ts';
-import { upsertLeads } from '../../src/leads/store.ts';
+import { appendConsentEvents, type ConsentEventInput } from '../../src/consent/ledger.ts';
+import { LEGACY_CONFIRMED } from '../../src/consent/state.ts';
+import { saveLeads } from '../../src/leads/store.ts';
 
 /** A compact test lead: consent steps apply to email marketing, in order, a minute apart. */
 export interface SeedLead {
@@ -21,8 +22,7 @@ export interface SeedLead {
 
 /** Creates leads and their consent history, ending before `now`, through the real store and ledger. */
 export async function seedLeads(database: Database, seeds: SeedLead[], now: Date = new Date()): Promise<void> {
-  const rows = await upsertLeads(
-    database.db,
+  const rows = await saveLeads(database.pool,
     seeds.map((s) => ({
       externalId: s.id,
       email: s.email,

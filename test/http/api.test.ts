@@ -64,7 +64,7 @@ describe('HTTP API', () => {
     const updated = await call('POST', '/api/v1/leads', { key: keys.admin, body: { ...lead, first_name: 'Ada' } });
     expect(updated.status).to.equal(200);
     const read = await call('GET', '/api/v1/leads/api-1', { key: keys.compliance });
-    expect(await read.json()).to.include({ externalId: 'api-1', firstName: 'Ada' });
+    expect(await read.json()).to.include({ external_id: 'api-1', first_name: 'Ada' });
   });
 
   it('answers bad input with 400 and the reasons, writing nothing', async () => {

@@ -37,7 +37,7 @@ describe('role matrix', function () {
     web.serve(t.engine);
     for (const role of ROLES) {
       await saveUser(t.database.pool, { email: `${role}@example.com`, role, password: PASSWORD });
-      keys[role] = (await createApiKey(t.database.db, role, role, role === 'service' ? 'service@example.com' : undefined)).key;
+      keys[role] = (await createApiKey(t.database.pool, role, role, role === 'service' ? 'service@example.com' : undefined)).key;
     }
     // bob serves the retention queue only.
     await saveUser(t.database.pool, { email: 'bob@example.com', role: 'service', password: PASSWORD, languages: ['en'] });

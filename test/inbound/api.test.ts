@@ -43,8 +43,8 @@ describe('inbound contacts over HTTP', function () {
     await saveUser(t.database.pool, { email: 'ann@example.com', role: 'service', password: 'correct horse battery', languages: ['en'] });
     await saveUser(t.database.pool, { email: 'bob@example.com', role: 'service', password: 'correct horse battery', languages: ['en'] });
     // The service key acts for ann, who serves both queues; bob serves retention only.
-    for (const role of ['admin', 'marketer', 'service', 'compliance'] as const) keys[role] = (await createApiKey(t.database.db, role, role, role === 'service' ? 'ann@example.com' : undefined)).key;
-    keys.bob = (await createApiKey(t.database.db, 'service', 'bob', 'bob@example.com')).key;
+    for (const role of ['admin', 'marketer', 'service', 'compliance'] as const) keys[role] = (await createApiKey(t.database.pool, role, role, role === 'service' ? 'ann@example.com' : undefined)).key;
+    keys.bob = (await createApiKey(t.database.pool, 'service', 'bob', 'bob@example.com')).key;
     await seedLeads(t.database, [
       { id: 'carol', email: 'carol@example.com', phone: '+4915112345678', first: 'Carol', locale: null, orders: 1, consent: ['grant', 'confirm'], sms: ['grant'] },
     ]);
@@ -166,7 +166,7 @@ describe('inbound contacts over HTTP', function () {
     expect((await call('GET', `/api/v1/inbound/${id}`, { key: keys.bob })).status).to.equal(200);
     const accepted = await call('POST', `/api/v1/inbound/${id}/accept`, { key: keys.bob, body: {} });
     expect(((await accepted.json()) as { assignee: string })).to.include({ assignee: 'bob@example.com' });
-    const err = await createApiKey(t.database.db, 'service', 'nobody').catch((e: Error) => e);
+    const err = await createApiKey(t.database.pool, 'service', 'nobody').catch((e: Error) => e);
     expect((err as Error).message).to.contain('--user');
   });
 });

@@ -1,9 +1,10 @@
 import path from 'node:path';
 import { expect } from 'chai';
 import { loadCampaignSet } from '../../src/campaigns/load.ts';
-import { formatProblem, type Campaign } from '../../src/campaigns/types.ts';
+import type { Campaign } from '../../src/campaigns/types.ts';
 import { dueAfter } from '../../src/inbound/business-hours.ts';
 import { DEFAULT_INBOUND, qualify, type BusinessHours } from '../../src/inbound/rules.ts';
+import { formatProblem } from '../../src/yaml/problems.ts';
 
 const BROKEN = path.resolve('test/fixtures/inbound-broken');
 const GOOD = path.resolve('test/fixtures/inbound');

@@ -31,7 +31,7 @@ describe('events over HTTP to SMTP', function () {
       consent: i % 10 === 0 ? [] : ['grant', 'confirm'],
     }));
     await seedLeads(t.database, leads);
-    key = (await createApiKey(t.database.db, 'marketer', 'events')).key;
+    key = (await createApiKey(t.database.pool, 'marketer', 'events')).key;
     server = createApp(t.engine).listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

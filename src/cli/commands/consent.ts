@@ -1,9 +1,8 @@
-import { consentAsOf, type ConsentAnswer } from '../../consent/check.ts';
-import { consentProof, EXPORT_HEADER, exportConsentEvents, exportCsvLine, proofCsv } from '../../consent/proof.ts';
-import { verifyLedger, type Anchor } from '../../consent/verify.ts';
+import type { ConsentAnswer } from '../../consent/check.ts';
+import { EXPORT_HEADER, exportCsvLine, proofCsv } from '../../consent/proof.ts';
+import type { Anchor } from '../../consent/verify.ts';
 import { csvLine } from '../../csv.ts';
 import { AppError } from '../../errors.ts';
-import { findLeadByExternalId } from '../../leads/store.ts';
 import { parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { progressBar } from '../progress.ts';
@@ -19,9 +18,9 @@ export const consentVerifyCommand: Command = {
       if (!match) throw new AppError('invalid_input', `--anchor takes <event-id>:<sha256 hex> as printed by an earlier verify, got '${text}'`);
       return { id: Number(match[1]), hash: match[2]! };
     });
-    const database = await ctx.database();
+    const engine = await ctx.engine();
     const bar = progressBar(ctx.stderr, 'ledger');
-    const report = await verifyLedger(database.pool, (done, total) => bar.update(done, total), anchors).finally(() => bar.stop());
+    const report = await engine.consent.verify((done, total) => bar.update(done, total), anchors).finally(() => bar.stop());
     if (report.broken) {
       ctx.stdout.write(`ledger BROKEN at consent event ${report.broken.id}: ${report.broken.reason} (${report.checked} event(s) before it verify)\n`);
       return 1;
@@ -53,12 +52,13 @@ export const consentCheckCommand: Command = {
     if (!values.lead || !values.purpose || (values.channel !== 'email' && values.channel !== 'sms')) {
       throw new AppError('invalid_input', 'consent check needs --lead, --channel email|sms and --purpose');
     }
-    const at = values.at ? new Date(values.at) : new Date();
-    if (Number.isNaN(at.getTime())) throw new AppError('invalid_input', `--at must be an ISO instant like 2026-11-01T12:00:00Z, got '${values.at}'`);
-    const database = await ctx.database();
-    const lead = await findLeadByExternalId(database.db, values.lead);
+    const given = values.at ? new Date(values.at) : undefined;
+    if (given && Number.isNaN(given.getTime())) throw new AppError('invalid_input', `--at must be an ISO instant like 2026-11-01T12:00:00Z, got '${values.at}'`);
+    const engine = await ctx.engine();
+    const at = given ?? engine.clock.now();
+    const lead = await engine.leads.find(values.lead);
     if (!lead) throw new AppError('not_found', `no lead '${values.lead}'`);
-    const answer = await consentAsOf(database.pool, lead.id, values.channel, values.purpose, at);
+    const answer = await engine.consent.asOf(lead.id, values.channel, values.purpose, at);
     ctx.stdout.write(values.json ? JSON.stringify({ lead: values.lead, channel: values.channel, purpose: values.purpose, at, ...answer }, null, 2) + '\n' : formatAnswer(answer));
     return answer.allowed ? 0 : 1;
   },
@@ -72,7 +72,7 @@ export const consentProofCommand: Command = {
     const { values } = parseCommandArgs(args, { lead: { type: 'string' }, format: { type: 'string', default: 'json' } }, false);
     if (!values.lead) throw new AppError('invalid_input', 'consent proof needs --lead <external-id>');
     if (values.format !== 'json' && values.format !== 'csv') throw new AppError('invalid_input', '--format is json or csv');
-    const proof = await consentProof((await ctx.database()).pool, values.lead, new Date());
+    const proof = await (await ctx.engine()).consent.proof(values.lead);
     ctx.stdout.write(values.format === 'csv' ? proofCsv(proof) : JSON.stringify(proof, null, 2) + '\n');
     if (proof.chain.broken) ctx.stderr.write(`warning: this person's consent events do not verify (event ${proof.chain.broken.id}: ${proof.chain.broken.reason})\n`);
     return 0;
@@ -93,7 +93,7 @@ export const consentExportCommand: Command = {
     if (values.format !== 'csv' && values.format !== 'jsonl') throw new AppError('invalid_input', '--format is csv or jsonl');
     if (values.format === 'csv') ctx.stdout.write(csvLine(EXPORT_HEADER) + '\n');
     let n = 0;
-    for await (const batch of exportConsentEvents((await ctx.database()).pool, from, to)) {
+    for await (const batch of (await ctx.engine()).consent.export(from, to)) {
       ctx.stdout.write(batch.map((e) => (values.format === 'csv' ? exportCsvLine(e) : JSON.stringify(e))).join('\n') + '\n');
       n += batch.length;
     }

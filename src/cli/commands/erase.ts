@@ -1,4 +1,3 @@
-import { eraseLead } from '../../leads/erase.ts';
 import { AppError } from '../../errors.ts';
 import { parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -10,7 +9,7 @@ export const leadsEraseCommand: Command = {
   async run(args, ctx) {
     const { positionals } = parseCommandArgs(args, {});
     if (positionals.length !== 1) throw new AppError('invalid_input', 'leads erase takes exactly one external id');
-    const report = await eraseLead((await ctx.database()).pool, positionals[0]!, new Date());
+    const report = await (await ctx.engine()).leads.erase(positionals[0]!);
     ctx.stdout.write(
       `erased lead ${positionals[0]} (now erased-${report.lead}): ${report.messages} message(s), ${report.contacts} inbound contact(s), ${report.events} event(s) cleared; consent ledger kept\n`,
     );

@@ -1,6 +1,5 @@
 import { AppError } from '../../errors.ts';
 import { eventInputSchema, type EventInput } from '../../leads/events.ts';
-import { createEngine } from '../../engine.ts';
 import { parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 
@@ -34,7 +33,7 @@ export const eventsSendCommand: Command = {
       phone: values.phone,
     });
     if (error) throw new AppError('invalid_input', error.details.map((d) => d.message).join('; '));
-    const engine = await createEngine(ctx.config, await ctx.database());
+    const engine = await ctx.engine();
     const result = await engine.ingestEvents([value as EventInput]);
     if (result.rejected.length > 0) throw new AppError('unprocessable', result.rejected[0]!.reason);
     ctx.stdout.write(

@@ -1,4 +1,3 @@
-import { createApiKey } from '../../access/keys.ts';
 import { ROLES, type Role } from '../../access/schema.ts';
 import { AppError } from '../../errors.ts';
 import { parseCommandArgs } from '../args.ts';
@@ -12,8 +11,7 @@ export const keysCreateCommand: Command = {
     const { values } = parseCommandArgs(args, { role: { type: 'string' }, name: { type: 'string' }, user: { type: 'string' } }, false);
     const role = values.role as Role | undefined;
     if (!role || !ROLES.includes(role)) throw new AppError('invalid_input', `--role must be one of ${ROLES.join(', ')}`);
-    const database = await ctx.database();
-    const { key, id } = await createApiKey(database.db, role, values.name ?? `${role} key`, values.user);
+    const { key, id } = await (await ctx.engine()).access.createKey(role, values.name ?? `${role} key`, values.user);
     ctx.stdout.write(`${key}\n`);
     ctx.stderr.write(`API key ${id} (${role}) created. Store it now: it is not shown again.\n`);
     return 0;

@@ -1,6 +1,5 @@
 import { requireCampaign } from '../../campaigns/load.ts';
 import { countReasons, type Plan } from '../../campaigns/plan.ts';
-import { createEngine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
 import { parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -14,8 +13,7 @@ export const planCommand: Command = {
     const { values, positionals } = parseCommandArgs(args, { json: { type: 'boolean', default: false } });
     const [id] = positionals;
     if (!id || positionals.length > 1) throw new AppError('invalid_input', 'plan takes exactly one campaign id');
-    const database = await ctx.database();
-    const engine = await createEngine(ctx.config, database);
+    const engine = await ctx.engine();
     const set = engine.loadCampaigns();
     const campaign = requireCampaign(set, id);
     const plan = await engine.plan(campaign, set);

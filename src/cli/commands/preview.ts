@@ -1,9 +1,8 @@
 import { loadCampaignSet, requireCampaign } from '../../campaigns/load.ts';
 import { decide } from '../../campaigns/decide.ts';
 import { AppError } from '../../errors.ts';
-import { findLeadByExternalId } from '../../leads/store.ts';
 import { resolvePersona } from '../../leads/personas.ts';
-import { renderContext } from '../../sequences/steps.ts';
+import { renderContext } from '../../campaigns/compose.ts';
 import { TemplateRenderer } from '../../render/render.ts';
 import { parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -19,8 +18,7 @@ export const previewCommand: Command = {
     const { campaignsDir, templatesDir } = ctx.config;
     const set = loadCampaignSet({ campaignsDir, templatesDir });
     const campaign = requireCampaign(set, id);
-    const database = await ctx.database();
-    const lead = await findLeadByExternalId(database.db, values.lead);
+    const lead = await (await ctx.engine()).leads.find(values.lead);
     if (!lead) throw new AppError('not_found', `no lead with external id '${values.lead}'`);
     const persona = resolvePersona(lead, set.personas);
     const step = campaign.steps[0]!;

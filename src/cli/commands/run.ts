@@ -1,10 +1,8 @@
 import { requireCampaign } from '../../campaigns/load.ts';
 import { MANUAL_OCCURRENCE } from '../../campaigns/run.ts';
 import { outboxDir } from '../../channels/index.ts';
-import { createEngine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
-import { dispatcherAlive } from '../../messages/claim.ts';
-import { deliverySummary, isSettled, type DeliverySummary } from '../../messages/report.ts';
+import { isSettled, type DeliverySummary } from '../../messages/report.ts';
 import { parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { untilSignal } from '../signals.ts';
@@ -23,8 +21,7 @@ export const runCommand: Command = {
     const occurrence = values.occurrence.trim();
     if (!occurrence) throw new AppError('invalid_input', '--occurrence must not be empty');
 
-    const database = await ctx.database();
-    const engine = await createEngine(ctx.config, database);
+    const engine = await ctx.engine();
     const set = engine.loadCampaigns();
     const campaign = requireCampaign(set, id);
     const { runId, counts } = await engine.run(campaign, set, { occurrence, trigger: 'manual' });
@@ -33,7 +30,7 @@ export const runCommand: Command = {
         `(${counts.existing} already); first step: ${counts.queued} queued, ${counts.suppressed} suppressed, ${counts.failed} failed\n`,
     );
 
-    const workerRunning = await dispatcherAlive(database.pool);
+    const workerRunning = await engine.messages.dispatcherAlive();
     if (workerRunning && !values.wait) {
       ctx.stderr.write('a running serve/worker process sends the queued messages\n');
       return 0;
@@ -44,7 +41,7 @@ export const runCommand: Command = {
     let summary: DeliverySummary;
     try {
       for (;;) {
-        summary = await deliverySummary(database.pool, campaign.id, occurrence, engine.clock.now());
+        summary = await engine.campaigns.deliverySummary(campaign.id, occurrence);
         if (isSettled(summary)) break;
         const interrupted = await Promise.race([signal.promise, new Promise((r) => setTimeout(r, 250, false))]);
         if (interrupted) {

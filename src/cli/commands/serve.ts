@@ -1,18 +1,18 @@
 import type { Server } from 'node:http';
-import { formatProblem } from '../../campaigns/types.ts';
 import { outboxDir } from '../../channels/index.ts';
-import { createEngine, type Engine } from '../../engine.ts';
+import type { Engine } from '../../engine.ts';
 import { createApp } from '../../http/app.ts';
 import { startInboundSmtp } from '../../inbound/smtp-listener.ts';
 import { log } from '../../log.ts';
 import { parseCommandArgs } from '../args.ts';
 import type { CliContext, Command } from '../command.ts';
 import { untilSignal } from '../signals.ts';
-import { seedSamplesIfEmpty } from '../../samples.ts';
+import { seedSamplesIfEmpty } from '../samples.ts';
+import { formatProblem } from '../../yaml/problems.ts';
 
 /** Starts what every long-running process has: dispatcher and scheduler, after reporting problems. */
 async function startWorking(ctx: CliContext): Promise<Engine> {
-  const engine = await createEngine(ctx.config, await ctx.database());
+  const engine = await ctx.engine();
   const set = engine.loadCampaigns();
   for (const problem of set.problems) log.warn(`campaign problem: ${formatProblem(problem)}`);
   log.info('campaigns loaded', { campaigns: set.campaigns.size, personas: set.personas.length, problems: set.problems.length });
@@ -50,7 +50,7 @@ export const serveCommand: Command = {
   usage: 'serve [--demo]',
   async run(args, ctx) {
     const { values } = parseCommandArgs(args, { demo: { type: 'boolean', default: false } }, false);
-    if (values.demo) await seedSamplesIfEmpty(ctx);
+    if (values.demo) await seedSamplesIfEmpty(await ctx.engine(), ctx.config);
     const engine = await startWorking(ctx);
     const server = createApp(engine).listen(ctx.config.port);
     await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));

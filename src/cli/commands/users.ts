@@ -1,6 +1,6 @@
 import readline from 'node:readline';
 import { ROLES, type Role } from '../../access/schema.ts';
-import { listUsers, MIN_PASSWORD, saveUser } from '../../access/users.ts';
+import { MIN_PASSWORD } from '../../access/users.ts';
 import { AppError } from '../../errors.ts';
 import { parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -46,8 +46,8 @@ export const usersAddCommand: Command = {
     const bad = languages.find((l) => !/^[a-z]{2,3}$/.test(l));
     if (bad) throw new AppError('invalid_input', `--languages takes language codes like en,de; got '${bad}'`);
     const password = await readPassword(ctx.stderr);
-    const database = await ctx.database();
-    const { user, created } = await saveUser(database.pool, { email, role, name: values.name, password, languages });
+    const engine = await ctx.engine();
+    const { user, created } = await engine.access.saveUser({ email, role, name: values.name, password, languages });
     ctx.stderr.write(`${created ? 'Created' : 'Updated'} ${user.role} user ${user.email}${languages.length ? ` (${languages.join(', ')})` : ''}.\n`);
     return 0;
   },
@@ -59,7 +59,7 @@ export const usersListCommand: Command = {
   usage: 'users list',
   async run(args, ctx) {
     parseCommandArgs(args, {}, false);
-    const users = await listUsers((await ctx.database()).pool);
+    const users = await (await ctx.engine()).access.listUsers();
     ctx.stdout.write(formatTable(['email', 'name', 'role', 'languages', 'available'], users.map((u) => [u.email, u.name, u.role, u.languages.join(','), u.available ? 'yes' : 'no'])) + '\n');
     return 0;
   },

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadCampaignSet } from '../../campaigns/load.ts';
-import { formatProblem, type CampaignSet, type Problem } from '../../campaigns/types.ts';
-import { removedStepWarnings } from '../../sequences/deployed.ts';
+import type { CampaignSet } from '../../campaigns/set.ts';
+import { formatProblem, type Problem } from '../../yaml/problems.ts';
 import type { CliContext, Command } from '../command.ts';
 import { parseCommandArgs } from '../args.ts';
 
@@ -12,8 +12,7 @@ function hasDatabase(ctx: CliContext): boolean {
 }
 
 async function deployedWarnings(ctx: CliContext, set: CampaignSet): Promise<Problem[]> {
-  const database = await ctx.database();
-  return removedStepWarnings(database.pool, set);
+  return (await ctx.engine()).campaigns.removedStepWarnings(set);
 }
 
 export const validateCommand: Command = {

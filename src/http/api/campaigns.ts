@@ -3,8 +3,6 @@ import Joi from 'joi';
 import { requireCampaign } from '../../campaigns/load.ts';
 import { MANUAL_OCCURRENCE } from '../../campaigns/run.ts';
 import type { Engine } from '../../engine.ts';
-import { replyCounts } from '../../inbound/stats.ts';
-import { deliverySummary } from '../../messages/report.ts';
 import { requirePermission } from '../auth.ts';
 import { validateBody, validateQuery } from '../validate.ts';
 
@@ -12,7 +10,7 @@ const OCCURRENCE = Joi.string().trim().min(1).max(200);
 
 export function campaignsRouter(engine: Engine): Router {
   const router = Router();
-  const { config, database } = engine;
+  const { config } = engine;
 
   router.get('/', requirePermission('read'), (_req, res) => {
     const set = engine.loadCampaigns();
@@ -38,12 +36,7 @@ export function campaignsRouter(engine: Engine): Router {
 
   router.get('/:id/report', requirePermission('read'), async (req, res) => {
     const query = validateQuery(req, Joi.object({ occurrence: OCCURRENCE.default(MANUAL_OCCURRENCE) }));
-    const id = req.params.id as string;
-    const [summary, replies] = await Promise.all([
-      deliverySummary(database.pool, id, query.occurrence, engine.clock.now()),
-      replyCounts(database.pool, id, query.occurrence),
-    ]);
-    res.json({ ...summary, replies });
+    res.json(await engine.campaigns.report(req.params.id as string, query.occurrence));
   });
 
   return router;

@@ -2,8 +2,8 @@ import { Router, type Request } from 'express';
 import Joi from 'joi';
 import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
-import { acceptContact, assignContact, closeContact, contactPlacement, getContact, listContacts, replyToContact, type Actor } from '../../inbound/contacts.ts';
-import { contactInReach, queuesInReach, type Viewer } from '../../inbound/reach.ts';
+import type { Actor } from '../../inbound/contacts.ts';
+import type { Viewer } from '../../inbound/reach.ts';
 import { CONTACT_STATUSES } from '../../inbound/schema.ts';
 import { requirePermission } from '../auth.ts';
 import { validateBody, validateQuery } from '../validate.ts';
@@ -13,7 +13,7 @@ const user = Joi.string().email({ tlds: false });
 /** Inbound contacts for service tools: list, read, and the actions of the inbox. */
 export function inboundRouter(engine: Engine): Router {
   const router = Router();
-  const { pool } = engine.database;
+  const { inbox } = engine;
 
   /**
    * An API key acts for its own person, or for the user a request names (accept, reply), so the
@@ -24,22 +24,14 @@ export function inboundRouter(engine: Engine): Router {
     const own = req.apiKey!.user;
     if (!userEmail && own) return { label: `${key} for ${own.email}`, userId: own.id };
     if (!userEmail) return { label: key };
-    const { rows } = await pool.query<{ id: number }>(`SELECT id FROM users WHERE email = $1 AND disabled_at IS NULL`, [userEmail.toLowerCase()]);
-    if (!rows[0]) throw new AppError('unprocessable', `no user '${userEmail}'`);
-    return { label: `${key} for ${userEmail.toLowerCase()}`, userId: Number(rows[0].id) };
+    const named = await engine.access.findActiveUser(userEmail);
+    if (!named) throw new AppError('unprocessable', `no user '${userEmail}'`);
+    return { label: `${key} for ${named.email}`, userId: named.id };
   }
 
   const viewerOf = (req: Request): Viewer => ({ role: req.apiKey!.role, email: req.apiKey!.user?.email, userId: req.apiKey!.user?.id });
-
-  /** A contact id within the key's reach; anything else answers 404, as if it did not exist. */
-  const contactId = async (req: Request) => {
-    const id = Number(req.params.id);
-    const missing = new AppError('not_found', `no inbound contact '${req.params.id}'`);
-    if (!Number.isSafeInteger(id) || id <= 0) throw missing;
-    const placement = await contactPlacement(pool, id);
-    if (!placement || !contactInReach(engine.loadCampaigns().inbound, viewerOf(req), placement)) throw missing;
-    return id;
-  };
+  /** The contact of the URL, when it is within the key's reach; anything else answers 404. */
+  const contactOf = (req: Request) => inbox.reachable(viewerOf(req), req.params.id as string);
 
   const listQuery = Joi.object({
     status: Joi.string().valid(...CONTACT_STATUSES, 'open'),
@@ -50,42 +42,38 @@ export function inboundRouter(engine: Engine): Router {
   });
 
   router.get('/', requirePermission('inbound'), async (req, res) => {
-    const q = validateQuery(req, listQuery);
-    const viewer = viewerOf(req);
-    const reach = viewer.role === 'service' ? { queues: queuesInReach(engine.loadCampaigns().inbound, viewer).map((x) => x.id), userId: viewer.userId } : undefined;
-    const contacts = await listContacts(pool, { ...q, reach }, engine.clock.now());
-    res.json({ contacts });
+    res.json({ contacts: await inbox.list(viewerOf(req), validateQuery(req, listQuery)) });
   });
 
   router.get('/:id', requirePermission('inbound'), async (req, res) => {
-    res.json(await getContact(pool, await contactId(req), engine.clock.now()));
+    res.json(await inbox.get(await contactOf(req)));
   });
 
   router.post('/:id/accept', requirePermission('inbound:work'), async (req, res) => {
     const body = validateBody(req, Joi.object({ user }));
-    const id = await contactId(req);
-    await acceptContact(pool, id, await actorOf(req, body.user), engine.clock.now());
-    res.json(await getContact(pool, id, engine.clock.now()));
+    const id = await contactOf(req);
+    await inbox.accept(id, await actorOf(req, body.user));
+    res.json(await inbox.get(id));
   });
 
   router.post('/:id/reply', requirePermission('inbound:work'), async (req, res) => {
     const body = validateBody(req, Joi.object({ text: Joi.string().trim().min(1).max(20_000).required(), subject: Joi.string().max(300), channel: Joi.string().valid('email', 'sms'), user }));
-    const { messageId } = await replyToContact(pool, await contactId(req), body, await actorOf(req, body.user), engine.clock.now());
+    const { messageId } = await inbox.reply(await contactOf(req), body, await actorOf(req, body.user));
     res.status(202).json({ message: messageId, status: 'queued' });
   });
 
   router.post('/:id/assign', requirePermission('inbound:work'), async (req, res) => {
     const body = validateBody(req, Joi.object({ user, queue: Joi.string() }).or('user', 'queue'));
-    const id = await contactId(req);
-    await assignContact(pool, engine.loadCampaigns(), id, body, await actorOf(req), engine.clock.now());
-    res.json(await getContact(pool, id, engine.clock.now()));
+    const id = await contactOf(req);
+    await inbox.assign(id, body, await actorOf(req));
+    res.json(await inbox.get(id));
   });
 
   router.post('/:id/close', requirePermission('inbound:work'), async (req, res) => {
     const body = validateBody(req, Joi.object({ resolution: Joi.string().trim().min(1).max(2000).required(), user }));
-    const id = await contactId(req);
-    await closeContact(pool, id, body.resolution, await actorOf(req, body.user), engine.clock.now());
-    res.json(await getContact(pool, id, engine.clock.now()));
+    const id = await contactOf(req);
+    await inbox.close(id, body.resolution, await actorOf(req, body.user));
+    res.json(await inbox.get(id));
   });
 
   return router;

@@ -1,20 +1,39 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
+import { can } from '../../access/roles.ts';
 import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
-import { findLeadByExternalId, upsertLeads, type LeadInput } from '../../leads/store.ts';
-import { leadTimeline } from '../../leads/timeline.ts';
+import type { LeadInput } from '../../leads/store.ts';
+import type { Lead } from '../../leads/types.ts';
 import { validateLeadRecord } from '../../leads/validation.ts';
-import { can } from '../../access/roles.ts';
-import { clientDb } from '../../db/index.ts';
-import { withTransaction } from '../../db/tx.ts';
-import { carryOverWithdrawals } from '../../leads/erase.ts';
 import { requirePermission } from '../auth.ts';
 
 const MAX_BATCH = 1000;
 
+/** A lead as the API answers it: the same snake_case fields it accepts. */
+function leadAnswer(lead: Lead) {
+  return {
+    id: lead.id,
+    external_id: lead.externalId,
+    email: lead.email,
+    phone: lead.phone,
+    first_name: lead.firstName,
+    last_name: lead.lastName,
+    locale: lead.locale,
+    timezone: lead.timezone,
+    persona: lead.persona,
+    tags: lead.tags,
+    attributes: lead.attributes,
+  };
+}
+
 export function leadsRouter(engine: Engine): Router {
   const router = Router();
-  const { db } = engine.database;
+
+  const leadOf = async (req: Request) => {
+    const lead = await engine.leads.find(req.params.externalId as string);
+    if (!lead) throw new AppError('not_found', `no lead '${req.params.externalId}'`);
+    return lead;
+  };
 
   /** One lead object or an array; all are validated before any is written. */
   router.post('/', requirePermission('write'), async (req, res) => {
@@ -36,26 +55,19 @@ export function leadsRouter(engine: Engine): Router {
       }
     });
     if (errors.length > 0) throw new AppError('invalid_input', 'invalid lead', { details: errors });
-    const results = await withTransaction(engine.database.pool, async (client) => {
-      const upserted = await upsertLeads(clientDb(client), leads);
-      await carryOverWithdrawals(client, upserted.filter((r) => r.created).map((r) => r.id));
-      return upserted;
-    });
+    const results = await engine.leads.save(leads);
     const body = results.map((r) => ({ external_id: r.externalId, id: r.id, created: r.created }));
     res.status(results.some((r) => r.created) ? 201 : 200).json(many ? { leads: body, warnings } : { ...body[0], warnings });
   });
 
   router.get('/:externalId', requirePermission('read'), async (req, res) => {
-    const lead = await findLeadByExternalId(db, req.params.externalId as string);
-    if (!lead) throw new AppError('not_found', `no lead '${req.params.externalId}'`);
-    res.json(lead);
+    res.json(leadAnswer(await leadOf(req)));
   });
 
   router.get('/:externalId/timeline', requirePermission('read'), async (req, res) => {
-    const lead = await findLeadByExternalId(db, req.params.externalId as string);
-    if (!lead) throw new AppError('not_found', `no lead '${req.params.externalId}'`);
+    const lead = await leadOf(req);
     const replyText = can(req.apiKey!.role, 'inbound');
-    res.json({ lead: lead.externalId, timeline: await leadTimeline(engine.database.pool, lead.id, { replyText }) });
+    res.json({ lead: lead.externalId, timeline: await engine.leads.timeline(lead.id, { replyText }) });
   });
 
   return router;

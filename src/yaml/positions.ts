@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
 import type Joi from 'joi';
-import type { Problem } from './types.ts';
-import { VALIDATION_PREFS } from './yaml-schema.ts';
+import type { Problem } from './problems.ts';
+import { VALIDATION_PREFS } from './schema.ts';
 
 export type YamlPath = (string | number)[];
 

@@ -1,0 +1,77 @@
+import { signToken } from '../consent/tokens.ts';
+import type { Channel } from '../channels/channel.ts';
+import type { Member } from '../leads/audience.ts';
+import type { RenderContext, TemplateRenderer } from '../render/render.ts';
+import type { Campaign, Step } from './types.ts';
+
+/** What composing a message needs: templates, and the public URL and key for its links. */
+export interface ComposeContext {
+  renderer: TemplateRenderer;
+  publicUrl: string;
+  secret: string;
+}
+
+/** A step's message as the person gets it. */
+export interface ComposedMessage {
+  subject: string;
+  bodyText: string;
+  bodyHtml: string;
+  headers: Record<string, string>;
+}
+
+/** The signed link that withdraws this person's consent for the channel and purpose of one message. */
+export function unsubscribeUrlFor(ctx: { publicUrl: string; secret: string }, leadId: number, channel: Channel, purpose: string, messageKey: string): string {
+  return `${ctx.publicUrl}/unsubscribe/${signToken(ctx.secret, { kind: 'unsubscribe', lead: leadId, channel, purpose, message: messageKey })}`;
+}
+
+/** What a template sees of a lead, its persona and the campaign step. */
+export function renderContext(campaign: Campaign, step: Step, member: Member, unsubscribeUrl: string): RenderContext {
+  const { lead, persona } = member;
+  const fields = {
+    external_id: lead.externalId,
+    email: lead.email,
+    phone: lead.phone,
+    first_name: lead.firstName,
+    last_name: lead.lastName,
+    locale: lead.locale,
+    timezone: lead.timezone,
+  };
+  // Unknown fields are left out rather than set to null, so strict rendering fails the message
+  // instead of greeting someone with an empty name.
+  const known = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null && v !== undefined));
+  const { match: _match, ...personaKeys } = persona;
+  return {
+    lead: { ...lead.attributes, ...known, persona: persona.id, tags: lead.tags },
+    persona: personaKeys,
+    campaign: { id: campaign.id, name: campaign.name, step: step.id },
+    unsubscribe_url: unsubscribeUrl,
+  };
+}
+
+/**
+ * Renders a step's template for one person, with a working unsubscribe link of its own (email
+ * also in List-Unsubscribe, one-click per RFC 8058). Throws when the template cannot render for
+ * this person (a variable they lack): that message fails, not the batch.
+ */
+export function composeMessage(
+  ctx: ComposeContext,
+  campaign: Campaign,
+  step: Step,
+  member: Member,
+  send: { channel: Channel; template: string; messageKey: string },
+): ComposedMessage {
+  const unsubscribeUrl = unsubscribeUrlFor(ctx, member.lead.id, send.channel, campaign.purpose, send.messageKey);
+  const context = renderContext(campaign, step, member, unsubscribeUrl);
+  if (send.channel === 'sms') return { subject: '', bodyText: ctx.renderer.renderSms(send.template, context), bodyHtml: '', headers: {} };
+  const email = ctx.renderer.renderEmail(send.template, context);
+  return {
+    subject: email.subject,
+    bodyHtml: email.html,
+    bodyText: email.text,
+    headers: {
+      'List-Unsubscribe': `<${unsubscribeUrl}>`,
+      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+      'X-Touchpoint-Campaign': campaign.id,
+    },
+  };
+}

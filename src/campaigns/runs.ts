@@ -1,0 +1,30 @@
+import { statement, type Queryable } from '../db/statement.ts';
+
+const START = statement(
+  'campaigns.start-run',
+  `INSERT INTO campaign_runs (campaign_id, occurrence, trigger, started_at) VALUES ($1, $2, $3, $4) RETURNING id`,
+);
+const FINISH = statement(
+  'campaigns.finish-run',
+  `UPDATE campaign_runs SET status = $2, counts = $3, error = $4, finished_at = $5 WHERE id = $1`,
+);
+const GAUGES = statement('campaigns.run-gauges', `SELECT status, count(*)::int AS n FROM campaign_runs GROUP BY status ORDER BY 1`);
+
+export type RunTrigger = 'manual' | 'schedule' | 'api';
+
+/** Records the start of a run; its id. */
+export async function startRun(db: Queryable, run: { campaignId: string; occurrence: string; trigger: RunTrigger }, now: Date): Promise<number> {
+  const { rows } = await db.query<{ id: number }>(START, [run.campaignId, run.occurrence, run.trigger, now]);
+  return rows[0]!.id;
+}
+
+/** Records how a run ended: its counts, and the error that stopped it, if one did. */
+export async function finishRun(db: Queryable, id: number, outcome: { counts: object; error?: string }, now: Date): Promise<void> {
+  await db.query(FINISH, [id, outcome.error === undefined ? 'done' : 'failed', JSON.stringify(outcome.counts), outcome.error ?? null, now]);
+}
+
+/** Runs by status, for /metrics. */
+export async function runGauges(db: Queryable): Promise<{ status: string; n: number }[]> {
+  const { rows } = await db.query<{ status: string; n: number }>(GAUGES);
+  return rows;
+}

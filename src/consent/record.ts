@@ -1,0 +1,65 @@
+import crypto from 'node:crypto';
+import type pg from 'pg';
+import type { Channel } from '../channels/channel.ts';
+import { withTransaction } from '../db/tx.ts';
+import { AppError } from '../errors.ts';
+import { leadsByIds } from '../leads/store.ts';
+import { confirmationTemplate, requestConfirmation, type ConfirmationDeps } from './double-opt-in.ts';
+import { appendConsentEvents } from './ledger.ts';
+import { needsConfirmation } from './state.ts';
+
+/** A consent decision as a person made it (a form, the API, an unsubscribe link). */
+export interface ConsentDecision {
+  leadId: number;
+  channel: Channel;
+  purpose: string;
+  action: 'grant' | 'withdraw';
+  source: string;
+  /** What a regulator asks for: IP, user agent, the form; kept as given. */
+  evidence?: Record<string, unknown>;
+  actor: string;
+  occurredAt: Date;
+  /** The notice the person was shown: its version label and its exact text (stored as a SHA-256). */
+  notice?: { version: string; text: string };
+}
+
+export interface RecordedConsent {
+  event: number;
+  /** The double opt-in email queued for a grant that counts only once confirmed. */
+  confirmation?: { messageId: number | null; expiresAt: Date };
+}
+
+/** How far ahead of our clock a reported instant may lie (clocks of other systems drift). */
+const CLOCK_SKEW_MS = 60_000;
+
+/**
+ * Records a person's consent decision: the one place that applies the rules that come with one.
+ * The instant may not lie in the future; the notice is kept as its version and a hash of the exact
+ * wording; a grant that counts only after double opt-in (email marketing) queues the confirmation
+ * email in the same transaction, so no grant ever waits for a confirmation nobody sent. A lead with
+ * no address to confirm, or a missing confirmation template, refuses the grant before anything is
+ * written.
+ */
+export async function recordConsent(pool: pg.Pool, deps: ConfirmationDeps, decision: ConsentDecision, now: Date): Promise<RecordedConsent> {
+  if (decision.occurredAt.getTime() > now.getTime() + CLOCK_SKEW_MS) throw new AppError('invalid_input', 'occurred_at lies in the future');
+  const lead = decision.action === 'grant' && needsConfirmation(decision.channel, decision.purpose) ? (await leadsByIds(pool, [decision.leadId])).get(decision.leadId) : undefined;
+  if (lead) confirmationTemplate(deps, lead);
+  return withTransaction(pool, async (client) => {
+    const [event] = await appendConsentEvents(client, [
+      {
+        leadId: decision.leadId,
+        channel: decision.channel,
+        purpose: decision.purpose,
+        action: decision.action,
+        source: decision.source,
+        evidence: decision.evidence,
+        actor: decision.actor,
+        occurredAt: decision.occurredAt,
+        noticeVersion: decision.notice?.version,
+        noticeHash: decision.notice ? crypto.createHash('sha256').update(decision.notice.text).digest('hex') : undefined,
+      },
+    ]);
+    if (!lead) return { event: event! };
+    return { event: event!, confirmation: await requestConfirmation(client, deps, lead, { id: event!, purpose: decision.purpose }, now) };
+  });
+}

@@ -1,0 +1,60 @@
+import type { Channel } from '../channels/channel.ts';
+
+/**
+ * The consent vocabulary, and the rules that need no database:
+ * - consent event: one append-only entry of the ledger (grant, confirm or withdraw), for one lead,
+ *   channel and purpose, with its source, evidence and actor;
+ * - consent state: what a (lead, channel, purpose) key's events lead to, and the event that decided it;
+ * - verdict: whether a message may go out under that state, and on the strength of which event.
+ */
+export type ConsentAction = 'grant' | 'confirm' | 'withdraw';
+export type ConsentStatus = 'granted' | 'confirmed' | 'withdrawn';
+
+export interface ConsentState {
+  status: ConsentStatus;
+  decidingEventId: number;
+}
+
+export type RefusalReason = 'no_consent' | 'unconfirmed' | 'withdrawn';
+
+export type ConsentVerdict = { allowed: true; eventId: number } | { allowed: false; reason: RefusalReason };
+
+/** A grant from before double opt-in existed, whose confirmation the importer vouches for. */
+export const LEGACY_CONFIRMED = 'legacy-confirmed';
+
+/**
+ * Answers from the service team to someone who wrote to us. They are what the person asked for, not
+ * marketing, so no opt-in gates them (they never go to anyone who did not write first).
+ */
+export const SERVICE_REPLY_PURPOSE = 'service-reply';
+/** The double opt-in email itself: it asks for the confirmation, so it cannot wait for it. */
+export const CONFIRMATION_PURPOSE = 'consent-confirmation';
+/** Purposes of messages the person asked for, which no opt-in gates. */
+export const UNGATED_PURPOSES: ReadonlySet<string> = new Set([SERVICE_REPLY_PURPOSE, CONFIRMATION_PURPOSE]);
+
+/** Marketing email counts only after double opt-in; everything else on a standing grant. */
+export function needsConfirmation(channel: Channel, purpose: string): boolean {
+  return channel === 'email' && purpose === 'marketing';
+}
+
+/** Whether a message may go out, and which ledger event allows it. "No opt-in, nothing may be done." */
+export function consentVerdict(state: ConsentState | undefined, channel: Channel, purpose: string): ConsentVerdict {
+  if (!state) return { allowed: false, reason: 'no_consent' };
+  if (state.status === 'withdrawn') return { allowed: false, reason: 'withdrawn' };
+  if (state.status === 'granted' && needsConfirmation(channel, purpose)) return { allowed: false, reason: 'unconfirmed' };
+  return { allowed: true, eventId: state.decidingEventId };
+}
+
+/**
+ * The state a key's events lead to, folded in the order they happened: a grant does not undo a
+ * confirmation, a legacy-confirmed grant counts as confirmed, a withdrawal ends both.
+ */
+export function foldConsent(events: { id: number; action: ConsentAction; source: string }[]): ConsentState | undefined {
+  let state: ConsentState | undefined;
+  for (const e of events) {
+    if (e.action === 'withdraw') state = { status: 'withdrawn', decidingEventId: e.id };
+    else if (e.action === 'confirm' || e.source === LEGACY_CONFIRMED) state = { status: 'confirmed', decidingEventId: e.id };
+    else if (state?.status !== 'confirmed') state = { status: 'granted', decidingEventId: e.id };
+  }
+  return state;
+}

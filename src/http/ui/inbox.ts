@@ -1,0 +1,85 @@
+import type { Request, Router } from 'express';
+import { can } from '../../access/roles.ts';
+import type { Session } from '../../access/sessions.ts';
+import type { Engine } from '../../engine.ts';
+import type { Actor } from '../../inbound/contacts.ts';
+import type { Viewer } from '../../inbound/reach.ts';
+import { field, requiredField, type Ui } from './kit.ts';
+
+/** The service inbox: my contacts, each queue, the closed ones; one contact and its actions. */
+export function inboxRoutes(router: Router, engine: Engine, { page, guard }: Ui): void {
+  const { inbox } = engine;
+  const viewerOf = (session: Session): Viewer => ({ role: session.user.role, email: session.user.email, userId: session.user.id });
+  const actor = (req: Request): Actor => ({ label: `user:${req.session!.user.email}`, userId: req.session!.user.id });
+  /** The contact of the URL, when this person may see it; others answer 404, as if they did not exist. */
+  const contactOf = (req: Request) => inbox.reachable(viewerOf(req.session!), req.params.id as string);
+
+  router.post('/me/availability', guard('inbound:work'), async (req, res) => {
+    await engine.access.setAvailable(req.session!.user.id, field(req, 'available') === 'true');
+    res.redirect(303, '/inbox');
+  });
+
+  router.get('/inbox', guard('inbound'), async (req, res) => {
+    const session = req.session!;
+    const viewer = viewerOf(session);
+    const queues = inbox.queuesOf(viewer);
+    const queueIds = queues.map((q) => q.id);
+    const selected = typeof req.query.queue === 'string' && queueIds.includes(req.query.queue) ? req.query.queue : undefined;
+    const view = selected ? 'queue' : req.query.view === 'closed' ? 'closed' : 'mine';
+    const filter = view === 'queue' ? { queue: selected, status: 'open' as const } : view === 'closed' ? { status: 'closed' as const, limit: 100 } : { mine: session.user.id, status: 'open' as const };
+    const [contacts, open] = await Promise.all([inbox.list(viewer, filter), inbox.list(viewer, { status: 'open', limit: 1000 })]);
+    page(res, 'inbox', 'Inbox', req, {
+      nav: { inbox: true },
+      view,
+      heading: view === 'queue' ? `Queue: ${queues.find((q) => q.id === selected)!.name ?? selected}` : view === 'closed' ? 'Closed' : 'My contacts',
+      contacts,
+      mineCount: open.filter((c) => c.assignee === session.user.email).length,
+      queues: queues.map((q) => ({
+        id: q.id,
+        label: q.name ?? q.id,
+        active: q.id === selected,
+        open: open.filter((c) => c.queue === q.id).length,
+        overdue: open.filter((c) => c.queue === q.id && c.overdue).length,
+      })),
+    });
+  });
+
+  router.get('/inbox/:id', guard('inbound'), async (req, res) => {
+    const contact = await inbox.get(await contactOf(req));
+    // The message as the person got it, minus the working unsubscribe link: a click here would withdraw their consent.
+    if (contact.original?.text) contact.original.text = contact.original.text.replace(/\/unsubscribe\/[\w.-]+/g, '/unsubscribe/…');
+    page(res, 'contact', contact.subject ?? 'Contact', req, {
+      nav: { inbox: true },
+      contact,
+      open: contact.status !== 'closed' && can(req.session!.user.role, 'inbound:work'),
+      canAccept: contact.status === 'new' || contact.status === 'assigned',
+      users: await engine.access.listUsers(['service', 'admin']),
+      queues: inbox.queues().map((q) => ({ id: q.id, label: q.name ?? q.id, selected: q.id === contact.queue })),
+    });
+  });
+
+  router.post('/inbox/:id/accept', guard('inbound:work'), async (req, res) => {
+    const id = await contactOf(req);
+    await inbox.accept(id, actor(req));
+    res.redirect(303, `/inbox/${id}?done=accepted`);
+  });
+
+  router.post('/inbox/:id/reply', guard('inbound:work'), async (req, res) => {
+    const id = await contactOf(req);
+    const channel = field(req, 'channel');
+    await inbox.reply(id, { text: requiredField(req, 'text', 20_000), channel: channel === 'email' || channel === 'sms' ? channel : undefined }, actor(req));
+    res.redirect(303, `/inbox/${id}?done=replied`);
+  });
+
+  router.post('/inbox/:id/assign', guard('inbound:work'), async (req, res) => {
+    const id = await contactOf(req);
+    await inbox.assign(id, { user: field(req, 'user') || undefined, queue: field(req, 'queue') || undefined }, actor(req));
+    res.redirect(303, `/inbox/${id}?done=assigned`);
+  });
+
+  router.post('/inbox/:id/close', guard('inbound:work'), async (req, res) => {
+    const id = await contactOf(req);
+    await inbox.close(id, requiredField(req, 'resolution', 2000), actor(req));
+    res.redirect(303, `/inbox/${id}?done=closed`);
+  });
+}

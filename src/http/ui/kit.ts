@@ -1,0 +1,57 @@
+import type { NextFunction, Request, Response } from 'express';
+import { can, type Permission } from '../../access/roles.ts';
+import type { Session } from '../../access/sessions.ts';
+import { AppError } from '../../errors.ts';
+import { renderPage } from './views.ts';
+
+/**
+ * What every page module of the web UI shares: rendering a page inside the layout for the signed-in
+ * person, and the guard each route puts in front of itself.
+ */
+declare module 'express-serve-static-core' {
+  interface Request {
+    session?: Session;
+    sessionToken?: string;
+  }
+}
+
+/** Renders a page with the layout, the signed-in user and what their role may open. */
+export type PageRenderer = (res: Response, name: string, title: string, req: Request, context?: Record<string, unknown>, status?: number) => void;
+/** Logged in, holding `permission`, and (for forms) posting this session's CSRF token. */
+export type Guard = (permission: Permission) => (req: Request, res: Response, next: NextFunction) => void;
+
+export interface Ui {
+  page: PageRenderer;
+  guard: Guard;
+}
+
+/** Messages shown after an action redirects back (`?done=`). */
+const FLASH: Record<string, string> = {
+  accepted: 'Accepted: the contact is yours.',
+  replied: 'Reply queued: it goes out on the contact’s channel.',
+  assigned: 'Reassigned.',
+  closed: 'Closed.',
+};
+
+export const page: PageRenderer = (res, name, title, req, context = {}, status = 200) => {
+  const flash = typeof req.query.done === 'string' && FLASH[req.query.done] ? { text: FLASH[req.query.done], kind: '' } : undefined;
+  const role = req.session?.user.role;
+  const allowed = role ? { inbound: can(role, 'inbound'), work: can(role, 'inbound:work'), consent: can(role, 'consent') } : {};
+  res
+    .status(status)
+    .type('html')
+    .set('Cache-Control', 'no-store')
+    .send(renderPage(name, { title, user: req.session?.user, csrf: req.session?.csrfToken, flash, can: allowed, ...context }));
+};
+
+/** A trimmed form field, '' when absent. */
+export function field(req: Request, name: string): string {
+  return ((req.body as Record<string, string | undefined>)[name] ?? '').trim();
+}
+
+/** A form field that must be given, within `max` characters. */
+export function requiredField(req: Request, name: string, max: number): string {
+  const value = field(req, name);
+  if (!value || value.length > max) throw new AppError('invalid_input', `${name} is required (at most ${max} characters)`);
+  return value;
+}

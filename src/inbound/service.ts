@@ -1,0 +1,38 @@
+import type pg from 'pg';
+import type { CampaignSet } from '../campaigns/set.ts';
+import type { Channel } from '../channels/channel.ts';
+import type { Clock } from '../clock.ts';
+import { replyToContact } from './answer.ts';
+import { getContact, listContacts, type Actor, type ContactFilter } from './contacts.ts';
+import { escalateOverdue } from './escalate.ts';
+import { queuesInReach, reachableContact, reachFilter, type ReachableContact, type Viewer } from './reach.ts';
+import { handleInboundSms, type InboundSms } from './sms.ts';
+import { acceptContact, assignContact, closeContact } from './workflow.ts';
+
+/**
+ * The service team's inbox as the API and the web pages use it, for a viewer. Lists apply the
+ * reach rule (reach.ts) as a filter; a single contact is first resolved with `reachable`, which
+ * answers not found outside the viewer's reach, and only a contact resolved that way can be read
+ * or changed.
+ */
+export function inboxService(deps: { pool: pg.Pool; clock: Clock; loadCampaigns(): CampaignSet; smsHelpText: string }) {
+  const { pool, clock } = deps;
+  const rules = () => deps.loadCampaigns().inbound;
+  return {
+    /** Every queue of inbound.yaml, and those the viewer may see. */
+    queues: () => rules().queues,
+    queuesOf: (viewer: Viewer) => queuesInReach(rules(), viewer),
+    list: (viewer: Viewer, filter: Omit<ContactFilter, 'reach'>) => listContacts(pool, { ...filter, reach: reachFilter(rules(), viewer) }, clock.now()),
+    reachable: (viewer: Viewer, id: string | number) => reachableContact(pool, rules(), viewer, id),
+    get: (id: ReachableContact) => getContact(pool, id, clock.now()),
+    accept: (id: ReachableContact, actor: Actor) => acceptContact(pool, id, actor, clock.now()),
+    reply: (id: ReachableContact, reply: { text: string; subject?: string; channel?: Channel }, actor: Actor) => replyToContact(pool, id, reply, actor, clock.now()),
+    assign: (id: ReachableContact, to: { user?: string; queue?: string }, actor: Actor) => assignContact(pool, rules(), id, to, actor, clock.now()),
+    close: (id: ReachableContact, resolution: string, actor: Actor) => closeContact(pool, id, resolution, actor, clock.now()),
+    /** An inbound text: STOP/START/HELP keywords change the ledger here; anything else is a reply. */
+    inboundSms: (sms: InboundSms) => handleInboundSms(pool, sms, deps.smsHelpText, clock.now()),
+    escalateOverdue: () => escalateOverdue(pool, rules(), clock.now()),
+  };
+}
+
+export type InboxService = ReturnType<typeof inboxService>;

@@ -1,0 +1,81 @@
+import type pg from 'pg';
+import { findActiveUser } from '../access/users.ts';
+import { statement } from '../db/statement.ts';
+import { withTransaction } from '../db/tx.ts';
+import { AppError } from '../errors.ts';
+import { pickAssignee, type Assignee } from './assign.ts';
+import type { Actor } from './contacts.ts';
+import { recordContactEvent } from './history.ts';
+import type { InboundRules } from './rules.ts';
+import type { ContactStatus } from './schema.ts';
+
+/**
+ * A contact's way through the service team: new → assigned → accepted → closed, reassigned at any
+ * open point. Each change locks the contact, checks the change is allowed from where it stands,
+ * and lands in its history with who made it.
+ */
+
+const LOCK = statement(
+  'inbound.lock-contact',
+  `SELECT id, status, assignee_id, queue, language FROM inbound_contacts WHERE id = $1 AND kind = 'human' FOR UPDATE`,
+);
+const ACCEPT = statement('inbound.accept', `UPDATE inbound_contacts SET status = 'accepted', assignee_id = $2, accepted_at = $3 WHERE id = $1`);
+const ASSIGN = statement('inbound.assign', `UPDATE inbound_contacts SET queue = $2, assignee_id = $3, status = $4, accepted_at = NULL WHERE id = $1`);
+const CLOSE = statement('inbound.close', `UPDATE inbound_contacts SET status = 'closed', resolution = $2, closed_at = $3 WHERE id = $1`);
+
+export interface LockedContact {
+  id: number;
+  status: ContactStatus;
+  assignee_id: number | null;
+  queue: string | null;
+  language: string | null;
+}
+
+/** Locks the contact for a change and checks it may make that change. */
+export async function lockContact(client: pg.PoolClient, id: number, allowed: readonly ContactStatus[], action: string): Promise<LockedContact> {
+  const { rows } = await client.query<LockedContact>(LOCK, [id]);
+  const contact = rows[0];
+  if (!contact) throw new AppError('not_found', `no inbound contact ${id}`);
+  if (!allowed.includes(contact.status)) throw new AppError('conflict', `contact ${id} is ${contact.status}; it cannot be ${action}`);
+  return contact;
+}
+
+/** The assignee takes the contact on: it is theirs now, and the clock for a first response stops. */
+export async function acceptContact(pool: pg.Pool, id: number, actor: Actor, now: Date): Promise<void> {
+  await withTransaction(pool, async (client) => {
+    const contact = await lockContact(client, id, ['new', 'assigned'], 'accepted');
+    const userId = actor.userId ?? contact.assignee_id;
+    if (!userId) throw new AppError('unprocessable', `contact ${id} has no assignee; name the user who accepts it`);
+    await client.query(ACCEPT, [id, userId, now]);
+    await recordContactEvent(client, id, 'accepted', actor.label, {}, now);
+  });
+}
+
+/** Hands the contact to a person, or to another queue (whose least-loaded member gets it). */
+export async function assignContact(pool: pg.Pool, rules: InboundRules, id: number, to: { user?: string; queue?: string }, actor: Actor, now: Date): Promise<void> {
+  await withTransaction(pool, async (client) => {
+    const contact = await lockContact(client, id, ['new', 'assigned', 'accepted'], 'reassigned');
+    let queueId = contact.queue;
+    let assignee: Assignee | undefined;
+    if (to.queue) {
+      const queue = rules.queues.find((q) => q.id === to.queue);
+      if (!queue) throw new AppError('unprocessable', `unknown queue '${to.queue}'; known: ${rules.queues.map((q) => q.id).join(', ')}`);
+      queueId = queue.id;
+      if (!to.user) assignee = await pickAssignee(client, queue, contact.language);
+    }
+    if (to.user) {
+      assignee = await findActiveUser(client, to.user, ['service', 'admin']);
+      if (!assignee) throw new AppError('unprocessable', `no active service user '${to.user}'`);
+    }
+    await client.query(ASSIGN, [id, queueId, assignee?.id ?? null, assignee ? 'assigned' : 'new']);
+    await recordContactEvent(client, id, 'assigned', actor.label, { to: assignee?.email ?? null, queue: queueId }, now);
+  });
+}
+
+export async function closeContact(pool: pg.Pool, id: number, resolution: string, actor: Actor, now: Date): Promise<void> {
+  await withTransaction(pool, async (client) => {
+    await lockContact(client, id, ['new', 'assigned', 'accepted'], 'closed');
+    await client.query(CLOSE, [id, resolution, now]);
+    await recordContactEvent(client, id, 'closed', actor.label, { resolution }, now);
+  });
+}

@@ -1,0 +1,158 @@
+import type pg from 'pg';
+import { durationMs } from '../campaigns/duration.ts';
+import type { Campaign } from '../campaigns/types.ts';
+import { statement } from '../db/statement.ts';
+
+/** An enrollment as step processing needs it (a row of `enrollments`). */
+export interface DueEnrollment {
+  id: number;
+  campaignId: string;
+  leadId: number;
+  occurrence: string;
+  currentStep: string | null;
+  nextDueAt: Date;
+  convertedAt: Date | null;
+  repliedAt: Date | null;
+}
+
+/** Where an enrollment goes after its step was recorded. */
+export interface Outcome {
+  id: number;
+  status: 'active' | 'completed' | 'exited';
+  currentStep: string | null;
+  nextDueAt: Date | null;
+  exitReason: string | null;
+}
+
+export interface EnrollRequest {
+  leadId: number;
+  occurrence: string;
+  triggerEventId?: number;
+}
+
+const DUE = `id, campaign_id AS "campaignId", lead_id AS "leadId", occurrence, current_step AS "currentStep", next_due_at AS "nextDueAt",
+  converted_at AS "convertedAt", replied_at AS "repliedAt"`;
+
+const ENROLL = statement(
+  'sequences.enroll',
+  `INSERT INTO enrollments (campaign_id, lead_id, occurrence, current_step, next_due_at, trigger_event_id, enrolled_at)
+   SELECT $1, r.lead_id, r.occurrence, $2, $3, r.event_id, $4
+     FROM unnest($5::bigint[], $6::text[], $7::bigint[]) AS r(lead_id, occurrence, event_id)
+    WHERE $8::timestamptz IS NULL OR NOT EXISTS (
+            SELECT 1 FROM enrollments p WHERE p.campaign_id = $1 AND p.lead_id = r.lead_id AND p.enrolled_at > $8::timestamptz)
+   ON CONFLICT DO NOTHING
+   RETURNING ${DUE}`,
+);
+
+const CLAIM_DUE = statement(
+  'sequences.claim-due',
+  `SELECT ${DUE} FROM enrollments WHERE status = 'active' AND next_due_at <= $1
+    ORDER BY next_due_at, id LIMIT $2
+    FOR UPDATE SKIP LOCKED`,
+);
+
+const SAVE_OUTCOMES = statement(
+  'sequences.save-outcomes',
+  `UPDATE enrollments e
+      SET status = o.status, current_step = o.current_step, next_due_at = o.next_due_at, exit_reason = o.exit_reason,
+          finished_at = CASE WHEN o.status = 'active' THEN NULL ELSE $6::timestamptz END
+     FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
+          AS o(id, status, current_step, next_due_at, exit_reason)
+    WHERE e.id = o.id`,
+);
+
+const EXIT = statement(
+  'sequences.exit',
+  `UPDATE enrollments SET status = 'exited', exit_reason = $3, next_due_at = NULL, finished_at = $4
+    WHERE status = 'active' AND lead_id = $1 AND campaign_id = ANY($2::text[]) AND enrolled_at <= $5`,
+);
+
+const CONVERT = statement(
+  'sequences.convert',
+  `UPDATE enrollments
+      SET converted_at = coalesce(converted_at, $3),
+          status = CASE WHEN campaign_id = ANY($4::text[]) THEN 'exited' ELSE status END,
+          exit_reason = CASE WHEN campaign_id = ANY($4::text[]) THEN 'goal' ELSE exit_reason END,
+          next_due_at = CASE WHEN campaign_id = ANY($4::text[]) THEN NULL ELSE next_due_at END,
+          finished_at = CASE WHEN campaign_id = ANY($4::text[]) THEN $5 ELSE finished_at END
+    WHERE status = 'active' AND lead_id = $1 AND campaign_id = ANY($2::text[]) AND enrolled_at <= $3`,
+);
+
+const REPLIED = statement('sequences.mark-replied', `UPDATE enrollments SET replied_at = coalesce(replied_at, $2) WHERE id = $1`);
+
+/**
+ * The instant after which an earlier enrollment blocks a new one, by the campaign's `reentry`
+ * rule: `never` (the default for event campaigns) any earlier one, `{after}` one that recent,
+ * `always` none. Lead campaigns are keyed by occurrence instead. An active enrollment always
+ * blocks (a unique index says so).
+ */
+function reentryCutoff(campaign: Campaign, now: Date): Date | string | null {
+  if (campaign.kind !== 'event') return null;
+  const rule = campaign.reentry ?? 'never';
+  if (rule === 'never') return '-infinity';
+  if (rule === 'always') return null;
+  return new Date(now.getTime() - durationMs(rule.after));
+}
+
+/**
+ * Starts leads on a campaign's first step, due after its `wait`, in one statement. A lead already
+ * enrolled for the occurrence, still active in the campaign, or barred by the re-entry rule is
+ * left alone; unique indexes decide, so concurrent runs and events cannot double-enroll. Returns
+ * the enrollments created.
+ */
+export async function enroll(client: pg.PoolClient, campaign: Campaign, requests: EnrollRequest[], now: Date): Promise<DueEnrollment[]> {
+  if (requests.length === 0) return [];
+  const first = campaign.steps[0]!;
+  const due = new Date(now.getTime() + (first.wait ? durationMs(first.wait) : 0));
+  const { rows } = await client.query<DueEnrollment>(ENROLL, [
+    campaign.id,
+    first.id,
+    due,
+    now,
+    requests.map((r) => r.leadId),
+    requests.map((r) => r.occurrence),
+    requests.map((r) => r.triggerEventId ?? null),
+    reentryCutoff(campaign, now),
+  ]);
+  return rows;
+}
+
+/** Claims due enrollments for processing (SKIP LOCKED: several processes advance side by side). */
+export async function claimDueEnrollments(client: pg.PoolClient, now: Date, limit: number): Promise<DueEnrollment[]> {
+  const { rows } = await client.query<DueEnrollment>(CLAIM_DUE, [now, limit]);
+  return rows;
+}
+
+export async function saveOutcomes(client: pg.PoolClient, outcomes: Outcome[], now: Date): Promise<void> {
+  if (outcomes.length === 0) return;
+  await client.query(SAVE_OUTCOMES, [
+    outcomes.map((o) => o.id),
+    outcomes.map((o) => o.status),
+    outcomes.map((o) => o.currentStep),
+    outcomes.map((o) => o.nextDueAt),
+    outcomes.map((o) => o.exitReason),
+    now,
+  ]);
+}
+
+/** Ends a lead's active enrollments (enrolled by `before`) in these campaigns; how many ended. */
+export async function exitEnrollments(client: pg.PoolClient, leadId: number, campaignIds: string[], reason: string, before: Date, now: Date): Promise<number> {
+  if (campaignIds.length === 0) return 0;
+  const { rowCount } = await client.query(EXIT, [leadId, campaignIds, reason, now, before]);
+  return rowCount ?? 0;
+}
+
+/**
+ * A goal reached at `at` converts the lead's active enrollments in these campaigns; those of
+ * `ending` (event sequences) end there, the others go on and skip steps with `unless: [goal]`.
+ */
+export async function convertEnrollments(client: pg.PoolClient, leadId: number, campaignIds: string[], ending: string[], at: Date, now: Date): Promise<number> {
+  if (campaignIds.length === 0) return 0;
+  const { rowCount } = await client.query(CONVERT, [leadId, campaignIds, at, ending, now]);
+  return rowCount ?? 0;
+}
+
+/** The person answered a message of this enrollment: later steps with `unless: [replied]` skip. */
+export async function markReplied(client: pg.PoolClient, enrollmentId: number, at: Date): Promise<void> {
+  await client.query(REPLIED, [enrollmentId, at]);
+}

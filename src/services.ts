@@ -1,0 +1,95 @@
+import type pg from 'pg';
+import { authenticateApiKey, createApiKey } from './access/keys.ts';
+import { createSession, endSession, findSession } from './access/sessions.ts';
+import { authenticateUser, findActiveUser, listUsers, saveUser, setAvailable } from './access/users.ts';
+import { runGauges } from './campaigns/runs.ts';
+import type { CampaignSet } from './campaigns/set.ts';
+import type { Clock } from './clock.ts';
+import type { Config } from './config.ts';
+import { consentAsOf, preferencesOf } from './consent/check.ts';
+import { confirmGrant, type ConfirmationDeps } from './consent/double-opt-in.ts';
+import { importConsents } from './consent/import.ts';
+import { consentProof, exportConsentEvents } from './consent/proof.ts';
+import { recordConsent, type ConsentDecision } from './consent/record.ts';
+import type { ConfirmPayload } from './consent/tokens.ts';
+import { verifyLedger } from './consent/verify.ts';
+import { ping } from './db/index.ts';
+import { inboxService } from './inbound/service.ts';
+import { replyCounts } from './inbound/stats.ts';
+import { eraseLead } from './leads/erase.ts';
+import { importLeads, type ImportOptions } from './leads/import.ts';
+import { findLeadByExternalId, hasLeads, saveLeads, searchLeads } from './leads/store.ts';
+import { leadTimeline } from './leads/timeline.ts';
+import { dispatcherAlive } from './messages/claim.ts';
+import { recordDeliveryStatus } from './messages/delivery.ts';
+import { listMessages, outboxGauges } from './messages/list.ts';
+import { deliverySummary } from './messages/report.ts';
+import { removedStepWarnings } from './sequences/deployed.ts';
+
+/** A domain function with the database bound: what a shell calls. */
+type Bound<F> = F extends (db: pg.Pool, ...args: infer A) => infer R ? (...args: A) => R : never;
+
+/** Binds this process's pool as the first argument of each function. */
+function bound<T extends Record<string, (db: pg.Pool, ...args: never[]) => unknown>>(pool: pg.Pool, fns: T): { [K in keyof T]: Bound<T[K]> } {
+  return Object.fromEntries(Object.entries(fns).map(([name, fn]) => [name, (...args: never[]) => fn(pool, ...args)])) as { [K in keyof T]: Bound<T[K]> };
+}
+
+/** What the services need from the engine around them. */
+export interface ServiceDeps {
+  pool: pg.Pool;
+  config: Config;
+  clock: Clock;
+  confirmation: ConfirmationDeps;
+  loadCampaigns(): CampaignSet;
+}
+
+/**
+ * The domain services the shells (http/, cli/) work through: every read and change of records they
+ * may make, bound to this process's pool and clock. They never get the database itself.
+ */
+export function createServices(deps: ServiceDeps) {
+  const { pool, clock } = deps;
+  return {
+    /** Whether the database answers (`/healthz`). */
+    health: () => ping(pool),
+    access: bound(pool, {
+      authenticateKey: authenticateApiKey,
+      createKey: createApiKey,
+      findActiveUser,
+      authenticateUser,
+      saveUser,
+      listUsers,
+      setAvailable,
+      createSession,
+      findSession,
+      endSession,
+    }),
+    leads: {
+      ...bound(pool, { find: findLeadByExternalId, save: saveLeads, search: searchLeads, timeline: leadTimeline, any: hasLeads }),
+      import: (file: string, options: Omit<ImportOptions, 'phoneRegion'> = {}) => importLeads(pool, file, { ...options, phoneRegion: deps.config.phoneRegion }),
+      erase: (externalId: string) => eraseLead(pool, externalId, clock.now()),
+    },
+    consent: {
+      ...bound(pool, { asOf: consentAsOf, preferences: preferencesOf, export: exportConsentEvents, verify: verifyLedger, import: importConsents }),
+      record: (decision: ConsentDecision) => recordConsent(pool, deps.confirmation, decision, clock.now()),
+      proof: (externalId: string) => consentProof(pool, externalId, clock.now()),
+      confirm: (token: ConfirmPayload, evidence: { ip: string | null; user_agent: string | null }) => confirmGrant(pool, token, evidence, clock.now()),
+    },
+    inbox: inboxService({ pool, clock, loadCampaigns: deps.loadCampaigns, smsHelpText: deps.config.smsHelpText }),
+    messages: {
+      ...bound(pool, { list: listMessages, gauges: outboxGauges, dispatcherAlive }),
+      deliveryStatus: (report: Parameters<typeof recordDeliveryStatus>[1]) => recordDeliveryStatus(pool, report, clock.now()),
+    },
+    campaigns: {
+      ...bound(pool, { runGauges, removedStepWarnings }),
+      /** Where one occurrence's messages stand, and what came back. */
+      report: async (campaignId: string, occurrence: string) => {
+        const [summary, replies] = await Promise.all([deliverySummary(pool, campaignId, occurrence, clock.now()), replyCounts(pool, campaignId, occurrence)]);
+        return { ...summary, replies };
+      },
+      deliverySummary: (campaignId: string, occurrence: string) => deliverySummary(pool, campaignId, occurrence, clock.now()),
+    },
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;
