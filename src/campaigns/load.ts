@@ -1,9 +1,9 @@
-import type { Channel } from '../channels/channel.ts';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Channel } from '../channels/channel.ts';
 import { AppError } from '../errors.ts';
-import { DEFAULT_PERSONA, type Persona } from '../leads/personas.ts';
 import { DEFAULT_INBOUND, INBOUND_FILE, loadInboundRules } from '../inbound/rules.ts';
+import { DEFAULT_PERSONA, type Persona } from '../leads/personas.ts';
 import { hasFallbackTemplate } from '../render/templates.ts';
 import { readYamlFile, validateYaml, type YamlFile } from '../yaml/positions.ts';
 import type { Problem } from '../yaml/problems.ts';

@@ -1,10 +1,10 @@
-import type { Channel } from '../channels/channel.ts';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import Joi from 'joi';
 import type pg from 'pg';
-import { withTransaction } from '../db/tx.ts';
+import type { Channel } from '../channels/channel.ts';
 import { assertReadable, countLines, csvRows } from '../csv.ts';
+import { withTransaction } from '../db/tx.ts';
 import { leadIdsByExternalId } from '../leads/store.ts';
 import { appendConsentEvents, type ConsentEventInput } from './ledger.ts';
 

@@ -1,6 +1,6 @@
-import type { Channel } from '../channels/channel.ts';
 import crypto from 'node:crypto';
 import { sameSecret } from '../access/secrets.ts';
+import type { Channel } from '../channels/channel.ts';
 
 /**
  * Signed, self-contained link tokens: the payload is readable JSON, the signature an HMAC-SHA256

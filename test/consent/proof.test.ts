@@ -172,4 +172,34 @@ describe('double opt-in, proof, export and erasure', function () {
     expect(others).to.deep.equal([{ external_id: 'd-3', status: 'withdrawn' }, { external_id: 'd-4', status: 'withdrawn' }]);
     expect((await verifyLedger(t.database.pool)).broken).to.equal(undefined);
   });
+
+  it('carries an erased person’s withdrawal to the lead their email reply becomes when it is answered', async () => {
+    await api('POST', '/api/v1/consents', keys.marketer!, grant);
+    await form(await confirmLink(1));
+    await api('POST', '/api/v1/consents', keys.marketer!, { ...grant, action: 'withdraw', source: 'account-settings' });
+    await t.engine.leads.erase('d-1');
+
+    const { contactId } = await t.engine.receiveReply({
+      channel: 'email',
+      externalId: '<back-again@mail.example>',
+      kind: 'human',
+      from: 'd1@example.com',
+      recipients: ['hello@touchpoint.test'],
+      subject: 'Back again',
+      bodyText: 'Do you still sell the blue one?',
+      text: 'Do you still sell the blue one?',
+    });
+    const contact = await t.database.pool.query(`SELECT lead_id FROM inbound_contacts WHERE id = $1`, [contactId]);
+    expect(contact.rows[0].lead_id, 'nobody is identified by an erased address').to.equal(null);
+
+    const answered = await api('POST', `/api/v1/inbound/${contactId}/reply`, keys.admin!, { text: 'Yes, it is back in stock.' });
+    expect(answered.status).to.equal(202);
+    const { rows } = await t.database.pool.query(
+      `SELECT l.external_id, s.channel, s.purpose, s.status, e.source
+         FROM consent_state s JOIN consent_events e ON e.id = s.deciding_event_id JOIN leads l ON l.id = s.lead_id
+        WHERE l.external_id = 'inbound:d1@example.com'`,
+    );
+    expect(rows).to.deep.equal([{ external_id: 'inbound:d1@example.com', channel: 'email', purpose: 'marketing', status: 'withdrawn', source: 'carried-from-erased' }]);
+    expect((await verifyLedger(t.database.pool)).broken).to.equal(undefined);
+  });
 });

@@ -1,8 +1,8 @@
-import { loadCampaignSet, requireCampaign } from '../../campaigns/load.ts';
+import { renderContext } from '../../campaigns/compose.ts';
 import { decide } from '../../campaigns/decide.ts';
+import { loadCampaignSet, requireCampaign } from '../../campaigns/load.ts';
 import { AppError } from '../../errors.ts';
 import { resolvePersona } from '../../leads/personas.ts';
-import { renderContext } from '../../campaigns/compose.ts';
 import { TemplateRenderer } from '../../render/render.ts';
 import { parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
