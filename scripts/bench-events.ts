@@ -21,7 +21,13 @@ import { openDatabase } from '../src/db/index.ts';
 import { setLogLevel } from '../src/log.ts';
 import { seedLeads } from '../test/helpers/seed.ts';
 
-const { values } = parseArgs({ options: { rate: { type: 'string', default: '100' }, seconds: { type: 'string', default: '10' }, warmup: { type: 'string', default: '2' } } });
+const { values } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '100' },
+    seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+  },
+});
 const RATE = Number(values.rate);
 const N = RATE * Number(values.seconds);
 /** Events sent first and not measured: the server's first requests pay for JIT and new connections. */
@@ -133,8 +139,11 @@ async function engine(): Promise<number[]> {
     const key = (await createApiKey(database.pool, 'marketer', 'bench')).key;
     progress(`engine: ${leads.length} leads ready, waiting for the server`);
     const url = `http://127.0.0.1:${port}/api/v1/events`;
-    for (let ready = false; !ready; ) {
-      ready = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+    for (let ready = false; !ready;) {
+      ready = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (!ready) await new Promise((r) => setTimeout(r, 100));
     }
     const post = async (id: string, starts: Map<string, number>, measured: boolean) => {
@@ -160,7 +169,9 @@ async function engine(): Promise<number[]> {
     await waitForArrivals([...starts.keys()]);
     if (process.env.BENCH_TRACE) {
       const t0 = Math.min(...starts.values());
-      const slow = [...starts].map(([a, s]) => [Math.round(s - t0), Math.round((arrivals.get(a) ?? Infinity) - s)]).filter(([, l]) => l! > 200);
+      const slow = [...starts]
+        .map(([a, s]) => [Math.round(s - t0), Math.round((arrivals.get(a) ?? Infinity) - s)])
+        .filter(([, l]) => l! > 200);
       console.error('slow (start offset ms, latency ms):', JSON.stringify(slow));
     }
     return latencies(starts);
@@ -190,8 +201,12 @@ posts.sort((a, b) => a - b);
 console.log(report('POST only', posts));
 console.log(report('answer -> SMTP', latencies(answered)));
 const lost = measured.filter((l) => !Number.isFinite(l)).length;
-console.log(`bench process event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms`);
+console.log(
+  `bench process event-loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms`,
+);
 console.log(`${N} events at ${RATE}/s, one HTTP request each`);
 console.log(report('raw nodemailer (baseline)', baseline));
 console.log(report('event -> SMTP (engine)', measured));
-console.log(`p99 ratio engine/raw: ${(percentile(measured, 99) / percentile(baseline, 99)).toFixed(1)}x; target p99 < 1000 ms: ${percentile(measured, 99) < 1000 ? 'met' : 'MISSED'}${lost ? `; ${lost} never arrived` : ''}`);
+console.log(
+  `p99 ratio engine/raw: ${(percentile(measured, 99) / percentile(baseline, 99)).toFixed(1)}x; target p99 < 1000 ms: ${percentile(measured, 99) < 1000 ? 'met' : 'MISSED'}${lost ? `; ${lost} never arrived` : ''}`,
+);

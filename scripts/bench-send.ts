@@ -44,7 +44,13 @@ async function raw(): Promise<number> {
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < N) {
         const i = next++;
-        await transport.sendMail({ from: 'bench@example.com', to: `lead-${i}@example.com`, subject: `Hello ${i}`, html, text: 'Hello there' });
+        await transport.sendMail({
+          from: 'bench@example.com',
+          to: `lead-${i}@example.com`,
+          subject: `Hello ${i}`,
+          html,
+          text: 'Hello there',
+        });
       }
     }),
   );

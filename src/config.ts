@@ -21,9 +21,7 @@ export interface Config {
   /** ISO country code for phone numbers written without a country code. */
   phoneRegion: string | undefined;
   /** Twilio credentials and sender; unset means SMS go to the outbox. */
-  twilio:
-    | { accountSid: string; authToken: string; messagingServiceSid?: string; from?: string; apiUrl?: string }
-    | undefined;
+  twilio: { accountSid: string; authToken: string; messagingServiceSid?: string; from?: string; apiUrl?: string } | undefined;
   dispatch: {
     batchSize: number;
     concurrency: number;
@@ -57,10 +55,16 @@ const schema = Joi.object({
   DEFAULT_PHONE_REGION: Joi.string()
     .pattern(/^[A-Z]{2}$/)
     .messages({ 'string.pattern.base': '"DEFAULT_PHONE_REGION" must be an ISO 3166 country code like DE or US' }),
-  TWILIO_ACCOUNT_SID: Joi.string().pattern(/^AC[0-9a-fA-F]{32}$/).messages({ 'string.pattern.base': '"TWILIO_ACCOUNT_SID" must look like AC followed by 32 hex digits' }),
+  TWILIO_ACCOUNT_SID: Joi.string()
+    .pattern(/^AC[0-9a-fA-F]{32}$/)
+    .messages({ 'string.pattern.base': '"TWILIO_ACCOUNT_SID" must look like AC followed by 32 hex digits' }),
   TWILIO_AUTH_TOKEN: Joi.string(),
-  TWILIO_MESSAGING_SERVICE_SID: Joi.string().pattern(/^MG[0-9a-fA-F]{32}$/).messages({ 'string.pattern.base': '"TWILIO_MESSAGING_SERVICE_SID" must look like MG followed by 32 hex digits' }),
-  TWILIO_FROM: Joi.string().pattern(/^\+[1-9]\d{6,14}$/).messages({ 'string.pattern.base': '"TWILIO_FROM" must be an E.164 number like +15005550006' }),
+  TWILIO_MESSAGING_SERVICE_SID: Joi.string()
+    .pattern(/^MG[0-9a-fA-F]{32}$/)
+    .messages({ 'string.pattern.base': '"TWILIO_MESSAGING_SERVICE_SID" must look like MG followed by 32 hex digits' }),
+  TWILIO_FROM: Joi.string()
+    .pattern(/^\+[1-9]\d{6,14}$/)
+    .messages({ 'string.pattern.base': '"TWILIO_FROM" must be an E.164 number like +15005550006' }),
   TWILIO_API_URL: Joi.string().uri({ scheme: ['http', 'https'] }),
   DISPATCH_BATCH_SIZE: Joi.number().integer().min(1).max(10_000).default(200),
   DISPATCH_CONCURRENCY: Joi.number().integer().min(1).max(100).default(10),
@@ -72,7 +76,11 @@ const schema = Joi.object({
   INBOUND_SMTP_PORT: Joi.number().port(),
   INBOUND_SMTP_HOST: Joi.string().default('127.0.0.1'),
   INBOUND_WEBHOOK_SECRET: Joi.string().min(24),
-  INBOUND_MAX_BYTES: Joi.number().integer().min(1024).max(100 * 1024 * 1024).default(10 * 1024 * 1024),
+  INBOUND_MAX_BYTES: Joi.number()
+    .integer()
+    .min(1024)
+    .max(100 * 1024 * 1024)
+    .default(10 * 1024 * 1024),
   LOG_LEVEL: Joi.string().valid('debug', 'info', 'warn', 'error', 'silent').default('info'),
 })
   .and('TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN')

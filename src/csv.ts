@@ -7,9 +7,11 @@ import { AppError } from './errors.ts';
  * (the header is row 1). Never holds the whole file in memory.
  */
 export async function* csvRows(file: string): AsyncGenerator<{ row: number; values: Record<string, string> }> {
-  const parser = fs.createReadStream(file).pipe(
-    parse({ columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()), bom: true, skip_empty_lines: true, trim: true }),
-  );
+  const parser = fs
+    .createReadStream(file)
+    .pipe(
+      parse({ columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()), bom: true, skip_empty_lines: true, trim: true }),
+    );
   let row = 1;
   try {
     for await (const values of parser as AsyncIterable<Record<string, string>>) {
@@ -41,7 +43,8 @@ export function assertReadable(file: string, extensions: string[]): string {
 export function csvLine(values: readonly unknown[]): string {
   return values
     .map((v) => {
-      let text = v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v) : String(v);
+      let text =
+        v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v) : String(v);
       if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
       return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
     })

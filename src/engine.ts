@@ -75,7 +75,9 @@ export async function createEngine(config: Config, database: Database, clock: Cl
   const { pool } = database;
   const secret = await signingSecret(pool, config.secret);
   const renderer = new TemplateRenderer(config.templatesDir);
-  const loadCampaigns = cachedFor(CAMPAIGN_RELOAD_MS, () => loadCampaignSet({ campaignsDir: config.campaignsDir, templatesDir: config.templatesDir }));
+  const loadCampaigns = cachedFor(CAMPAIGN_RELOAD_MS, () =>
+    loadCampaignSet({ campaignsDir: config.campaignsDir, templatesDir: config.templatesDir }),
+  );
   const links = { renderer, templatesDir: config.templatesDir, publicUrl: config.publicUrl, secret };
   const stepContext = (set: CampaignSet): StepContext => ({ ...links, set, clock });
   const services = createServices({ pool, config, clock, confirmation: links, loadCampaigns });
@@ -94,7 +96,8 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     run: (campaign, set, options) => runCampaign({ pool, steps: stepContext(set), batchSize: config.runBatchSize }, campaign, options),
     plan: (campaign, set) => planCampaign({ ...links, db: pool, batchSize: config.runBatchSize, clock }, campaign, set.personas),
     ingestEvents: (inputs) => ingestEvents(pool, stepContext(loadCampaigns()), inputs),
-    receiveReply: (reply) => receiveReply({ pool, secret, messageDomain: messageDomain(config), set: loadCampaigns(), now: clock.now() }, reply),
+    receiveReply: (reply) =>
+      receiveReply({ pool, secret, messageDomain: messageDomain(config), set: loadCampaigns(), now: clock.now() }, reply),
     escalateOverdue: () => services.inbox.escalateOverdue(),
     advanceSequences: () => advanceDueSteps(pool, stepContext(loadCampaigns()), config.runBatchSize),
     async startDispatcher() {

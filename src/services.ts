@@ -30,8 +30,13 @@ import { removedStepWarnings } from './sequences/deployed.ts';
 type Bound<F> = F extends (db: pg.Pool, ...args: infer A) => infer R ? (...args: A) => R : never;
 
 /** Binds this process's pool as the first argument of each function. */
-function bound<T extends Record<string, (db: pg.Pool, ...args: never[]) => unknown>>(pool: pg.Pool, fns: T): { [K in keyof T]: Bound<T[K]> } {
-  return Object.fromEntries(Object.entries(fns).map(([name, fn]) => [name, (...args: never[]) => fn(pool, ...args)])) as { [K in keyof T]: Bound<T[K]> };
+function bound<T extends Record<string, (db: pg.Pool, ...args: never[]) => unknown>>(
+  pool: pg.Pool,
+  fns: T,
+): { [K in keyof T]: Bound<T[K]> } {
+  return Object.fromEntries(Object.entries(fns).map(([name, fn]) => [name, (...args: never[]) => fn(pool, ...args)])) as {
+    [K in keyof T]: Bound<T[K]>;
+  };
 }
 
 /** What the services need from the engine around them. */
@@ -66,14 +71,22 @@ export function createServices(deps: ServiceDeps) {
     }),
     leads: {
       ...bound(pool, { find: findLeadByExternalId, save: saveLeads, search: searchLeads, timeline: leadTimeline, any: hasLeads }),
-      import: (file: string, options: Omit<ImportOptions, 'phoneRegion'> = {}) => importLeads(pool, file, { ...options, phoneRegion: deps.config.phoneRegion }),
+      import: (file: string, options: Omit<ImportOptions, 'phoneRegion'> = {}) =>
+        importLeads(pool, file, { ...options, phoneRegion: deps.config.phoneRegion }),
       erase: (externalId: string) => eraseLead(pool, externalId, clock.now()),
     },
     consent: {
-      ...bound(pool, { asOf: consentAsOf, preferences: preferencesOf, export: exportConsentEvents, verify: verifyLedger, import: importConsents }),
+      ...bound(pool, {
+        asOf: consentAsOf,
+        preferences: preferencesOf,
+        export: exportConsentEvents,
+        verify: verifyLedger,
+        import: importConsents,
+      }),
       record: (decision: ConsentDecision) => recordConsent(pool, deps.confirmation, decision, clock.now()),
       proof: (externalId: string) => consentProof(pool, externalId, clock.now()),
-      confirm: (token: ConfirmPayload, evidence: { ip: string | null; user_agent: string | null }) => confirmGrant(pool, token, evidence, clock.now()),
+      confirm: (token: ConfirmPayload, evidence: { ip: string | null; user_agent: string | null }) =>
+        confirmGrant(pool, token, evidence, clock.now()),
     },
     inbox: inboxService({ pool, clock, loadCampaigns: deps.loadCampaigns, smsHelpText: deps.config.smsHelpText }),
     messages: {
@@ -84,7 +97,10 @@ export function createServices(deps: ServiceDeps) {
       ...bound(pool, { runGauges, removedStepWarnings }),
       /** Where one occurrence's messages stand, and what came back. */
       report: async (campaignId: string, occurrence: string) => {
-        const [summary, replies] = await Promise.all([deliverySummary(pool, campaignId, occurrence, clock.now()), replyCounts(pool, campaignId, occurrence)]);
+        const [summary, replies] = await Promise.all([
+          deliverySummary(pool, campaignId, occurrence, clock.now()),
+          replyCounts(pool, campaignId, occurrence),
+        ]);
         return { ...summary, replies };
       },
       deliverySummary: (campaignId: string, occurrence: string) => deliverySummary(pool, campaignId, occurrence, clock.now()),

@@ -16,7 +16,10 @@ function hashKey(key: string): string {
   return crypto.createHash('sha256').update(key).digest('hex');
 }
 
-const CREATE = statement('access.create-key', `INSERT INTO api_keys (name, role, prefix, key_hash, user_id) VALUES ($1, $2, $3, $4, $5) RETURNING id`);
+const CREATE = statement(
+  'access.create-key',
+  `INSERT INTO api_keys (name, role, prefix, key_hash, user_id) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+);
 const LOOK_UP = statement(
   'access.key-by-hash',
   `SELECT k.id, k.name, k.role, k.last_used_at, u.id AS user_id, u.email AS user_email
@@ -66,7 +69,14 @@ export async function authenticateApiKey(db: Queryable, key: string): Promise<Ap
 }
 
 async function lookUpKey(db: Queryable, hash: string): Promise<ApiKeyOwner | undefined> {
-  const { rows } = await db.query<{ id: number; name: string; role: Role; last_used_at: Date | null; user_id: number | null; user_email: string | null }>(LOOK_UP, [hash]);
+  const { rows } = await db.query<{
+    id: number;
+    name: string;
+    role: Role;
+    last_used_at: Date | null;
+    user_id: number | null;
+    user_email: string | null;
+  }>(LOOK_UP, [hash]);
   const row = rows[0];
   if (!row) return undefined;
   if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) await db.query(TOUCH, [row.id]);

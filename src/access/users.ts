@@ -23,7 +23,10 @@ const SAVE = statement(
           languages = excluded.languages, disabled_at = NULL
    RETURNING ${USER_COLUMNS}, (xmax = 0) AS created`,
 );
-const ACTIVE_BY_EMAIL = statement('access.active-user-by-email', `SELECT ${USER_COLUMNS}, password_hash FROM users WHERE email = $1 AND disabled_at IS NULL`);
+const ACTIVE_BY_EMAIL = statement(
+  'access.active-user-by-email',
+  `SELECT ${USER_COLUMNS}, password_hash FROM users WHERE email = $1 AND disabled_at IS NULL`,
+);
 const LIST = statement(
   'access.list-users',
   `SELECT ${USER_COLUMNS} FROM users WHERE disabled_at IS NULL AND ($1::text[] IS NULL OR role = ANY($1)) ORDER BY email`,
@@ -41,7 +44,13 @@ export async function saveUser(
   if (input.password.length < MIN_PASSWORD) throw new AppError('invalid_input', `a password needs at least ${MIN_PASSWORD} characters`);
   const email = loginOf(input.email);
   if (!/^[^@\s]+@[^@\s]+$/.test(email)) throw new AppError('invalid_input', `'${input.email}' is not an email address`);
-  const { rows } = await db.query<User & { created: boolean }>(SAVE, [email, input.name ?? email.split('@')[0], input.role, await hashPassword(input.password), input.languages ?? []]);
+  const { rows } = await db.query<User & { created: boolean }>(SAVE, [
+    email,
+    input.name ?? email.split('@')[0],
+    input.role,
+    await hashPassword(input.password),
+    input.languages ?? [],
+  ]);
   const { created, ...user } = rows[0]!;
   return { user, created };
 }

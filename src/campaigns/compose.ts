@@ -20,7 +20,13 @@ export interface ComposedMessage {
 }
 
 /** The signed link that withdraws this person's consent for the channel and purpose of one message. */
-export function unsubscribeUrlFor(ctx: { publicUrl: string; secret: string }, leadId: number, channel: Channel, purpose: string, messageKey: string): string {
+export function unsubscribeUrlFor(
+  ctx: { publicUrl: string; secret: string },
+  leadId: number,
+  channel: Channel,
+  purpose: string,
+  messageKey: string,
+): string {
   return `${ctx.publicUrl}/unsubscribe/${signToken(ctx.secret, { kind: 'unsubscribe', lead: leadId, channel, purpose, message: messageKey })}`;
 }
 

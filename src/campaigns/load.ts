@@ -124,7 +124,9 @@ function checkReferences(yaml: YamlFile, personas: Persona[], templatesDir: stri
   const audiencePersonas = Array.isArray(data.audience?.personas) ? (data.audience.personas as unknown[]) : undefined;
   audiencePersonas?.forEach((id, i) => {
     if (typeof id === 'string' && !known.has(id)) {
-      problems.push(yaml.problem(['audience', 'personas', i], `unknown persona '${id}'; personas.yaml defines: ${[...known].join(', ') || 'none'}`));
+      problems.push(
+        yaml.problem(['audience', 'personas', i], `unknown persona '${id}'; personas.yaml defines: ${[...known].join(', ') || 'none'}`),
+      );
     }
   });
   const reachable = audiencePersonas
@@ -136,7 +138,8 @@ function checkReferences(yaml: YamlFile, personas: Persona[], templatesDir: stri
     if (typeof step?.template !== 'string' || !['email', 'sms', 'preferred'].includes(step.channel as string)) return;
     for (const channel of channelsOf(step.channel as StepChannel)) {
       if (marketing) {
-        for (const problem of marketingLint(templatesDir, step.template, channel)) problems.push(yaml.problem(['steps', i, 'template'], problem));
+        for (const problem of marketingLint(templatesDir, step.template, channel))
+          problems.push(yaml.problem(['steps', i, 'template'], problem));
       }
       for (const persona of reachable) {
         if (hasFallbackTemplate(templatesDir, step.template, persona, channel)) continue;
@@ -151,7 +154,6 @@ function checkReferences(yaml: YamlFile, personas: Persona[], templatesDir: stri
     }
   });
 }
-
 
 const UNSUBSCRIBE_LINK = /\{\{\{?\s*unsubscribe_url\s*\}\}\}?/;
 const OPT_OUT_WORDING = /\b(stop|stopp|opt[ -]?out|unsubscribe|abmelden|désabonner|end)\b/i;
@@ -172,7 +174,8 @@ function marketingLint(templatesDir: string, template: string, channel: Channel)
       const text = fs.readFileSync(path.join(dir, f), 'utf8');
       const name = `${path.basename(templatesDir)}/${template}/${f}`;
       if (channel === 'email' && !UNSUBSCRIBE_LINK.test(text)) return [`marketing email template ${name} has no {{unsubscribe_url}} link`];
-      if (channel === 'sms' && !OPT_OUT_WORDING.test(text)) return [`marketing SMS template ${name} does not say how to opt out (e.g. "Reply STOP to opt out")`];
+      if (channel === 'sms' && !OPT_OUT_WORDING.test(text))
+        return [`marketing SMS template ${name} does not say how to opt out (e.g. "Reply STOP to opt out")`];
       return [];
     });
 }

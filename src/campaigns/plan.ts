@@ -44,15 +44,29 @@ export async function planCampaign(
   personas: readonly Persona[],
 ): Promise<Plan> {
   if (campaign.kind === 'event') {
-    throw new AppError('unsupported', `${campaign.id} is an event campaign: people enter it when '${campaign.trigger!.event}' happens, so there is no audience to plan`);
+    throw new AppError(
+      'unsupported',
+      `${campaign.id} is an event campaign: people enter it when '${campaign.trigger!.event}' happens, so there is no audience to plan`,
+    );
   }
   const plan: Plan = { campaign: campaign.id, recipients: [], suppressed: [], sms: { messages: 0, segments: 0 } };
   const step = campaign.steps[0]!;
   const now = deps.clock.now();
   const due = new Date(now.getTime() + (step.wait ? durationMs(step.wait) : 0));
   for await (const members of streamAudience(deps.db, campaign.audience ?? {}, personas, deps.batchSize)) {
-    const verdicts = await consentVerdictsFor(deps.db, members.map((m) => m.lead.id), campaignChannels(campaign), campaign.purpose);
-    const counted = campaign.frequency_cap ? await capTimes(deps.db, campaign, members.map((m) => ({ leadId: m.lead.id, nextDueAt: due }))) : undefined;
+    const verdicts = await consentVerdictsFor(
+      deps.db,
+      members.map((m) => m.lead.id),
+      campaignChannels(campaign),
+      campaign.purpose,
+    );
+    const counted = campaign.frequency_cap
+      ? await capTimes(
+          deps.db,
+          campaign,
+          members.map((m) => ({ leadId: m.lead.id, nextDueAt: due })),
+        )
+      : undefined;
     for (const member of members) {
       const decision = decide(member, step, verdicts.get(member.lead.id)!, deps.templatesDir);
       const lead = member.lead.externalId;

@@ -46,14 +46,23 @@ export async function runCampaign(deps: RunDeps, campaign: Campaign, options: Ru
     throw new AppError('unsupported', `${campaign.id} is an event campaign: its events enroll people, it is not run`);
   }
   const { clock } = deps.steps;
-  const runId = await startRun(deps.pool, { campaignId: campaign.id, occurrence: options.occurrence, trigger: options.trigger }, clock.now());
+  const runId = await startRun(
+    deps.pool,
+    { campaignId: campaign.id, occurrence: options.occurrence, trigger: options.trigger },
+    clock.now(),
+  );
   const counts: RunCounts = { audience: 0, enrolled: 0, queued: 0, suppressed: 0, failed: 0, existing: 0 };
   const { personas } = deps.steps.set;
   try {
     for await (const members of streamAudience(deps.pool, campaign.audience ?? {}, personas, deps.batchSize)) {
       await withTransaction(deps.pool, async (client) => {
         const now = clock.now();
-        const enrolled = await enroll(client, campaign, members.map((m) => ({ leadId: m.lead.id, occurrence: options.occurrence })), now);
+        const enrolled = await enroll(
+          client,
+          campaign,
+          members.map((m) => ({ leadId: m.lead.id, occurrence: options.occurrence })),
+          now,
+        );
         const dueNow = enrolled.filter((e) => e.nextDueAt.getTime() <= now.getTime());
         const recorded = await processEnrollments(client, deps.steps, dueNow, { runId });
         counts.audience += members.length;

@@ -13,7 +13,11 @@ const GAUGES = statement('campaigns.run-gauges', `SELECT status, count(*)::int A
 export type RunTrigger = 'manual' | 'schedule' | 'api';
 
 /** Records the start of a run; its id. */
-export async function startRun(db: Queryable, run: { campaignId: string; occurrence: string; trigger: RunTrigger }, now: Date): Promise<number> {
+export async function startRun(
+  db: Queryable,
+  run: { campaignId: string; occurrence: string; trigger: RunTrigger },
+  now: Date,
+): Promise<number> {
   const { rows } = await db.query<{ id: number }>(START, [run.campaignId, run.occurrence, run.trigger, now]);
   return rows[0]!.id;
 }

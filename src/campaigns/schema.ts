@@ -11,7 +11,9 @@ export const campaignRuns = pgTable(
     campaignId: text('campaign_id').notNull(),
     occurrence: text('occurrence').notNull(),
     trigger: text('trigger', { enum: ['manual', 'schedule', 'api'] }).notNull(),
-    status: text('status', { enum: ['running', 'done', 'failed'] }).notNull().default('running'),
+    status: text('status', { enum: ['running', 'done', 'failed'] })
+      .notNull()
+      .default('running'),
     counts: jsonb('counts').$type<Record<string, number>>().notNull().default({}),
     error: text('error'),
     startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),

@@ -27,11 +27,16 @@ export const filterSchema = Joi.object().pattern(Joi.string(), condition).max(LI
 const step = Joi.object({
   id: id.required(),
   channel: Joi.string().valid('email', 'sms', 'preferred').required(),
-  template: Joi.string().pattern(/^[a-z0-9][a-z0-9-_]*$/).required().messages({
-    'string.pattern.base': '{#label} must name a folder under templates/ (lowercase letters, digits, - and _)',
-  }),
+  template: Joi.string()
+    .pattern(/^[a-z0-9][a-z0-9-_]*$/)
+    .required()
+    .messages({
+      'string.pattern.base': '{#label} must name a folder under templates/ (lowercase letters, digits, - and _)',
+    }),
   wait: duration,
-  unless: Joi.array().items(Joi.string().valid('replied', 'goal', 'opened')).unique(),
+  unless: Joi.array()
+    .items(Joi.string().valid('replied', 'goal', 'opened'))
+    .unique(),
 });
 
 const localDateTime = Joi.string()
@@ -42,15 +47,15 @@ export const campaignSchema = Joi.object({
   id: id.required(),
   name: Joi.string().max(LIMITS.nameLength).required(),
   kind: Joi.string().valid('lead', 'event').required(),
-  purpose: Joi.string().pattern(/^[a-z][a-z0-9_-]*$/).required(),
+  purpose: Joi.string()
+    .pattern(/^[a-z][a-z0-9_-]*$/)
+    .required(),
   audience: Joi.object({
     personas: Joi.array().items(id).unique().max(LIMITS.listItems),
     tags: Joi.array().items(Joi.string()).unique().max(LIMITS.listItems),
     where: filterSchema,
   }).when('kind', { is: 'lead', then: Joi.required(), otherwise: Joi.forbidden() }),
-  schedule: Joi.object({ at: localDateTime, cron, timezone })
-    .oxor('at', 'cron')
-    .when('kind', { is: 'event', then: Joi.forbidden() }),
+  schedule: Joi.object({ at: localDateTime, cron, timezone }).oxor('at', 'cron').when('kind', { is: 'event', then: Joi.forbidden() }),
   send_window: Joi.object({
     from: Joi.string().pattern(HHMM).required(),
     to: Joi.string().pattern(HHMM).required(),

@@ -25,7 +25,11 @@ export function createChannels(config: Config): ChannelAdapters {
     ? smtpChannel({ url: config.smtpUrl, from: config.mailFrom, domain, connections: config.dispatch.concurrency })
     : outboxChannel({ dir: outboxDir(config), from: config.mailFrom, domain });
   const sms = config.twilio
-    ? twilioChannel({ ...config.twilio, concurrency: config.dispatch.concurrency, statusCallback: `${config.publicUrl}/webhooks/twilio/status` })
+    ? twilioChannel({
+        ...config.twilio,
+        concurrency: config.dispatch.concurrency,
+        statusCallback: `${config.publicUrl}/webhooks/twilio/status`,
+      })
     : outboxChannel({ dir: outboxDir(config), from: config.mailFrom, domain, kind: 'sms' });
   return { email, sms };
 }

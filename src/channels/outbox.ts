@@ -15,7 +15,10 @@ export function outboxChannel(options: { dir: string; from: string; domain: stri
   const render = async (message: OutgoingMessage): Promise<{ name: string; content: Buffer | string }> =>
     options.kind === 'sms'
       ? { name: `message-${message.id}.sms.txt`, content: `To: ${message.to}\n\n${message.text}\n` }
-      : { name: `message-${message.id}.eml`, content: (await composer.sendMail(mailOptions(message, options.from, options.domain))).message as Buffer };
+      : {
+          name: `message-${message.id}.eml`,
+          content: (await composer.sendMail(mailOptions(message, options.from, options.domain))).message as Buffer,
+        };
   return {
     name: 'outbox',
     destination: options.dir,

@@ -18,9 +18,7 @@ function usage(): string {
 }
 
 function findCommand(argv: string[]): { command: Command; args: string[] } | undefined {
-  const matches = commands
-    .filter((c) => c.name.every((word, i) => argv[i] === word))
-    .sort((a, b) => b.name.length - a.name.length);
+  const matches = commands.filter((c) => c.name.every((word, i) => argv[i] === word)).sort((a, b) => b.name.length - a.name.length);
   const command = matches[0];
   return command && { command, args: argv.slice(command.name.length) };
 }

@@ -1,6 +1,14 @@
 import type { Channel } from '../channels/channel.ts';
 import { statement, type Queryable } from '../db/statement.ts';
-import { consentVerdict, foldConsent, type ConsentAction, type ConsentState, type ConsentStatus, type ConsentVerdict, type RefusalReason } from './state.ts';
+import {
+  consentVerdict,
+  foldConsent,
+  type ConsentAction,
+  type ConsentState,
+  type ConsentStatus,
+  type ConsentVerdict,
+  type RefusalReason,
+} from './state.ts';
 
 /** A ledger event as audits show it. */
 export interface LedgerEvent {
@@ -18,7 +26,8 @@ export interface LedgerEvent {
   hash: string;
 }
 
-export const LEDGER_EVENT_COLUMNS = 'id, action, channel, purpose, source, actor, evidence, notice_version, notice_hash, occurred_at, recorded_at, hash';
+export const LEDGER_EVENT_COLUMNS =
+  'id, action, channel, purpose, source, actor, evidence, notice_version, notice_hash, occurred_at, recorded_at, hash';
 
 const STATES_OF_LEADS = statement(
   'consent.states-of-leads',
@@ -38,8 +47,17 @@ const STATES_OF_LEAD = statement(
 );
 
 /** Current consent of a whole batch of leads for one channel and purpose, in one query. */
-export async function consentStatesFor(db: Queryable, leadIds: number[], channel: Channel, purpose: string): Promise<Map<number, ConsentState>> {
-  const { rows } = await db.query<{ lead_id: number; status: ConsentStatus; deciding_event_id: number }>(STATES_OF_LEADS, [leadIds, channel, purpose]);
+export async function consentStatesFor(
+  db: Queryable,
+  leadIds: number[],
+  channel: Channel,
+  purpose: string,
+): Promise<Map<number, ConsentState>> {
+  const { rows } = await db.query<{ lead_id: number; status: ConsentStatus; deciding_event_id: number }>(STATES_OF_LEADS, [
+    leadIds,
+    channel,
+    purpose,
+  ]);
   return new Map(rows.map((r) => [r.lead_id, { status: r.status, decidingEventId: r.deciding_event_id }]));
 }
 
@@ -83,7 +101,10 @@ export async function consentAsOf(db: Queryable, leadId: number, channel: Channe
 }
 
 /** A person's consents, as the preference page behind an unsubscribe link lists them. */
-export async function preferencesOf(db: Queryable, leadId: number): Promise<{ channel: Channel; purpose: string; status: ConsentStatus }[]> {
+export async function preferencesOf(
+  db: Queryable,
+  leadId: number,
+): Promise<{ channel: Channel; purpose: string; status: ConsentStatus }[]> {
   const { rows } = await db.query<{ channel: Channel; purpose: string; status: ConsentStatus }>(STATES_OF_LEAD, [leadId]);
   return rows;
 }

@@ -32,7 +32,11 @@ const EVENTS_SINCE_GRANT = statement(
 export function confirmationTemplate(deps: ConfirmationDeps, lead: Lead): string {
   if (!lead.email) throw new AppError('unprocessable', `lead '${lead.externalId}' has no email address to confirm`);
   const template = findTemplate(deps.templatesDir, CONFIRMATION_TEMPLATE, 'default', lead.locale, 'email');
-  if (!template) throw new AppError('invalid_config', `no confirmation template: add ${CONFIRMATION_TEMPLATE}/default.email.hbs to the templates folder`);
+  if (!template)
+    throw new AppError(
+      'invalid_config',
+      `no confirmation template: add ${CONFIRMATION_TEMPLATE}/default.email.hbs to the templates folder`,
+    );
   return template;
 }
 
@@ -50,12 +54,23 @@ export async function requestConfirmation(
 ): Promise<{ messageId: number | null; expiresAt: Date }> {
   const template = confirmationTemplate(deps, lead);
   const expiresAt = new Date(now.getTime() + CONFIRM_TTL_MS);
-  const payload: ConfirmPayload = { kind: 'confirm', lead: lead.id, channel: 'email', purpose: grant.purpose, grant: grant.id, exp: Math.floor(expiresAt.getTime() / 1000) };
+  const payload: ConfirmPayload = {
+    kind: 'confirm',
+    lead: lead.id,
+    channel: 'email',
+    purpose: grant.purpose,
+    grant: grant.id,
+    exp: Math.floor(expiresAt.getTime() / 1000),
+  };
   const confirmUrl = `${deps.publicUrl}/confirm/${signToken(deps.secret, payload)}`;
   const email = deps.renderer.renderEmail(template, {
     lead: { external_id: lead.externalId, email: lead.email, ...(lead.firstName ? { first_name: lead.firstName } : {}) },
     persona: {},
-    campaign: { id: 'consent', name: grant.purpose === 'marketing' ? 'our newsletter and offers' : `${grant.purpose} messages`, step: 'confirmation' },
+    campaign: {
+      id: 'consent',
+      name: grant.purpose === 'marketing' ? 'our newsletter and offers' : `${grant.purpose} messages`,
+      step: 'confirmation',
+    },
     unsubscribe_url: '',
     confirm_url: confirmUrl,
   });
@@ -89,10 +104,20 @@ export type ConfirmOutcome = 'confirmed' | 'already-confirmed' | 'superseded';
  * was withdrawn or re-granted since, changes nothing. The token was verified (signature, kind,
  * expiry) by the caller; this checks it against the ledger under the ledger's lock.
  */
-export async function confirmGrant(pool: pg.Pool, token: ConfirmPayload, evidence: { ip: string | null; user_agent: string | null }, now: Date): Promise<ConfirmOutcome> {
+export async function confirmGrant(
+  pool: pg.Pool,
+  token: ConfirmPayload,
+  evidence: { ip: string | null; user_agent: string | null },
+  now: Date,
+): Promise<ConfirmOutcome> {
   return withTransaction(pool, async (client) => {
     await lockLedger(client);
-    const { rows } = await client.query<{ id: number; action: string; grant: string | null }>(EVENTS_SINCE_GRANT, [token.lead, token.channel, token.purpose, token.grant]);
+    const { rows } = await client.query<{ id: number; action: string; grant: string | null }>(EVENTS_SINCE_GRANT, [
+      token.lead,
+      token.channel,
+      token.purpose,
+      token.grant,
+    ]);
     if (rows[0]?.id !== token.grant || rows[0]?.action !== 'grant') return 'superseded';
     if (rows.some((r) => r.action === 'confirm' && r.grant === String(token.grant))) return 'already-confirmed';
     if (rows.slice(1).some((r) => r.action === 'withdraw' || r.action === 'grant')) return 'superseded';

@@ -16,7 +16,10 @@ export interface ConsentImportReport {
 const rowSchema = Joi.object({
   external_id: Joi.string().trim().min(1).required(),
   channel: Joi.string().valid('email', 'sms').required(),
-  purpose: Joi.string().trim().pattern(/^[a-z][a-z0-9_-]*$/).required(),
+  purpose: Joi.string()
+    .trim()
+    .pattern(/^[a-z][a-z0-9_-]*$/)
+    .required(),
   action: Joi.string().valid('grant', 'confirm', 'withdraw').required(),
   // The timezone check comes first: isoDate() normalises the value to UTC as it validates.
   occurred_at: Joi.string()
@@ -31,11 +34,20 @@ const rowSchema = Joi.object({
     }),
   source: Joi.string().trim().min(1).max(200).required(),
   // Optional evidence columns: where and how the consent was given, and what the person was told.
-  ip: Joi.string().trim().ip({ cidr: 'forbidden' }).allow('').messages({ 'string.ip': 'ip must be an IPv4 or IPv6 address', 'string.ipVersion': 'ip must be an IPv4 or IPv6 address' }),
+  ip: Joi.string()
+    .trim()
+    .ip({ cidr: 'forbidden' })
+    .allow('')
+    .messages({ 'string.ip': 'ip must be an IPv4 or IPv6 address', 'string.ipVersion': 'ip must be an IPv4 or IPv6 address' }),
   user_agent: Joi.string().trim().max(1000).allow(''),
   form: Joi.string().trim().max(200).allow(''),
   notice_version: Joi.string().trim().max(100).allow(''),
-  notice_hash: Joi.string().trim().lowercase().pattern(/^[0-9a-f]{64}$/).allow('').messages({ 'string.pattern.base': 'notice_hash must be a SHA-256 in hex (64 characters)' }),
+  notice_hash: Joi.string()
+    .trim()
+    .lowercase()
+    .pattern(/^[0-9a-f]{64}$/)
+    .allow('')
+    .messages({ 'string.pattern.base': 'notice_hash must be a SHA-256 in hex (64 characters)' }),
 })
   .unknown(false)
   .prefs({ abortEarly: false, errors: { wrap: { label: false } }, messages: { 'object.unknown': 'unexpected column {#label}' } });

@@ -95,11 +95,14 @@ export async function appendConsentEvents(client: pg.PoolClient, events: Consent
 }
 
 async function rederiveState(client: pg.PoolClient, keys: ConsentKey[]): Promise<void> {
-  const { rows } = await client.query<{ id: number; lead_id: number; channel: string; purpose: string; action: ConsentAction; source: string }>(EVENTS_OF_KEYS, [
-    keys.map((k) => k.leadId),
-    keys.map((k) => k.channel),
-    keys.map((k) => k.purpose),
-  ]);
+  const { rows } = await client.query<{
+    id: number;
+    lead_id: number;
+    channel: string;
+    purpose: string;
+    action: ConsentAction;
+    source: string;
+  }>(EVENTS_OF_KEYS, [keys.map((k) => k.leadId), keys.map((k) => k.channel), keys.map((k) => k.purpose)]);
   const byKey = new Map<string, typeof rows>();
   for (const row of rows) {
     const key = keyOf({ leadId: row.lead_id, channel: row.channel, purpose: row.purpose });

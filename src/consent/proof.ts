@@ -30,7 +30,10 @@ export interface Proof {
 }
 
 const LEAD = statement('consent.proof-lead', `SELECT id, external_id, email, phone, erased_at FROM leads WHERE external_id = $1`);
-const EVENTS = statement('consent.proof-events', `SELECT ${LEDGER_EVENT_COLUMNS} FROM consent_events WHERE lead_id = $1 ORDER BY occurred_at, id`);
+const EVENTS = statement(
+  'consent.proof-events',
+  `SELECT ${LEDGER_EVENT_COLUMNS} FROM consent_events WHERE lead_id = $1 ORDER BY occurred_at, id`,
+);
 const MESSAGES = statement(
   'consent.proof-messages',
   `SELECT m.id, m.campaign_id AS campaign, m.step_id AS step, m.channel, m.purpose, m.status, m.reason, m.sent_at, m.created_at,
@@ -40,14 +43,21 @@ const MESSAGES = statement(
 );
 
 export async function consentProof(db: Queryable, externalId: string, now: Date): Promise<Proof> {
-  const { rows: leads } = await db.query<{ id: number; external_id: string; email: string | null; phone: string | null; erased_at: Date | null }>(LEAD, [
-    externalId,
-  ]);
+  const { rows: leads } = await db.query<{
+    id: number;
+    external_id: string;
+    email: string | null;
+    phone: string | null;
+    erased_at: Date | null;
+  }>(LEAD, [externalId]);
   const lead = leads[0];
   if (!lead) throw new AppError('not_found', `no lead '${externalId}'`);
   const [{ rows: events }, { rows: messages }, chain] = await Promise.all([
     db.query<LedgerEvent>(EVENTS, [lead.id]),
-    db.query<Omit<ProofMessage, 'consent_event'> & { event_id: number | null; event_action: string; event_source: string; event_at: Date }>(MESSAGES, [lead.id]),
+    db.query<Omit<ProofMessage, 'consent_event'> & { event_id: number | null; event_action: string; event_source: string; event_at: Date }>(
+      MESSAGES,
+      [lead.id],
+    ),
     verifyLeadEvents(db, lead.id),
   ]);
   return {
@@ -69,11 +79,31 @@ export function proofCsv(proof: Proof): string {
   const rows: { at: Date; line: unknown[] }[] = [
     ...proof.consent_events.map((e) => ({
       at: e.occurred_at,
-      line: ['consent', e.occurred_at, e.id, e.channel, e.purpose, e.action, e.source, { actor: e.actor, evidence: e.evidence, notice_version: e.notice_version, notice_hash: e.notice_hash, hash: e.hash }, ''],
+      line: [
+        'consent',
+        e.occurred_at,
+        e.id,
+        e.channel,
+        e.purpose,
+        e.action,
+        e.source,
+        { actor: e.actor, evidence: e.evidence, notice_version: e.notice_version, notice_hash: e.notice_hash, hash: e.hash },
+        '',
+      ],
     })),
     ...proof.messages.map((m) => ({
       at: m.sent_at ?? m.created_at,
-      line: ['message', m.sent_at ?? m.created_at, m.id, m.channel, m.purpose, m.status, `${m.campaign}/${m.step}`, m.reason ?? '', m.consent_event?.id ?? ''],
+      line: [
+        'message',
+        m.sent_at ?? m.created_at,
+        m.id,
+        m.channel,
+        m.purpose,
+        m.status,
+        `${m.campaign}/${m.step}`,
+        m.reason ?? '',
+        m.consent_event?.id ?? '',
+      ],
     })),
   ].sort((a, b) => a.at.getTime() - b.at.getTime());
   return [csvLine(PROOF_HEADER), ...rows.map((r) => csvLine(r.line))].join('\n') + '\n';
@@ -88,7 +118,9 @@ const EXPORT_BATCH = 5_000;
 
 const EXPORT_PAGE = statement(
   'consent.export-page',
-  `SELECT ${LEDGER_EVENT_COLUMNS.split(', ').map((c) => `e.${c}`).join(', ')}, e.prev_hash, l.external_id AS lead
+  `SELECT ${LEDGER_EVENT_COLUMNS.split(', ')
+    .map((c) => `e.${c}`)
+    .join(', ')}, e.prev_hash, l.external_id AS lead
      FROM consent_events e JOIN leads l ON l.id = e.lead_id
     WHERE e.occurred_at >= $1 AND e.occurred_at < $2 AND e.id > $3 ORDER BY e.id LIMIT $4`,
 );
@@ -105,8 +137,38 @@ export async function* exportConsentEvents(db: Queryable, from: Date, to: Date):
   }
 }
 
-export const EXPORT_HEADER = ['id', 'lead', 'channel', 'purpose', 'action', 'source', 'actor', 'occurred_at', 'recorded_at', 'notice_version', 'notice_hash', 'evidence', 'prev_hash', 'hash'];
+export const EXPORT_HEADER = [
+  'id',
+  'lead',
+  'channel',
+  'purpose',
+  'action',
+  'source',
+  'actor',
+  'occurred_at',
+  'recorded_at',
+  'notice_version',
+  'notice_hash',
+  'evidence',
+  'prev_hash',
+  'hash',
+];
 
 export function exportCsvLine(e: ExportedEvent): string {
-  return csvLine([e.id, e.lead, e.channel, e.purpose, e.action, e.source, e.actor, e.occurred_at, e.recorded_at, e.notice_version, e.notice_hash, e.evidence, e.prev_hash, e.hash]);
+  return csvLine([
+    e.id,
+    e.lead,
+    e.channel,
+    e.purpose,
+    e.action,
+    e.source,
+    e.actor,
+    e.occurred_at,
+    e.recorded_at,
+    e.notice_version,
+    e.notice_hash,
+    e.evidence,
+    e.prev_hash,
+    e.hash,
+  ]);
 }

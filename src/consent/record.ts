@@ -42,7 +42,10 @@ const CLOCK_SKEW_MS = 60_000;
  */
 export async function recordConsent(pool: pg.Pool, deps: ConfirmationDeps, decision: ConsentDecision, now: Date): Promise<RecordedConsent> {
   if (decision.occurredAt.getTime() > now.getTime() + CLOCK_SKEW_MS) throw new AppError('invalid_input', 'occurred_at lies in the future');
-  const lead = decision.action === 'grant' && needsConfirmation(decision.channel, decision.purpose) ? (await leadsByIds(pool, [decision.leadId])).get(decision.leadId) : undefined;
+  const lead =
+    decision.action === 'grant' && needsConfirmation(decision.channel, decision.purpose)
+      ? (await leadsByIds(pool, [decision.leadId])).get(decision.leadId)
+      : undefined;
   if (lead) confirmationTemplate(deps, lead);
   return withTransaction(pool, async (client) => {
     const [event] = await appendConsentEvents(client, [

@@ -32,7 +32,10 @@ export const consentEvents = pgTable(
     prevHash: text('prev_hash'),
     hash: text('hash'),
   },
-  (t) => [index('consent_events_key_idx').on(t.leadId, t.channel, t.purpose, t.occurredAt), index('consent_events_subject_idx').on(t.subjectHash)],
+  (t) => [
+    index('consent_events_key_idx').on(t.leadId, t.channel, t.purpose, t.occurredAt),
+    index('consent_events_subject_idx').on(t.subjectHash),
+  ],
 );
 
 /** Current consent per (lead, channel, purpose) and the ledger event that decided it. */

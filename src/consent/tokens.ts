@@ -37,7 +37,12 @@ export function signToken(secret: string, payload: Payload): string {
   return `${body}.${sign(secret, body)}`;
 }
 
-export function verifyToken<K extends Payload['kind']>(secret: string, token: string, kind: K, now: Date = new Date()): Extract<Payload, { kind: K }> | undefined {
+export function verifyToken<K extends Payload['kind']>(
+  secret: string,
+  token: string,
+  kind: K,
+  now: Date = new Date(),
+): Extract<Payload, { kind: K }> | undefined {
   const [body, signature, extra] = token.split('.');
   if (!body || !signature || extra !== undefined) return undefined;
   if (!sameSecret(signature, sign(secret, body))) return undefined;

@@ -37,7 +37,11 @@ const LEAD_EVENTS_IN_CHAIN = statement(
      FROM consent_events e WHERE e.lead_id = $1 ORDER BY e.id`,
 );
 
-export async function verifyLedger(db: Queryable, onProgress?: (checked: number, total: number) => void, anchors: Anchor[] = []): Promise<ChainReport> {
+export async function verifyLedger(
+  db: Queryable,
+  onProgress?: (checked: number, total: number) => void,
+  anchors: Anchor[] = [],
+): Promise<ChainReport> {
   const { rows: count } = await db.query<{ n: number }>(COUNT);
   const total = count[0]!.n;
   let previous = '';
@@ -46,14 +50,21 @@ export async function verifyLedger(db: Queryable, onProgress?: (checked: number,
   let head: ChainReport['head'];
   const anchored = new Map(anchors.map((a) => [a.id, a.hash]));
   for (;;) {
-    const { rows } = await db.query<{ id: number; hash: string | null; prev_hash: string | null; expected: string }>(CHAIN_PAGE, [after, BATCH]);
+    const { rows } = await db.query<{ id: number; hash: string | null; prev_hash: string | null; expected: string }>(CHAIN_PAGE, [
+      after,
+      BATCH,
+    ]);
     for (const { id, ...row } of rows) {
       if (row.prev_hash !== previous) {
-        return { checked, broken: { id, reason: previous === '' && checked === 0 ? 'the first event does not start the chain' : UNLINKED } };
+        return {
+          checked,
+          broken: { id, reason: previous === '' && checked === 0 ? 'the first event does not start the chain' : UNLINKED },
+        };
       }
       if (row.hash !== row.expected) return { checked, broken: { id, reason: ALTERED } };
       // A chain recomputed after an edit verifies in itself, but no longer matches seals recorded elsewhere.
-      if (anchored.has(id) && anchored.get(id) !== row.hash) return { checked, broken: { id, reason: 'its seal differs from the one recorded outside the database (the chain was rewritten)' } };
+      if (anchored.has(id) && anchored.get(id) !== row.hash)
+        return { checked, broken: { id, reason: 'its seal differs from the one recorded outside the database (the chain was rewritten)' } };
       anchored.delete(id);
       previous = row.hash;
       head = { id, hash: row.hash };

@@ -36,7 +36,9 @@ export async function openDatabase(options: { databaseUrl?: string; dataDir: str
     await migrateDatabase(pool);
   } catch (cause) {
     await pool.end();
-    throw cause instanceof AppError ? cause : new AppError('database', `cannot prepare the database: ${(cause as Error).message}`, { cause });
+    throw cause instanceof AppError
+      ? cause
+      : new AppError('database', `cannot prepare the database: ${(cause as Error).message}`, { cause });
   }
   return {
     pool,

@@ -31,10 +31,7 @@ const SESSION_KEY = statement('locks.session-key', 'SELECT pg_advisory_lock($1::
 const TRY_SESSION_KEY = statement('locks.try-session-key', 'SELECT pg_try_advisory_lock($1::int, $2::int) AS ok');
 const UNLOCK = statement('locks.unlock', 'SELECT pg_advisory_unlock($1::bigint)');
 const UNLOCK_KEY = statement('locks.unlock-key', 'SELECT pg_advisory_unlock($1::int, $2::int)');
-const HELD = statement(
-  'locks.held',
-  `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::int AND granted LIMIT 1`,
-);
+const HELD = statement('locks.held', `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::int AND granted LIMIT 1`);
 
 /** Holds `lock` (for `key`, when given) until the caller's transaction ends. */
 export async function lockForTransaction(client: pg.PoolClient, lock: LockId, key?: number | string): Promise<void> {

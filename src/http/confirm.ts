@@ -8,7 +8,10 @@ import { page } from './page.ts';
 const OUTCOME_PAGES = {
   confirmed: ['Subscription confirmed', '<h1>Thank you</h1><p>Your subscription is confirmed.</p>'],
   'already-confirmed': ['Already confirmed', '<h1>Already confirmed</h1><p>This link was used before; nothing changed.</p>'],
-  superseded: ['Link no longer valid', '<h1>This link is no longer valid</h1><p>Your preferences changed after it was sent; nothing changed now.</p>'],
+  superseded: [
+    'Link no longer valid',
+    '<h1>This link is no longer valid</h1><p>Your preferences changed after it was sent; nothing changed now.</p>',
+  ],
 } as const;
 
 /**
@@ -38,7 +41,10 @@ export function confirmRouter(engine: Engine): Router {
   router.post('/:token', async (req, res) => {
     const outcome = await engine.consent.confirm(tokenOf(req), { ip: req.ip ?? null, user_agent: req.get('user-agent') ?? null });
     const [title, body] = OUTCOME_PAGES[outcome];
-    res.status(outcome === 'confirmed' ? 200 : 409).type('html').send(page(title, body));
+    res
+      .status(outcome === 'confirmed' ? 200 : 409)
+      .type('html')
+      .send(page(title, body));
   });
 
   return router;

@@ -44,7 +44,8 @@ export function webhooksRouter(engine: Engine): Router {
     express.raw({ type: () => true, limit: engine.config.inbound.maxBytes }),
     async (req, res) => {
       const raw = req.body as Buffer;
-      if (!Buffer.isBuffer(raw) || raw.length === 0) throw new AppError('invalid_input', 'the body must be a raw MIME message (message/rfc822)');
+      if (!Buffer.isBuffer(raw) || raw.length === 0)
+        throw new AppError('invalid_input', 'the body must be a raw MIME message (message/rfc822)');
       const to = [req.query.to ?? []].flat().filter((v): v is string => typeof v === 'string');
       const reply = await parseInboundEmail(raw, { to });
       const { contactId, duplicate } = await engine.receiveReply(reply);
@@ -58,13 +59,27 @@ export function webhooksRouter(engine: Engine): Router {
     assertFromTwilio(engine, req);
     const body = req.body as Record<string, string | undefined>;
     if (!body.MessageSid || !body.From) throw new AppError('invalid_input', 'MessageSid and From are required');
-    const result = await engine.inbox.inboundSms({ messageSid: body.MessageSid, from: body.From, to: body.To ?? '', body: body.Body ?? '', optOutType: body.OptOutType });
+    const result = await engine.inbox.inboundSms({
+      messageSid: body.MessageSid,
+      from: body.From,
+      to: body.To ?? '',
+      body: body.Body ?? '',
+      optOutType: body.OptOutType,
+    });
     // Keywords are the ledger's business; any other text is a person writing to us. A retried
     // delivery goes through again: the contact is unique per MessageSid, so a failure here is
     // made good by Twilio's retry instead of being lost.
     if (!smsKeyword(body.Body ?? '', body.OptOutType)) {
       const text = (body.Body ?? '').slice(0, 10_000);
-      await engine.receiveReply({ channel: 'sms', externalId: body.MessageSid, kind: 'human', from: body.From, to: body.To, bodyText: text, text: text.trim() });
+      await engine.receiveReply({
+        channel: 'sms',
+        externalId: body.MessageSid,
+        kind: 'human',
+        from: body.From,
+        to: body.To,
+        bodyText: text,
+        text: text.trim(),
+      });
     }
     res.type('text/xml').send(twiml(result.reply));
   });
@@ -74,7 +89,11 @@ export function webhooksRouter(engine: Engine): Router {
     assertFromTwilio(engine, req);
     const body = req.body as Record<string, string | undefined>;
     if (!body.MessageSid || !body.MessageStatus) throw new AppError('invalid_input', 'MessageSid and MessageStatus are required');
-    await engine.messages.deliveryStatus({ providerId: body.MessageSid, status: body.MessageStatus, errorCode: body.ErrorCode || undefined });
+    await engine.messages.deliveryStatus({
+      providerId: body.MessageSid,
+      status: body.MessageStatus,
+      errorCode: body.ErrorCode || undefined,
+    });
     res.status(204).end();
   });
 

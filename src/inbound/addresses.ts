@@ -26,11 +26,19 @@ export const replyAddress = (secret: string, domain: string, messageId: number) 
  * An email's headers with the addresses that name it: Reply-To, and a mailto beside the https
  * link in List-Unsubscribe (RFC 2369), for mail clients that unsubscribe by sending mail.
  */
-export function withMessageAddresses(secret: string, domain: string, messageId: number, headers: Record<string, string>): Record<string, string> {
+export function withMessageAddresses(
+  secret: string,
+  domain: string,
+  messageId: number,
+  headers: Record<string, string>,
+): Record<string, string> {
   const withReply = { ...headers, 'Reply-To': replyAddress(secret, domain, messageId) };
   const link = headers['List-Unsubscribe'];
   if (!link) return withReply;
-  return { ...withReply, 'List-Unsubscribe': `${link}, <mailto:${messageAddress(secret, 'unsubscribe', domain, messageId)}?subject=unsubscribe>` };
+  return {
+    ...withReply,
+    'List-Unsubscribe': `${link}, <mailto:${messageAddress(secret, 'unsubscribe', domain, messageId)}?subject=unsubscribe>`,
+  };
 }
 
 /** The message an address of this kind names, when its token is ours and intact. */

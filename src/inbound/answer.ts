@@ -58,12 +58,20 @@ export async function replyToContact(
     let to = contact.from_address;
     if (channel !== contact.channel) {
       const address = channel === 'email' ? contact.lead_email : contact.lead_phone;
-      if (!address) throw new AppError('unprocessable', `this person has no ${channel === 'email' ? 'email address' : 'phone number'}; answer by ${contact.channel}`);
+      if (!address)
+        throw new AppError(
+          'unprocessable',
+          `this person has no ${channel === 'email' ? 'email address' : 'phone number'}; answer by ${contact.channel}`,
+        );
       to = address;
     }
-    const subject = reply.subject ?? (contact.subject ? (/^re:/i.test(contact.subject) ? contact.subject : `Re: ${contact.subject}`) : 'Re: your message');
+    const subject =
+      reply.subject ??
+      (contact.subject ? (/^re:/i.test(contact.subject) ? contact.subject : `Re: ${contact.subject}`) : 'Re: your message');
     const threaded: Record<string, string> =
-      channel === 'email' && contact.channel === 'email' && /^<[^>]+>$/.test(contact.external_id) ? { 'In-Reply-To': contact.external_id, References: contact.external_id } : {};
+      channel === 'email' && contact.channel === 'email' && /^<[^>]+>$/.test(contact.external_id)
+        ? { 'In-Reply-To': contact.external_id, References: contact.external_id }
+        : {};
     const [recorded] = await recordMessages(client, [
       {
         idempotencyKey: `reply:${id}:${contact.replies + 1}`,

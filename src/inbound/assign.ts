@@ -28,7 +28,12 @@ const LEAST_LOADED = statement(
  * fewest open contacts, ties by id. Serialised per queue, so two replies arriving together never
  * both land on one person because each read the other's count stale.
  */
-export async function pickAssignee(client: pg.PoolClient, queue: Queue, language: string | null, exclude?: number): Promise<Assignee | undefined> {
+export async function pickAssignee(
+  client: pg.PoolClient,
+  queue: Queue,
+  language: string | null,
+  exclude?: number,
+): Promise<Assignee | undefined> {
   if (queue.members.length === 0) return undefined;
   await lockForTransaction(client, LOCKS.assignQueue, queue.id);
   const { rows } = await client.query<Assignee>(LEAST_LOADED, [queue.members, language, exclude ?? null]);

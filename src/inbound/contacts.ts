@@ -100,8 +100,14 @@ const ONE = statement(
           nullif(trim(concat_ws(' ', l.first_name, l.last_name)), '') AS lead_name
      FROM ${FROM} WHERE c.id = $2`,
 );
-const ORIGINAL = statement('inbound.original-message', `SELECT id, subject, body_text AS text, sent_at, template FROM messages WHERE id = $1`);
-const HISTORY = statement('inbound.contact-history', `SELECT action, actor, detail, at FROM inbound_contact_events WHERE contact_id = $1 ORDER BY at, id`);
+const ORIGINAL = statement(
+  'inbound.original-message',
+  `SELECT id, subject, body_text AS text, sent_at, template FROM messages WHERE id = $1`,
+);
+const HISTORY = statement(
+  'inbound.contact-history',
+  `SELECT action, actor, detail, at FROM inbound_contact_events WHERE contact_id = $1 ORDER BY at, id`,
+);
 const PLACEMENT = statement('inbound.contact-placement', `SELECT queue, assignee_id, escalated_to FROM inbound_contacts WHERE id = $1`);
 
 /** Open work first: overdue, then by due time and priority; closed ones newest first. */

@@ -6,7 +6,8 @@ import type { ContactKind, IncomingReply } from './receive.ts';
 /** Stored text is cut here; the raw message is not kept, so nothing needs more. */
 const MAX_TEXT = 100_000;
 
-const AUTO_SUBJECT = /^\s*(out of (the )?office|automatic reply|auto(matic)?[- ]?(reply|response)|auto:|abwesenheit|automatische antwort|r[ée]ponse automatique|absence)/i;
+const AUTO_SUBJECT =
+  /^\s*(out of (the )?office|automatic reply|auto(matic)?[- ]?(reply|response)|auto:|abwesenheit|automatische antwort|r[ée]ponse automatique|absence)/i;
 const BOUNCE_SENDER = /^(mailer-daemon|postmaster)@/i;
 
 function headerText(value: HeaderValue | undefined): string | undefined {
@@ -33,7 +34,9 @@ export function classify(headers: Map<string, HeaderValue>, from: string, subjec
   if (autoSubmitted && autoSubmitted.trim().toLowerCase() !== 'no') return 'auto-reply';
   if (['x-autoreply', 'x-autorespond', 'x-autoresponder'].some((h) => headers.has(h))) return 'auto-reply';
   if (/^(oof|all)\b/i.test(headerText(headers.get('x-auto-response-suppress')) ?? '') && AUTO_SUBJECT.test(subject)) return 'auto-reply';
-  const precedence = headerText(headers.get('precedence') ?? headers.get('x-precedence'))?.trim().toLowerCase();
+  const precedence = headerText(headers.get('precedence') ?? headers.get('x-precedence'))
+    ?.trim()
+    .toLowerCase();
   if (precedence && ['bulk', 'junk', 'list', 'auto_reply'].includes(precedence)) return 'auto-reply';
   if (AUTO_SUBJECT.test(subject)) return 'auto-reply';
   return 'human';
@@ -58,7 +61,9 @@ export async function parseInboundEmail(raw: Buffer, envelope: { from?: string; 
   const from = (addresses(mail.from)[0] ?? envelope.from ?? '').toLowerCase();
   const subject = mail.subject ?? '';
   const body = (mail.text ?? (typeof mail.html === 'string' ? convert(mail.html, { wordwrap: false }) : '')).slice(0, MAX_TEXT);
-  const delivered = ['delivered-to', 'x-original-to'].flatMap((h) => [mail.headers.get(h) ?? []].flat().map((v) => headerText(v as HeaderValue) ?? ''));
+  const delivered = ['delivered-to', 'x-original-to'].flatMap((h) =>
+    [mail.headers.get(h) ?? []].flat().map((v) => headerText(v as HeaderValue) ?? ''),
+  );
   return {
     channel: 'email',
     // A message without a Message-ID is still recognised when it comes twice, by its content.
@@ -66,7 +71,9 @@ export async function parseInboundEmail(raw: Buffer, envelope: { from?: string; 
     kind: classify(mail.headers, from, subject, envelope.from),
     from,
     to: addresses(mail.to)[0],
-    recipients: [...(envelope.to ?? []), ...addresses(mail.to), ...addresses(mail.cc), ...delivered].map((a) => a.trim().toLowerCase()).filter(Boolean),
+    recipients: [...(envelope.to ?? []), ...addresses(mail.to), ...addresses(mail.cc), ...delivered]
+      .map((a) => a.trim().toLowerCase())
+      .filter(Boolean),
     subject,
     bodyText: body,
     text: newPart(body),

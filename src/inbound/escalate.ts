@@ -29,7 +29,14 @@ export async function escalateOverdue(pool: pg.Pool, rules: InboundRules, now: D
       rules.queues.map((q) => q.lead ?? null),
     ]);
     for (const row of rows) {
-      await recordContactEvent(client, row.id, 'escalated', 'system', { to: row.escalated_to ? row.lead_email : null, queue: row.queue }, now);
+      await recordContactEvent(
+        client,
+        row.id,
+        'escalated',
+        'system',
+        { to: row.escalated_to ? row.lead_email : null, queue: row.queue },
+        now,
+      );
     }
     return rows.map((r) => r.id);
   });

@@ -6,6 +6,13 @@ const APPEND = statement(
 );
 
 /** Appends to a contact's own history: who did what to it, and when. */
-export async function recordContactEvent(db: Queryable, contactId: number, action: string, actor: string, detail: Record<string, unknown>, at: Date): Promise<void> {
+export async function recordContactEvent(
+  db: Queryable,
+  contactId: number,
+  action: string,
+  actor: string,
+  detail: Record<string, unknown>,
+  at: Date,
+): Promise<void> {
   await db.query(APPEND, [contactId, action, actor, JSON.stringify(detail), at]);
 }

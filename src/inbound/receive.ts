@@ -69,7 +69,10 @@ interface Identity {
 
 const MESSAGE_COLUMNS = 'id, lead_id, campaign_id, step_id, template, channel, purpose, persona, enrollment_id';
 
-const SENT_MESSAGES = statement('inbound.sent-messages', `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ANY($1::bigint[]) AND status = 'sent'`);
+const SENT_MESSAGES = statement(
+  'inbound.sent-messages',
+  `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ANY($1::bigint[]) AND status = 'sent'`,
+);
 const LEAD_BY_EMAIL = statement('inbound.lead-by-email', `SELECT id FROM leads WHERE lower(email) = $1 ORDER BY id LIMIT 1`);
 const LAST_SMS_TO = statement(
   'inbound.last-sms-to',
@@ -86,9 +89,15 @@ const INSERT_CONTACT = statement(
    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
    ON CONFLICT (channel, external_id) DO NOTHING RETURNING id`,
 );
-const EXISTING_CONTACT = statement('inbound.contact-by-delivery', `SELECT id FROM inbound_contacts WHERE channel = $1 AND external_id = $2`);
+const EXISTING_CONTACT = statement(
+  'inbound.contact-by-delivery',
+  `SELECT id FROM inbound_contacts WHERE channel = $1 AND external_id = $2`,
+);
 const SET_ASSIGNEE = statement('inbound.set-assignee', `UPDATE inbound_contacts SET status = 'assigned', assignee_id = $2 WHERE id = $1`);
-const MESSAGE_OF_ADDRESS = statement('inbound.message-of-unsubscribe-address', `SELECT lead_id, channel, purpose FROM messages WHERE id = $1`);
+const MESSAGE_OF_ADDRESS = statement(
+  'inbound.message-of-unsubscribe-address',
+  `SELECT lead_id, channel, purpose FROM messages WHERE id = $1`,
+);
 
 /**
  * Who wrote and to which message: the reply token in the address it was sent to, else our
@@ -102,7 +111,9 @@ async function identify(client: pg.PoolClient, deps: ReceiveDeps, reply: Incomin
     return ids.map((id) => rows.find((r) => r.id === id)).find(Boolean);
   };
   if (reply.channel === 'email') {
-    const tokens = (reply.recipients ?? []).map((r) => messageIdFromAddress(deps.secret, 'reply', r)).filter((id): id is number => id !== undefined);
+    const tokens = (reply.recipients ?? [])
+      .map((r) => messageIdFromAddress(deps.secret, 'reply', r))
+      .filter((id): id is number => id !== undefined);
     const byToken = await byId(tokens);
     if (byToken) return { by: 'token', leadId: byToken.lead_id, message: byToken };
     const byHeaders = await byId(messageIdsFromHeaders(deps.messageDomain, reply.inReplyTo, reply.references));
@@ -127,32 +138,59 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
   return withTransaction(deps.pool, async (client) => {
     if (await unsubscribeByMail(client, deps, reply)) return { contactId: null, duplicate: false, unsubscribed: true };
     const who = await identify(client, deps, reply);
-    const lead = who.leadId
-      ? (await client.query<{ locale: string | null }>(LEAD_LOCALE, [who.leadId])).rows[0]
-      : undefined;
+    const lead = who.leadId ? (await client.query<{ locale: string | null }>(LEAD_LOCALE, [who.leadId])).rows[0] : undefined;
     const language = lead?.locale?.split(/[-_]/)[0]?.toLowerCase() ?? null;
     const campaign = who.message ? deps.set.campaigns.get(who.message.campaign_id) : undefined;
     const human = reply.kind === 'human';
-    const q = qualify(deps.set.inbound, { text: reply.text, channel: reply.channel, campaign, persona: who.message?.persona, language: language ?? undefined });
+    const q = qualify(deps.set.inbound, {
+      text: reply.text,
+      channel: reply.channel,
+      campaign,
+      persona: who.message?.persona,
+      language: language ?? undefined,
+    });
     const queue = deps.set.inbound.queues.find((x) => x.id === q.queue)!;
     const dueAt = human ? dueAfter(deps.now, queue.service_level.first_response, queue.service_level.business_hours) : null;
 
-    const { rows } = await client.query<{ id: number }>(
-      INSERT_CONTACT,
-      [
-        reply.channel, reply.externalId, reply.kind, who.leadId, who.message?.id ?? null, who.by,
-        who.message?.campaign_id ?? null, who.message?.step_id ?? null, who.message?.template ?? null,
-        reply.from, reply.to ?? null, reply.subject ?? null, reply.text, reply.bodyText, language,
-        human ? q.category : 'other', human ? q.priority : 'low', human ? q.queue : null, human ? q.rule : null,
-        human ? 'new' : 'closed', dueAt, human ? null : reply.kind, deps.now, human ? null : deps.now,
-      ],
-    );
+    const { rows } = await client.query<{ id: number }>(INSERT_CONTACT, [
+      reply.channel,
+      reply.externalId,
+      reply.kind,
+      who.leadId,
+      who.message?.id ?? null,
+      who.by,
+      who.message?.campaign_id ?? null,
+      who.message?.step_id ?? null,
+      who.message?.template ?? null,
+      reply.from,
+      reply.to ?? null,
+      reply.subject ?? null,
+      reply.text,
+      reply.bodyText,
+      language,
+      human ? q.category : 'other',
+      human ? q.priority : 'low',
+      human ? q.queue : null,
+      human ? q.rule : null,
+      human ? 'new' : 'closed',
+      dueAt,
+      human ? null : reply.kind,
+      deps.now,
+      human ? null : deps.now,
+    ]);
     if (!rows[0]) {
       const { rows: existing } = await client.query<{ id: number }>(EXISTING_CONTACT, [reply.channel, reply.externalId]);
       return { contactId: existing[0]!.id, duplicate: true };
     }
     const contactId = rows[0].id;
-    await recordContactEvent(client, contactId, 'received', 'system', { identified_by: who.by, kind: reply.kind, category: q.category, rule: q.rule }, deps.now);
+    await recordContactEvent(
+      client,
+      contactId,
+      'received',
+      'system',
+      { identified_by: who.by, kind: reply.kind, category: q.category, rule: q.rule },
+      deps.now,
+    );
     if (!human) return { contactId, duplicate: false };
 
     if (who.message?.enrollment_id) await markReplied(client, who.message.enrollment_id, deps.now);
@@ -162,7 +200,16 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
       const channel = who.message?.channel ?? reply.channel;
       const purpose = who.message?.purpose ?? 'marketing';
       await appendConsentEvents(client, [
-        { leadId: who.leadId, channel, purpose, action: 'withdraw', source: 'reply-opt-out', actor: 'recipient', evidence: { contact_id: contactId, rule: q.rule }, occurredAt: deps.now },
+        {
+          leadId: who.leadId,
+          channel,
+          purpose,
+          action: 'withdraw',
+          source: 'reply-opt-out',
+          actor: 'recipient',
+          evidence: { contact_id: contactId, rule: q.rule },
+          occurredAt: deps.now,
+        },
       ]);
       await recordContactEvent(client, contactId, 'consent-withdrawn', 'system', { channel, purpose }, deps.now);
     }
@@ -171,7 +218,11 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
       await client.query(SET_ASSIGNEE, [contactId, assignee.id]);
       await recordContactEvent(client, contactId, 'assigned', 'system', { to: assignee.email, queue: queue.id }, deps.now);
     } else {
-      log.warn('no available member of the queue speaks the contact\'s language; it waits in the queue', { contact: contactId, queue: queue.id, language });
+      log.warn("no available member of the queue speaks the contact's language; it waits in the queue", {
+        contact: contactId,
+        queue: queue.id,
+        language,
+      });
     }
     return { contactId, duplicate: false };
   });
@@ -191,7 +242,16 @@ async function unsubscribeByMail(client: pg.PoolClient, deps: ReceiveDeps, reply
   const message = rows[0];
   if (message) {
     await appendConsentEvents(client, [
-      { leadId: message.lead_id, channel: message.channel, purpose: message.purpose, action: 'withdraw', source: 'unsubscribe-mailto', actor: 'recipient', evidence: { message_id: id, mail_id: reply.externalId }, occurredAt: deps.now },
+      {
+        leadId: message.lead_id,
+        channel: message.channel,
+        purpose: message.purpose,
+        action: 'withdraw',
+        source: 'unsubscribe-mailto',
+        actor: 'recipient',
+        evidence: { message_id: id, mail_id: reply.externalId },
+        occurredAt: deps.now,
+      },
     ]);
   }
   return true;

@@ -71,7 +71,11 @@ const schema = Joi.object({
         service_level: Joi.object({
           first_response: duration.required(),
           business_hours: Joi.object({
-            days: Joi.array().items(Joi.string().valid(...WEEKDAYS)).unique().min(1).required(),
+            days: Joi.array()
+              .items(Joi.string().valid(...WEEKDAYS))
+              .unique()
+              .min(1)
+              .required(),
             from: Joi.string().pattern(HHMM).required(),
             to: Joi.string().pattern(HHMM).required(),
             timezone: timezone.required(),
@@ -95,7 +99,9 @@ const schema = Joi.object({
         })
           .min(1)
           .required(),
-        category: Joi.string().valid(...CONTACT_CATEGORIES).required(),
+        category: Joi.string()
+          .valid(...CONTACT_CATEGORIES)
+          .required(),
         priority: Joi.string().valid(...PRIORITIES),
         queue: id,
       }),
@@ -124,21 +130,36 @@ function checkInbound(yaml: YamlFile, rules: InboundRules, campaigns: Iterable<C
   const known = `defined queues: ${[...queues].join(', ')}`;
   if (!queues.has(rules.default_queue)) problems.push(yaml.problem(['default_queue'], `unknown queue '${rules.default_queue}'; ${known}`));
   rules.rules.forEach((rule, i) => {
-    if (rule.queue && !queues.has(rule.queue)) problems.push(yaml.problem(['rules', i, 'queue'], `unknown queue '${rule.queue}'; ${known}`));
+    if (rule.queue && !queues.has(rule.queue))
+      problems.push(yaml.problem(['rules', i, 'queue'], `unknown queue '${rule.queue}'; ${known}`));
     [rule.match.text ?? []].flat().forEach((pattern, j) => {
       const error = patternError(pattern);
-      if (error) problems.push(yaml.problem(Array.isArray(rule.match.text) ? ['rules', i, 'match', 'text', j] : ['rules', i, 'match', 'text'], error));
+      if (error)
+        problems.push(
+          yaml.problem(Array.isArray(rule.match.text) ? ['rules', i, 'match', 'text', j] : ['rules', i, 'match', 'text'], error),
+        );
     });
   });
   rules.queues.forEach((queue, i) => {
     const hours = queue.service_level.business_hours;
     if (hours && hours.from >= hours.to) {
-      problems.push(yaml.problem(['queues', i, 'service_level', 'business_hours', 'to'], `business hours must end after they start (${hours.from}–${hours.to})`));
+      problems.push(
+        yaml.problem(
+          ['queues', i, 'service_level', 'business_hours', 'to'],
+          `business hours must end after they start (${hours.from}–${hours.to})`,
+        ),
+      );
     }
   });
   for (const campaign of campaigns) {
     if (campaign.reply_queue && !queues.has(campaign.reply_queue)) {
-      problems.push({ file: yaml.file, line: 1, col: 1, severity: 'warning', message: `campaign '${campaign.id}' sends replies to queue '${campaign.reply_queue}', which is not defined here` });
+      problems.push({
+        file: yaml.file,
+        line: 1,
+        col: 1,
+        severity: 'warning',
+        message: `campaign '${campaign.id}' sends replies to queue '${campaign.reply_queue}', which is not defined here`,
+      });
     }
   }
 }
@@ -165,7 +186,7 @@ function patternError(pattern: string): string | undefined {
   }
 }
 
-const asList = <T>(value: T | T[] | undefined): T[] | undefined => (value === undefined ? undefined : [value].flat() as T[]);
+const asList = <T>(value: T | T[] | undefined): T[] | undefined => (value === undefined ? undefined : ([value].flat() as T[]));
 
 function normaliseRule(rule: Rule): Rule {
   const m = rule.match as Record<string, unknown>;
@@ -200,7 +221,10 @@ const compiled = new WeakMap<Rule, RegExp[]>();
 
 /** Category, priority and queue for a reply: the first matching rule, else `other` in the campaign's reply queue. */
 export function qualify(rules: InboundRules, input: QualifyInput): Qualification {
-  const fallbackQueue = input.campaign?.reply_queue && rules.queues.some((q) => q.id === input.campaign!.reply_queue) ? input.campaign.reply_queue : rules.default_queue;
+  const fallbackQueue =
+    input.campaign?.reply_queue && rules.queues.some((q) => q.id === input.campaign!.reply_queue)
+      ? input.campaign.reply_queue
+      : rules.default_queue;
   for (const rule of rules.rules) {
     const m = rule.match;
     if (m.campaign && !(input.campaign && m.campaign.includes(input.campaign.id))) continue;

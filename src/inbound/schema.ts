@@ -71,8 +71,12 @@ export const inboundContacts = pgTable(
   },
   (t) => [
     uniqueIndex('inbound_contacts_external_idx').on(t.channel, t.externalId),
-    index('inbound_contacts_open_idx').on(t.queue, t.status).where(sql`status <> 'closed'`),
-    index('inbound_contacts_due_idx').on(t.dueAt).where(sql`status IN ('new', 'assigned') AND escalated_at IS NULL`),
+    index('inbound_contacts_open_idx')
+      .on(t.queue, t.status)
+      .where(sql`status <> 'closed'`),
+    index('inbound_contacts_due_idx')
+      .on(t.dueAt)
+      .where(sql`status IN ('new', 'assigned') AND escalated_at IS NULL`),
     index('inbound_contacts_lead_idx').on(t.leadId),
   ],
 );

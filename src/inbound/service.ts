@@ -22,12 +22,15 @@ export function inboxService(deps: { pool: pg.Pool; clock: Clock; loadCampaigns(
     /** Every queue of inbound.yaml, and those the viewer may see. */
     queues: () => rules().queues,
     queuesOf: (viewer: Viewer) => queuesInReach(rules(), viewer),
-    list: (viewer: Viewer, filter: Omit<ContactFilter, 'reach'>) => listContacts(pool, { ...filter, reach: reachFilter(rules(), viewer) }, clock.now()),
+    list: (viewer: Viewer, filter: Omit<ContactFilter, 'reach'>) =>
+      listContacts(pool, { ...filter, reach: reachFilter(rules(), viewer) }, clock.now()),
     reachable: (viewer: Viewer, id: string | number) => reachableContact(pool, rules(), viewer, id),
     get: (id: ReachableContact) => getContact(pool, id, clock.now()),
     accept: (id: ReachableContact, actor: Actor) => acceptContact(pool, id, actor, clock.now()),
-    reply: (id: ReachableContact, reply: { text: string; subject?: string; channel?: Channel }, actor: Actor) => replyToContact(pool, id, reply, actor, clock.now()),
-    assign: (id: ReachableContact, to: { user?: string; queue?: string }, actor: Actor) => assignContact(pool, rules(), id, to, actor, clock.now()),
+    reply: (id: ReachableContact, reply: { text: string; subject?: string; channel?: Channel }, actor: Actor) =>
+      replyToContact(pool, id, reply, actor, clock.now()),
+    assign: (id: ReachableContact, to: { user?: string; queue?: string }, actor: Actor) =>
+      assignContact(pool, rules(), id, to, actor, clock.now()),
     close: (id: ReachableContact, resolution: string, actor: Actor) => closeContact(pool, id, resolution, actor, clock.now()),
     /** An inbound text: STOP/START/HELP keywords change the ledger here; anything else is a reply. */
     inboundSms: (sms: InboundSms) => handleInboundSms(pool, sms, deps.smsHelpText, clock.now()),

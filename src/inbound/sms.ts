@@ -56,7 +56,13 @@ export async function handleInboundSms(pool: pg.Pool, sms: InboundSms, helpText:
     const evidence = { message_sid: sms.messageSid, body: sms.body, opt_out_type: sms.optOutType ?? null };
     const events = rows.flatMap((lead): ConsentEventInput[] =>
       keyword === 'opt-out'
-        ? (lead.purposes?.length ? lead.purposes : ['marketing']).map((purpose) => ({ ...base, leadId: lead.id, purpose, action: 'withdraw', evidence }))
+        ? (lead.purposes?.length ? lead.purposes : ['marketing']).map((purpose) => ({
+            ...base,
+            leadId: lead.id,
+            purpose,
+            action: 'withdraw',
+            evidence,
+          }))
         : [{ ...base, leadId: lead.id, purpose: 'marketing', action: 'grant', evidence }],
     );
     await appendConsentEvents(client, events);

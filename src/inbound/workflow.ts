@@ -19,8 +19,14 @@ const LOCK = statement(
   'inbound.lock-contact',
   `SELECT id, status, assignee_id, queue, language FROM inbound_contacts WHERE id = $1 AND kind = 'human' FOR UPDATE`,
 );
-const ACCEPT = statement('inbound.accept', `UPDATE inbound_contacts SET status = 'accepted', assignee_id = $2, accepted_at = $3 WHERE id = $1`);
-const ASSIGN = statement('inbound.assign', `UPDATE inbound_contacts SET queue = $2, assignee_id = $3, status = $4, accepted_at = NULL WHERE id = $1`);
+const ACCEPT = statement(
+  'inbound.accept',
+  `UPDATE inbound_contacts SET status = 'accepted', assignee_id = $2, accepted_at = $3 WHERE id = $1`,
+);
+const ASSIGN = statement(
+  'inbound.assign',
+  `UPDATE inbound_contacts SET queue = $2, assignee_id = $3, status = $4, accepted_at = NULL WHERE id = $1`,
+);
 const CLOSE = statement('inbound.close', `UPDATE inbound_contacts SET status = 'closed', resolution = $2, closed_at = $3 WHERE id = $1`);
 
 export interface LockedContact {
@@ -32,7 +38,12 @@ export interface LockedContact {
 }
 
 /** Locks the contact for a change and checks it may make that change. */
-export async function lockContact(client: pg.PoolClient, id: number, allowed: readonly ContactStatus[], action: string): Promise<LockedContact> {
+export async function lockContact(
+  client: pg.PoolClient,
+  id: number,
+  allowed: readonly ContactStatus[],
+  action: string,
+): Promise<LockedContact> {
   const { rows } = await client.query<LockedContact>(LOCK, [id]);
   const contact = rows[0];
   if (!contact) throw new AppError('not_found', `no inbound contact ${id}`);
@@ -52,7 +63,14 @@ export async function acceptContact(pool: pg.Pool, id: number, actor: Actor, now
 }
 
 /** Hands the contact to a person, or to another queue (whose least-loaded member gets it). */
-export async function assignContact(pool: pg.Pool, rules: InboundRules, id: number, to: { user?: string; queue?: string }, actor: Actor, now: Date): Promise<void> {
+export async function assignContact(
+  pool: pg.Pool,
+  rules: InboundRules,
+  id: number,
+  to: { user?: string; queue?: string },
+  actor: Actor,
+  now: Date,
+): Promise<void> {
   await withTransaction(pool, async (client) => {
     const contact = await lockContact(client, id, ['new', 'assigned', 'accepted'], 'reassigned');
     let queueId = contact.queue;

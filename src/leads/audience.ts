@@ -15,10 +15,7 @@ export interface Member {
   persona: Persona;
 }
 
-const PAGE = statement(
-  'leads.audience-page',
-  `SELECT ${LEAD_COLUMNS} FROM leads WHERE id > $1 AND erased_at IS NULL ORDER BY id LIMIT $2`,
-);
+const PAGE = statement('leads.audience-page', `SELECT ${LEAD_COLUMNS} FROM leads WHERE id > $1 AND erased_at IS NULL ORDER BY id LIMIT $2`);
 const PAGE_TAGGED = statement(
   'leads.audience-page-tagged',
   `SELECT ${LEAD_COLUMNS} FROM leads WHERE id > $1 AND erased_at IS NULL AND tags @> $3::text[] ORDER BY id LIMIT $2`,

@@ -94,17 +94,14 @@ export async function recordEvents(client: pg.PoolClient, inputs: EventInput[], 
 
   // Ids are drawn first so that the rows RETURNING reports can be matched to their inputs.
   const { rows: seq } = await client.query<{ id: number }>(NEXT_IDS, [accepted.length]);
-  const { rows } = await client.query<{ id: number }>(
-    INSERT,
-    [
-      seq.map((s) => s.id),
-      accepted.map((a) => a.input.id ?? null),
-      accepted.map((a) => a.leadId),
-      accepted.map((a) => a.input.event),
-      accepted.map((a) => JSON.stringify(a.input.properties)),
-      accepted.map((a) => (a.input.occurred_at ? new Date(a.input.occurred_at) : now)),
-    ],
-  );
+  const { rows } = await client.query<{ id: number }>(INSERT, [
+    seq.map((s) => s.id),
+    accepted.map((a) => a.input.id ?? null),
+    accepted.map((a) => a.leadId),
+    accepted.map((a) => a.input.event),
+    accepted.map((a) => JSON.stringify(a.input.properties)),
+    accepted.map((a) => (a.input.occurred_at ? new Date(a.input.occurred_at) : now)),
+  ]);
   const inserted = new Set(rows.map((r) => r.id));
   accepted.forEach((a, i) => {
     const id = seq[i]!.id;

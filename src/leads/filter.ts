@@ -5,11 +5,7 @@ import { LEAD_FIELDS, type Lead } from './types.ts';
  * equality, `{in: [...]}`, `{gt|gte|lt|lte: n}` and `{exists: bool}`; every key must hold.
  */
 export type Scalar = string | number | boolean | null;
-export type Condition =
-  | Scalar
-  | { in: Scalar[] }
-  | { exists: boolean }
-  | { gt?: number; gte?: number; lt?: number; lte?: number };
+export type Condition = Scalar | { in: Scalar[] } | { exists: boolean } | { gt?: number; gte?: number; lt?: number; lte?: number };
 export type Filter = Record<string, Condition>;
 
 export function leadValue(lead: Lead, key: string): unknown {

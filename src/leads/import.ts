@@ -35,7 +35,11 @@ export function recordFromCsv(values: Record<string, string>): Record<string, un
   const record: Record<string, unknown> = {};
   const attributes: Record<string, unknown> = {};
   for (const [column, cell] of Object.entries(values)) {
-    if (column === 'tags') record.tags = cell.split(';').map((t) => t.trim()).filter(Boolean);
+    if (column === 'tags')
+      record.tags = cell
+        .split(';')
+        .map((t) => t.trim())
+        .filter(Boolean);
     else if (CORE.has(column)) {
       if (cell !== '') record[column] = cell;
     } else {
@@ -78,7 +82,10 @@ export async function importLeads(pool: pg.Pool, file: string, options: ImportOp
       if (r.created) report.created++;
       else report.updated++;
       for (const event of r.carriedFrom) {
-        report.warnings.push({ row: seen.get(r.externalId)!, message: `this address withdrew consent before its earlier record was erased; the withdrawal (event ${event}) carries over` });
+        report.warnings.push({
+          row: seen.get(r.externalId)!,
+          message: `this address withdrew consent before its earlier record was erased; the withdrawal (event ${event}) carries over`,
+        });
       }
     }
     batch = [];

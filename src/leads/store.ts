@@ -74,7 +74,11 @@ const SEARCH = statement(
  * inherits the withdrawals of an erased person with the same address, in the same transaction,
  * so an imported old grant can never revive what the person withdrew.
  */
-export async function saveLeads(db: pg.Pool | pg.PoolClient, rows: LeadInput[], options: { existing?: 'update' | 'keep' } = {}): Promise<SavedLead[]> {
+export async function saveLeads(
+  db: pg.Pool | pg.PoolClient,
+  rows: LeadInput[],
+  options: { existing?: 'update' | 'keep' } = {},
+): Promise<SavedLead[]> {
   if (rows.length === 0) return [];
   // One statement cannot touch a row twice: of repeated external ids the last one wins, with
   // attributes merged as they would be over two separate upserts.
@@ -100,7 +104,10 @@ export async function saveLeads(db: pg.Pool | pg.PoolClient, rows: LeadInput[], 
       options.existing === 'keep' ? INSERT_NEW : UPSERT,
       [JSON.stringify(unique)],
     );
-    const carried = await carryOverWithdrawals(client, saved.filter((r) => r.created).map((r) => r.id));
+    const carried = await carryOverWithdrawals(
+      client,
+      saved.filter((r) => r.created).map((r) => r.id),
+    );
     const byExternalId = new Map(saved.map((r) => [r.external_id, r]));
     return [...byId.keys()].map((externalId) => {
       const r = byExternalId.get(externalId)!;
@@ -116,10 +123,15 @@ export async function saveLeads(db: pg.Pool | pg.PoolClient, rows: LeadInput[], 
 async function carryOverWithdrawals(client: pg.PoolClient, leadIds: number[]): Promise<Map<number, number[]>> {
   const carried = new Map<number, number[]>();
   if (leadIds.length === 0) return carried;
-  const { rows } = await client.query<{ lead_id: number; channel: Channel; purpose: string; event_id: number; occurred_at: Date; subject_hash: string; action: string }>(
-    RETURNING_ADDRESSES,
-    [leadIds],
-  );
+  const { rows } = await client.query<{
+    lead_id: number;
+    channel: Channel;
+    purpose: string;
+    event_id: number;
+    occurred_at: Date;
+    subject_hash: string;
+    action: string;
+  }>(RETURNING_ADDRESSES, [leadIds]);
   const withdrawn = rows.filter((r) => r.action === 'withdraw');
   await appendConsentEvents(
     client,

@@ -32,7 +32,11 @@ const TIMELINE = statement(
  * One history per person across channels: what they did, what we sent or held back and why, and
  * how their consent changed; newest first.
  */
-export async function leadTimeline(db: Queryable, leadId: number, options: { limit?: number; replyText?: boolean } = {}): Promise<TimelineEntry[]> {
+export async function leadTimeline(
+  db: Queryable,
+  leadId: number,
+  options: { limit?: number; replyText?: boolean } = {},
+): Promise<TimelineEntry[]> {
   const { rows } = await db.query<TimelineEntry>(
     TIMELINE,
     // Reply bodies are personal data that only roles working with replies may read.

@@ -41,7 +41,9 @@ export const leadRecordSchema = Joi.object<LeadRecord>({
     .pattern(/^[a-z0-9]+(?:-[a-z0-9]+)*$/)
     .messages({ 'string.pattern.base': "{#label} '{#value}' must be a lowercase-kebab persona id" }),
   tags: Joi.array().items(Joi.string().trim().min(1).max(100)).max(LEAD_LIMITS.tags),
-  attributes: Joi.object().pattern(Joi.string().max(100), Joi.alternatives(Joi.string().max(2000), Joi.number(), Joi.boolean())).max(LEAD_LIMITS.attributes),
+  attributes: Joi.object()
+    .pattern(Joi.string().max(100), Joi.alternatives(Joi.string().max(2000), Joi.number(), Joi.boolean()))
+    .max(LEAD_LIMITS.attributes),
 })
   .or('email', 'phone')
   .messages({
@@ -55,17 +57,16 @@ export const leadRecordSchema = Joi.object<LeadRecord>({
  * E.164; a phone that is not a valid number is kept as written, with a warning, and SMS to it are
  * suppressed with `invalid_address`.
  */
-export function validateLeadRecord(
-  record: unknown,
-  phoneRegion?: string,
-): { lead: LeadInput; warnings: string[] } | { errors: string[] } {
+export function validateLeadRecord(record: unknown, phoneRegion?: string): { lead: LeadInput; warnings: string[] } | { errors: string[] } {
   const { value, error } = leadRecordSchema.validate(record, { abortEarly: false, convert: true });
   if (error) return { errors: error.details.map((d) => d.message) };
   const warnings: string[] = [];
   const e164 = value.phone === undefined ? undefined : toE164(value.phone, phoneRegion);
   const phone = e164 ?? value.phone ?? null;
   if (value.phone !== undefined && e164 === undefined) {
-    warnings.push(`phone '${value.phone}' is not a valid number${phoneRegion ? ` (read in region ${phoneRegion})` : ''}; SMS to this lead will be suppressed (invalid_address)`);
+    warnings.push(
+      `phone '${value.phone}' is not a valid number${phoneRegion ? ` (read in region ${phoneRegion})` : ''}; SMS to this lead will be suppressed (invalid_address)`,
+    );
   }
   return {
     warnings,

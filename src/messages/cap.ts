@@ -17,7 +17,11 @@ const COUNTED = statement(
  * for its purpose, across all campaigns), for a group of leads whose steps fall due, sorted per
  * lead. For a plan, which records nothing.
  */
-export async function capTimes(db: Queryable, campaign: Campaign, group: { leadId: number; nextDueAt: Date }[]): Promise<Map<number, number[]>> {
+export async function capTimes(
+  db: Queryable,
+  campaign: Campaign,
+  group: { leadId: number; nextDueAt: Date }[],
+): Promise<Map<number, number[]>> {
   const per = durationMs(campaign.frequency_cap!.per);
   const earliest = Math.min(...group.map((e) => e.nextDueAt.getTime()));
   const latest = Math.max(...group.map((e) => e.nextDueAt.getTime()));
@@ -38,7 +42,11 @@ export async function capTimes(db: Queryable, campaign: Campaign, group: { leadI
  * The same, for recording: each lead is locked until the transaction ends first, so two campaigns
  * never both take a lead's last slot.
  */
-export async function lockedCapTimes(client: pg.PoolClient, campaign: Campaign, group: { leadId: number; nextDueAt: Date }[]): Promise<Map<number, number[]>> {
+export async function lockedCapTimes(
+  client: pg.PoolClient,
+  campaign: Campaign,
+  group: { leadId: number; nextDueAt: Date }[],
+): Promise<Map<number, number[]>> {
   for (const id of [...new Set(group.map((e) => e.leadId))].sort((a, b) => a - b)) await lockForTransaction(client, LOCKS.frequencyCap, id);
   return capTimes(client, campaign, group);
 }

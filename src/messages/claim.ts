@@ -68,7 +68,10 @@ const FAIL = statement(
     WHERE id = $2 AND claimed_by = $1 AND status = 'sending'`,
 );
 
-const CLAIMANTS = statement('messages.other-claimants', `SELECT DISTINCT claimed_by FROM messages WHERE status = 'sending' AND claimed_by <> $1`);
+const CLAIMANTS = statement(
+  'messages.other-claimants',
+  `SELECT DISTINCT claimed_by FROM messages WHERE status = 'sending' AND claimed_by <> $1`,
+);
 const REQUEUE_OF = statement(
   'messages.requeue-claims-of',
   `UPDATE messages SET status = 'queued', claimed_by = NULL, possible_duplicate = true, due_at = $2
@@ -82,12 +85,18 @@ const REQUEUE_OF = statement(
  * side without waiting on each other.
  */
 export async function claimDueMessages(db: Queryable, worker: number, limit: number, now: Date): Promise<ClaimedMessage[]> {
-  const { rows } = await db.query<ClaimedMessage & { consent_status: ConsentStatus | null; consent_event_id: number | null }>(CLAIM, [limit, now, worker]);
+  const { rows } = await db.query<ClaimedMessage & { consent_status: ConsentStatus | null; consent_event_id: number | null }>(CLAIM, [
+    limit,
+    now,
+    worker,
+  ]);
   const claimed: ClaimedMessage[] = [];
   const refused: { id: number; reason: string }[] = [];
   for (const { consent_status: status, consent_event_id: eventId, ...message } of rows) {
     const state = status ? { status, decidingEventId: eventId! } : undefined;
-    const verdict = UNGATED_PURPOSES.has(message.purpose) ? ({ allowed: true } as const) : consentVerdict(state, message.channel, message.purpose);
+    const verdict = UNGATED_PURPOSES.has(message.purpose)
+      ? ({ allowed: true } as const)
+      : consentVerdict(state, message.channel, message.purpose);
     if (verdict.allowed) claimed.push(message);
     else refused.push({ id: message.id, reason: verdict.reason });
   }

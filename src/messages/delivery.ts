@@ -38,7 +38,13 @@ export async function recordDeliveryStatus(
 }
 
 /** The provider says the person unsubscribed from SMS (21610): withdraw in the ledger. */
-export async function withdrawUnsubscribed(client: pg.PoolClient, leadId: number, purpose: string, providerId: string, now: Date): Promise<void> {
+export async function withdrawUnsubscribed(
+  client: pg.PoolClient,
+  leadId: number,
+  purpose: string,
+  providerId: string,
+  now: Date,
+): Promise<void> {
   await appendConsentEvents(client, [
     {
       leadId,

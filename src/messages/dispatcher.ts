@@ -8,15 +8,7 @@ import { withTransaction } from '../db/tx.ts';
 import { errorMessage } from '../errors.ts';
 import { TWILIO_UNSUBSCRIBED, withdrawUnsubscribed } from './delivery.ts';
 import { log } from '../log.ts';
-import {
-  claimDueMessages,
-  markFailed,
-  markRetry,
-  markSent,
-  reclaimFromDeadWorkers,
-  releaseClaims,
-  type ClaimedMessage,
-} from './claim.ts';
+import { claimDueMessages, markFailed, markRetry, markSent, reclaimFromDeadWorkers, releaseClaims, type ClaimedMessage } from './claim.ts';
 
 export interface DispatcherOptions {
   pool: pg.Pool;
@@ -107,7 +99,12 @@ export class Dispatcher {
   private async finish(): Promise<void> {
     await this.flush();
     const unsent = this.queue.splice(0);
-    if (unsent.length > 0) await releaseClaims(this.options.pool, this.worker, unsent.map((m) => m.id));
+    if (unsent.length > 0)
+      await releaseClaims(
+        this.options.pool,
+        this.worker,
+        unsent.map((m) => m.id),
+      );
   }
 
   /** The next message to send; refills the queue (one claim at a time) or idles when none is due. */
@@ -175,7 +172,8 @@ export class Dispatcher {
       .then(() => markSent(this.options.pool, this.worker, group, this.options.clock.now()))
       .then(
         () => void (this.sentSinceLog += group.length),
-        (err: unknown) => log.error('recording sent messages failed; they will be re-sent as possible duplicates', { error: errorMessage(err) }),
+        (err: unknown) =>
+          log.error('recording sent messages failed; they will be re-sent as possible duplicates', { error: errorMessage(err) }),
       );
     return this.flushing;
   }
@@ -202,7 +200,10 @@ export class Dispatcher {
         subject: message.subject,
         html: message.bodyHtml,
         text: message.bodyText,
-        headers: message.channel === 'email' && this.options.emailHeaders ? this.options.emailHeaders(message.id, message.headers) : message.headers,
+        headers:
+          message.channel === 'email' && this.options.emailHeaders
+            ? this.options.emailHeaders(message.id, message.headers)
+            : message.headers,
       });
       return providerId;
     } catch (err) {
@@ -210,12 +211,20 @@ export class Dispatcher {
       if (err instanceof SendError && err.permanent) {
         await markFailed(pool, this.worker, message.id, 'rejected', error);
         if (message.channel === 'sms' && err.code === TWILIO_UNSUBSCRIBED) {
-          await withTransaction(pool, (client) => withdrawUnsubscribed(client, message.leadId, message.purpose, `message:${message.id}`, this.options.clock.now()));
+          await withTransaction(pool, (client) =>
+            withdrawUnsubscribed(client, message.leadId, message.purpose, `message:${message.id}`, this.options.clock.now()),
+          );
         }
       } else if (message.attempts >= maxAttempts) {
         await markFailed(pool, this.worker, message.id, 'attempts_exhausted', error);
       } else {
-        await markRetry(pool, this.worker, message.id, error, new Date(this.options.clock.now().getTime() + retryDelay(message.attempts, retryBaseMs)));
+        await markRetry(
+          pool,
+          this.worker,
+          message.id,
+          error,
+          new Date(this.options.clock.now().getTime() + retryDelay(message.attempts, retryBaseMs)),
+        );
       }
       log.warn('send failed', { message: message.id, attempt: message.attempts, error });
       return undefined;

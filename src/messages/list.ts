@@ -42,11 +42,19 @@ const LIST = statement(
     ORDER BY m.id DESC LIMIT $4`,
 );
 
-const GAUGES = statement('messages.gauges', `SELECT status, channel, count(*)::int AS n FROM messages GROUP BY status, channel ORDER BY 1, 2`);
+const GAUGES = statement(
+  'messages.gauges',
+  `SELECT status, channel, count(*)::int AS n FROM messages GROUP BY status, channel ORDER BY 1, 2`,
+);
 
 /** The outbox, newest first, a page at a time. */
 export async function listMessages(db: Queryable, filter: MessageFilter): Promise<{ messages: ListedMessage[]; next: number | null }> {
-  const { rows } = await db.query<ListedMessage>(LIST, [filter.campaign ?? null, filter.status ?? null, filter.before ?? null, filter.limit]);
+  const { rows } = await db.query<ListedMessage>(LIST, [
+    filter.campaign ?? null,
+    filter.status ?? null,
+    filter.before ?? null,
+    filter.limit,
+  ]);
   return { messages: rows, next: rows.length === filter.limit ? rows[rows.length - 1]!.id : null };
 }
 

@@ -27,12 +27,27 @@ const SUMMARY = statement(
 
 /** Where the messages of one campaign occurrence stand. */
 export async function deliverySummary(db: Queryable, campaignId: string, occurrence: string, now: Date): Promise<DeliverySummary> {
-  const { rows } = await db.query<{ status: keyof DeliverySummary; reason: string | null; n: number; dup: number }>(SUMMARY, [campaignId, occurrence, now]);
-  const summary: DeliverySummary = { queued: 0, retrying: 0, scheduled: 0, sending: 0, sent: 0, failed: 0, suppressed: 0, possibleDuplicates: 0, reasons: {} };
+  const { rows } = await db.query<{ status: keyof DeliverySummary; reason: string | null; n: number; dup: number }>(SUMMARY, [
+    campaignId,
+    occurrence,
+    now,
+  ]);
+  const summary: DeliverySummary = {
+    queued: 0,
+    retrying: 0,
+    scheduled: 0,
+    sending: 0,
+    sent: 0,
+    failed: 0,
+    suppressed: 0,
+    possibleDuplicates: 0,
+    reasons: {},
+  };
   for (const row of rows) {
     (summary[row.status] as number) += row.n;
     if (row.status === 'sent') summary.possibleDuplicates += row.dup;
-    if (row.reason && (row.status === 'suppressed' || row.status === 'failed')) summary.reasons[row.reason] = (summary.reasons[row.reason] ?? 0) + row.n;
+    if (row.reason && (row.status === 'suppressed' || row.status === 'failed'))
+      summary.reasons[row.reason] = (summary.reasons[row.reason] ?? 0) + row.n;
   }
   return summary;
 }

@@ -53,12 +53,18 @@ export const messages = pgTable(
     sentAt: timestamp('sent_at', { withTimezone: true }),
   },
   (t) => [
-    index('messages_due_idx').on(t.dueAt).where(sql`status = 'queued'`),
-    index('messages_claimed_idx').on(t.claimedBy).where(sql`status = 'sending'`),
+    index('messages_due_idx')
+      .on(t.dueAt)
+      .where(sql`status = 'queued'`),
+    index('messages_claimed_idx')
+      .on(t.claimedBy)
+      .where(sql`status = 'sending'`),
     index('messages_campaign_idx').on(t.campaignId, t.occurrence),
     index('messages_lead_idx').on(t.leadId),
     index('messages_provider_idx').on(t.providerId),
     // An SMS reply is tied to the last text we sent that number.
-    index('messages_sms_to_idx').on(t.toAddress, t.sentAt).where(sql`channel = 'sms' AND status = 'sent'`),
+    index('messages_sms_to_idx')
+      .on(t.toAddress, t.sentAt)
+      .where(sql`channel = 'sms' AND status = 'sent'`),
   ],
 );

@@ -71,7 +71,7 @@ export class TemplateRenderer {
     if (cached) return cached;
     const source = fs.readFileSync(path.join(this.templatesDir, name), 'utf8');
     const match = FRONT_MATTER.exec(source);
-    const meta = match ? (YAML.parse(match[1]!) as Record<string, unknown> | null) ?? {} : {};
+    const meta = match ? ((YAML.parse(match[1]!) as Record<string, unknown> | null) ?? {}) : {};
     if (typeof meta.subject !== 'string' || !meta.subject.trim()) {
       throw new AppError('invalid_campaign', `${name}: front matter needs a 'subject:'`);
     }

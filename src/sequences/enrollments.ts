@@ -136,7 +136,14 @@ export async function saveOutcomes(client: pg.PoolClient, outcomes: Outcome[], n
 }
 
 /** Ends a lead's active enrollments (enrolled by `before`) in these campaigns; how many ended. */
-export async function exitEnrollments(client: pg.PoolClient, leadId: number, campaignIds: string[], reason: string, before: Date, now: Date): Promise<number> {
+export async function exitEnrollments(
+  client: pg.PoolClient,
+  leadId: number,
+  campaignIds: string[],
+  reason: string,
+  before: Date,
+  now: Date,
+): Promise<number> {
   if (campaignIds.length === 0) return 0;
   const { rowCount } = await client.query(EXIT, [leadId, campaignIds, reason, now, before]);
   return rowCount ?? 0;
@@ -146,7 +153,14 @@ export async function exitEnrollments(client: pg.PoolClient, leadId: number, cam
  * A goal reached at `at` converts the lead's active enrollments in these campaigns; those of
  * `ending` (event sequences) end there, the others go on and skip steps with `unless: [goal]`.
  */
-export async function convertEnrollments(client: pg.PoolClient, leadId: number, campaignIds: string[], ending: string[], at: Date, now: Date): Promise<number> {
+export async function convertEnrollments(
+  client: pg.PoolClient,
+  leadId: number,
+  campaignIds: string[],
+  ending: string[],
+  at: Date,
+  now: Date,
+): Promise<number> {
   if (campaignIds.length === 0) return 0;
   const { rowCount } = await client.query(CONVERT, [leadId, campaignIds, at, ending, now]);
   return rowCount ?? 0;

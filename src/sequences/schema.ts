@@ -31,8 +31,12 @@ export const enrollments = pgTable(
   },
   (t) => [
     uniqueIndex('enrollments_occurrence_idx').on(t.campaignId, t.leadId, t.occurrence),
-    uniqueIndex('enrollments_one_active_idx').on(t.campaignId, t.leadId).where(sql`status = 'active'`),
-    index('enrollments_due_idx').on(t.nextDueAt).where(sql`status = 'active'`),
+    uniqueIndex('enrollments_one_active_idx')
+      .on(t.campaignId, t.leadId)
+      .where(sql`status = 'active'`),
+    index('enrollments_due_idx')
+      .on(t.nextDueAt)
+      .where(sql`status = 'active'`),
     index('enrollments_lead_idx').on(t.leadId),
   ],
 );

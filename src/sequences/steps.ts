@@ -47,7 +47,12 @@ export async function processEnrollments(
 ): Promise<StepCounts> {
   const counts: StepCounts = { queued: 0, suppressed: 0, failed: 0 };
   if (due.length === 0) return counts;
-  const leadById = options.leads ?? (await leadsByIds(client, due.map((e) => e.leadId)));
+  const leadById =
+    options.leads ??
+    (await leadsByIds(
+      client,
+      due.map((e) => e.leadId),
+    ));
   const rows: NewMessage[] = [];
   const outcomes: Outcome[] = [];
 
@@ -59,14 +64,25 @@ export async function processEnrollments(
       for (const e of group) outcomes.push({ id: e.id, status: 'active', currentStep: e.currentStep, nextDueAt: later, exitReason: null });
       continue;
     }
-    const verdicts = await consentVerdictsFor(client, group.map((e) => e.leadId), campaignChannels(campaign), campaign.purpose);
+    const verdicts = await consentVerdictsFor(
+      client,
+      group.map((e) => e.leadId),
+      campaignChannels(campaign),
+      campaign.purpose,
+    );
     const capTimes = campaign.frequency_cap ? await lockedCapTimes(client, campaign, group) : undefined;
     for (const enrollment of group) {
       const lead = leadById.get(enrollment.leadId)!;
       const member: Member = { lead, persona: resolvePersona(lead, ctx.set.personas) };
       const index = campaign.steps.findIndex((s) => s.id === enrollment.currentStep);
       if (index < 0) {
-        outcomes.push({ id: enrollment.id, status: 'exited', currentStep: enrollment.currentStep, nextDueAt: null, exitReason: 'step_removed' });
+        outcomes.push({
+          id: enrollment.id,
+          status: 'exited',
+          currentStep: enrollment.currentStep,
+          nextDueAt: null,
+          exitReason: 'step_removed',
+        });
         continue;
       }
       const step = campaign.steps[index]!;
@@ -135,7 +151,11 @@ function stepMessage(
     consentEventId: decision.consentEventId,
   };
   try {
-    return { ...withContent, status: 'queued', ...composeMessage(ctx, campaign, step, member, { channel: decision.channel, template: decision.template, messageKey: key }) };
+    return {
+      ...withContent,
+      status: 'queued',
+      ...composeMessage(ctx, campaign, step, member, { channel: decision.channel, template: decision.template, messageKey: key }),
+    };
   } catch (err) {
     // A template that cannot render for this person fails this message only, with the reason kept.
     return { ...withContent, status: 'failed', reason: 'render_error', lastError: errorMessage(err) };

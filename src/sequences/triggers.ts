@@ -50,13 +50,25 @@ export async function ingestEvents(pool: pg.Pool, ctx: StepContext, inputs: Even
       // A goal converts the lead's active enrollments; event sequences end there, lead campaigns go on.
       const goals = campaigns.filter((c) => c.goal?.event === event.name);
       const ending = goals.filter((c) => c.kind === 'event').map((c) => c.id);
-      result.converted += await convertEnrollments(client, event.leadId, goals.map((c) => c.id), ending, event.occurredAt, now);
+      result.converted += await convertEnrollments(
+        client,
+        event.leadId,
+        goals.map((c) => c.id),
+        ending,
+        event.occurredAt,
+        now,
+      );
     }
 
-    const leadById = await leadsByIds(client, stored.recorded.map((e) => e.leadId));
+    const leadById = await leadsByIds(
+      client,
+      stored.recorded.map((e) => e.leadId),
+    );
     const dueNow: DueEnrollment[] = [];
     for (const campaign of campaigns.filter((c) => c.kind === 'event')) {
-      const triggering = stored.recorded.filter((e) => e.name === campaign.trigger!.event && triggers(campaign, e, leadById.get(e.leadId)!));
+      const triggering = stored.recorded.filter(
+        (e) => e.name === campaign.trigger!.event && triggers(campaign, e, leadById.get(e.leadId)!),
+      );
       if (triggering.length === 0) continue;
       const requests = triggering.map((e) => ({ leadId: e.leadId, occurrence: `event:${e.id}`, triggerEventId: e.id }));
       const enrolled = await enroll(client, campaign, requests, now);

@@ -29,7 +29,9 @@ export const duration = Joi.string()
   .messages({ 'string.pattern.base': '{#label} must be a duration like 30s, 15m, 2h, 3d or 1w, got {:#value}' });
 
 export const timezone = Joi.string().custom((value: string, helpers) =>
-  IANAZone.isValidZone(value) ? value : helpers.message({ custom: `{#label} must be an IANA timezone such as Europe/Berlin, got '${value}'` }),
+  IANAZone.isValidZone(value)
+    ? value
+    : helpers.message({ custom: `{#label} must be an IANA timezone such as Europe/Berlin, got '${value}'` }),
 );
 
 /** Joi's messages, reworded for marketers; labels are the key alone, the position says the rest. */

@@ -29,12 +29,43 @@ describe('consent audit pages in headless Chromium', function () {
     web.serve(t.engine);
     await saveUser(t.database.pool, { email: 'clara@example.com', name: 'Clara', role: 'compliance', password: PASSWORD });
     const [lead] = await saveLeads(t.database.pool, [
-      { externalId: 'p-7', email: 'paula@example.com', phone: null, firstName: 'Paula', lastName: null, locale: null, timezone: null, persona: null, tags: ['customer'], attributes: { orders: 1 } },
+      {
+        externalId: 'p-7',
+        email: 'paula@example.com',
+        phone: null,
+        firstName: 'Paula',
+        lastName: null,
+        locale: null,
+        timezone: null,
+        persona: null,
+        tags: ['customer'],
+        attributes: { orders: 1 },
+      },
     ]);
     const ids = await withTransaction(t.database.pool, (client) =>
       appendConsentEvents(client, [
-        { leadId: lead!.id, channel: 'email', purpose: 'marketing', action: 'grant', source: 'signup-form', actor: 'key:website', occurredAt: new Date(Date.now() - 60_000), evidence: { ip: '203.0.113.42', user_agent: 'Mozilla/5.0 (Audit)', form: 'footer' }, noticeVersion: 'privacy-v3', noticeHash: 'c'.repeat(64) },
-        { leadId: lead!.id, channel: 'email', purpose: 'marketing', action: 'confirm', source: 'double-opt-in', actor: 'recipient', occurredAt: new Date(Date.now() - 30_000), evidence: { ip: '203.0.113.43' } },
+        {
+          leadId: lead!.id,
+          channel: 'email',
+          purpose: 'marketing',
+          action: 'grant',
+          source: 'signup-form',
+          actor: 'key:website',
+          occurredAt: new Date(Date.now() - 60_000),
+          evidence: { ip: '203.0.113.42', user_agent: 'Mozilla/5.0 (Audit)', form: 'footer' },
+          noticeVersion: 'privacy-v3',
+          noticeHash: 'c'.repeat(64),
+        },
+        {
+          leadId: lead!.id,
+          channel: 'email',
+          purpose: 'marketing',
+          action: 'confirm',
+          source: 'double-opt-in',
+          actor: 'recipient',
+          occurredAt: new Date(Date.now() - 30_000),
+          evidence: { ip: '203.0.113.43' },
+        },
       ]),
     );
     confirmId = ids[1]!;
@@ -115,7 +146,9 @@ describe('consent audit pages in headless Chromium', function () {
       expect(await page.locator('#chain').innerText()).to.contain(`does not verify: consent event #${confirmId}`);
       // The person's own record shows it too, without verifying the whole ledger.
       await page.goto(`${base}/audit/leads/p-7`);
-      expect(await page.locator('#chain').innerText()).to.contain(`does not verify (event #${confirmId}: its content does not match its seal`);
+      expect(await page.locator('#chain').innerText()).to.contain(
+        `does not verify (event #${confirmId}: its content does not match its seal`,
+      );
     } finally {
       await page.close();
     }

@@ -34,11 +34,24 @@ describe('service inbox in headless Chromium', function () {
     sink = await startSmtpSink();
     web = await startWeb();
     base = web.base;
-    t = await testEngine({ CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns'), TEMPLATES_DIR: path.join(FIXTURE, 'templates'), SMTP_URL: sink.url, PUBLIC_URL: base });
+    t = await testEngine({
+      CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns'),
+      TEMPLATES_DIR: path.join(FIXTURE, 'templates'),
+      SMTP_URL: sink.url,
+      PUBLIC_URL: base,
+    });
     web.serve(t.engine);
-    inbound = await startInboundSmtp({ host: '127.0.0.1', port: 0, domain: '127.0.0.1', maxBytes: 1024 * 1024, receive: t.engine.receiveReply });
+    inbound = await startInboundSmtp({
+      host: '127.0.0.1',
+      port: 0,
+      domain: '127.0.0.1',
+      maxBytes: 1024 * 1024,
+      receive: t.engine.receiveReply,
+    });
     await saveUser(t.database.pool, { email: 'ann@example.com', name: 'Ann', role: 'service', password: PASSWORD, languages: ['en'] });
-    await seedLeads(t.database, [{ id: 'alice', email: 'alice@example.com', first: 'Alice', locale: null, orders: 1, consent: ['grant', 'confirm'] }]);
+    await seedLeads(t.database, [
+      { id: 'alice', email: 'alice@example.com', first: 'Alice', locale: null, orders: 1, consent: ['grant', 'confirm'] },
+    ]);
     await t.engine.startDispatcher();
     const set = t.engine.loadCampaigns();
     await t.engine.run(requireCampaign(set, 'followup'), set, { occurrence: 'o', trigger: 'manual' });
@@ -65,7 +78,12 @@ describe('service inbox in headless Chromium', function () {
   }
 
   it('logs in, shows the reply beside its campaign message, and sends the answer by email', async () => {
-    await deliver({ from: 'Alice <alice@example.com>', to: replyAddress(), subject: 'Re: An offer for Alice', text: 'Does the 20% apply to shoes?' });
+    await deliver({
+      from: 'Alice <alice@example.com>',
+      to: replyAddress(),
+      subject: 'Re: An offer for Alice',
+      text: 'Does the 20% apply to shoes?',
+    });
     const page = await browser().newPage();
     try {
       await logIn(page);

@@ -31,7 +31,14 @@ describe('a dispatcher killed mid-run', function () {
     t = await testEngine({ SMTP_URL: sink.url });
     await seedLeads(
       t.database,
-      Array.from({ length: LEADS }, (_, i) => ({ id: `lead-${i}`, email: `lead-${i}@example.com`, first: `L${i}`, locale: null, orders: 1, consent: ['grant', 'confirm'] as const })),
+      Array.from({ length: LEADS }, (_, i) => ({
+        id: `lead-${i}`,
+        email: `lead-${i}@example.com`,
+        first: `L${i}`,
+        locale: null,
+        orders: 1,
+        consent: ['grant', 'confirm'] as const,
+      })),
     );
   });
   after(async () => {
@@ -50,7 +57,9 @@ describe('a dispatcher killed mid-run', function () {
     await exited(first);
     const beforeRestart = sink.messages.length;
     expect(beforeRestart).to.be.lessThan(LEADS);
-    const inFlight = await t.database.pool.query(`SELECT count(*)::int AS n FROM messages WHERE occurrence = 'crash' AND status = 'sending'`);
+    const inFlight = await t.database.pool.query(
+      `SELECT count(*)::int AS n FROM messages WHERE occurrence = 'crash' AND status = 'sending'`,
+    );
     expect(inFlight.rows[0].n, 'the kill should land mid-send').to.be.greaterThan(0);
 
     const second = startWorker(t, sink);
@@ -68,7 +77,10 @@ describe('a dispatcher killed mid-run', function () {
       `SELECT l.email FROM messages m JOIN leads l ON l.id = m.lead_id WHERE m.occurrence = 'crash' AND m.possible_duplicate`,
     );
     const marked = new Set(rows.map((r) => r.email));
-    expect(doubled.filter((address) => !marked.has(address)), 'second copies not marked possible_duplicate').to.deep.equal([]);
+    expect(
+      doubled.filter((address) => !marked.has(address)),
+      'second copies not marked possible_duplicate',
+    ).to.deep.equal([]);
     expect([...copies.values()].every((n) => n <= 2)).to.equal(true);
   });
 });

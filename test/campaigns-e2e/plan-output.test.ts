@@ -6,8 +6,24 @@ describe('plan output', () => {
     const text = renderPlan({
       campaign: 'spring',
       recipients: [
-        { lead: 'a', step: 'offer', channel: 'email', persona: 'vip', template: 'spring-offer/vip.email.hbs', send_at: '2026-11-23T09:00:00+01:00' },
-        { lead: 'e', step: 'offer', channel: 'sms', persona: 'vip', template: 'spring-offer/vip.sms.hbs', send_at: '2026-11-23T09:00:00+01:00', encoding: 'UCS-2', segments: 2 },
+        {
+          lead: 'a',
+          step: 'offer',
+          channel: 'email',
+          persona: 'vip',
+          template: 'spring-offer/vip.email.hbs',
+          send_at: '2026-11-23T09:00:00+01:00',
+        },
+        {
+          lead: 'e',
+          step: 'offer',
+          channel: 'sms',
+          persona: 'vip',
+          template: 'spring-offer/vip.sms.hbs',
+          send_at: '2026-11-23T09:00:00+01:00',
+          encoding: 'UCS-2',
+          segments: 2,
+        },
       ],
       suppressed: [
         { lead: 'b', step: 'offer', reason: 'withdrawn' },

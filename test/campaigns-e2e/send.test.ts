@@ -18,7 +18,15 @@ const LEADS: SeedLead[] = [
   { id: 'withdrawn', email: 'withdrawn@example.com', first: 'Wim', locale: null, orders: 3, consent: ['grant', 'confirm', 'withdraw'] },
   { id: 'never', email: 'never@example.com', first: 'Nora', locale: null, orders: 3, consent: [] },
   { id: 'no-email', email: null, phone: '+4915112345678', first: 'Nils', locale: null, orders: 3, consent: ['grant', 'confirm'] },
-  { id: 'prospect', email: 'prospect@example.com', first: 'Paul', locale: null, orders: 0, consent: ['grant', 'confirm'], tags: ['prospect'] },
+  {
+    id: 'prospect',
+    email: 'prospect@example.com',
+    first: 'Paul',
+    locale: null,
+    orders: 0,
+    consent: ['grant', 'confirm'],
+    tags: ['prospect'],
+  },
 ];
 
 describe('a lead campaign from YAML to inbox', function () {
@@ -118,7 +126,9 @@ describe('a lead campaign from YAML to inbox', function () {
     const set = t.engine.loadCampaigns();
     const { counts } = await t.engine.run(requireCampaign(set, 'broken-render'), set, { occurrence: 'x', trigger: 'manual' });
     expect(counts.failed).to.equal(5);
-    const { rows } = await t.database.pool.query(`SELECT DISTINCT reason, last_error FROM messages WHERE campaign_id = 'broken-render' AND status = 'failed'`);
+    const { rows } = await t.database.pool.query(
+      `SELECT DISTINCT reason, last_error FROM messages WHERE campaign_id = 'broken-render' AND status = 'failed'`,
+    );
     expect(rows).to.have.length(1);
     expect(rows[0].reason).to.equal('render_error');
     expect(rows[0].last_error).to.contain('coupon_code');

@@ -17,7 +17,14 @@ describe('withdrawal during a running campaign', function () {
     t = await testEngine({ SMTP_URL: sink.url, DISPATCH_CONCURRENCY: '2', DISPATCH_BATCH_SIZE: '4' });
     await seedLeads(
       t.database,
-      Array.from({ length: 200 }, (_, i) => ({ id: `w-${i}`, email: `w${i}@example.com`, first: `W${i}`, locale: null, orders: 1, consent: ['grant', 'confirm'] as const })),
+      Array.from({ length: 200 }, (_, i) => ({
+        id: `w-${i}`,
+        email: `w${i}@example.com`,
+        first: `W${i}`,
+        locale: null,
+        orders: 1,
+        consent: ['grant', 'confirm'] as const,
+      })),
     );
   });
   afterEach(async () => {
@@ -32,10 +39,23 @@ describe('withdrawal during a running campaign', function () {
     await until(async () => (sink.messages.length >= 20 ? true : undefined));
 
     // Everyone whose message is not yet sent withdraws, in one transaction, while the dispatcher works.
-    const { rows: pending } = await t.database.pool.query<{ lead_id: number }>(`SELECT lead_id FROM messages WHERE status IN ('queued', 'sending')`);
+    const { rows: pending } = await t.database.pool.query<{ lead_id: number }>(
+      `SELECT lead_id FROM messages WHERE status IN ('queued', 'sending')`,
+    );
     expect(pending.length).to.be.greaterThan(50);
     await withTransaction(t.database.pool, (client) =>
-      appendConsentEvents(client, pending.map((p) => ({ leadId: Number(p.lead_id), channel: 'email' as const, purpose: 'marketing', action: 'withdraw' as const, source: 'test', actor: 'test', occurredAt: new Date() }))),
+      appendConsentEvents(
+        client,
+        pending.map((p) => ({
+          leadId: Number(p.lead_id),
+          channel: 'email' as const,
+          purpose: 'marketing',
+          action: 'withdraw' as const,
+          source: 'test',
+          actor: 'test',
+          occurredAt: new Date(),
+        })),
+      ),
     );
     const committedAt = new Date();
     await settled(t, 'spring', 'o', 60_000);
@@ -50,7 +70,7 @@ describe('withdrawal during a running campaign', function () {
     expect(stopped.every((r) => r.reason === 'withdrawn')).to.equal(true);
     // Anything that went out to them was claimed (and so on its way) before the withdrawal committed.
     for (const r of sent) expect(r.claimed_at!.getTime()).to.be.at.most(committedAt.getTime());
-    const delivered = new Set(sink.messages.map((m) => m.to && 'value' in m.to ? m.to.value[0]!.address : ''));
+    const delivered = new Set(sink.messages.map((m) => (m.to && 'value' in m.to ? m.to.value[0]!.address : '')));
     for (const r of stopped) expect(delivered.has(r.email), r.email).to.equal(false);
     expect(sent.length + stopped.length).to.equal(pending.length);
   });

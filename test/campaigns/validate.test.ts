@@ -18,7 +18,11 @@ function fakeContext(root: string): CliContext & { out: string; err: string } {
   const ctx = {
     out: '',
     err: '',
-    config: loadConfig({ CAMPAIGNS_DIR: path.join(root, 'campaigns'), TEMPLATES_DIR: path.join(root, 'templates'), TOUCHPOINT_DATA_DIR: path.join(root, 'no-data') }),
+    config: loadConfig({
+      CAMPAIGNS_DIR: path.join(root, 'campaigns'),
+      TEMPLATES_DIR: path.join(root, 'templates'),
+      TOUCHPOINT_DATA_DIR: path.join(root, 'no-data'),
+    }),
     stdout: { write: (s: string) => ((ctx.out += s), true) } as unknown as NodeJS.WriteStream,
     stderr: { write: (s: string) => ((ctx.err += s), true) } as unknown as NodeJS.WriteStream,
     engine: () => Promise.reject(new Error('validate must not open the database')),

@@ -132,7 +132,13 @@ channelContract('outbox (email)', 'email', async () => {
 channelContract('twilio', 'sms', async () => {
   const server: TwilioServer = await startTwilioServer();
   return {
-    channel: twilioChannel({ accountSid: server.accountSid, authToken: server.authToken, apiUrl: server.url, from: '+15005550006', concurrency: 4 }),
+    channel: twilioChannel({
+      accountSid: server.accountSid,
+      authToken: server.authToken,
+      apiUrl: server.url,
+      from: '+15005550006',
+      concurrency: 4,
+    }),
     kind: 'sms',
     received: async () => server.messages.map((m) => ({ to: m.to, text: m.body })),
     teardown: () => server.close(),
@@ -157,7 +163,11 @@ describe('smtp channel failures', () => {
   it('marks 5xx refusals permanent and 4xx refusals transient', async () => {
     const sink = await startSmtpSink({
       refuse: (rcpt) =>
-        rcpt.startsWith('gone') ? { code: 550, message: 'mailbox unavailable' } : rcpt.startsWith('busy') ? { code: 451, message: 'try later' } : undefined,
+        rcpt.startsWith('gone')
+          ? { code: 550, message: 'mailbox unavailable' }
+          : rcpt.startsWith('busy')
+            ? { code: 451, message: 'try later' }
+            : undefined,
     });
     const channel = smtpChannel({ url: sink.url, from: 'tp@example.com', domain: 'tp.example', connections: 1 });
     try {
@@ -172,7 +182,12 @@ describe('smtp channel failures', () => {
   });
 
   it('treats an unreachable server as transient', async () => {
-    const channel = smtpChannel({ url: 'smtp://127.0.0.1:1?ignore_tls=true', from: 'tp@example.com', domain: 'tp.example', connections: 1 });
+    const channel = smtpChannel({
+      url: 'smtp://127.0.0.1:1?ignore_tls=true',
+      from: 'tp@example.com',
+      domain: 'tp.example',
+      connections: 1,
+    });
     const err = await channel.send(message('email', 3)).catch((e: unknown) => e);
     await channel.close();
     expect(err).to.be.instanceOf(SendError).with.property('permanent', false);

@@ -71,7 +71,10 @@ describe('SMS campaigns through the twilio SDK', function () {
       lead('bad-number', '12345', ['grant']),
       lead('no-phone', null, ['grant']),
     ]);
-    twilio.failNext({ status: 429, code: 20429, message: 'Too Many Requests' }, { status: 500, code: 20500, message: 'Internal Server Error' });
+    twilio.failNext(
+      { status: 429, code: 20429, message: 'Too Many Requests' },
+      { status: 500, code: 20500, message: 'Internal Server Error' },
+    );
     await t.engine.startDispatcher();
     const set = t.engine.loadCampaigns();
     await t.engine.run(requireCampaign(set, 'flash'), set, { occurrence: 'o', trigger: 'manual' });
@@ -96,7 +99,8 @@ describe('SMS campaigns through the twilio SDK', function () {
   });
 
   it('uses the preferred channel when it can, else the other one', async () => {
-    const choice = (id: string, extra: Partial<SeedLead>) => lead(id, VALID, ['grant'], { tags: ['choice'], email: `${id}@example.com`, consent: ['grant', 'confirm'], ...extra });
+    const choice = (id: string, extra: Partial<SeedLead>) =>
+      lead(id, VALID, ['grant'], { tags: ['choice'], email: `${id}@example.com`, consent: ['grant', 'confirm'], ...extra });
     await seedLeads(t.database, [
       choice('wants-sms', { preferred: 'sms' }),
       choice('wants-email', { preferred: 'email' }),
@@ -114,11 +118,15 @@ describe('SMS campaigns through the twilio SDK', function () {
   });
 
   it('plan counts the segments each SMS costs and the total', async () => {
-    await seedLeads(t.database, [
-      lead('plain', VALID, ['grant']),
-      lead('accent', '+4915112345679', ['grant'], { first: 'Zoë' }),
-      lead('long', '+4915112345670', ['grant'], { first: 'Maximilian'.repeat(12) }),
-    ], clock.now());
+    await seedLeads(
+      t.database,
+      [
+        lead('plain', VALID, ['grant']),
+        lead('accent', '+4915112345679', ['grant'], { first: 'Zoë' }),
+        lead('long', '+4915112345670', ['grant'], { first: 'Maximilian'.repeat(12) }),
+      ],
+      clock.now(),
+    );
     const set = t.engine.loadCampaigns();
     const plan = await t.engine.plan(requireCampaign(set, 'flash'), set);
     expect(plan.recipients.map((r) => [r.lead, r.encoding, r.segments])).to.deep.equal([

@@ -3,7 +3,14 @@ import { SendError } from '../../src/channels/channel.ts';
 import { twilioChannel } from '../../src/channels/twilio.ts';
 import { startTwilioServer, type TwilioServer } from '../helpers/twilio-server.ts';
 
-const sms = (id: number, to = '+4915112345678') => ({ id, to, subject: '', html: '', text: `Hello ${id}. Reply STOP to opt out.`, headers: {} });
+const sms = (id: number, to = '+4915112345678') => ({
+  id,
+  to,
+  subject: '',
+  html: '',
+  text: `Hello ${id}. Reply STOP to opt out.`,
+  headers: {},
+});
 
 describe('twilio SMS channel (real SDK, local Twilio-compatible server)', () => {
   let server: TwilioServer;
@@ -13,7 +20,14 @@ describe('twilio SMS channel (real SDK, local Twilio-compatible server)', () => 
   afterEach(() => server.close());
 
   function channel(extra: { from?: string; messagingServiceSid?: string } = { messagingServiceSid: 'MG123' }) {
-    return twilioChannel({ accountSid: server.accountSid, authToken: server.authToken, apiUrl: server.url, concurrency: 4, statusCallback: 'https://tp.example/webhooks/twilio/status', ...extra });
+    return twilioChannel({
+      accountSid: server.accountSid,
+      authToken: server.authToken,
+      apiUrl: server.url,
+      concurrency: 4,
+      statusCallback: 'https://tp.example/webhooks/twilio/status',
+      ...extra,
+    });
   }
 
   it('sends the text part through the Messages API and returns the message sid', async () => {
@@ -43,7 +57,9 @@ describe('twilio SMS channel (real SDK, local Twilio-compatible server)', () => 
     ];
     for (const { permanent, ...error } of cases) {
       server.failNext(error);
-      const err = await channel().send(sms(3)).catch((e: unknown) => e);
+      const err = await channel()
+        .send(sms(3))
+        .catch((e: unknown) => e);
       expect(err, String(error.code)).to.be.instanceOf(SendError).with.property('permanent', permanent);
       expect((err as Error).message).to.contain(`Twilio error ${error.code}`);
     }
@@ -51,7 +67,13 @@ describe('twilio SMS channel (real SDK, local Twilio-compatible server)', () => 
   });
 
   it('refuses wrong credentials as a permanent failure', async () => {
-    const wrong = twilioChannel({ accountSid: server.accountSid, authToken: 'nope', apiUrl: server.url, concurrency: 1, messagingServiceSid: 'MG1' });
+    const wrong = twilioChannel({
+      accountSid: server.accountSid,
+      authToken: 'nope',
+      apiUrl: server.url,
+      concurrency: 1,
+      messagingServiceSid: 'MG1',
+    });
     const err = await wrong.send(sms(4)).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(SendError).with.property('permanent', true);
   });

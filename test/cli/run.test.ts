@@ -34,7 +34,9 @@ describe('touchpoint run --wait', function () {
     expect(stdout).to.match(/unconfirmed\s+1/);
     expect(sink.messages).to.have.length(1);
 
-    const again = await exec(process.execPath, ['bin/touchpoint.js', 'run', 'spring', '--wait'], { env: { ...process.env, ...t.env, LOG_LEVEL: 'error' } });
+    const again = await exec(process.execPath, ['bin/touchpoint.js', 'run', 'spring', '--wait'], {
+      env: { ...process.env, ...t.env, LOG_LEVEL: 'error' },
+    });
     expect(again.stderr).to.contain('0 enrolled (2 already)');
     expect(sink.messages).to.have.length(1);
   });
@@ -51,8 +53,11 @@ describe('touchpoint users add', function () {
 
   const cli = (args: string[], input: string) =>
     new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = execFile(process.execPath, ['bin/touchpoint.js', ...args], { env: { ...process.env, ...t.env, LOG_LEVEL: 'error' } }, (err, _stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
+      const child = execFile(
+        process.execPath,
+        ['bin/touchpoint.js', ...args],
+        { env: { ...process.env, ...t.env, LOG_LEVEL: 'error' } },
+        (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
       );
       child.stdin!.end(input);
     });

@@ -21,29 +21,57 @@ describe('tamper-evident consent ledger', function () {
 
   beforeEach(async () => {
     t = await testEngine();
-    const rows = await saveLeads(t.database.pool,
+    const rows = await saveLeads(
+      t.database.pool,
       Array.from({ length: 8 }, (_, i) => ({
-        externalId: `l-${i}`, email: `l${i}@example.com`, phone: `+49151123456${i}0`, firstName: null, lastName: null, locale: null, timezone: null, persona: null, tags: [], attributes: {},
+        externalId: `l-${i}`,
+        email: `l${i}@example.com`,
+        phone: `+49151123456${i}0`,
+        firstName: null,
+        lastName: null,
+        locale: null,
+        timezone: null,
+        persona: null,
+        tags: [],
+        attributes: {},
       })),
     );
     leadIds = rows.map((r) => r.id);
   });
   afterEach(() => t.close());
 
-  const event = (leadId: number, action: ConsentEventInput['action'], at: number, extra: Partial<ConsentEventInput> = {}): ConsentEventInput => ({
-    leadId, channel: 'email', purpose: 'marketing', action, source: 'signup-form', actor: 'test', occurredAt: minute(at),
-    evidence: { ip: '203.0.113.7', user_agent: 'Mozilla/5.0', form: 'newsletter-footer' }, noticeVersion: 'privacy-2026-01', noticeHash: 'ab'.repeat(32), ...extra,
+  const event = (
+    leadId: number,
+    action: ConsentEventInput['action'],
+    at: number,
+    extra: Partial<ConsentEventInput> = {},
+  ): ConsentEventInput => ({
+    leadId,
+    channel: 'email',
+    purpose: 'marketing',
+    action,
+    source: 'signup-form',
+    actor: 'test',
+    occurredAt: minute(at),
+    evidence: { ip: '203.0.113.7', user_agent: 'Mozilla/5.0', form: 'newsletter-footer' },
+    noticeVersion: 'privacy-2026-01',
+    noticeHash: 'ab'.repeat(32),
+    ...extra,
   });
   const append = (...events: ConsentEventInput[]) => withTransaction(t.database.pool, (client) => appendConsentEvents(client, events));
   const verifyCli = (...args: string[]) =>
-    exec(process.execPath, ['bin/touchpoint.js', 'consent', 'verify', ...args], { env: { ...process.env, ...t.env, LOG_LEVEL: 'error' } }).then(
+    exec(process.execPath, ['bin/touchpoint.js', 'consent', 'verify', ...args], {
+      env: { ...process.env, ...t.env, LOG_LEVEL: 'error' },
+    }).then(
       (r) => ({ code: 0, out: r.stdout }),
       (e: { code: number; stdout: string }) => ({ code: e.code, out: e.stdout }),
     );
 
   it('links and seals every event, with its evidence and a keyed hash of the address', async () => {
     const [a, b] = await append(event(leadIds[0]!, 'grant', 1), event(leadIds[0]!, 'confirm', 2));
-    const { rows } = await t.database.pool.query(`SELECT id, prev_hash, hash, subject_hash, notice_version, evidence FROM consent_events ORDER BY id`);
+    const { rows } = await t.database.pool.query(
+      `SELECT id, prev_hash, hash, subject_hash, notice_version, evidence FROM consent_events ORDER BY id`,
+    );
     expect(rows.map((r) => Number(r.id))).to.deep.equal([a, b]);
     expect(rows[0].prev_hash).to.equal('');
     expect(rows[1].prev_hash).to.equal(rows[0].hash);
@@ -63,7 +91,9 @@ describe('tamper-evident consent ledger', function () {
     }
     const client = await t.database.pool.connect();
     try {
-      await client.query(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'touchpoint_test_app') THEN CREATE ROLE touchpoint_test_app; END IF; END $$`);
+      await client.query(
+        `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'touchpoint_test_app') THEN CREATE ROLE touchpoint_test_app; END IF; END $$`,
+      );
       await client.query(`GRANT SELECT, INSERT ON consent_events TO touchpoint_test_app`);
       await client.query('BEGIN');
       await client.query('SET LOCAL ROLE touchpoint_test_app');
@@ -77,7 +107,9 @@ describe('tamper-evident consent ledger', function () {
     } finally {
       client.release();
     }
-    expect(await verifyLedger(t.database.pool)).to.deep.include({ checked: 1 }).and.not.have.property('broken');
+    expect(await verifyLedger(t.database.pool))
+      .to.deep.include({ checked: 1 })
+      .and.not.have.property('broken');
   });
 
   it('after a superuser edit with the trigger disabled, `consent verify` exits non-zero naming that event', async () => {
@@ -95,11 +127,32 @@ describe('tamper-evident consent ledger', function () {
 
     const fresh = await testEngine();
     try {
-      const [lead] = await saveLeads(fresh.database.pool, [{ externalId: 'x', email: 'x@example.com', phone: null, firstName: null, lastName: null, locale: null, timezone: null, persona: null, tags: [], attributes: {} }]);
-      const more = await withTransaction(fresh.database.pool, (c) => appendConsentEvents(c, [1, 2, 3].map((m) => ({ ...event(lead!.id, 'grant', m) }))));
+      const [lead] = await saveLeads(fresh.database.pool, [
+        {
+          externalId: 'x',
+          email: 'x@example.com',
+          phone: null,
+          firstName: null,
+          lastName: null,
+          locale: null,
+          timezone: null,
+          persona: null,
+          tags: [],
+          attributes: {},
+        },
+      ]);
+      const more = await withTransaction(fresh.database.pool, (c) =>
+        appendConsentEvents(
+          c,
+          [1, 2, 3].map((m) => ({ ...event(lead!.id, 'grant', m) })),
+        ),
+      );
       await fresh.database.pool.query(`ALTER TABLE consent_events DISABLE TRIGGER consent_events_append_only`);
       await fresh.database.pool.query(`DELETE FROM consent_events WHERE id = $1`, [more[1]]);
-      expect((await verifyLedger(fresh.database.pool)).broken).to.deep.equal({ id: more[2], reason: 'its link does not match the event before it (an event was removed or reordered)' });
+      expect((await verifyLedger(fresh.database.pool)).broken).to.deep.equal({
+        id: more[2],
+        reason: 'its link does not match the event before it (an event was removed or reordered)',
+      });
     } finally {
       await fresh.close();
     }
@@ -122,7 +175,9 @@ describe('tamper-evident consent ledger', function () {
     expect((await verifyCli()).code).to.equal(0);
     const anchored = await verifyCli('--anchor', head);
     expect(anchored.code).to.equal(1);
-    expect(anchored.out).to.contain(`ledger BROKEN at consent event ${ids[2]}: its seal differs from the one recorded outside the database`);
+    expect(anchored.out).to.contain(
+      `ledger BROKEN at consent event ${ids[2]}: its seal differs from the one recorded outside the database`,
+    );
   });
 
   it('eight concurrent writers leave a chain that verifies', async () => {
@@ -139,16 +194,24 @@ describe('tamper-evident consent ledger', function () {
     );
     const { rows } = await t.database.pool.query(`SELECT count(*)::int AS n FROM consent_events`);
     expect(rows[0].n).to.equal(8 * rounds + 8 * 4);
-    expect(await verifyLedger(t.database.pool)).to.deep.include({ checked: rows[0].n }).and.not.have.property('broken');
+    expect(await verifyLedger(t.database.pool))
+      .to.deep.include({ checked: rows[0].n })
+      .and.not.have.property('broken');
   });
 
   it('answers `check` as of any instant exactly as a simple reference model (property)', async () => {
     type Step = { action: 'grant' | 'confirm' | 'withdraw' | 'legacy'; at: number };
-    const stepArb = fc.record({ action: fc.constantFrom('grant', 'confirm', 'withdraw', 'legacy'), at: fc.integer({ min: 0, max: 100 }) }) as fc.Arbitrary<Step>;
+    const stepArb = fc.record({
+      action: fc.constantFrom('grant', 'confirm', 'withdraw', 'legacy'),
+      at: fc.integer({ min: 0, max: 100 }),
+    }) as fc.Arbitrary<Step>;
     let n = 0;
     /** After the last withdrawal: any confirmation confirms, else any grant grants; else withdrawn or nothing. */
     const model = (steps: Step[], at: number, channel: 'email' | 'sms') => {
-      const seen = steps.map((s, i) => ({ ...s, i })).filter((s) => s.at <= at).sort((a, b) => a.at - b.at || a.i - b.i);
+      const seen = steps
+        .map((s, i) => ({ ...s, i }))
+        .filter((s) => s.at <= at)
+        .sort((a, b) => a.at - b.at || a.i - b.i);
       const lastWithdraw = seen.map((s) => s.action).lastIndexOf('withdraw');
       const after = seen.slice(lastWithdraw + 1);
       const status = after.some((s) => s.action === 'confirm' || s.action === 'legacy')
@@ -161,20 +224,43 @@ describe('tamper-evident consent ledger', function () {
       return { status, allowed: status === 'confirmed' || (status === 'granted' && channel === 'sms') };
     };
     await fc.assert(
-      fc.asyncProperty(fc.array(stepArb, { maxLength: 12 }), fc.array(fc.integer({ min: -5, max: 105 }), { minLength: 1, maxLength: 6 }), fc.constantFrom('email' as const, 'sms' as const), async (steps, instants, channel) => {
-        const [lead] = await saveLeads(t.database.pool, [{ externalId: `prop-${++n}`, email: `p${n}@example.com`, phone: null, firstName: null, lastName: null, locale: null, timezone: null, persona: null, tags: [], attributes: {} }]);
-        await append(
-          ...steps.map((s) => ({
-            leadId: lead!.id, channel, purpose: 'marketing', action: s.action === 'legacy' ? ('grant' as const) : s.action,
-            source: s.action === 'legacy' ? LEGACY_CONFIRMED : 'form', actor: 'test', occurredAt: minute(s.at),
-          })),
-        );
-        for (const at of instants) {
-          const answer = await consentAsOf(t.database.pool, lead!.id, channel, 'marketing', minute(at));
-          const expected = model(steps, at, channel);
-          expect({ status: answer.status, allowed: answer.allowed }, `${JSON.stringify(steps)} at ${at}`).to.deep.equal(expected);
-        }
-      }),
+      fc.asyncProperty(
+        fc.array(stepArb, { maxLength: 12 }),
+        fc.array(fc.integer({ min: -5, max: 105 }), { minLength: 1, maxLength: 6 }),
+        fc.constantFrom('email' as const, 'sms' as const),
+        async (steps, instants, channel) => {
+          const [lead] = await saveLeads(t.database.pool, [
+            {
+              externalId: `prop-${++n}`,
+              email: `p${n}@example.com`,
+              phone: null,
+              firstName: null,
+              lastName: null,
+              locale: null,
+              timezone: null,
+              persona: null,
+              tags: [],
+              attributes: {},
+            },
+          ]);
+          await append(
+            ...steps.map((s) => ({
+              leadId: lead!.id,
+              channel,
+              purpose: 'marketing',
+              action: s.action === 'legacy' ? ('grant' as const) : s.action,
+              source: s.action === 'legacy' ? LEGACY_CONFIRMED : 'form',
+              actor: 'test',
+              occurredAt: minute(s.at),
+            })),
+          );
+          for (const at of instants) {
+            const answer = await consentAsOf(t.database.pool, lead!.id, channel, 'marketing', minute(at));
+            const expected = model(steps, at, channel);
+            expect({ status: answer.status, allowed: answer.allowed }, `${JSON.stringify(steps)} at ${at}`).to.deep.equal(expected);
+          }
+        },
+      ),
       { numRuns: 150 },
     );
     expect((await verifyLedger(t.database.pool)).broken).to.equal(undefined);

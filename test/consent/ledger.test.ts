@@ -20,13 +20,29 @@ describe('consent ledger', () => {
   beforeEach(async () => {
     database = await freshDatabase();
     const [lead] = await saveLeads(database.pool, [
-      { externalId: 'p-1', email: 'p@example.com', phone: null, firstName: null, lastName: null, locale: null, timezone: null, persona: null, tags: [], attributes: {} },
+      {
+        externalId: 'p-1',
+        email: 'p@example.com',
+        phone: null,
+        firstName: null,
+        lastName: null,
+        locale: null,
+        timezone: null,
+        persona: null,
+        tags: [],
+        attributes: {},
+      },
     ]);
     leadId = lead!.id;
   });
   afterEach(() => database.close());
 
-  function event(action: ConsentEventInput['action'], minute: number, source = 'form', channel: 'email' | 'sms' = 'email'): ConsentEventInput {
+  function event(
+    action: ConsentEventInput['action'],
+    minute: number,
+    source = 'form',
+    channel: 'email' | 'sms' = 'email',
+  ): ConsentEventInput {
     return { leadId, channel, purpose: 'marketing', action, source, actor: 'test', occurredAt: new Date(T0 + minute * 60_000) };
   }
 
@@ -83,7 +99,9 @@ describe('consent ledger', () => {
     );
     expect(rows).to.have.length(1);
     expect(rows[0]).to.include({ status: 'confirmed', events: 16 });
-    const { rows: last } = await database.pool.query(`SELECT id FROM consent_events WHERE action = 'confirm' ORDER BY occurred_at DESC, id DESC LIMIT 1`);
+    const { rows: last } = await database.pool.query(
+      `SELECT id FROM consent_events WHERE action = 'confirm' ORDER BY occurred_at DESC, id DESC LIMIT 1`,
+    );
     expect(rows[0].deciding_event_id).to.equal(last[0].id);
   });
 
@@ -112,7 +130,13 @@ describe('consent ledger', () => {
     const report = await importConsents(database.pool, path.join(FIXTURES, 'consents-evidence.csv'));
     expect(report.rejected).to.deep.equal([{ row: 3, reason: 'ip must be an IPv4 or IPv6 address' }]);
     const { rows } = await database.pool.query(`SELECT evidence, notice_version, notice_hash FROM consent_events ORDER BY id`);
-    expect(rows[0].evidence).to.deep.include({ file: 'consents-evidence.csv', row: 2, ip: '203.0.113.5', user_agent: 'Mozilla/5.0', form: 'footer' });
+    expect(rows[0].evidence).to.deep.include({
+      file: 'consents-evidence.csv',
+      row: 2,
+      ip: '203.0.113.5',
+      user_agent: 'Mozilla/5.0',
+      form: 'footer',
+    });
     expect(rows[0].evidence.import).to.match(/^import-/);
     expect(rows[0]).to.deep.include({ notice_version: 'privacy-v2', notice_hash: 'a'.repeat(64) });
     expect(rows[1].evidence.import).to.equal(rows[0].evidence.import);

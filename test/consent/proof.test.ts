@@ -34,7 +34,18 @@ describe('double opt-in, proof, export and erasure', function () {
     web.serve(t.engine);
     for (const role of ['admin', 'marketer', 'service', 'compliance'] as const) keys[role] = await apiKeyFor(t.database, role);
     await saveLeads(t.database.pool, [
-      { externalId: 'd-1', email: 'd1@example.com', phone: null, firstName: 'Dora', lastName: null, locale: 'de-DE', timezone: null, persona: null, tags: ['customer'], attributes: { orders: 1 } },
+      {
+        externalId: 'd-1',
+        email: 'd1@example.com',
+        phone: null,
+        firstName: 'Dora',
+        lastName: null,
+        locale: 'de-DE',
+        timezone: null,
+        persona: null,
+        tags: ['customer'],
+        attributes: { orders: 1 },
+      },
     ]);
     await t.engine.startDispatcher();
   });
@@ -45,10 +56,27 @@ describe('double opt-in, proof, export and erasure', function () {
   });
 
   const api = (method: string, p: string, key: string, body?: unknown) =>
-    fetch(base + p, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const form = (url: string) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'ProofBrowser/1.0' }, body: '' });
+    fetch(base + p, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  const form = (url: string) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'ProofBrowser/1.0' },
+      body: '',
+    });
   const state = async () => (await t.database.pool.query(`SELECT status FROM consent_state WHERE channel = 'email'`)).rows[0]?.status;
-  const grant = { lead: 'd-1', channel: 'email', purpose: 'marketing', action: 'grant', source: 'signup-form', evidence: { ip: '203.0.113.9', user_agent: 'Mozilla/5.0', form: 'footer' }, notice: { version: 'privacy-v3', text: 'We send offers by email. Unsubscribe any time.' } };
+  const grant = {
+    lead: 'd-1',
+    channel: 'email',
+    purpose: 'marketing',
+    action: 'grant',
+    source: 'signup-form',
+    evidence: { ip: '203.0.113.9', user_agent: 'Mozilla/5.0', form: 'footer' },
+    notice: { version: 'privacy-v3', text: 'We send offers by email. Unsubscribe any time.' },
+  };
 
   async function confirmLink(n: number) {
     await sink.waitFor(n);
@@ -74,7 +102,9 @@ describe('double opt-in, proof, export and erasure', function () {
     expect((await form(link)).status).to.equal(200);
     expect(await state()).to.equal('confirmed');
     expect((await form(link)).status).to.equal(409);
-    const { rows } = await t.database.pool.query(`SELECT action, source, evidence, notice_version, notice_hash FROM consent_events ORDER BY id`);
+    const { rows } = await t.database.pool.query(
+      `SELECT action, source, evidence, notice_version, notice_hash FROM consent_events ORDER BY id`,
+    );
     expect(rows.map((r) => r.action)).to.deep.equal(['grant', 'confirm']);
     expect(rows[0].notice_version).to.equal('privacy-v3');
     expect(rows[0].notice_hash).to.match(/^[0-9a-f]{64}$/);
@@ -107,11 +137,17 @@ describe('double opt-in, proof, export and erasure', function () {
     const answer = (await check.json()) as { allowed: boolean; decidingEvent: { action: string; evidence: Record<string, unknown> } };
     expect(answer.allowed).to.equal(true);
     expect(answer.decidingEvent.action).to.equal('confirm');
-    const before = await api('GET', `/api/v1/consents/check?lead=d-1&channel=email&purpose=marketing&at=2000-01-01T00:00:00Z`, keys.compliance!);
+    const before = await api(
+      'GET',
+      `/api/v1/consents/check?lead=d-1&channel=email&purpose=marketing&at=2000-01-01T00:00:00Z`,
+      keys.compliance!,
+    );
     expect(await before.json()).to.include({ allowed: false, reason: 'no_consent', decidingEvent: null });
 
     const proof = (await (await api('GET', '/api/v1/consents/proof?lead=d-1', keys.compliance!)).json()) as {
-      chain: { checked: number }; consent_events: { id: number; action: string }[]; messages: { campaign: string; status: string; consent_event: { id: number; action: string } | null }[];
+      chain: { checked: number };
+      consent_events: { id: number; action: string }[];
+      messages: { campaign: string; status: string; consent_event: { id: number; action: string } | null }[];
     };
     const confirm = proof.consent_events.find((e) => e.action === 'confirm')!;
     const spring = proof.messages.find((m) => m.campaign === 'spring')!;
@@ -122,16 +158,26 @@ describe('double opt-in, proof, export and erasure', function () {
     expect(csv.split('\n')[0]).to.equal('record,at,id,channel,purpose,what,source_or_campaign,detail,authorising_event');
     expect(csv).to.contain(`,spring/offer,,${confirm.id}`);
 
-    const exported = await (await api('GET', `/api/v1/consents/export?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z`, keys.compliance!)).text();
+    const exported = await (
+      await api('GET', `/api/v1/consents/export?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z`, keys.compliance!)
+    ).text();
     expect(exported.trim().split('\n')).to.have.length(3);
     for (const role of ['marketer', 'service']) {
-      for (const p of ['/check?lead=d-1&channel=email&purpose=marketing', '/proof?lead=d-1', '/export?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z']) {
+      for (const p of [
+        '/check?lead=d-1&channel=email&purpose=marketing',
+        '/proof?lead=d-1',
+        '/export?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z',
+      ]) {
         expect((await api('GET', `/api/v1/consents${p}`, keys[role]!)).status, `${role} ${p}`).to.equal(403);
       }
     }
     expect((await api('POST', '/api/v1/consents', keys.compliance!, grant)).status).to.equal(403);
 
-    const cli = await exec(process.execPath, ['bin/touchpoint.js', 'consent', 'check', '--lead', 'd-1', '--channel', 'email', '--purpose', 'marketing'], { env: { ...process.env, ...t.env, LOG_LEVEL: 'error' } });
+    const cli = await exec(
+      process.execPath,
+      ['bin/touchpoint.js', 'consent', 'check', '--lead', 'd-1', '--channel', 'email', '--purpose', 'marketing'],
+      { env: { ...process.env, ...t.env, LOG_LEVEL: 'error' } },
+    );
     expect(cli.stdout).to.match(/^allowed \(confirmed\)\ndeciding event: #\d+ confirm on .* via double-opt-in by recipient/);
   });
 
@@ -149,7 +195,9 @@ describe('double opt-in, proof, export and erasure', function () {
     expect(messages.every((m) => m.to_address === null && m.body_text === null)).to.equal(true);
     const ledgerText = JSON.stringify((await t.database.pool.query(`SELECT * FROM consent_events`)).rows);
     expect(ledgerText).not.to.contain('d1@example.com');
-    expect(await verifyLedger(t.database.pool)).to.deep.include({ checked: 3 }).and.not.have.property('broken');
+    expect(await verifyLedger(t.database.pool))
+      .to.deep.include({ checked: 3 })
+      .and.not.have.property('broken');
 
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'erase-'));
     const file = path.join(dir, 'leads.csv');
@@ -169,7 +217,10 @@ describe('double opt-in, proof, export and erasure', function () {
     const { rows: others } = await t.database.pool.query(
       `SELECT l.external_id, s.status FROM consent_state s JOIN leads l ON l.id = s.lead_id WHERE l.external_id IN ('d-3', 'd-4') ORDER BY 1`,
     );
-    expect(others).to.deep.equal([{ external_id: 'd-3', status: 'withdrawn' }, { external_id: 'd-4', status: 'withdrawn' }]);
+    expect(others).to.deep.equal([
+      { external_id: 'd-3', status: 'withdrawn' },
+      { external_id: 'd-4', status: 'withdrawn' },
+    ]);
     expect((await verifyLedger(t.database.pool)).broken).to.equal(undefined);
   });
 
@@ -199,7 +250,9 @@ describe('double opt-in, proof, export and erasure', function () {
          FROM consent_state s JOIN consent_events e ON e.id = s.deciding_event_id JOIN leads l ON l.id = s.lead_id
         WHERE l.external_id = 'inbound:d1@example.com'`,
     );
-    expect(rows).to.deep.equal([{ external_id: 'inbound:d1@example.com', channel: 'email', purpose: 'marketing', status: 'withdrawn', source: 'carried-from-erased' }]);
+    expect(rows).to.deep.equal([
+      { external_id: 'inbound:d1@example.com', channel: 'email', purpose: 'marketing', status: 'withdrawn', source: 'carried-from-erased' },
+    ]);
     expect((await verifyLedger(t.database.pool)).broken).to.equal(undefined);
   });
 });

@@ -22,7 +22,8 @@ export interface SeedLead {
 
 /** Creates leads and their consent history, ending before `now`, through the real store and ledger. */
 export async function seedLeads(database: Database, seeds: SeedLead[], now: Date = new Date()): Promise<void> {
-  const rows = await saveLeads(database.pool,
+  const rows = await saveLeads(
+    database.pool,
     seeds.map((s) => ({
       externalId: s.id,
       email: s.email,

@@ -50,7 +50,15 @@ export async function startTwilioServer(): Promise<TwilioServer> {
       return;
     }
     const sid = `SM${crypto.randomBytes(16).toString('hex')}`;
-    messages.push({ sid, accountSid, to: To, from: From, messagingServiceSid: MessagingServiceSid, body: Body, statusCallback: StatusCallback });
+    messages.push({
+      sid,
+      accountSid,
+      to: To,
+      from: From,
+      messagingServiceSid: MessagingServiceSid,
+      body: Body,
+      statusCallback: StatusCallback,
+    });
     res.status(201).json({
       sid,
       account_sid: accountSid,

@@ -68,7 +68,13 @@ describe('HTTP API', () => {
   });
 
   it('answers bad input with 400 and the reasons, writing nothing', async () => {
-    const res = await call('POST', '/api/v1/leads', { key: keys.marketer, body: [{ external_id: 'ok-1', email: 'ok@example.com' }, { external_id: 'bad', email: 'nope' }] });
+    const res = await call('POST', '/api/v1/leads', {
+      key: keys.marketer,
+      body: [
+        { external_id: 'ok-1', email: 'ok@example.com' },
+        { external_id: 'bad', email: 'nope' },
+      ],
+    });
     expect(res.status).to.equal(400);
     expect((await res.json()).details).to.deep.equal(["[1] email 'nope' is not a valid address"]);
     expect((await call('GET', '/api/v1/leads/ok-1', { key: keys.marketer })).status).to.equal(404);

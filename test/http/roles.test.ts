@@ -31,8 +31,13 @@ describe('role matrix', function () {
     web = await startWeb();
     base = web.base;
     t = await testEngine({
-      CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns'), TEMPLATES_DIR: path.join(FIXTURE, 'templates'), PUBLIC_URL: base,
-      INBOUND_WEBHOOK_SECRET: 'a-shared-secret-for-inbound-mail', TWILIO_ACCOUNT_SID: `AC${'a'.repeat(32)}`, TWILIO_AUTH_TOKEN: 'f'.repeat(32), TWILIO_FROM: '+15005550006',
+      CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns'),
+      TEMPLATES_DIR: path.join(FIXTURE, 'templates'),
+      PUBLIC_URL: base,
+      INBOUND_WEBHOOK_SECRET: 'a-shared-secret-for-inbound-mail',
+      TWILIO_ACCOUNT_SID: `AC${'a'.repeat(32)}`,
+      TWILIO_AUTH_TOKEN: 'f'.repeat(32),
+      TWILIO_FROM: '+15005550006',
     });
     web.serve(t.engine);
     for (const role of ROLES) {
@@ -42,7 +47,8 @@ describe('role matrix', function () {
     // bob serves the retention queue only.
     await saveUser(t.database.pool, { email: 'bob@example.com', role: 'service', password: PASSWORD, languages: ['en'] });
     await seedLeads(t.database, [{ id: 'x', email: 'x@example.com', first: 'X', locale: null, orders: 1, consent: ['grant', 'confirm'] }]);
-    const mail = (from: string, id: string, text: string) => parseInboundEmail(Buffer.from(`From: ${from}\r\nTo: hello@127.0.0.1\r\nSubject: Hi\r\nMessage-ID: <${id}>\r\n\r\n${text}\r\n`));
+    const mail = (from: string, id: string, text: string) =>
+      parseInboundEmail(Buffer.from(`From: ${from}\r\nTo: hello@127.0.0.1\r\nSubject: Hi\r\nMessage-ID: <${id}>\r\n\r\n${text}\r\n`));
     contact = (await t.engine.receiveReply(await mail('x@example.com', 'a@x', 'My private reply')))!.contactId!;
     otherQueueContact = (await t.engine.receiveReply(await mail('someone@example.org', 'b@x', 'Unidentified')))!.contactId!;
     await t.database.pool.query(`UPDATE inbound_contacts SET queue = 'retention' WHERE id = $1`, [contact]);
@@ -64,7 +70,10 @@ describe('role matrix', function () {
       body: new URLSearchParams({ _csrf: csrf, email, password: PASSWORD }).toString(),
     });
     expect(res.status, email).to.equal(303);
-    const cookie = res.headers.getSetCookie().find((c) => c.startsWith('tp_session='))!.split(';')[0]!;
+    const cookie = res.headers
+      .getSetCookie()
+      .find((c) => c.startsWith('tp_session='))!
+      .split(';')[0]!;
     const home = await fetch(`${base}/`, { headers: { cookie } });
     const page = await (home.redirected ? home : home).text();
     const token = /name="_csrf" value="([^"]+)"/.exec(page)?.[1];
@@ -72,7 +81,11 @@ describe('role matrix', function () {
   }
 
   const api = (method: string, p: string, role: string, body?: unknown) =>
-    fetch(base + p, { method, headers: { authorization: `Bearer ${keys[role]}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    fetch(base + p, {
+      method,
+      headers: { authorization: `Bearer ${keys[role]}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
 
   const apiRoutes: [string, string, Role[], unknown?][] = [
     ['GET', '/api/v1/campaigns', ALL],
@@ -112,7 +125,11 @@ describe('role matrix', function () {
   it('webhooks take no API key: without their signature or secret, every role gets 403', async () => {
     for (const role of ROLES) {
       for (const route of ['/webhooks/twilio/sms', '/webhooks/twilio/status', '/webhooks/email/inbound']) {
-        const res = await fetch(base + route, { method: 'POST', headers: { authorization: `Bearer ${keys[role]}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'MessageSid=SM1&From=%2B1&MessageStatus=delivered' });
+        const res = await fetch(base + route, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${keys[role]}`, 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'MessageSid=SM1&From=%2B1&MessageStatus=delivered',
+        });
         expect(res.status, `${role} ${route}`).to.equal(403);
       }
     }
@@ -157,7 +174,9 @@ describe('role matrix', function () {
     expect(other.status).to.equal(404);
     expect(await other.text()).not.to.contain('Unidentified');
     const act = await fetch(`${base}/inbox/${otherQueueContact}/close`, {
-      method: 'POST', headers: { cookie: bob.cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: bob.csrf, resolution: 'x' }).toString(),
+      method: 'POST',
+      headers: { cookie: bob.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: bob.csrf, resolution: 'x' }).toString(),
     });
     expect(act.status).to.equal(404);
     const own = await fetch(`${base}/inbox/${contact}`, { headers: { cookie: bob.cookie } });

@@ -30,7 +30,9 @@ describe('Twilio inbound SMS webhook', () => {
       TWILIO_FROM: '+15005550006',
     });
     server.on('request', createApp(t.engine));
-    await seedLeads(t.database, [{ id: 'texter', email: null, phone: PHONE, first: 'Tex', locale: null, orders: 1, consent: [], sms: ['grant'] }]);
+    await seedLeads(t.database, [
+      { id: 'texter', email: null, phone: PHONE, first: 'Tex', locale: null, orders: 1, consent: [], sms: ['grant'] },
+    ]);
   });
   afterEach(async () => {
     await new Promise((r) => server.close(r));
@@ -48,10 +50,18 @@ describe('Twilio inbound SMS webhook', () => {
     return { status: res.status, text: await res.text() };
   }
 
-  const inbound = (body: string, extra: Record<string, string> = {}) => ({ MessageSid: `SM${String(++sid).padStart(32, '0')}`, From: PHONE, To: '+15005550006', Body: body, ...extra });
+  const inbound = (body: string, extra: Record<string, string> = {}) => ({
+    MessageSid: `SM${String(++sid).padStart(32, '0')}`,
+    From: PHONE,
+    To: '+15005550006',
+    Body: body,
+    ...extra,
+  });
 
   async function ledger() {
-    const { rows } = await t.database.pool.query(`SELECT action, source FROM consent_events WHERE channel = 'sms' AND source = 'sms-keyword' ORDER BY id`);
+    const { rows } = await t.database.pool.query(
+      `SELECT action, source FROM consent_events WHERE channel = 'sms' AND source = 'sms-keyword' ORDER BY id`,
+    );
     return rows.map((r) => r.action);
   }
 

@@ -20,7 +20,9 @@ describe('unsubscribe links in sent email', () => {
     const port = (server.address() as AddressInfo).port;
     t = await testEngine({ SMTP_URL: sink.url, PUBLIC_URL: `http://127.0.0.1:${port}` });
     server.on('request', createApp(t.engine));
-    await seedLeads(t.database, [{ id: 'u-1', email: 'u1@example.com', first: 'Ulla', locale: null, orders: 1, consent: ['grant', 'confirm'] }]);
+    await seedLeads(t.database, [
+      { id: 'u-1', email: 'u1@example.com', first: 'Ulla', locale: null, orders: 1, consent: ['grant', 'confirm'] },
+    ]);
     await t.engine.startDispatcher();
     const set = t.engine.loadCampaigns();
     await t.engine.run(requireCampaign(set, 'spring'), set, { occurrence: 'first', trigger: 'manual' });
@@ -116,7 +118,9 @@ describe('unsubscribe: the mailto, the preference page, and guessing', function 
     expect(header(i)).to.match(/<https?:\/\/[^>]+>, <mailto:unsubscribe\+[0-9a-z]+-[0-9a-f]{20}@127\.0\.0\.1\?subject=unsubscribe>/);
     const mailto = /<mailto:([^?>]+)/.exec(header(i))![1]!;
     const raw = `From: u1@example.com\r\nTo: ${mailto}\r\nSubject: unsubscribe\r\nMessage-ID: <u1-unsub@example.com>\r\n\r\nunsubscribe\r\n`;
-    expect(await t.engine.receiveReply(await (await import('../../src/inbound/email.ts')).parseInboundEmail(Buffer.from(raw)))).to.deep.equal({ contactId: null, duplicate: false, unsubscribed: true });
+    expect(
+      await t.engine.receiveReply(await (await import('../../src/inbound/email.ts')).parseInboundEmail(Buffer.from(raw))),
+    ).to.deep.equal({ contactId: null, duplicate: false, unsubscribed: true });
     expect(await states()).to.deep.equal(['u-1/email:withdrawn', 'u-1/sms:granted', 'u-2/email:confirmed']);
   });
 
@@ -125,10 +129,19 @@ describe('unsubscribe: the mailto, the preference page, and guessing', function 
     const pageHtml = await (await fetch(link(i))).text();
     expect(pageHtml).to.contain('marketing text messages: subscribed');
     expect(await states()).to.deep.equal(['u-1/email:confirmed', 'u-1/sms:granted', 'u-2/email:confirmed']);
-    const res = await fetch(`${link(i)}/preferences`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'channel=sms&purpose=marketing', redirect: 'manual' });
+    const res = await fetch(`${link(i)}/preferences`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'channel=sms&purpose=marketing',
+      redirect: 'manual',
+    });
     expect(res.status).to.equal(303);
     expect(await states()).to.deep.equal(['u-1/email:confirmed', 'u-1/sms:withdrawn', 'u-2/email:confirmed']);
-    const other = await fetch(`${link(i)}/preferences`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'channel=email&purpose=transactional' });
+    const other = await fetch(`${link(i)}/preferences`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'channel=email&purpose=transactional',
+    });
     expect(other.status).to.equal(404);
   });
 
@@ -140,9 +153,12 @@ describe('unsubscribe: the mailto, the preference page, and guessing', function 
     const random = (n: number) => Array.from({ length: n }, () => alphabet[Math.floor(Math.random() * alphabet.length)]).join('');
     const forged = Array.from({ length: 10_000 }, (_, k) => {
       switch (k % 4) {
-        case 0: return random(token.length);
-        case 1: return `${body}.${random(signature.length)}`;
-        case 2: return `${random(body.length)}.${signature}`;
+        case 0:
+          return random(token.length);
+        case 1:
+          return `${body}.${random(signature.length)}`;
+        case 2:
+          return `${random(body.length)}.${signature}`;
         default: {
           const at = Math.floor(Math.random() * token.length);
           const c = token[at] === 'A' ? 'B' : 'A';
@@ -153,7 +169,13 @@ describe('unsubscribe: the mailto, the preference page, and guessing', function 
     let refused = 0;
     for (let k = 0; k < forged.length; k += 50) {
       const answers = await Promise.all(
-        forged.slice(k, k + 50).map((f) => fetch(`${base}/unsubscribe/${f}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' })),
+        forged.slice(k, k + 50).map((f) =>
+          fetch(`${base}/unsubscribe/${f}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            body: 'List-Unsubscribe=One-Click',
+          }),
+        ),
       );
       for (const a of answers) {
         if (a.status === 404 || a.status === 400) refused++;
@@ -165,7 +187,11 @@ describe('unsubscribe: the mailto, the preference page, and guessing', function 
     expect(rows[0].n).to.equal(0);
 
     const victim = sink.messages[0]!.text!.includes('u-1') ? 'u-1' : 'u-2';
-    const res = await fetch(real, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+    const res = await fetch(real, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'List-Unsubscribe=One-Click',
+    });
     expect(res.status).to.equal(200);
     const set = t.engine.loadCampaigns();
     await t.engine.run(requireCampaign(set, 'spring'), set, { occurrence: 'second', trigger: 'manual' });

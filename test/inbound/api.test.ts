@@ -13,7 +13,14 @@ const SECRET = 'inbound-webhook-secret-0123456789';
 const TOKEN = 'f'.repeat(32);
 
 function mime(headers: Record<string, string>, body: string): string {
-  return [...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '', body, ''].join('\r\n');
+  return [
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    body,
+    '',
+  ].join('\r\n');
 }
 
 describe('inbound contacts over HTTP', function () {
@@ -43,10 +50,20 @@ describe('inbound contacts over HTTP', function () {
     await saveUser(t.database.pool, { email: 'ann@example.com', role: 'service', password: 'correct horse battery', languages: ['en'] });
     await saveUser(t.database.pool, { email: 'bob@example.com', role: 'service', password: 'correct horse battery', languages: ['en'] });
     // The service key acts for ann, who serves both queues; bob serves retention only.
-    for (const role of ['admin', 'marketer', 'service', 'compliance'] as const) keys[role] = (await createApiKey(t.database.pool, role, role, role === 'service' ? 'ann@example.com' : undefined)).key;
+    for (const role of ['admin', 'marketer', 'service', 'compliance'] as const)
+      keys[role] = (await createApiKey(t.database.pool, role, role, role === 'service' ? 'ann@example.com' : undefined)).key;
     keys.bob = (await createApiKey(t.database.pool, 'service', 'bob', 'bob@example.com')).key;
     await seedLeads(t.database, [
-      { id: 'carol', email: 'carol@example.com', phone: '+4915112345678', first: 'Carol', locale: null, orders: 1, consent: ['grant', 'confirm'], sms: ['grant'] },
+      {
+        id: 'carol',
+        email: 'carol@example.com',
+        phone: '+4915112345678',
+        first: 'Carol',
+        locale: null,
+        orders: 1,
+        consent: ['grant', 'confirm'],
+        sms: ['grant'],
+      },
     ]);
     await t.engine.startDispatcher();
   });
@@ -71,7 +88,10 @@ describe('inbound contacts over HTTP', function () {
       body: raw,
     });
 
-  const carolMail = mime({ From: 'carol@example.com', To: 'hello@127.0.0.1', Subject: 'Parcel', 'Message-ID': '<parcel-1@example.com>' }, 'Where is my parcel?');
+  const carolMail = mime(
+    { From: 'carol@example.com', To: 'hello@127.0.0.1', Subject: 'Parcel', 'Message-ID': '<parcel-1@example.com>' },
+    'Where is my parcel?',
+  );
 
   it('takes raw MIME from a provider with the shared secret, once per Message-ID, within the size limit', async () => {
     expect((await postMime(carolMail, null)).status).to.equal(403);
@@ -94,21 +114,35 @@ describe('inbound contacts over HTTP', function () {
     expect(list.status).to.equal(200);
     const { contacts } = (await list.json()) as { contacts: Record<string, unknown>[] };
     expect(contacts).to.have.length(1);
-    expect(contacts[0]).to.include({ id, lead: 'carol', campaign: null, step: null, channel: 'email', category: 'other', queue: 'general', status: 'assigned', assignee: 'ann@example.com', text: 'Where is my parcel?' });
+    expect(contacts[0]).to.include({
+      id,
+      lead: 'carol',
+      campaign: null,
+      step: null,
+      channel: 'email',
+      category: 'other',
+      queue: 'general',
+      status: 'assigned',
+      assignee: 'ann@example.com',
+      text: 'Where is my parcel?',
+    });
     expect(contacts[0]).to.have.property('due_at').that.is.a('string');
     expect(contacts[0]).to.have.property('received_at').that.is.a('string');
 
     expect((await call('POST', `/api/v1/inbound/${id}/accept`, { key: keys.service, body: {} })).status).to.equal(200);
-    const reply = await call('POST', `/api/v1/inbound/${id}/reply`, { key: keys.service, body: { text: 'It ships today.', user: 'ann@example.com' } });
+    const reply = await call('POST', `/api/v1/inbound/${id}/reply`, {
+      key: keys.service,
+      body: { text: 'It ships today.', user: 'ann@example.com' },
+    });
     expect(reply.status).to.equal(202);
     await sink.waitFor(1);
     expect(sink.messages[0]!.subject).to.equal('Re: Parcel');
     expect(sink.messages[0]!.inReplyTo).to.equal('<parcel-1@example.com>');
 
     const moved = await call('POST', `/api/v1/inbound/${id}/assign`, { key: keys.admin, body: { user: 'bob@example.com' } });
-    expect(((await moved.json()) as { assignee: string; status: string })).to.include({ assignee: 'bob@example.com', status: 'assigned' });
+    expect((await moved.json()) as { assignee: string; status: string }).to.include({ assignee: 'bob@example.com', status: 'assigned' });
     const closed = await call('POST', `/api/v1/inbound/${id}/close`, { key: keys.service, body: { resolution: 'answered' } });
-    expect(((await closed.json()) as { status: string; resolution: string })).to.include({ status: 'closed', resolution: 'answered' });
+    expect((await closed.json()) as { status: string; resolution: string }).to.include({ status: 'closed', resolution: 'answered' });
     const twice = await call('POST', `/api/v1/inbound/${id}/close`, { key: keys.service, body: { resolution: 'again' } });
     expect(twice.status).to.equal(409);
     expect((await call('GET', '/api/v1/inbound/999999', { key: keys.service })).status).to.equal(404);
@@ -121,7 +155,10 @@ describe('inbound contacts over HTTP', function () {
     expect((await call('GET', '/api/v1/inbound', { key: keys.compliance })).status).to.equal(200);
     for (const role of ['marketer', 'compliance']) {
       for (const action of ['accept', 'reply', 'assign', 'close']) {
-        const res = await call('POST', `/api/v1/inbound/${id}/${action}`, { key: keys[role], body: { text: 'x', resolution: 'x', user: 'ann@example.com' } });
+        const res = await call('POST', `/api/v1/inbound/${id}/${action}`, {
+          key: keys[role],
+          body: { text: 'x', resolution: 'x', user: 'ann@example.com' },
+        });
         expect(res.status, `${role} ${action}`).to.equal(403);
       }
     }
@@ -134,18 +171,29 @@ describe('inbound contacts over HTTP', function () {
     const send = () =>
       fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilio.getExpectedTwilioSignature(TOKEN, url, params) },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-twilio-signature': twilio.getExpectedTwilioSignature(TOKEN, url, params),
+        },
         body: new URLSearchParams(params).toString(),
       });
     expect((await send()).status).to.equal(200);
     expect((await send()).status).to.equal(200);
-    const { contacts } = (await (await call('GET', '/api/v1/inbound', { key: keys.service })).json()) as { contacts: Record<string, unknown>[] };
+    const { contacts } = (await (await call('GET', '/api/v1/inbound', { key: keys.service })).json()) as {
+      contacts: Record<string, unknown>[];
+    };
     expect(contacts).to.have.length(1);
     expect(contacts[0]).to.include({ lead: 'carol', channel: 'sms', identified_by: 'number', text: 'Can I change my delivery day?' });
-    const reply = await call('POST', `/api/v1/inbound/${contacts[0]!.id}/reply`, { key: keys.service, body: { text: 'Yes: reply with a day.', user: 'ann@example.com' } });
+    const reply = await call('POST', `/api/v1/inbound/${contacts[0]!.id}/reply`, {
+      key: keys.service,
+      body: { text: 'Yes: reply with a day.', user: 'ann@example.com' },
+    });
     expect(reply.status).to.equal(202);
     // By default on the channel they wrote on; on request on the other one, to the lead's address there.
-    const byEmail = await call('POST', `/api/v1/inbound/${contacts[0]!.id}/reply`, { key: keys.service, body: { text: 'Details by email.', channel: 'email' } });
+    const byEmail = await call('POST', `/api/v1/inbound/${contacts[0]!.id}/reply`, {
+      key: keys.service,
+      body: { text: 'Details by email.', channel: 'email' },
+    });
     expect(byEmail.status).to.equal(202);
     const { rows } = await t.database.pool.query(`SELECT channel, to_address, body_text, purpose FROM messages ORDER BY id`);
     expect(rows).to.deep.equal([
@@ -165,7 +213,7 @@ describe('inbound contacts over HTTP', function () {
     await call('POST', `/api/v1/inbound/${id}/assign`, { key: keys.admin, body: { user: 'bob@example.com' } });
     expect((await call('GET', `/api/v1/inbound/${id}`, { key: keys.bob })).status).to.equal(200);
     const accepted = await call('POST', `/api/v1/inbound/${id}/accept`, { key: keys.bob, body: {} });
-    expect(((await accepted.json()) as { assignee: string })).to.include({ assignee: 'bob@example.com' });
+    expect((await accepted.json()) as { assignee: string }).to.include({ assignee: 'bob@example.com' });
     const err = await createApiKey(t.database.pool, 'service', 'nobody').catch((e: Error) => e);
     expect((err as Error).message).to.contain('--user');
   });

@@ -32,11 +32,20 @@ describe('replies become inbound contacts', function () {
     // A Monday, 11:00 in Berlin.
     clock = new ManualClock('2026-03-02T10:00:00Z');
     t = await testEngine(
-      { CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns'), TEMPLATES_DIR: path.join(FIXTURE, 'templates'), SMTP_URL: sink.url, PUBLIC_URL: `https://${DOMAIN}` },
+      {
+        CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns'),
+        TEMPLATES_DIR: path.join(FIXTURE, 'templates'),
+        SMTP_URL: sink.url,
+        PUBLIC_URL: `https://${DOMAIN}`,
+      },
       clock,
     );
     inbound = await startInboundSmtp({ host: '127.0.0.1', port: 0, domain: DOMAIN, maxBytes: 1024 * 1024, receive: t.engine.receiveReply });
-    for (const [email, languages] of [['ann@example.com', ['en']], ['bob@example.com', ['de', 'en']], ['lena@example.com', ['en']]] as const) {
+    for (const [email, languages] of [
+      ['ann@example.com', ['en']],
+      ['bob@example.com', ['de', 'en']],
+      ['lena@example.com', ['en']],
+    ] as const) {
       await saveUser(t.database.pool, { email, role: 'service', password: 'correct horse battery', languages: [...languages] });
     }
     await seedLeads(t.database, [lead('alice'), lead('bert', { locale: 'de-DE' }), lead('carol')], clock.now());
@@ -51,7 +60,8 @@ describe('replies become inbound contacts', function () {
     await sink.close();
   });
 
-  const sentTo = (lead: string): ParsedMail => sink.messages.find((m) => (m.to as AddressObject).value[0]!.address === `${lead}@example.com`)!;
+  const sentTo = (lead: string): ParsedMail =>
+    sink.messages.find((m) => (m.to as AddressObject).value[0]!.address === `${lead}@example.com`)!;
 
   const deliver = (mail: SendMailOptions) => deliverMail(inbound.port, mail);
 
@@ -75,17 +85,77 @@ describe('replies become inbound contacts', function () {
     const alice = sentTo('alice');
     const bert = sentTo('bert');
     // Alice answers from another address: the token in the reply address still names her message.
-    await deliver({ from: 'alice.private@example.net', to: (alice.replyTo as AddressObject).value[0]!.address!, subject: `Re: ${alice.subject}`, text: 'Is this valid for shoes too?' });
+    await deliver({
+      from: 'alice.private@example.net',
+      to: (alice.replyTo as AddressObject).value[0]!.address!,
+      subject: `Re: ${alice.subject}`,
+      text: 'Is this valid for shoes too?',
+    });
     // Bert's client drops Reply-To and writes to the public address, but threads with In-Reply-To.
-    await deliver({ from: 'bert@example.com', to: `hello@${DOMAIN}`, subject: `Re: ${bert.subject}`, text: 'Was ist der price?', inReplyTo: bert.messageId, references: [bert.messageId!] });
+    await deliver({
+      from: 'bert@example.com',
+      to: `hello@${DOMAIN}`,
+      subject: `Re: ${bert.subject}`,
+      text: 'Was ist der price?',
+      inReplyTo: bert.messageId,
+      references: [bert.messageId!],
+    });
     await deliver({ from: 'Carol <CAROL@example.com>', to: `hello@${DOMAIN}`, subject: 'Question', text: 'Where is my parcel?' });
     await deliver({ from: 'stranger@example.org', to: `hello@${DOMAIN}`, subject: 'Hello', text: 'Who are you?' });
 
     expect(await contacts()).to.deep.equal([
-      { identified_by: 'token', lead: 'alice', campaign_id: 'followup', step_id: 'offer', template: 'offer/default.email.hbs', kind: 'human', category: 'other', priority: 'normal', queue: 'retention', status: 'assigned', assignee: 'ann@example.com' },
-      { identified_by: 'headers', lead: 'bert', campaign_id: 'followup', step_id: 'offer', template: 'offer/default.email.hbs', kind: 'human', category: 'purchase-interest', priority: 'normal', queue: 'retention', status: 'assigned', assignee: 'bob@example.com' },
-      { identified_by: 'address', lead: 'carol', campaign_id: null, step_id: null, template: null, kind: 'human', category: 'other', priority: 'normal', queue: 'general', status: 'assigned', assignee: 'ann@example.com' },
-      { identified_by: null, lead: null, campaign_id: null, step_id: null, template: null, kind: 'human', category: 'other', priority: 'normal', queue: 'general', status: 'assigned', assignee: 'ann@example.com' },
+      {
+        identified_by: 'token',
+        lead: 'alice',
+        campaign_id: 'followup',
+        step_id: 'offer',
+        template: 'offer/default.email.hbs',
+        kind: 'human',
+        category: 'other',
+        priority: 'normal',
+        queue: 'retention',
+        status: 'assigned',
+        assignee: 'ann@example.com',
+      },
+      {
+        identified_by: 'headers',
+        lead: 'bert',
+        campaign_id: 'followup',
+        step_id: 'offer',
+        template: 'offer/default.email.hbs',
+        kind: 'human',
+        category: 'purchase-interest',
+        priority: 'normal',
+        queue: 'retention',
+        status: 'assigned',
+        assignee: 'bob@example.com',
+      },
+      {
+        identified_by: 'address',
+        lead: 'carol',
+        campaign_id: null,
+        step_id: null,
+        template: null,
+        kind: 'human',
+        category: 'other',
+        priority: 'normal',
+        queue: 'general',
+        status: 'assigned',
+        assignee: 'ann@example.com',
+      },
+      {
+        identified_by: null,
+        lead: null,
+        campaign_id: null,
+        step_id: null,
+        template: null,
+        kind: 'human',
+        category: 'other',
+        priority: 'normal',
+        queue: 'general',
+        status: 'assigned',
+        assignee: 'ann@example.com',
+      },
     ]);
     // The reply is in the lead's one history, beside the message it answers.
     const [first] = await listContacts(t.database.pool, { lead: 'alice' }, clock.now());
@@ -95,9 +165,13 @@ describe('replies become inbound contacts', function () {
   });
 
   it('refuses a message over the size limit at the SMTP level, storing nothing', async () => {
-    const err = await deliver({ from: 'alice@example.com', to: `hello@${DOMAIN}`, subject: 'big', text: 'x'.repeat(1_200_000) }).catch((e: { responseCode?: number }) => e);
+    const err = await deliver({ from: 'alice@example.com', to: `hello@${DOMAIN}`, subject: 'big', text: 'x'.repeat(1_200_000) }).catch(
+      (e: { responseCode?: number }) => e,
+    );
     expect(err).to.have.property('responseCode', 552);
-    const refused = await deliver({ from: 'alice@example.com', to: 'someone@elsewhere.example', subject: 'relay?', text: 'hi' }).catch((e: { responseCode?: number }) => e);
+    const refused = await deliver({ from: 'alice@example.com', to: 'someone@elsewhere.example', subject: 'relay?', text: 'hi' }).catch(
+      (e: { responseCode?: number }) => e,
+    );
     expect(refused).to.have.property('responseCode', 550);
     expect(await contacts()).to.deep.equal([]);
   });
@@ -113,8 +187,20 @@ describe('replies become inbound contacts', function () {
   it('an out-of-office answer or a bounce is kept but is not a human reply', async () => {
     const alice = sentTo('alice');
     const to = (alice.replyTo as AddressObject).value[0]!.address!;
-    await deliver({ from: 'alice@example.com', to, subject: 'Out of Office: back on Monday', text: 'I am away.', headers: { 'Auto-Submitted': 'auto-replied' } });
-    await deliver({ from: 'alice@example.com', to, subject: 'Automatic reply: An offer', text: 'I am away.', headers: { 'X-Autoreply': 'yes' } });
+    await deliver({
+      from: 'alice@example.com',
+      to,
+      subject: 'Out of Office: back on Monday',
+      text: 'I am away.',
+      headers: { 'Auto-Submitted': 'auto-replied' },
+    });
+    await deliver({
+      from: 'alice@example.com',
+      to,
+      subject: 'Automatic reply: An offer',
+      text: 'I am away.',
+      headers: { 'X-Autoreply': 'yes' },
+    });
     await deliver({
       envelope: { from: '', to },
       from: 'MAILER-DAEMON@mx.example.com',
@@ -134,8 +220,18 @@ describe('replies become inbound contacts', function () {
   });
 
   it('an opt-out reply withdraws consent and stops the next step; a human reply skips `unless: [replied]`', async () => {
-    await deliver({ from: 'alice@example.com', to: (sentTo('alice').replyTo as AddressObject).value[0]!.address!, subject: 'Re: offer', text: 'Please remove me from this list.\n\n> An offer for alice' });
-    await deliver({ from: 'bert@example.com', to: (sentTo('bert').replyTo as AddressObject).value[0]!.address!, subject: 'Re: offer', text: 'What is the price of the blue one?' });
+    await deliver({
+      from: 'alice@example.com',
+      to: (sentTo('alice').replyTo as AddressObject).value[0]!.address!,
+      subject: 'Re: offer',
+      text: 'Please remove me from this list.\n\n> An offer for alice',
+    });
+    await deliver({
+      from: 'bert@example.com',
+      to: (sentTo('bert').replyTo as AddressObject).value[0]!.address!,
+      subject: 'Re: offer',
+      text: 'What is the price of the blue one?',
+    });
     const [alice, bert] = await contacts();
     expect(alice).to.include({ category: 'opt-out', priority: 'high' });
     expect(bert).to.include({ category: 'purchase-interest' });
@@ -156,12 +252,26 @@ describe('replies become inbound contacts', function () {
       ['carol', 'queued'],
     ]);
     // The campaign learns what came back, in counts.
-    expect(await replyCounts(t.database.pool, 'followup', 'o')).to.deep.equal({ human: 2, byCategory: { 'opt-out': 1, 'purchase-interest': 1 }, automatic: 0 });
+    expect(await replyCounts(t.database.pool, 'followup', 'o')).to.deep.equal({
+      human: 2,
+      byCategory: { 'opt-out': 1, 'purchase-interest': 1 },
+      automatic: 0,
+    });
   });
 
   it('escalates a contact nobody accepted by its due time (4 business hours) exactly once', async () => {
-    await deliver({ from: 'alice@example.com', to: (sentTo('alice').replyTo as AddressObject).value[0]!.address!, subject: 'Re', text: 'Hello?' });
-    await deliver({ from: 'bert@example.com', to: (sentTo('bert').replyTo as AddressObject).value[0]!.address!, subject: 'Re', text: 'Hallo?' });
+    await deliver({
+      from: 'alice@example.com',
+      to: (sentTo('alice').replyTo as AddressObject).value[0]!.address!,
+      subject: 'Re',
+      text: 'Hello?',
+    });
+    await deliver({
+      from: 'bert@example.com',
+      to: (sentTo('bert').replyTo as AddressObject).value[0]!.address!,
+      subject: 'Re',
+      text: 'Hallo?',
+    });
     const [alice, bert] = await listContacts(t.database.pool, {}, clock.now());
     // Received 11:00 Berlin on a Monday: due 15:00 Berlin (14:00Z).
     expect(alice!.due_at!.toISOString()).to.equal('2026-03-02T14:00:00.000Z');
@@ -177,12 +287,14 @@ describe('replies become inbound contacts', function () {
     const detail = await getContact(t.database.pool, alice!.id, clock.now());
     expect(detail.history.filter((h) => h.action === 'escalated')).to.have.length(1);
     expect(detail.history.find((h) => h.action === 'escalated')!.detail).to.deep.equal({ to: 'lena@example.com', queue: 'retention' });
-    const mine = await listContacts(t.database.pool, { mine: (await userId('lena@example.com')) }, clock.now());
+    const mine = await listContacts(t.database.pool, { mine: await userId('lena@example.com') }, clock.now());
     expect(mine.map((c) => c.id)).to.deep.equal([alice!.id]);
     expect(mine[0]!.overdue).to.equal(true);
   });
 
   async function userId(email: string): Promise<number> {
-    return until(async () => Number((await t.database.pool.query(`SELECT id FROM users WHERE email = $1`, [email])).rows[0]?.id) || undefined);
+    return until(
+      async () => Number((await t.database.pool.query(`SELECT id FROM users WHERE email = $1`, [email])).rows[0]?.id) || undefined,
+    );
   }
 });

@@ -28,7 +28,7 @@ describe('inbound.yaml', () => {
     expect(set.problems.map((p) => formatProblem(p, fixed))).to.deep.equal([
       "campaigns/inbound.yaml:1:16 unknown queue 'nowhere'; defined queues: retention",
       'campaigns/inbound.yaml:7:62 business hours must end after they start (17:00–09:00)',
-      "campaigns/inbound.yaml:10:21 not a valid regular expression: Invalid regular expression: /unclosed(/i: Unterminated group",
+      'campaigns/inbound.yaml:10:21 not a valid regular expression: Invalid regular expression: /unclosed(/i: Unterminated group',
       "campaigns/inbound.yaml:15:12 unknown queue 'vip-desk'; defined queues: retention",
     ]);
   });
@@ -75,12 +75,15 @@ describe('the sample inbound.yaml', () => {
     const set = loadCampaignSet({ campaignsDir: path.resolve('campaigns'), templatesDir: path.resolve('templates') });
     expect(set.problems).to.deep.equal([]);
     const campaign = set.campaigns.get('winback-q4');
-    const category = (text: string) => qualify(set.inbound, { text, channel: 'email', campaign, persona: undefined, language: 'en' }).category;
+    const category = (text: string) =>
+      qualify(set.inbound, { text, channel: 'email', campaign, persona: undefined, language: 'en' }).category;
     expect(category('Does it fit size 42?')).to.equal('question');
     expect(category('Please remove me')).to.equal('opt-out');
     expect(category('No more emails, thanks.')).to.equal('opt-out');
     expect(category('Is there a discount on boots')).to.equal('purchase-interest');
     expect(category('Great, see you at the border')).to.equal('other');
-    expect(qualify(set.inbound, { text: 'hi', channel: 'email', campaign, persona: undefined, language: 'en' }).queue).to.equal('retention');
+    expect(qualify(set.inbound, { text: 'hi', channel: 'email', campaign, persona: undefined, language: 'en' }).queue).to.equal(
+      'retention',
+    );
   });
 });

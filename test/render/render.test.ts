@@ -23,7 +23,10 @@ describe('templates', () => {
       fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
       fs.writeFileSync(path.join(dir, name), body);
     };
-    write('offer/default.email.hbs', '---\nsubject: "{{persona.greeting}} {{lead.first_name}} & co"\n---\n<p>Hi {{lead.first_name}}</p><a href="{{unsubscribe_url}}">Unsubscribe</a>');
+    write(
+      'offer/default.email.hbs',
+      '---\nsubject: "{{persona.greeting}} {{lead.first_name}} & co"\n---\n<p>Hi {{lead.first_name}}</p><a href="{{unsubscribe_url}}">Unsubscribe</a>',
+    );
     write('offer/vip.de.email.hbs', '---\nsubject: Hallo\ntext: "Hallo {{lead.first_name}}"\n---\n<p>Hallo {{{lead.first_name}}}</p>');
     write('offer/default.de.email.hbs', '---\nsubject: Hallo\n---\n<p>Hallo</p>');
     write('multiline/default.email.hbs', '---\nsubject: "{{lead.first_name}}"\n---\n<p>x</p>');
@@ -64,12 +67,18 @@ describe('templates', () => {
 
   it('fails a message whose template uses a variable the lead lacks, naming file and variable', () => {
     const renderer = new TemplateRenderer(dir);
-    expect(() => renderer.renderEmail('offer/default.email.hbs', context({}))).to.throw(AppError, /offer\/default\.email\.hbs \(subject\): "first_name" not defined/);
+    expect(() => renderer.renderEmail('offer/default.email.hbs', context({}))).to.throw(
+      AppError,
+      /offer\/default\.email\.hbs \(subject\): "first_name" not defined/,
+    );
   });
 
   it('refuses subjects that would break headers and templates without a subject', () => {
     const renderer = new TemplateRenderer(dir);
-    expect(() => renderer.renderEmail('multiline/default.email.hbs', context({ first_name: 'a\r\nBcc: x@evil.example' }))).to.throw(AppError, /one line/);
+    expect(() => renderer.renderEmail('multiline/default.email.hbs', context({ first_name: 'a\r\nBcc: x@evil.example' }))).to.throw(
+      AppError,
+      /one line/,
+    );
     expect(() => renderer.renderEmail('nosubject/default.email.hbs', context({}))).to.throw(AppError, /needs a 'subject:'/);
   });
 });

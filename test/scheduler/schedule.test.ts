@@ -36,7 +36,9 @@ describe('schedules', () => {
     before(async () => {
       sink = await startSmtpSink();
       t = await testEngine({ SMTP_URL: sink.url, CAMPAIGNS_DIR: 'test/fixtures/scheduled/campaigns' });
-      await seedLeads(t.database, [{ id: 's-1', email: 's1@example.com', first: 'Sam', locale: null, orders: 1, consent: ['grant', 'confirm'] }]);
+      await seedLeads(t.database, [
+        { id: 's-1', email: 's1@example.com', first: 'Sam', locale: null, orders: 1, consent: ['grant', 'confirm'] },
+      ]);
     });
     after(async () => {
       await t.close();
@@ -59,14 +61,23 @@ describe('schedules', () => {
     });
 
     it('escalates overdue inbound contacts from its periodic job', async () => {
-      const reply = await parseInboundEmail(Buffer.from('From: s1@example.com\r\nTo: hello@touchpoint.test\r\nSubject: Hi\r\nMessage-ID: <late@x>\r\n\r\nAnyone?\r\n'));
+      const reply = await parseInboundEmail(
+        Buffer.from('From: s1@example.com\r\nTo: hello@touchpoint.test\r\nSubject: Hi\r\nMessage-ID: <late@x>\r\n\r\nAnyone?\r\n'),
+      );
       const { contactId } = await t.engine.receiveReply(reply);
       await t.database.pool.query(`UPDATE inbound_contacts SET due_at = now() - interval '1 minute' WHERE id = $1`, [contactId]);
       // The job runs every minute; have Agenda run it now rather than wait.
       await agenda.now(INBOUND_ESCALATE, {});
-      const at = await until(async () => (await t.database.pool.query(`SELECT escalated_at FROM inbound_contacts WHERE id = $1`, [contactId])).rows[0].escalated_at ?? undefined);
+      const at = await until(
+        async () =>
+          (await t.database.pool.query(`SELECT escalated_at FROM inbound_contacts WHERE id = $1`, [contactId])).rows[0].escalated_at ??
+          undefined,
+      );
       expect(at).to.be.instanceOf(Date);
-      const { rows } = await t.database.pool.query(`SELECT action, actor FROM inbound_contact_events WHERE contact_id = $1 AND action = 'escalated'`, [contactId]);
+      const { rows } = await t.database.pool.query(
+        `SELECT action, actor FROM inbound_contact_events WHERE contact_id = $1 AND action = 'escalated'`,
+        [contactId],
+      );
       expect(rows).to.deep.equal([{ action: 'escalated', actor: 'system' }]);
     });
   });

@@ -43,7 +43,12 @@ describe('events over HTTP to SMTP', function () {
     await sink.close();
   });
 
-  const batch = Array.from({ length: LEADS }, (_, i) => ({ id: `signup-${i}`, lead: `ev-${i}`, event: 'signed_up', properties: { source: 'web' } }));
+  const batch = Array.from({ length: LEADS }, (_, i) => ({
+    id: `signup-${i}`,
+    lead: `ev-${i}`,
+    event: 'signed_up',
+    properties: { source: 'web' },
+  }));
 
   async function post(events: unknown) {
     const res = await fetch(`${base}/api/v1/events`, {

@@ -145,7 +145,9 @@ describe('sequences', () => {
     const created = await t.engine.ingestEvents([{ lead: 'new-1', event: 'visited', properties: {}, email: 'new-1@example.com' }]);
     expect(created).to.include({ recorded: 1, enrolled: 1 });
     const refused = await t.engine.ingestEvents([{ lead: 'ghost', event: 'visited', properties: {} }]);
-    expect(refused.rejected).to.deep.equal([{ index: 0, reason: "unknown lead 'ghost', and the event carries no email or phone to create it" }]);
+    expect(refused.rejected).to.deep.equal([
+      { index: 0, reason: "unknown lead 'ghost', and the event carries no email or phone to create it" },
+    ]);
   });
 
   it('keeps enrollments on their step ids when the file changes, ending those on a removed step', async () => {
@@ -156,7 +158,10 @@ describe('sequences', () => {
     expect(await enrollment('welcome', 'early')).to.include({ current_step: 'offer' });
     expect(await enrollment('welcome', 'late')).to.include({ current_step: 'tips' });
 
-    const edited = loadCampaignSet({ campaignsDir: path.resolve('test/fixtures/sequences-edited/campaigns'), templatesDir: t.config.templatesDir });
+    const edited = loadCampaignSet({
+      campaignsDir: path.resolve('test/fixtures/sequences-edited/campaigns'),
+      templatesDir: t.config.templatesDir,
+    });
     const warnings = await removedStepWarnings(t.database.pool, edited);
     expect(warnings.map((w) => `${w.severity} ${w.line}:${w.col} ${w.message}`)).to.deep.equal([
       "warning 8:1 step 'tips' is gone from this file, but 1 active enrollment(s) wait on it; they would end with reason step_removed",
@@ -166,7 +171,12 @@ describe('sequences', () => {
     await advanceDueSteps(t.database.pool, t.engine.stepContext(edited), 100);
     expect(await enrollment('welcome', 'early')).to.include({ status: 'completed' });
     expect(await enrollment('welcome', 'late')).to.include({ status: 'exited', exit_reason: 'step_removed' });
-    expect((await messages('welcome')).map((m) => `${m.lead}/${m.step}`)).to.deep.equal(['early/hello', 'early/tips', 'late/hello', 'early/offer']);
+    expect((await messages('welcome')).map((m) => `${m.lead}/${m.step}`)).to.deep.equal([
+      'early/hello',
+      'early/tips',
+      'late/hello',
+      'early/offer',
+    ]);
   });
 
   describe('send windows in the recipient timezone', () => {
@@ -234,8 +244,12 @@ describe('sequences', () => {
 
       await t.engine.run(requireCampaign(set, 'capped-defer'), set, { occurrence: 'o', trigger: 'manual' });
       await t.engine.run(requireCampaign(set, 'capped-skip'), set, { occurrence: 'o', trigger: 'manual' });
-      expect(await messages('capped-defer')).to.deep.equal([{ lead: 'cap', step: 'only', status: 'queued', reason: null, due: '2026-03-03T10:00Z' }]);
-      expect(await messages('capped-skip')).to.deep.equal([{ lead: 'cap', step: 'only', status: 'suppressed', reason: 'frequency_cap', due: '2026-03-02T10:00Z' }]);
+      expect(await messages('capped-defer')).to.deep.equal([
+        { lead: 'cap', step: 'only', status: 'queued', reason: null, due: '2026-03-03T10:00Z' },
+      ]);
+      expect(await messages('capped-skip')).to.deep.equal([
+        { lead: 'cap', step: 'only', status: 'suppressed', reason: 'frequency_cap', due: '2026-03-02T10:00Z' },
+      ]);
     });
   });
 });

@@ -15,14 +15,17 @@ export const consentVerifyCommand: Command = {
     const { values } = parseCommandArgs(args, { anchor: { type: 'string', multiple: true, default: [] } }, false);
     const anchors: Anchor[] = values.anchor.map((text) => {
       const match = /^(\d+):([0-9a-f]{64})$/.exec(text.trim());
-      if (!match) throw new AppError('invalid_input', `--anchor takes <event-id>:<sha256 hex> as printed by an earlier verify, got '${text}'`);
+      if (!match)
+        throw new AppError('invalid_input', `--anchor takes <event-id>:<sha256 hex> as printed by an earlier verify, got '${text}'`);
       return { id: Number(match[1]), hash: match[2]! };
     });
     const engine = await ctx.engine();
     const bar = progressBar(ctx.stderr, 'ledger');
     const report = await engine.consent.verify((done, total) => bar.update(done, total), anchors).finally(() => bar.stop());
     if (report.broken) {
-      ctx.stdout.write(`ledger BROKEN at consent event ${report.broken.id}: ${report.broken.reason} (${report.checked} event(s) before it verify)\n`);
+      ctx.stdout.write(
+        `ledger BROKEN at consent event ${report.broken.id}: ${report.broken.reason} (${report.checked} event(s) before it verify)\n`,
+      );
       return 1;
     }
     ctx.stdout.write(`ledger intact: ${report.checked} event(s) verify${anchors.length ? `, ${anchors.length} anchor(s) match` : ''}\n`);
@@ -46,20 +49,31 @@ export const consentCheckCommand: Command = {
   async run(args, ctx) {
     const { values } = parseCommandArgs(
       args,
-      { lead: { type: 'string' }, channel: { type: 'string' }, purpose: { type: 'string' }, at: { type: 'string' }, json: { type: 'boolean', default: false } },
+      {
+        lead: { type: 'string' },
+        channel: { type: 'string' },
+        purpose: { type: 'string' },
+        at: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
       false,
     );
     if (!values.lead || !values.purpose || (values.channel !== 'email' && values.channel !== 'sms')) {
       throw new AppError('invalid_input', 'consent check needs --lead, --channel email|sms and --purpose');
     }
     const given = values.at ? new Date(values.at) : undefined;
-    if (given && Number.isNaN(given.getTime())) throw new AppError('invalid_input', `--at must be an ISO instant like 2026-11-01T12:00:00Z, got '${values.at}'`);
+    if (given && Number.isNaN(given.getTime()))
+      throw new AppError('invalid_input', `--at must be an ISO instant like 2026-11-01T12:00:00Z, got '${values.at}'`);
     const engine = await ctx.engine();
     const at = given ?? engine.clock.now();
     const lead = await engine.leads.find(values.lead);
     if (!lead) throw new AppError('not_found', `no lead '${values.lead}'`);
     const answer = await engine.consent.asOf(lead.id, values.channel, values.purpose, at);
-    ctx.stdout.write(values.json ? JSON.stringify({ lead: values.lead, channel: values.channel, purpose: values.purpose, at, ...answer }, null, 2) + '\n' : formatAnswer(answer));
+    ctx.stdout.write(
+      values.json
+        ? JSON.stringify({ lead: values.lead, channel: values.channel, purpose: values.purpose, at, ...answer }, null, 2) + '\n'
+        : formatAnswer(answer),
+    );
     return answer.allowed ? 0 : 1;
   },
 };
@@ -74,7 +88,10 @@ export const consentProofCommand: Command = {
     if (values.format !== 'json' && values.format !== 'csv') throw new AppError('invalid_input', '--format is json or csv');
     const proof = await (await ctx.engine()).consent.proof(values.lead);
     ctx.stdout.write(values.format === 'csv' ? proofCsv(proof) : JSON.stringify(proof, null, 2) + '\n');
-    if (proof.chain.broken) ctx.stderr.write(`warning: this person's consent events do not verify (event ${proof.chain.broken.id}: ${proof.chain.broken.reason})\n`);
+    if (proof.chain.broken)
+      ctx.stderr.write(
+        `warning: this person's consent events do not verify (event ${proof.chain.broken.id}: ${proof.chain.broken.reason})\n`,
+      );
     return 0;
   },
 };
@@ -84,11 +101,18 @@ export const consentExportCommand: Command = {
   summary: 'every consent event that happened in a time range, in chain order (CSV or JSON lines)',
   usage: 'consent export --from <ISO instant> --to <ISO instant> [--format csv|jsonl]',
   async run(args, ctx) {
-    const { values } = parseCommandArgs(args, { from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string', default: 'csv' } }, false);
+    const { values } = parseCommandArgs(
+      args,
+      { from: { type: 'string' }, to: { type: 'string' }, format: { type: 'string', default: 'csv' } },
+      false,
+    );
     const from = new Date(values.from ?? '');
     const to = new Date(values.to ?? '');
     if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()) || from >= to) {
-      throw new AppError('invalid_input', '--from and --to must be ISO instants with --from before --to, e.g. --from 2026-01-01T00:00:00Z --to 2026-02-01T00:00:00Z');
+      throw new AppError(
+        'invalid_input',
+        '--from and --to must be ISO instants with --from before --to, e.g. --from 2026-01-01T00:00:00Z --to 2026-02-01T00:00:00Z',
+      );
     }
     if (values.format !== 'csv' && values.format !== 'jsonl') throw new AppError('invalid_input', '--format is csv or jsonl');
     if (values.format === 'csv') ctx.stdout.write(csvLine(EXPORT_HEADER) + '\n');

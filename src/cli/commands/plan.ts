@@ -28,13 +28,28 @@ export function renderPlan(plan: Plan): string {
     out.push(
       formatTable(
         ['lead', 'step', 'channel', 'persona', 'template', 'local send time', 'segments'],
-        plan.recipients.map((r) => [r.lead, r.step, r.channel, r.persona, r.template, r.send_at, r.segments === undefined ? '' : `${r.segments} ${r.encoding}`]),
+        plan.recipients.map((r) => [
+          r.lead,
+          r.step,
+          r.channel,
+          r.persona,
+          r.template,
+          r.send_at,
+          r.segments === undefined ? '' : `${r.segments} ${r.encoding}`,
+        ]),
       ),
       '',
     );
   }
   if (plan.suppressed.length > 0) {
-    out.push('Suppressed:', formatTable(['lead', 'step', 'reason', 'detail'], plan.suppressed.map((s) => [s.lead, s.step, s.reason, s.detail ?? ''])), '');
+    out.push(
+      'Suppressed:',
+      formatTable(
+        ['lead', 'step', 'reason', 'detail'],
+        plan.suppressed.map((s) => [s.lead, s.step, s.reason, s.detail ?? '']),
+      ),
+      '',
+    );
   }
   out.push(`${plan.recipients.length} recipient(s), ${plan.suppressed.length} suppressed`);
   if (plan.sms.messages > 0) out.push(`SMS cost: ${plan.sms.messages} message(s), ${plan.sms.segments} segment(s)`);

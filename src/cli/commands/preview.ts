@@ -25,7 +25,8 @@ export const previewCommand: Command = {
     // Consent is not the question here: every channel counts as allowed.
     const allowed = { allowed: true as const, eventId: 0 };
     const decision = decide({ lead, persona }, step, { email: allowed, sms: allowed }, templatesDir);
-    if (decision.kind === 'suppress') throw new AppError('not_found', `nothing to preview for this lead: ${decision.reason} on ${decision.channel}`);
+    if (decision.kind === 'suppress')
+      throw new AppError('not_found', `nothing to preview for this lead: ${decision.reason} on ${decision.channel}`);
     const renderer = new TemplateRenderer(templatesDir);
     const context = renderContext(campaign, step, { lead, persona }, `${ctx.config.publicUrl}/unsubscribe/<token>`);
     const head = [`To: ${decision.to} (${decision.channel})`, `Persona: ${persona.id}`, `Template: ${decision.template}`];

@@ -55,12 +55,19 @@ export const serveCommand: Command = {
     const server = createApp(engine).listen(ctx.config.port);
     await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
     log.info(`Touchpoint is listening on ${ctx.config.publicUrl}`);
-    if (!ctx.config.smtpUrl) log.info(`email goes to the outbox: ${outboxDir(ctx.config)} (one .eml file per message; set SMTP_URL to send)`);
+    if (!ctx.config.smtpUrl)
+      log.info(`email goes to the outbox: ${outboxDir(ctx.config)} (one .eml file per message; set SMTP_URL to send)`);
     const { inbound } = ctx.config;
     const smtp =
       inbound.smtpPort === undefined
         ? undefined
-        : await startInboundSmtp({ host: inbound.smtpHost, port: inbound.smtpPort, domain: inbound.domain, maxBytes: inbound.maxBytes, receive: engine.receiveReply });
+        : await startInboundSmtp({
+            host: inbound.smtpHost,
+            port: inbound.smtpPort,
+            domain: inbound.domain,
+            maxBytes: inbound.maxBytes,
+            receive: engine.receiveReply,
+          });
     if (smtp) log.info(`replies are received by SMTP on ${inbound.smtpHost}:${smtp.port} for @${inbound.domain}`);
     return waitAndStop(engine, server, smtp);
   },

@@ -30,7 +30,9 @@ export function consentsRouter(engine: Engine): Router {
     action: Joi.string().valid('grant', 'withdraw').required(),
     source: Joi.string().max(100).default('api'),
     occurred_at: Joi.date().iso(),
-    evidence: Joi.object({ ip: Joi.string().ip(), user_agent: Joi.string().max(1000), form: Joi.string().max(200) }).unknown(true).default({}),
+    evidence: Joi.object({ ip: Joi.string().ip(), user_agent: Joi.string().max(1000), form: Joi.string().max(200) })
+      .unknown(true)
+      .default({}),
     notice: Joi.object({ version: Joi.string().max(100).required(), text: Joi.string().max(100_000).required() }),
   });
 
@@ -48,16 +50,29 @@ export function consentsRouter(engine: Engine): Router {
       occurredAt: body.occurred_at ?? engine.clock.now(),
       notice: body.notice,
     });
-    res.status(201).json({ event, ...(confirmation ? { confirmation: { message: confirmation.messageId, expires_at: confirmation.expiresAt } } : {}) });
+    res
+      .status(201)
+      .json({ event, ...(confirmation ? { confirmation: { message: confirmation.messageId, expires_at: confirmation.expiresAt } } : {}) });
   });
 
-  const checkQuery = Joi.object({ lead: Joi.string().required(), channel: channel.required(), purpose: purpose.required(), at: Joi.date().iso() });
+  const checkQuery = Joi.object({
+    lead: Joi.string().required(),
+    channel: channel.required(),
+    purpose: purpose.required(),
+    at: Joi.date().iso(),
+  });
 
   router.get('/check', requirePermission('consent'), async (req, res) => {
     const q = validateQuery(req, checkQuery);
     const lead = await leadOf(q.lead);
     const at: Date = q.at ?? engine.clock.now();
-    res.json({ lead: q.lead, channel: q.channel, purpose: q.purpose, at, ...(await engine.consent.asOf(lead.id, q.channel, q.purpose, at)) });
+    res.json({
+      lead: q.lead,
+      channel: q.channel,
+      purpose: q.purpose,
+      at,
+      ...(await engine.consent.asOf(lead.id, q.channel, q.purpose, at)),
+    });
   });
 
   router.get('/proof', requirePermission('consent'), async (req, res) => {
@@ -71,7 +86,14 @@ export function consentsRouter(engine: Engine): Router {
   });
 
   router.get('/export', requirePermission('consent'), async (req, res) => {
-    const q = validateQuery(req, Joi.object({ from: Joi.date().iso().required(), to: Joi.date().iso().greater(Joi.ref('from')).required(), format: Joi.string().valid('csv', 'jsonl').default('csv') }));
+    const q = validateQuery(
+      req,
+      Joi.object({
+        from: Joi.date().iso().required(),
+        to: Joi.date().iso().greater(Joi.ref('from')).required(),
+        format: Joi.string().valid('csv', 'jsonl').default('csv'),
+      }),
+    );
     res.type(q.format === 'csv' ? 'text/csv' : 'application/x-ndjson').attachment(`consent-export.${q.format}`);
     if (q.format === 'csv') res.write(csvLine(EXPORT_HEADER) + '\n');
     for await (const batch of engine.consent.export(q.from, q.to)) {

@@ -57,7 +57,15 @@ export function inboundRouter(engine: Engine): Router {
   });
 
   router.post('/:id/reply', requirePermission('inbound:work'), async (req, res) => {
-    const body = validateBody(req, Joi.object({ text: Joi.string().trim().min(1).max(20_000).required(), subject: Joi.string().max(300), channel: Joi.string().valid('email', 'sms'), user }));
+    const body = validateBody(
+      req,
+      Joi.object({
+        text: Joi.string().trim().min(1).max(20_000).required(),
+        subject: Joi.string().max(300),
+        channel: Joi.string().valid('email', 'sms'),
+        user,
+      }),
+    );
     const { messageId } = await inbox.reply(await contactOf(req), body, await actorOf(req, body.user));
     res.status(202).json({ message: messageId, status: 'queued' });
   });

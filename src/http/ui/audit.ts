@@ -18,7 +18,11 @@ export function auditRoutes(router: Router, engine: Engine, { page, guard }: Ui)
   });
 
   router.get('/audit/verify', guard('consent'), async (req, res) => {
-    page(res, 'audit-verify', 'Ledger verification', req, { nav: { audit: true }, report: await engine.consent.verify(), checkedAt: engine.clock.now() });
+    page(res, 'audit-verify', 'Ledger verification', req, {
+      nav: { audit: true },
+      report: await engine.consent.verify(),
+      checkedAt: engine.clock.now(),
+    });
   });
 
   const externalId = (req: Request) => req.params.id as string;

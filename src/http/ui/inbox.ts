@@ -26,12 +26,22 @@ export function inboxRoutes(router: Router, engine: Engine, { page, guard }: Ui)
     const queueIds = queues.map((q) => q.id);
     const selected = typeof req.query.queue === 'string' && queueIds.includes(req.query.queue) ? req.query.queue : undefined;
     const view = selected ? 'queue' : req.query.view === 'closed' ? 'closed' : 'mine';
-    const filter = view === 'queue' ? { queue: selected, status: 'open' as const } : view === 'closed' ? { status: 'closed' as const, limit: 100 } : { mine: session.user.id, status: 'open' as const };
+    const filter =
+      view === 'queue'
+        ? { queue: selected, status: 'open' as const }
+        : view === 'closed'
+          ? { status: 'closed' as const, limit: 100 }
+          : { mine: session.user.id, status: 'open' as const };
     const [contacts, open] = await Promise.all([inbox.list(viewer, filter), inbox.list(viewer, { status: 'open', limit: 1000 })]);
     page(res, 'inbox', 'Inbox', req, {
       nav: { inbox: true },
       view,
-      heading: view === 'queue' ? `Queue: ${queues.find((q) => q.id === selected)!.name ?? selected}` : view === 'closed' ? 'Closed' : 'My contacts',
+      heading:
+        view === 'queue'
+          ? `Queue: ${queues.find((q) => q.id === selected)!.name ?? selected}`
+          : view === 'closed'
+            ? 'Closed'
+            : 'My contacts',
       contacts,
       mineCount: open.filter((c) => c.assignee === session.user.email).length,
       queues: queues.map((q) => ({
@@ -67,7 +77,11 @@ export function inboxRoutes(router: Router, engine: Engine, { page, guard }: Ui)
   router.post('/inbox/:id/reply', guard('inbound:work'), async (req, res) => {
     const id = await contactOf(req);
     const channel = field(req, 'channel');
-    await inbox.reply(id, { text: requiredField(req, 'text', 20_000), channel: channel === 'email' || channel === 'sms' ? channel : undefined }, actor(req));
+    await inbox.reply(
+      id,
+      { text: requiredField(req, 'text', 20_000), channel: channel === 'email' || channel === 'sms' ? channel : undefined },
+      actor(req),
+    );
     res.redirect(303, `/inbox/${id}?done=replied`);
   });
 

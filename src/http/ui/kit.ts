@@ -16,7 +16,14 @@ declare module 'express-serve-static-core' {
 }
 
 /** Renders a page with the layout, the signed-in user and what their role may open. */
-export type PageRenderer = (res: Response, name: string, title: string, req: Request, context?: Record<string, unknown>, status?: number) => void;
+export type PageRenderer = (
+  res: Response,
+  name: string,
+  title: string,
+  req: Request,
+  context?: Record<string, unknown>,
+  status?: number,
+) => void;
 /** Logged in, holding `permission`, and (for forms) posting this session's CSRF token. */
 export type Guard = (permission: Permission) => (req: Request, res: Response, next: NextFunction) => void;
 

@@ -24,7 +24,10 @@ export function uiRouter(engine: Engine): Router {
     if (!role) return res.redirect(303, '/login');
     if (can(role, 'inbound')) return res.redirect(303, '/inbox');
     if (can(role, 'consent')) return res.redirect(303, '/audit');
-    page(res, 'error', 'Touchpoint', req, { heading: `Signed in as ${req.session!.user.email}`, message: 'The web UI has no pages for your role yet: campaigns are worked with the CLI and the API.' });
+    page(res, 'error', 'Touchpoint', req, {
+      heading: `Signed in as ${req.session!.user.email}`,
+      message: 'The web UI has no pages for your role yet: campaigns are worked with the CLI and the API.',
+    });
   });
 
   session.routes(router);
@@ -33,7 +36,14 @@ export function uiRouter(engine: Engine): Router {
 
   router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (!(err instanceof AppError)) return next(err);
-    page(res, 'error', err.status === 404 ? 'Not found' : 'Not possible', req, { heading: err.status === 404 ? 'Not found' : 'That did not work', message: err.message }, err.status);
+    page(
+      res,
+      'error',
+      err.status === 404 ? 'Not found' : 'Not possible',
+      req,
+      { heading: err.status === 404 ? 'Not found' : 'That did not work', message: err.message },
+      err.status,
+    );
   });
 
   return router;

@@ -55,7 +55,8 @@ export function sessions(engine: Engine) {
     if (req.method === 'POST' && !sameSecret((req.body as Record<string, string>)?._csrf, req.session.csrfToken)) {
       throw new AppError('forbidden', 'this form has expired or did not come from Touchpoint; reload the page and try again');
     }
-    if (!can(req.session.user.role, permission)) throw new AppError('forbidden', `the ${req.session.user.role} role has no access to this page`);
+    if (!can(req.session.user.role, permission))
+      throw new AppError('forbidden', `the ${req.session.user.role} role has no access to this page`);
     next();
   };
 
@@ -77,7 +78,8 @@ export function sessions(engine: Engine) {
       };
       if (!sameSecret(body._csrf, cookies(req)[LOGIN_COOKIE])) return again('The sign-in form expired; please try again.', 403);
       const lock = failures.get(email);
-      if (lock && lock.count >= FAILURES_ALLOWED && lock.until > Date.now()) return again('Too many failed attempts; try again in 15 minutes.', 429);
+      if (lock && lock.count >= FAILURES_ALLOWED && lock.until > Date.now())
+        return again('Too many failed attempts; try again in 15 minutes.', 429);
       const user = await engine.access.authenticateUser(email, body.password ?? '');
       if (!user) {
         const count = (lock && lock.until > Date.now() ? lock.count : 0) + 1;
