@@ -81,7 +81,7 @@ export interface ConsentAnswer {
   status: ConsentStatus | 'none';
   reason?: RefusalReason;
   /** The event the answer rests on (none when there is no event before the instant). */
-  decidingEvent: LedgerEvent | null;
+  deciding_event: LedgerEvent | null;
 }
 
 /**
@@ -96,7 +96,7 @@ export async function consentAsOf(db: Queryable, leadId: number, channel: Channe
     allowed: verdict.allowed,
     status: state?.status ?? 'none',
     ...(verdict.allowed ? {} : { reason: verdict.reason }),
-    decidingEvent: state ? events.find((e) => e.id === state.decidingEventId)! : null,
+    deciding_event: state ? events.find((e) => e.id === state.decidingEventId)! : null,
   };
 }
 

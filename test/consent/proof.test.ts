@@ -134,15 +134,15 @@ describe('double opt-in, proof, export and erasure', function () {
     await settled(t, 'spring', 'o');
 
     const check = await api('GET', `/api/v1/consents/check?lead=d-1&channel=email&purpose=marketing`, keys.compliance!);
-    const answer = (await check.json()) as { allowed: boolean; decidingEvent: { action: string; evidence: Record<string, unknown> } };
+    const answer = (await check.json()) as { allowed: boolean; deciding_event: { action: string; evidence: Record<string, unknown> } };
     expect(answer.allowed).to.equal(true);
-    expect(answer.decidingEvent.action).to.equal('confirm');
+    expect(answer.deciding_event.action).to.equal('confirm');
     const before = await api(
       'GET',
       `/api/v1/consents/check?lead=d-1&channel=email&purpose=marketing&at=2000-01-01T00:00:00Z`,
       keys.compliance!,
     );
-    expect(await before.json()).to.include({ allowed: false, reason: 'no_consent', decidingEvent: null });
+    expect(await before.json()).to.include({ allowed: false, reason: 'no_consent', deciding_event: null });
 
     const proof = (await (await api('GET', '/api/v1/consents/proof?lead=d-1', keys.compliance!)).json()) as {
       chain: { checked: number };

@@ -36,7 +36,12 @@ export function campaignsRouter(engine: Engine): Router {
 
   router.get('/:id/report', requirePermission('read'), async (req, res) => {
     const query = validateQuery(req, Joi.object({ occurrence: OCCURRENCE.default(MANUAL_OCCURRENCE) }));
-    res.json(await engine.campaigns.report(req.params.id as string, query.occurrence));
+    const { possibleDuplicates, replies, ...counts } = await engine.campaigns.report(req.params.id as string, query.occurrence);
+    res.json({
+      ...counts,
+      possible_duplicates: possibleDuplicates,
+      replies: { human: replies.human, by_category: replies.byCategory, automatic: replies.automatic },
+    });
   });
 
   return router;
