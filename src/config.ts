@@ -12,7 +12,7 @@ export interface Config {
   templatesDir: string;
   port: number;
   publicUrl: string;
-  /** Key for signed links (unsubscribe); generated and kept under `dataDir` when unset. */
+  /** Key that signs links and addresses in messages (unsubscribe, double opt-in, reply tokens); generated and kept in the database when unset. */
   secret: string | undefined;
   smtpUrl: string | undefined;
   mailFrom: string;

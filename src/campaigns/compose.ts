@@ -1,6 +1,7 @@
 import { signToken } from '../consent/tokens.ts';
 import type { Channel } from '../channels/channel.ts';
 import type { Member } from '../leads/audience.ts';
+import { leadFields } from '../leads/types.ts';
 import type { RenderContext, TemplateRenderer } from '../render/render.ts';
 import type { Campaign, Step } from './types.ts';
 
@@ -33,15 +34,7 @@ export function unsubscribeUrlFor(
 /** What a template sees of a lead, its persona and the campaign step. */
 export function renderContext(campaign: Campaign, step: Step, member: Member, unsubscribeUrl: string): RenderContext {
   const { lead, persona } = member;
-  const fields = {
-    external_id: lead.externalId,
-    email: lead.email,
-    phone: lead.phone,
-    first_name: lead.firstName,
-    last_name: lead.lastName,
-    locale: lead.locale,
-    timezone: lead.timezone,
-  };
+  const { persona: _explicit, ...fields } = leadFields(lead);
   // Unknown fields are left out rather than set to null, so strict rendering fails the message
   // instead of greeting someone with an empty name.
   const known = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null && v !== undefined));

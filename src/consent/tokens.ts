@@ -41,7 +41,7 @@ export function verifyToken<K extends Payload['kind']>(
   secret: string,
   token: string,
   kind: K,
-  now: Date = new Date(),
+  now: Date,
 ): Extract<Payload, { kind: K }> | undefined {
   const [body, signature, extra] = token.split('.');
   if (!body || !signature || extra !== undefined) return undefined;

@@ -19,7 +19,7 @@ export function unsubscribeRouter(engine: Engine): Router {
   const router = Router();
 
   function payloadOf(req: Request): UnsubscribePayload {
-    const payload = verifyToken(engine.secret, req.params.token as string, 'unsubscribe');
+    const payload = verifyToken(engine.secret, req.params.token as string, 'unsubscribe', engine.clock.now());
     if (!payload) throw new AppError('not_found', 'this unsubscribe link is not valid');
     return payload;
   }

@@ -4,7 +4,7 @@ import { SERVICE_REPLY_PURPOSE } from '../consent/state.ts';
 import { statement } from '../db/statement.ts';
 import { withTransaction } from '../db/tx.ts';
 import { AppError } from '../errors.ts';
-import { saveLeads } from '../leads/store.ts';
+import { leadWithAddress, saveLeads } from '../leads/store.ts';
 import { recordMessages } from '../messages/record.ts';
 import { textToHtml } from '../render/html.ts';
 import type { Actor } from './contacts.ts';
@@ -105,20 +105,7 @@ export async function replyToContact(
 async function leadForSender(client: pg.PoolClient, contactId: number, channel: Channel, address: string): Promise<number> {
   const [lead] = await saveLeads(
     client,
-    [
-      {
-        externalId: `inbound:${address}`,
-        email: channel === 'email' ? address : null,
-        phone: channel === 'sms' ? address : null,
-        firstName: null,
-        lastName: null,
-        locale: null,
-        timezone: null,
-        persona: null,
-        tags: ['inbound'],
-        attributes: {},
-      },
-    ],
+    [leadWithAddress(`inbound:${address}`, channel === 'email' ? { email: address } : { phone: address }, ['inbound'])],
     { existing: 'keep' },
   );
   await client.query(LINK_LEAD, [contactId, lead!.id]);

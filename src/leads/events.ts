@@ -1,7 +1,7 @@
 import Joi from 'joi';
 import type pg from 'pg';
 import { statement } from '../db/statement.ts';
-import { leadIdsByExternalId, saveLeads } from './store.ts';
+import { leadIdsByExternalId, leadWithAddress, saveLeads } from './store.ts';
 
 /** An event as the API and CLI accept it (validated at the edge by `eventInputSchema`). */
 export interface EventInput {
@@ -67,18 +67,7 @@ export async function recordEvents(client: pg.PoolClient, inputs: EventInput[], 
   const creatable = inputs.filter((i) => !ids.has(i.lead) && (i.email || i.phone));
   const created = await saveLeads(
     client,
-    creatable.map((i) => ({
-      externalId: i.lead,
-      email: i.email ?? null,
-      phone: i.phone ?? null,
-      firstName: null,
-      lastName: null,
-      locale: null,
-      timezone: null,
-      persona: null,
-      tags: [],
-      attributes: {},
-    })),
+    creatable.map((i) => leadWithAddress(i.lead, i)),
     { existing: 'keep' },
   );
   for (const c of created) ids.set(c.externalId, c.id);

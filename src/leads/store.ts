@@ -8,6 +8,16 @@ import type { Lead } from './types.ts';
 /** A lead as it arrives from an import, the API or an event, before it has an id. */
 export type LeadInput = Omit<Lead, 'id'>;
 
+/** Someone we know only by an address (an event naming a new person, a reply from a stranger). */
+export function leadWithAddress(
+  externalId: string,
+  address: { email?: string | null; phone?: string | null },
+  tags: string[] = [],
+): LeadInput {
+  const none = { firstName: null, lastName: null, locale: null, timezone: null, persona: null };
+  return { externalId, email: address.email ?? null, phone: address.phone ?? null, ...none, tags, attributes: {} };
+}
+
 export interface SavedLead {
   id: number;
   externalId: string;

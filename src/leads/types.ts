@@ -30,3 +30,10 @@ export const LEAD_FIELDS = {
   timezone: 'timezone',
   persona: 'persona',
 } as const satisfies Record<string, keyof Lead>;
+
+export type LeadFields = { -readonly [K in keyof typeof LEAD_FIELDS]: Lead[(typeof LEAD_FIELDS)[K]] };
+
+/** A lead's named fields under the names they have on the wire, in files and in templates. */
+export function leadFields(lead: Lead): LeadFields {
+  return Object.fromEntries(Object.entries(LEAD_FIELDS).map(([name, field]) => [name, lead[field]])) as LeadFields;
+}

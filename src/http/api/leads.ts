@@ -3,28 +3,14 @@ import { can } from '../../access/roles.ts';
 import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
 import type { LeadInput } from '../../leads/store.ts';
-import type { Lead } from '../../leads/types.ts';
+import { leadFields, type Lead } from '../../leads/types.ts';
 import { validateLeadRecord } from '../../leads/validation.ts';
 import { requirePermission } from '../auth.ts';
 
 const MAX_BATCH = 1000;
 
 /** A lead as the API answers it: the same snake_case fields it accepts. */
-function leadAnswer(lead: Lead) {
-  return {
-    id: lead.id,
-    external_id: lead.externalId,
-    email: lead.email,
-    phone: lead.phone,
-    first_name: lead.firstName,
-    last_name: lead.lastName,
-    locale: lead.locale,
-    timezone: lead.timezone,
-    persona: lead.persona,
-    tags: lead.tags,
-    attributes: lead.attributes,
-  };
-}
+const leadAnswer = (lead: Lead) => ({ id: lead.id, ...leadFields(lead), tags: lead.tags, attributes: lead.attributes });
 
 export function leadsRouter(engine: Engine): Router {
   const router = Router();
