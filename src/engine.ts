@@ -136,10 +136,13 @@ export async function createEngine(config: Config, database: Database, clock: Cl
       return agenda;
     },
     async stop() {
-      await agenda?.drain(30_000);
+      // Idempotent: the CLI shell stops the engine again after a command that stopped it itself.
+      const [scheduler, sender, adapters] = [agenda, dispatcher, channels];
+      agenda = dispatcher = channels = undefined;
+      await scheduler?.drain(30_000);
       log.debug('scheduler drained');
-      await dispatcher?.stop();
-      if (channels) await closeChannels(channels);
+      await sender?.stop();
+      if (adapters) await closeChannels(adapters);
     },
   };
   return engine;
