@@ -23,15 +23,15 @@ export const LOCKS = {
 
 export type LockId = (typeof LOCKS)[keyof typeof LOCKS];
 
-const XACT = statement('locks.transaction', 'SELECT pg_advisory_xact_lock($1::bigint)');
-const XACT_KEY = statement('locks.transaction-key', 'SELECT pg_advisory_xact_lock($1::int, $2::int)');
-const XACT_NAME = statement('locks.transaction-name', 'SELECT pg_advisory_xact_lock($1::int, hashtext($2::text))');
-const SESSION = statement('locks.session', 'SELECT pg_advisory_lock($1::bigint)');
-const SESSION_KEY = statement('locks.session-key', 'SELECT pg_advisory_lock($1::int, $2::int)');
-const TRY_SESSION_KEY = statement('locks.try-session-key', 'SELECT pg_try_advisory_lock($1::int, $2::int) AS ok');
-const UNLOCK = statement('locks.unlock', 'SELECT pg_advisory_unlock($1::bigint)');
-const UNLOCK_KEY = statement('locks.unlock-key', 'SELECT pg_advisory_unlock($1::int, $2::int)');
-const HELD = statement('locks.held', `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::int AND granted LIMIT 1`);
+const XACT = statement('db.lock-transaction', 'SELECT pg_advisory_xact_lock($1::bigint)');
+const XACT_KEY = statement('db.lock-transaction-key', 'SELECT pg_advisory_xact_lock($1::int, $2::int)');
+const XACT_NAME = statement('db.lock-transaction-name', 'SELECT pg_advisory_xact_lock($1::int, hashtext($2::text))');
+const SESSION = statement('db.lock-session', 'SELECT pg_advisory_lock($1::bigint)');
+const SESSION_KEY = statement('db.lock-session-key', 'SELECT pg_advisory_lock($1::int, $2::int)');
+const TRY_SESSION_KEY = statement('db.lock-try-session-key', 'SELECT pg_try_advisory_lock($1::int, $2::int) AS ok');
+const UNLOCK = statement('db.lock-unlock', 'SELECT pg_advisory_unlock($1::bigint)');
+const UNLOCK_KEY = statement('db.lock-unlock-key', 'SELECT pg_advisory_unlock($1::int, $2::int)');
+const HELD = statement('db.lock-held', `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::int AND granted LIMIT 1`);
 
 /** Holds `lock` (for `key`, when given) until the caller's transaction ends. */
 export async function lockForTransaction(client: pg.PoolClient, lock: LockId, key?: number | string): Promise<void> {

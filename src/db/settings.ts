@@ -14,7 +14,7 @@ export const settings = pgTable('settings', {
  * database, so every process on the same database signs and verifies alike.
  */
 const KEEP_SECRET = statement(
-  'settings.keep-signing-secret',
+  'db.keep-signing-secret',
   `INSERT INTO settings (key, value) VALUES ('signing_secret', $1)
    ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key RETURNING value`,
 );

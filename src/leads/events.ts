@@ -41,9 +41,9 @@ export interface StoredEvent {
   occurredAt: Date;
 }
 
-const NEXT_IDS = statement('events.next-ids', `SELECT nextval('events_id_seq') AS id FROM generate_series(1, $1::int)`);
+const NEXT_IDS = statement('leads.next-event-ids', `SELECT nextval('events_id_seq') AS id FROM generate_series(1, $1::int)`);
 const INSERT = statement(
-  'events.insert',
+  'leads.insert-events',
   `INSERT INTO events (id, event_key, lead_id, name, properties, occurred_at)
    SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::jsonb[], $6::timestamptz[])
    ON CONFLICT (event_key) DO NOTHING RETURNING id`,

@@ -58,6 +58,15 @@ describe('SQL statements', function () {
   });
 
   it('have names that say their domain', async () => {
-    for (const name of (await allStatements()).keys()) expect(name).to.match(/^[a-z]+\.[a-z0-9-]+$/);
+    const domains = new Set(
+      fs
+        .readdirSync(path.resolve('src'), { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name),
+    );
+    for (const name of (await allStatements()).keys()) {
+      expect(name).to.match(/^[a-z]+\.[a-z0-9-]+$/);
+      expect(domains, `${name} names no folder under src/`).to.include(name.split('.')[0]);
+    }
   });
 });
