@@ -94,7 +94,8 @@ export function consentsRouter(engine: Engine): Router {
         format: Joi.string().valid('csv', 'jsonl').default('csv'),
       }),
     );
-    res.type(q.format === 'csv' ? 'text/csv' : 'application/x-ndjson').attachment(`consent-export.${q.format}`);
+    // attachment() sets a type from the file name (none is known for .jsonl), so the type comes after it.
+    res.attachment(`consent-export.${q.format}`).type(q.format === 'csv' ? 'text/csv' : 'application/x-ndjson');
     if (q.format === 'csv') res.write(csvLine(EXPORT_HEADER) + '\n');
     for await (const batch of engine.consent.export(q.from, q.to)) {
       res.write(batch.map((e) => (q.format === 'csv' ? exportCsvLine(e) : JSON.stringify(e))).join('\n') + '\n');

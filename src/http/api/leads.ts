@@ -38,7 +38,8 @@ export function leadsRouter(engine: Engine): Router {
   /** One lead object or an array; all are validated before any is written. */
   router.post('/', requirePermission('write'), async (req, res) => {
     const many = Array.isArray(req.body);
-    const records: unknown[] = many ? req.body : [req.body];
+    // No body at all is checked as an empty object (as validateBody does), not crashed on.
+    const records: unknown[] = many ? req.body : [req.body ?? {}];
     if (records.length === 0 || records.length > MAX_BATCH) {
       throw new AppError('invalid_input', `send between 1 and ${MAX_BATCH} leads per request`);
     }
