@@ -15,7 +15,8 @@ export type ErrorCode =
   | 'unprocessable'
   | 'database';
 
-const HTTP_STATUS: Record<ErrorCode, number> = {
+/** The HTTP status an API answers each code with (the OpenAPI document lists codes per status from it). */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
   invalid_input: 400,
   invalid_config: 500,
   invalid_campaign: 422,

@@ -11,6 +11,7 @@ import { messagesRouter } from './api/messages.ts';
 import { requireApiKey } from './auth.ts';
 import { confirmRouter } from './confirm.ts';
 import { metricsHandler } from './metrics.ts';
+import { openApiDocument } from './openapi/document.ts';
 import { uiRouter } from './ui/router.ts';
 import { unsubscribeRouter } from './unsubscribe.ts';
 import { webhooksRouter } from './webhooks.ts';
@@ -42,6 +43,10 @@ export function createApp(engine: Engine): express.Express {
 
   const api = express.Router();
   api.use(express.json({ limit: '5mb' }));
+  // The description of the API holds no data: it needs no key.
+  api.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument());
+  });
   api.use(requireApiKey(engine.access.authenticateKey));
   api.use('/campaigns', campaignsRouter(engine));
   api.use('/events', eventsRouter(engine));

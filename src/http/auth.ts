@@ -22,11 +22,15 @@ export function requireApiKey(authenticate: (key: string) => Promise<ApiKeyOwner
   };
 }
 
-/** Refuses the request unless the key's role has `permission`. */
+/**
+ * Refuses the request unless the key's role has `permission`. The handler carries the permission it
+ * checks, so the OpenAPI test can compare every route with the roles its document promises.
+ */
 export function requirePermission(permission: Permission) {
-  return (req: Request, _res: Response, next: NextFunction) => {
+  const check = (req: Request, _res: Response, next: NextFunction) => {
     const role = req.apiKey!.role;
     if (!can(role, permission)) throw new AppError('forbidden', `the ${role} role may not ${permission} here`);
     next();
   };
+  return Object.assign(check, { permission });
 }

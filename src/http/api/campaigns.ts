@@ -1,12 +1,9 @@
 import { Router } from 'express';
-import Joi from 'joi';
 import { requireCampaign } from '../../campaigns/load.ts';
-import { MANUAL_OCCURRENCE } from '../../campaigns/run.ts';
 import type { Engine } from '../../engine.ts';
 import { requirePermission } from '../auth.ts';
 import { validateBody, validateQuery } from '../validate.ts';
-
-const OCCURRENCE = Joi.string().trim().min(1).max(200);
+import { reportQuery, runBody } from './schemas.ts';
 
 export function campaignsRouter(engine: Engine): Router {
   const router = Router();
@@ -27,7 +24,7 @@ export function campaignsRouter(engine: Engine): Router {
   });
 
   router.post('/:id/runs', requirePermission('write'), async (req, res) => {
-    const body = validateBody(req, Joi.object({ occurrence: OCCURRENCE.default(MANUAL_OCCURRENCE) }));
+    const body = validateBody(req, runBody);
     const set = engine.loadCampaigns();
     const campaign = requireCampaign(set, req.params.id as string);
     const { runId, counts } = await engine.run(campaign, set, { occurrence: body.occurrence, trigger: 'api' });
@@ -35,7 +32,7 @@ export function campaignsRouter(engine: Engine): Router {
   });
 
   router.get('/:id/report', requirePermission('read'), async (req, res) => {
-    const query = validateQuery(req, Joi.object({ occurrence: OCCURRENCE.default(MANUAL_OCCURRENCE) }));
+    const query = validateQuery(req, reportQuery);
     const { possibleDuplicates, replies, ...counts } = await engine.campaigns.report(req.params.id as string, query.occurrence);
     res.json({
       ...counts,

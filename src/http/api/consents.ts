@@ -1,14 +1,11 @@
 import { Router } from 'express';
-import Joi from 'joi';
 import { EXPORT_HEADER, exportCsvLine, proofCsv } from '../../consent/proof.ts';
 import { csvLine } from '../../csv.ts';
 import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
 import { requirePermission } from '../auth.ts';
 import { validateBody, validateQuery } from '../validate.ts';
-
-const channel = Joi.string().valid('email', 'sms');
-const purpose = Joi.string().pattern(/^[a-z][a-z0-9_-]*$/);
+import { consentBody, consentCheckQuery, exportQuery, proofQuery } from './schemas.ts';
 
 /**
  * Consent over the API: record grants and withdrawals with their evidence (a grant of email
@@ -23,21 +20,8 @@ export function consentsRouter(engine: Engine): Router {
     return lead;
   };
 
-  const recordSchema = Joi.object({
-    lead: Joi.string().required(),
-    channel: channel.required(),
-    purpose: purpose.required(),
-    action: Joi.string().valid('grant', 'withdraw').required(),
-    source: Joi.string().max(100).default('api'),
-    occurred_at: Joi.date().iso(),
-    evidence: Joi.object({ ip: Joi.string().ip(), user_agent: Joi.string().max(1000), form: Joi.string().max(200) })
-      .unknown(true)
-      .default({}),
-    notice: Joi.object({ version: Joi.string().max(100).required(), text: Joi.string().max(100_000).required() }),
-  });
-
   router.post('/', requirePermission('write'), async (req, res) => {
-    const body = validateBody(req, recordSchema);
+    const body = validateBody(req, consentBody);
     const lead = await leadOf(body.lead);
     const { event, confirmation } = await engine.consent.record({
       leadId: lead.id,
@@ -55,15 +39,8 @@ export function consentsRouter(engine: Engine): Router {
       .json({ event, ...(confirmation ? { confirmation: { message: confirmation.messageId, expires_at: confirmation.expiresAt } } : {}) });
   });
 
-  const checkQuery = Joi.object({
-    lead: Joi.string().required(),
-    channel: channel.required(),
-    purpose: purpose.required(),
-    at: Joi.date().iso(),
-  });
-
   router.get('/check', requirePermission('consent'), async (req, res) => {
-    const q = validateQuery(req, checkQuery);
+    const q = validateQuery(req, consentCheckQuery);
     const lead = await leadOf(q.lead);
     const at: Date = q.at ?? engine.clock.now();
     res.json({
@@ -76,7 +53,7 @@ export function consentsRouter(engine: Engine): Router {
   });
 
   router.get('/proof', requirePermission('consent'), async (req, res) => {
-    const q = validateQuery(req, Joi.object({ lead: Joi.string().required(), format: Joi.string().valid('json', 'csv').default('json') }));
+    const q = validateQuery(req, proofQuery);
     const proof = await engine.consent.proof(q.lead);
     if (q.format === 'csv') {
       res.type('text/csv').attachment(`consent-proof-${q.lead}.csv`).send(proofCsv(proof));
@@ -86,15 +63,9 @@ export function consentsRouter(engine: Engine): Router {
   });
 
   router.get('/export', requirePermission('consent'), async (req, res) => {
-    const q = validateQuery(
-      req,
-      Joi.object({
-        from: Joi.date().iso().required(),
-        to: Joi.date().iso().greater(Joi.ref('from')).required(),
-        format: Joi.string().valid('csv', 'jsonl').default('csv'),
-      }),
-    );
-    res.type(q.format === 'csv' ? 'text/csv' : 'application/x-ndjson').attachment(`consent-export.${q.format}`);
+    const q = validateQuery(req, exportQuery);
+    // attachment() sets a type from the file name (none is known for .jsonl), so the type comes after it.
+    res.attachment(`consent-export.${q.format}`).type(q.format === 'csv' ? 'text/csv' : 'application/x-ndjson');
     if (q.format === 'csv') res.write(csvLine(EXPORT_HEADER) + '\n');
     for await (const batch of engine.consent.export(q.from, q.to)) {
       res.write(batch.map((e) => (q.format === 'csv' ? exportCsvLine(e) : JSON.stringify(e))).join('\n') + '\n');

@@ -1,14 +1,10 @@
 import { Router } from 'express';
-import Joi from 'joi';
 import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
-import { EVENT_LIMITS, eventInputSchema, type EventInput } from '../../leads/events.ts';
+import type { EventInput } from '../../leads/events.ts';
 import { requirePermission } from '../auth.ts';
 import { validateBody } from '../validate.ts';
-
-const batchSchema = Joi.alternatives(eventInputSchema, Joi.array().items(eventInputSchema).min(1).max(EVENT_LIMITS.batch)).messages({
-  'alternatives.match': `send one event object or an array of 1 to ${EVENT_LIMITS.batch}`,
-});
+import { eventsBody } from './schemas.ts';
 
 export function eventsRouter(engine: Engine): Router {
   const router = Router();
@@ -18,7 +14,7 @@ export function eventsRouter(engine: Engine): Router {
    * their reasons; the others in the same batch are kept (the answer says which were which).
    */
   router.post('/', requirePermission('write'), async (req, res) => {
-    const body = validateBody<EventInput | EventInput[]>(req, batchSchema);
+    const body = validateBody<EventInput | EventInput[]>(req, eventsBody);
     const inputs = Array.isArray(body) ? body : [body];
     const result = await engine.ingestEvents(inputs);
     const summary = {

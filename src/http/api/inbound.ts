@@ -1,14 +1,11 @@
 import { Router, type Request } from 'express';
-import Joi from 'joi';
 import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
 import type { Actor } from '../../inbound/contacts.ts';
 import type { Viewer } from '../../inbound/reach.ts';
-import { CONTACT_STATUSES } from '../../inbound/schema.ts';
 import { requirePermission } from '../auth.ts';
 import { validateBody, validateQuery } from '../validate.ts';
-
-const user = Joi.string().email({ tlds: false });
+import { acceptBody, assignBody, closeBody, inboundQuery, replyBody } from './schemas.ts';
 
 /** Inbound contacts for service tools: list, read, and the actions of the inbox. */
 export function inboundRouter(engine: Engine): Router {
@@ -33,16 +30,8 @@ export function inboundRouter(engine: Engine): Router {
   /** The contact of the URL, when it is within the key's reach; anything else answers 404. */
   const contactOf = (req: Request) => inbox.reachable(viewerOf(req), req.params.id as string);
 
-  const listQuery = Joi.object({
-    status: Joi.string().valid(...CONTACT_STATUSES, 'open'),
-    queue: Joi.string(),
-    lead: Joi.string(),
-    automatic: Joi.boolean().default(false),
-    limit: Joi.number().integer().min(1).max(1000).default(200),
-  });
-
   router.get('/', requirePermission('inbound'), async (req, res) => {
-    res.json({ contacts: await inbox.list(viewerOf(req), validateQuery(req, listQuery)) });
+    res.json({ contacts: await inbox.list(viewerOf(req), validateQuery(req, inboundQuery)) });
   });
 
   router.get('/:id', requirePermission('inbound'), async (req, res) => {
@@ -50,35 +39,27 @@ export function inboundRouter(engine: Engine): Router {
   });
 
   router.post('/:id/accept', requirePermission('inbound:work'), async (req, res) => {
-    const body = validateBody(req, Joi.object({ user }));
+    const body = validateBody(req, acceptBody);
     const id = await contactOf(req);
     await inbox.accept(id, await actorOf(req, body.user));
     res.json(await inbox.get(id));
   });
 
   router.post('/:id/reply', requirePermission('inbound:work'), async (req, res) => {
-    const body = validateBody(
-      req,
-      Joi.object({
-        text: Joi.string().trim().min(1).max(20_000).required(),
-        subject: Joi.string().max(300),
-        channel: Joi.string().valid('email', 'sms'),
-        user,
-      }),
-    );
+    const body = validateBody(req, replyBody);
     const { messageId } = await inbox.reply(await contactOf(req), body, await actorOf(req, body.user));
     res.status(202).json({ message: messageId, status: 'queued' });
   });
 
   router.post('/:id/assign', requirePermission('inbound:work'), async (req, res) => {
-    const body = validateBody(req, Joi.object({ user, queue: Joi.string() }).or('user', 'queue'));
+    const body = validateBody(req, assignBody);
     const id = await contactOf(req);
     await inbox.assign(id, body, await actorOf(req));
     res.json(await inbox.get(id));
   });
 
   router.post('/:id/close', requirePermission('inbound:work'), async (req, res) => {
-    const body = validateBody(req, Joi.object({ resolution: Joi.string().trim().min(1).max(2000).required(), user }));
+    const body = validateBody(req, closeBody);
     const id = await contactOf(req);
     await inbox.close(id, body.resolution, await actorOf(req, body.user));
     res.json(await inbox.get(id));

@@ -6,8 +6,7 @@ import type { LeadInput } from '../../leads/store.ts';
 import { leadFields, type Lead } from '../../leads/types.ts';
 import { validateLeadRecord } from '../../leads/validation.ts';
 import { requirePermission } from '../auth.ts';
-
-const MAX_BATCH = 1000;
+import { LEAD_BATCH } from './schemas.ts';
 
 /** A lead as the API answers it: the same snake_case fields it accepts. */
 const leadAnswer = (lead: Lead) => ({ id: lead.id, ...leadFields(lead), tags: lead.tags, attributes: lead.attributes });
@@ -24,9 +23,10 @@ export function leadsRouter(engine: Engine): Router {
   /** One lead object or an array; all are validated before any is written. */
   router.post('/', requirePermission('write'), async (req, res) => {
     const many = Array.isArray(req.body);
-    const records: unknown[] = many ? req.body : [req.body];
-    if (records.length === 0 || records.length > MAX_BATCH) {
-      throw new AppError('invalid_input', `send between 1 and ${MAX_BATCH} leads per request`);
+    // No body at all is checked as an empty object (as validateBody does), not crashed on.
+    const records: unknown[] = many ? req.body : [req.body ?? {}];
+    if (records.length === 0 || records.length > LEAD_BATCH) {
+      throw new AppError('invalid_input', `send between 1 and ${LEAD_BATCH} leads per request`);
     }
     const leads: LeadInput[] = [];
     const errors: string[] = [];

@@ -1,0 +1,94 @@
+import Joi from 'joi';
+import { MANUAL_OCCURRENCE } from '../../campaigns/run.ts';
+import { CONTACT_STATUSES } from '../../inbound/schema.ts';
+import { EVENT_LIMITS, eventInputSchema } from '../../leads/events.ts';
+import { leadRecordSchema } from '../../leads/validation.ts';
+import { MESSAGE_STATUSES } from '../../messages/schema.ts';
+import { id } from '../../yaml/schema.ts';
+
+/**
+ * Every joi schema that checks an API request, in one place: the routers validate with these
+ * objects, and the OpenAPI document (../openapi/document.ts) is converted from the same objects,
+ * so the description cannot drift from what is accepted.
+ */
+
+// ---- path parameters (express matches them; the document describes them with these)
+export const campaignIdParam = id;
+export const externalIdParam = leadRecordSchema.extract('external_id');
+/** Inbound contact ids; anything else, and ids outside the key's reach, answer 404. */
+export const contactIdParam = Joi.number().integer().min(1);
+
+// ---- campaigns
+const occurrence = Joi.string().trim().min(1).max(200).default(MANUAL_OCCURRENCE);
+export const runBody = Joi.object({
+  occurrence: occurrence.description('what makes this run’s messages unique: the same occurrence never sends a step twice'),
+});
+export const reportQuery = Joi.object({ occurrence });
+
+// ---- leads
+export const LEAD_BATCH = 1000;
+/**
+ * What POST /leads accepts. The router checks the count itself and validates each record with
+ * `leadRecordSchema`, so that problems are named by their index; this schema is what it documents.
+ */
+export const leadsBody = Joi.alternatives(leadRecordSchema, Joi.array().items(leadRecordSchema).min(1).max(LEAD_BATCH));
+
+// ---- events
+export const eventsBody = Joi.alternatives(eventInputSchema, Joi.array().items(eventInputSchema).min(1).max(EVENT_LIMITS.batch)).messages({
+  'alternatives.match': `send one event object or an array of 1 to ${EVENT_LIMITS.batch}`,
+});
+
+// ---- messages
+export const messagesQuery = Joi.object({
+  campaign: Joi.string(),
+  status: Joi.string().valid(...MESSAGE_STATUSES),
+  before: Joi.number().integer().min(1).description('only messages with a smaller id: the `next` of the previous page'),
+  limit: Joi.number().integer().min(1).max(500).default(100),
+});
+
+// ---- inbound
+const user = Joi.string().email({ tlds: false });
+export const inboundQuery = Joi.object({
+  status: Joi.string().valid(...CONTACT_STATUSES, 'open'),
+  queue: Joi.string(),
+  lead: Joi.string(),
+  automatic: Joi.boolean().default(false),
+  limit: Joi.number().integer().min(1).max(1000).default(200),
+});
+export const acceptBody = Joi.object({ user });
+export const replyBody = Joi.object({
+  text: Joi.string().trim().min(1).max(20_000).required(),
+  subject: Joi.string().max(300),
+  channel: Joi.string().valid('email', 'sms'),
+  user,
+});
+export const assignBody = Joi.object({ user, queue: Joi.string() }).or('user', 'queue');
+export const closeBody = Joi.object({ resolution: Joi.string().trim().min(1).max(2000).required(), user });
+
+// ---- consents
+const channel = Joi.string().valid('email', 'sms');
+const purpose = Joi.string().pattern(/^[a-z][a-z0-9_-]*$/);
+export const consentBody = Joi.object({
+  lead: Joi.string().required(),
+  channel: channel.required(),
+  purpose: purpose.required(),
+  action: Joi.string().valid('grant', 'withdraw').required(),
+  source: Joi.string().max(100).default('api'),
+  occurred_at: Joi.date().iso().description('when the person decided (default: now); not in the future'),
+  evidence: Joi.object({ ip: Joi.string().ip(), user_agent: Joi.string().max(1000), form: Joi.string().max(200) })
+    .unknown(true)
+    .default({}),
+  notice: Joi.object({ version: Joi.string().max(100).required(), text: Joi.string().max(100_000).required() }),
+});
+export const consentCheckQuery = Joi.object({
+  lead: Joi.string().required(),
+  channel: channel.required(),
+  purpose: purpose.required(),
+  at: Joi.date().iso().description('the instant asked about (default: now)'),
+});
+export const proofQuery = Joi.object({ lead: Joi.string().required(), format: Joi.string().valid('json', 'csv').default('json') });
+export const exportQuery = Joi.object({
+  from: Joi.date().iso().required(),
+  to: Joi.date().iso().greater(Joi.ref('from')).required().description('after `from` (exclusive)'),
+  format: Joi.string().valid('csv', 'jsonl').default('csv'),
+});

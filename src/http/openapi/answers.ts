@@ -1,0 +1,463 @@
+import type { Plan, PlannedMessage } from '../../campaigns/plan.ts';
+import type { RunCounts } from '../../campaigns/run.ts';
+import type { Campaign, Step } from '../../campaigns/types.ts';
+import { CHANNELS } from '../../channels/channel.ts';
+import type { ConsentAnswer, LedgerEvent } from '../../consent/check.ts';
+import type { ExportedEvent, Proof, ProofMessage } from '../../consent/proof.ts';
+import type { ConsentAction, RefusalReason } from '../../consent/state.ts';
+import type { ChainReport } from '../../consent/verify.ts';
+import type { ContactDetail, ContactSummary } from '../../inbound/contacts.ts';
+import type { ContactKind } from '../../inbound/receive.ts';
+import { CONTACT_CATEGORIES, CONTACT_STATUSES, PRIORITIES } from '../../inbound/schema.ts';
+import type { TimelineEntry } from '../../leads/timeline.ts';
+import type { ListedMessage } from '../../messages/list.ts';
+import { MESSAGE_STATUSES } from '../../messages/schema.ts';
+import type { IngestResult } from '../../sequences/triggers.ts';
+import type { Problem } from '../../yaml/problems.ts';
+import type { JsonSchema } from './joi.ts';
+
+/**
+ * The answers of /api/v1 as JSON Schema, written by hand (the code that builds them is plain
+ * TypeScript, not joi). Closed objects list every property and require every one that is always
+ * there, so a renamed, missing or extra field fails test/http/openapi.test.ts; where a TypeScript
+ * type of the answering code exists, the compiler also checks the property names against it.
+ * Maps whose keys are data (attributes, properties, evidence, counts by reason) are marked
+ * `x-free-form`: their keys need not be snake_case.
+ */
+
+// ---- building blocks
+
+const string: JsonSchema = { type: 'string' };
+const integer: JsonSchema = { type: 'integer' };
+const count: JsonSchema = { type: 'integer', minimum: 0 };
+const boolean: JsonSchema = { type: 'boolean' };
+const dateTime: JsonSchema = { type: 'string', format: 'date-time' };
+const channel: JsonSchema = { type: 'string', enum: [...CHANNELS] };
+
+export const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
+
+/** `schema`, or null. */
+function orNull(schema: JsonSchema): JsonSchema {
+  if (typeof schema.type === 'string' && !schema.$ref) {
+    return { ...schema, type: [schema.type, 'null'], ...(Array.isArray(schema.enum) ? { enum: [...schema.enum, null] } : {}) };
+  }
+  return { anyOf: [schema, { type: 'null' }] };
+}
+
+const array = (items: JsonSchema): JsonSchema => ({ type: 'array', items });
+
+/** A map whose keys are data (not field names): exempt from the snake_case rule. */
+function freeForm(description: string, values?: JsonSchema, keys?: JsonSchema): JsonSchema {
+  return {
+    type: 'object',
+    description,
+    'x-free-form': true,
+    ...(keys ? { propertyNames: keys } : {}),
+    additionalProperties: values ?? true,
+  };
+}
+
+/** A closed object: exactly these properties, each required unless named in `optional`. */
+export function object(properties: Record<string, JsonSchema>, optional: readonly string[] = [], description?: string): JsonSchema {
+  return {
+    type: 'object',
+    ...(description ? { description } : {}),
+    required: Object.keys(properties).filter((p) => !optional.includes(p)),
+    properties,
+    additionalProperties: false,
+  };
+}
+
+/** Every property of the TypeScript type `T`, each with its schema (the compiler checks the names). */
+type Properties<T> = { [K in keyof T]-?: JsonSchema };
+
+/**
+ * The members of a string union, listed once: the compiler refuses a list that misses one or holds
+ * one too many, so an enum here cannot drift from the type of the code that answers.
+ */
+const members =
+  <U extends string>() =>
+  <const L extends readonly U[]>(list: L & ([Exclude<U, L[number]>] extends [never] ? unknown : { missing: Exclude<U, L[number]> })) =>
+    [...list] as U[];
+
+const refusalReasons = members<RefusalReason>()(['no_consent', 'unconfirmed', 'withdrawn']);
+const consentActions = members<ConsentAction>()(['grant', 'confirm', 'withdraw']);
+const planReasons = members<Plan['suppressed'][number]['reason']>()([
+  'no_consent',
+  'unconfirmed',
+  'withdrawn',
+  'no_address',
+  'invalid_address',
+  'no_template',
+  'frequency_cap',
+  'render_error',
+]);
+const consentStatuses = members<ConsentAnswer['status']>()(['granted', 'confirmed', 'withdrawn', 'none']);
+const contactKinds = members<ContactKind>()(['human', 'auto-reply', 'bounce']);
+
+// ---- campaigns
+
+const filter = freeForm(
+  'attribute filters as written in the campaign file: attribute → value, or {in: [...]}, {gt|gte|lt|lte: n}, {exists: bool}',
+);
+const duration: JsonSchema = { type: 'string', pattern: '^[1-9]\\d{0,5}[smhdw]$' };
+
+const stepProperties: Properties<Step> = {
+  id: string,
+  channel: { type: 'string', enum: ['email', 'sms', 'preferred'] },
+  template: string,
+  wait: duration,
+  unless: array({ type: 'string', enum: ['replied', 'goal', 'opened'] }),
+};
+
+const campaignProperties: Properties<Omit<Campaign, 'file'>> = {
+  id: string,
+  name: string,
+  kind: { type: 'string', enum: ['lead', 'event'] },
+  purpose: string,
+  audience: object({ personas: array(string), tags: array(string), where: filter }, ['personas', 'tags', 'where']),
+  schedule: object({ at: string, cron: string, timezone: string }, ['at', 'cron', 'timezone']),
+  send_window: object({ from: string, to: string }),
+  frequency_cap: object({ max: integer, per: duration, on_cap: { type: 'string', enum: ['defer', 'skip'] } }, ['on_cap']),
+  reply_queue: string,
+  goal: object({ event: string }),
+  trigger: object({ event: string, where: filter }, ['where']),
+  reentry: { anyOf: [{ type: 'string', enum: ['never', 'always'] }, object({ after: duration })] },
+  exit_on: array(string),
+  steps: array(object(stepProperties, ['wait', 'unless'])),
+};
+
+const problemProperties: Properties<Problem> = {
+  file: { type: 'string', description: 'relative to the campaigns folder' },
+  line: integer,
+  col: integer,
+  message: string,
+  severity: { type: 'string', enum: ['error', 'warning'] },
+};
+
+const plannedProperties: Properties<PlannedMessage> = {
+  lead: string,
+  step: string,
+  channel,
+  persona: string,
+  template: string,
+  send_at: { ...dateTime, description: "the recipient's local time, with its offset" },
+  encoding: { type: 'string', enum: ['GSM-7', 'UCS-2'] },
+  segments: count,
+};
+
+const planProperties: Properties<Plan> = {
+  campaign: string,
+  recipients: array(object(plannedProperties, ['encoding', 'segments'], 'encoding and segments for SMS only')),
+  suppressed: array(
+    object(
+      { lead: string, step: string, reason: { type: 'string', enum: planReasons }, detail: string },
+      ['detail'],
+      'detail: why rendering failed',
+    ),
+  ),
+  sms: object({ messages: count, segments: count }),
+};
+
+const runCounts: Properties<RunCounts> = {
+  audience: count,
+  enrolled: count,
+  queued: count,
+  suppressed: count,
+  failed: count,
+  existing: count,
+};
+
+const counts = (of: string) => freeForm(`message counts by ${of}`, count);
+
+// ---- leads
+
+const timelineDetail = {
+  event: object({ properties: freeForm("the event's properties as sent") }),
+  message: object({
+    channel,
+    status: { type: 'string', enum: [...MESSAGE_STATUSES] },
+    reason: orNull(string),
+    subject: orNull(string),
+    template: orNull(string),
+  }),
+  consent: object({ channel, purpose: string, source: string }),
+  reply: object(
+    {
+      contact: integer,
+      kind: { type: 'string', enum: contactKinds },
+      category: { type: 'string', enum: [...CONTACT_CATEGORIES] },
+      status: { type: 'string', enum: [...CONTACT_STATUSES] },
+      subject: orNull(string),
+      campaign: orNull(string),
+      text: orNull({ ...string, description: 'the first 500 characters; null for roles that do not work replies' }),
+    },
+    [],
+  ),
+};
+const timelineWhat = {
+  event: { ...string, description: 'the event name' },
+  message: { ...string, description: 'campaign/step' },
+  consent: { type: 'string', enum: consentActions },
+  reply: { ...channel, description: 'the channel of the reply' },
+};
+const timelineEntry: JsonSchema = {
+  oneOf: (['event', 'message', 'consent', 'reply'] as const satisfies readonly TimelineEntry['kind'][]).map((kind) =>
+    object({
+      at: dateTime,
+      kind: { const: kind },
+      what: timelineWhat[kind],
+      detail: timelineDetail[kind],
+    } satisfies Properties<TimelineEntry>),
+  ),
+};
+
+// ---- events
+
+const ingestProperties: Properties<Omit<IngestResult, 'rejected'>> = {
+  recorded: count,
+  duplicates: count,
+  enrolled: count,
+  exited: count,
+  converted: count,
+  queued: count,
+  suppressed: count,
+  failed: count,
+};
+const rejected = array(object({ index: { ...count, description: 'position in the batch (0 for a single event)' }, reason: string }));
+
+// ---- messages
+
+const messageProperties: Properties<ListedMessage> = {
+  id: integer,
+  lead: { ...string, description: "the lead's external_id" },
+  campaign: string,
+  step: string,
+  occurrence: string,
+  channel,
+  persona: string,
+  template: orNull(string),
+  status: { type: 'string', enum: [...MESSAGE_STATUSES] },
+  reason: orNull({ ...string, description: 'why it was suppressed or failed' }),
+  consent_event: orNull({ ...integer, description: 'id of the ledger event that allowed it' }),
+  to: orNull(string),
+  subject: orNull(string),
+  attempts: count,
+  possible_duplicate: boolean,
+  provider_id: orNull(string),
+  created_at: dateTime,
+  sent_at: orNull(dateTime),
+};
+
+// ---- inbound
+
+const contactSummaryProperties: Properties<ContactSummary> = {
+  id: integer,
+  lead: orNull({ ...string, description: "the lead's external_id; null while unidentified" }),
+  campaign: orNull(string),
+  step: orNull(string),
+  channel,
+  kind: { type: 'string', enum: contactKinds },
+  category: { type: 'string', enum: [...CONTACT_CATEGORIES] },
+  priority: { type: 'string', enum: [...PRIORITIES] },
+  queue: orNull(string),
+  status: { type: 'string', enum: [...CONTACT_STATUSES] },
+  assignee: orNull({ ...string, description: "the assignee's email" }),
+  due_at: orNull(dateTime),
+  overdue: boolean,
+  escalated_at: orNull(dateTime),
+  received_at: dateTime,
+  from: string,
+  subject: orNull(string),
+  text: { ...string, description: 'the new part of the reply (quoted history removed)' },
+  identified_by: orNull({ ...string, description: 'token, headers, address or number; null when unidentified' }),
+};
+
+const contactDetailProperties: Properties<ContactDetail> = {
+  ...contactSummaryProperties,
+  body_text: string,
+  lead_id: orNull(integer),
+  lead_name: orNull(string),
+  assignee_id: orNull(integer),
+  escalated_to: orNull({ ...integer, description: 'id of the user it was escalated to' }),
+  resolution: orNull(string),
+  original: orNull(
+    object(
+      { id: integer, subject: orNull(string), text: orNull(string), sent_at: orNull(dateTime), template: orNull(string) },
+      [],
+      'the campaign message this answers',
+    ),
+  ),
+  history: array(
+    object({
+      action: string,
+      actor: string,
+      detail: { type: 'object', description: 'what the action changed (its keys depend on the action)' },
+      at: dateTime,
+    }),
+  ),
+  timeline: array(ref('TimelineEntry')),
+};
+
+// ---- consent
+
+const ledgerEventProperties: Properties<LedgerEvent> = {
+  id: integer,
+  action: { type: 'string', enum: consentActions },
+  channel,
+  purpose: string,
+  source: string,
+  actor: string,
+  evidence: freeForm('what a regulator asks for, as recorded: ip, user_agent, form, confirmation details …'),
+  notice_version: orNull(string),
+  notice_hash: orNull({ ...string, description: 'SHA-256 of the notice text' }),
+  occurred_at: dateTime,
+  recorded_at: dateTime,
+  hash: string,
+};
+
+const consentCheck: JsonSchema = {
+  ...object(
+    {
+      lead: string,
+      channel,
+      purpose: string,
+      at: dateTime,
+      allowed: boolean,
+      status: { type: 'string', enum: consentStatuses },
+      reason: { type: 'string', enum: refusalReasons },
+      deciding_event: orNull(ref('LedgerEvent')),
+    } satisfies Properties<ConsentAnswer & { lead: unknown; channel: unknown; purpose: unknown; at: unknown }>,
+    ['reason'],
+  ),
+  if: { properties: { allowed: { const: false } } },
+  then: { required: ['reason'] },
+  else: { not: { required: ['reason'] } },
+};
+
+const chainProperties: Properties<ChainReport> = {
+  checked: count,
+  broken: object({ id: integer, reason: string }, [], 'the first event that does not verify; absent when the chain holds'),
+  head: object({ id: integer, hash: string }, [], 'the last event and its seal'),
+};
+
+const proofMessageProperties: Properties<ProofMessage> = {
+  id: integer,
+  campaign: string,
+  step: string,
+  channel,
+  purpose: string,
+  status: { type: 'string', enum: [...MESSAGE_STATUSES] },
+  reason: orNull(string),
+  sent_at: orNull(dateTime),
+  created_at: dateTime,
+  consent_event: orNull(object({ id: integer, action: { type: 'string', enum: consentActions }, source: string, occurred_at: dateTime })),
+};
+
+const proofProperties: Properties<Proof> = {
+  lead: object({ external_id: string, email: orNull(string), phone: orNull(string), erased: boolean }),
+  generated_at: dateTime,
+  chain: object(chainProperties, ['broken', 'head']),
+  consent_events: array(ref('LedgerEvent')),
+  messages: array(object(proofMessageProperties)),
+};
+
+const exportedProperties: Properties<ExportedEvent> = { ...ledgerEventProperties, lead: string, prev_hash: string };
+
+// ---- errors
+
+/** The properties of every error answer (see errorHandler in ../app.ts). */
+export const errorProperties = {
+  error: string,
+  message: string,
+  details: array(string),
+};
+
+/** The named schemas of the document (components.schemas). */
+export const answerSchemas: Record<string, JsonSchema> = {
+  CampaignList: object({ campaigns: array(ref('Campaign')), problems: array(ref('CampaignProblem')) }),
+  Campaign: object(campaignProperties, [
+    'audience',
+    'schedule',
+    'send_window',
+    'frequency_cap',
+    'reply_queue',
+    'goal',
+    'trigger',
+    'reentry',
+    'exit_on',
+  ]),
+  CampaignProblem: object(problemProperties),
+  Plan: object(planProperties),
+  RunStarted: object({ run: integer, campaign: string, occurrence: string, counts: object(runCounts) }),
+  Report: object({
+    queued: count,
+    retrying: count,
+    scheduled: count,
+    sending: count,
+    sent: count,
+    failed: count,
+    suppressed: count,
+    possible_duplicates: count,
+    reasons: counts('suppression or failure reason'),
+    replies: object({
+      human: count,
+      by_category: freeForm('human replies by category', count, { enum: [...CONTACT_CATEGORIES] }),
+      automatic: { ...count, description: 'out-of-office answers and bounces' },
+    }),
+  }),
+  LeadSaved: object({ external_id: string, id: integer, created: boolean, warnings: array(string) }),
+  LeadsSaved: object({ leads: array(object({ external_id: string, id: integer, created: boolean })), warnings: array(string) }),
+  Lead: object({
+    id: integer,
+    external_id: string,
+    email: orNull(string),
+    phone: orNull(string),
+    first_name: orNull(string),
+    last_name: orNull(string),
+    locale: orNull(string),
+    timezone: orNull(string),
+    persona: orNull(string),
+    tags: array(string),
+    attributes: freeForm('attributes as imported', { type: ['string', 'number', 'boolean'] }),
+  }),
+  Timeline: object({ lead: string, timeline: array(ref('TimelineEntry')) }),
+  TimelineEntry: timelineEntry,
+  EventsRecorded: object({ ...ingestProperties, rejected: { ...rejected, maxItems: 0 } }),
+  EventsRefused: object({
+    ...errorProperties,
+    error: { const: 'unprocessable' },
+    ...ingestProperties,
+    rejected: { ...rejected, minItems: 1 },
+  }),
+  MessagePage: object({
+    messages: array(ref('Message')),
+    next: orNull({ ...integer, description: 'pass as `before` for the next page; null on the last page' }),
+  }),
+  Message: object(messageProperties),
+  ContactList: object({ contacts: array(ref('ContactSummary')) }),
+  ContactSummary: object(contactSummaryProperties),
+  Contact: object(contactDetailProperties),
+  ReplyQueued: object({ message: integer, status: { const: 'queued' } }),
+  ConsentRecorded: object(
+    {
+      event: integer,
+      confirmation: object(
+        { message: orNull(integer), expires_at: dateTime },
+        [],
+        'the double opt-in email a grant of email marketing sends',
+      ),
+    },
+    ['confirmation'],
+  ),
+  ConsentCheck: consentCheck,
+  LedgerEvent: object(ledgerEventProperties),
+  ConsentProof: object(proofProperties),
+  ExportedConsentEvent: object(exportedProperties),
+  OpenApiDocument: {
+    type: 'object',
+    'x-free-form': true,
+    description: 'this document',
+    required: ['openapi', 'info', 'paths'],
+  },
+};

@@ -1,0 +1,503 @@
+import type Joi from 'joi';
+import { can, type Permission } from '../../access/roles.ts';
+import { ROLES } from '../../access/schema.ts';
+import { HTTP_STATUS, type ErrorCode } from '../../errors.ts';
+import { EXPORT_HEADER } from '../../consent/proof.ts';
+import { eventInputSchema } from '../../leads/events.ts';
+import { leadRecordSchema } from '../../leads/validation.ts';
+import * as request from '../api/schemas.ts';
+import { answerSchemas, errorProperties, object, ref } from './answers.ts';
+import { jsonSchemaOf, parametersOf, type JsonSchema } from './joi.ts';
+
+/**
+ * The OpenAPI 3.1 document of /api/v1, served at /api/v1/openapi.json. Requests are described by
+ * converting the joi schemas the routers validate with (../api/schemas.ts); answers by the JSON
+ * Schemas of ./answers.ts. test/http/openapi.test.ts calls every operation and checks each answer
+ * against this document, and that every route the app serves is here with the permission it checks.
+ */
+
+type Method = 'get' | 'post';
+
+interface Answer {
+  description: string;
+  /** A JSON answer: a schema or the name of one in answers.ts. */
+  json?: JsonSchema | string;
+  /** Other media types, each with a schema (a string) and, for NDJSON, the schema of one line. */
+  media?: Record<string, { description?: string; itemSchema?: string }>;
+}
+
+interface ErrorAnswer {
+  description: string;
+  /** The error codes this answer can carry (each must have this status in errors.ts). */
+  codes: ErrorCode[];
+  /** A schema of its own (an error with extra fields), instead of the plain error. */
+  schema?: string;
+}
+
+interface Operation {
+  method: Method;
+  /** The path after /api/v1, in OpenAPI's `{param}` form. */
+  path: string;
+  operationId: string;
+  tag: string;
+  summary: string;
+  description?: string;
+  /** What the route checks (requirePermission); null: no API key needed. */
+  permission: Permission | null;
+  params?: Record<string, { schema: Joi.Schema; description: string }>;
+  query?: Joi.ObjectSchema;
+  body?: { schema: Joi.Schema; description?: string };
+  answers: Record<number, Answer>;
+  /** Error answers besides those every operation of its kind has (400, 401, 403, 413, 500). */
+  errors?: Record<number, ErrorAnswer>;
+}
+
+/** Request schemas with a name of their own in components.schemas (referenced where they occur). */
+const NAMED_REQUESTS: Record<string, Joi.Schema> = { LeadRecord: leadRecordSchema, EventInput: eventInputSchema };
+
+const campaignId = { schema: request.campaignIdParam, description: 'the campaign id (its `id:` in YAML)' };
+const externalId = { schema: request.externalIdParam, description: "the lead's external_id" };
+const contactId = {
+  schema: request.contactIdParam,
+  description: 'the inbound contact id; a contact outside the key’s reach answers 404 as if it did not exist',
+};
+const notFound = (what: string): ErrorAnswer => ({ description: `no such ${what}`, codes: ['not_found'] });
+const contactActionErrors = (conflict: string, unprocessable: string): Record<number, ErrorAnswer> => ({
+  404: notFound('contact (or not within reach)'),
+  409: { description: conflict, codes: ['conflict'] },
+  422: { description: unprocessable, codes: ['unprocessable'] },
+});
+const contact: Answer = { description: 'the contact after the change', json: 'Contact' };
+
+const OPERATIONS: Operation[] = [
+  {
+    method: 'get',
+    path: '/openapi.json',
+    operationId: 'getOpenApiDocument',
+    tag: 'meta',
+    summary: 'This document',
+    description: 'Needs no API key: it describes the API and holds no data.',
+    permission: null,
+    answers: { 200: { description: 'the OpenAPI document', json: 'OpenApiDocument' } },
+  },
+  {
+    method: 'get',
+    path: '/campaigns',
+    operationId: 'listCampaigns',
+    tag: 'campaigns',
+    summary: 'Campaigns as loaded from the campaign files, and the problems found in them',
+    description: 'A campaign with errors is left out of `campaigns`; its problems are listed.',
+    permission: 'read',
+    answers: { 200: { description: 'campaigns and problems', json: 'CampaignList' } },
+  },
+  {
+    method: 'get',
+    path: '/campaigns/{id}/plan',
+    operationId: 'planCampaign',
+    tag: 'campaigns',
+    summary: 'Who would get the first step if the campaign ran now, and who would not and why',
+    description: 'Records and sends nothing. Lead campaigns only.',
+    permission: 'read',
+    params: { id: campaignId },
+    answers: { 200: { description: 'the plan', json: 'Plan' } },
+    errors: {
+      404: notFound('campaign'),
+      422: {
+        description: 'an event campaign (nothing to plan), or a campaign file with errors',
+        codes: ['unsupported', 'invalid_campaign'],
+      },
+    },
+  },
+  {
+    method: 'post',
+    path: '/campaigns/{id}/runs',
+    operationId: 'runCampaign',
+    tag: 'campaigns',
+    summary: 'Run a lead campaign now',
+    description: 'The same occurrence twice sends nothing twice (default occurrence: `manual`).',
+    permission: 'write',
+    params: { id: campaignId },
+    body: { schema: request.runBody },
+    answers: { 201: { description: 'the run, with what it recorded', json: 'RunStarted' } },
+    errors: {
+      404: notFound('campaign'),
+      422: {
+        description: 'an event campaign (people enter it by events), or a campaign file with errors',
+        codes: ['unsupported', 'invalid_campaign'],
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/campaigns/{id}/report',
+    operationId: 'reportCampaign',
+    tag: 'campaigns',
+    summary: 'Delivery counts and reasons of one occurrence, and reply counts by category',
+    description: 'Counts what was recorded: an id with no messages (also one no campaign file has any more) answers zeros, not 404.',
+    permission: 'read',
+    params: { id: campaignId },
+    query: request.reportQuery,
+    answers: { 200: { description: 'the report', json: 'Report' } },
+  },
+  {
+    method: 'post',
+    path: '/leads',
+    operationId: 'saveLeads',
+    tag: 'leads',
+    summary: 'Create or update leads (one object, or an array of up to 1,000)',
+    description:
+      'All records are validated before any is written; problems of an array are prefixed with the index, `[1] …`. ' +
+      'A phone that is not a valid number is kept as written, with a warning.',
+    permission: 'write',
+    body: { schema: request.leadsBody },
+    answers: {
+      201: {
+        description: 'at least one lead was created; one object answers `LeadSaved`, an array `LeadsSaved`',
+        json: { oneOf: [ref('LeadSaved'), ref('LeadsSaved')] },
+      },
+      200: { description: 'every lead existed and was updated', json: { oneOf: [ref('LeadSaved'), ref('LeadsSaved')] } },
+    },
+  },
+  {
+    method: 'get',
+    path: '/leads/{external_id}',
+    operationId: 'getLead',
+    tag: 'leads',
+    summary: 'One lead',
+    permission: 'read',
+    params: { external_id: externalId },
+    answers: { 200: { description: 'the lead', json: 'Lead' } },
+    errors: { 404: notFound('lead') },
+  },
+  {
+    method: 'get',
+    path: '/leads/{external_id}/timeline',
+    operationId: 'getLeadTimeline',
+    tag: 'leads',
+    summary: 'Events, messages, consent changes and replies of one person, newest first',
+    description: 'Reply text only for roles that read replies (admin, service, compliance); null for the others.',
+    permission: 'read',
+    params: { external_id: externalId },
+    answers: { 200: { description: 'the timeline', json: 'Timeline' } },
+    errors: { 404: notFound('lead') },
+  },
+  {
+    method: 'post',
+    path: '/events',
+    operationId: 'sendEvents',
+    tag: 'events',
+    summary: 'Record one event or a batch of up to 1,000',
+    description:
+      'The same `id` twice is recorded once. An unknown lead is created when the event carries an email or phone; ' +
+      'otherwise that event is refused (422) and the others are recorded.',
+    permission: 'write',
+    body: { schema: request.eventsBody },
+    answers: {
+      201: { description: 'at least one event was recorded', json: 'EventsRecorded' },
+      200: { description: 'nothing new: every event was a duplicate', json: 'EventsRecorded' },
+    },
+    errors: {
+      422: {
+        description: 'some events were refused (`rejected`, `details`); the others were recorded, as the counts say',
+        codes: ['unprocessable'],
+        schema: 'EventsRefused',
+      },
+    },
+  },
+  {
+    method: 'get',
+    path: '/messages',
+    operationId: 'listMessages',
+    tag: 'messages',
+    summary: 'The outbox, newest first, a page at a time',
+    permission: 'read',
+    query: request.messagesQuery,
+    answers: { 200: { description: 'a page of messages', json: 'MessagePage' } },
+  },
+  {
+    method: 'get',
+    path: '/inbound',
+    operationId: 'listContacts',
+    tag: 'inbound',
+    summary: 'Replies (inbound contacts), open work first',
+    description: 'A service key sees only the queues of its person and what is assigned or escalated to them.',
+    permission: 'inbound',
+    query: request.inboundQuery,
+    answers: { 200: { description: 'the contacts', json: 'ContactList' } },
+  },
+  {
+    method: 'get',
+    path: '/inbound/{id}',
+    operationId: 'getContact',
+    tag: 'inbound',
+    summary: 'One contact with its history and the person’s timeline',
+    permission: 'inbound',
+    params: { id: contactId },
+    answers: { 200: { description: 'the contact', json: 'Contact' } },
+    errors: { 404: notFound('contact (or not within reach)') },
+  },
+  {
+    method: 'post',
+    path: '/inbound/{id}/accept',
+    operationId: 'acceptContact',
+    tag: 'inbound',
+    summary: 'Take a contact on',
+    description: '`user` names who accepts; without it, the key’s own person, else the assignee.',
+    permission: 'inbound:work',
+    params: { id: contactId },
+    body: { schema: request.acceptBody },
+    answers: { 200: contact },
+    errors: contactActionErrors(
+      'the contact is accepted or closed already',
+      'no such user, or nobody to accept it (no user named, no assignee)',
+    ),
+  },
+  {
+    method: 'post',
+    path: '/inbound/{id}/reply',
+    operationId: 'replyToContact',
+    tag: 'inbound',
+    summary: 'Answer a contact through the outbox',
+    description: 'On the channel the person wrote on unless `channel` says otherwise. Answering takes the contact on.',
+    permission: 'inbound:work',
+    params: { id: contactId },
+    body: { schema: request.replyBody },
+    answers: { 202: { description: 'the answer is queued', json: 'ReplyQueued' } },
+    errors: contactActionErrors('the contact is closed', 'no such user, or the person has no address on the channel asked for'),
+  },
+  {
+    method: 'post',
+    path: '/inbound/{id}/assign',
+    operationId: 'assignContact',
+    tag: 'inbound',
+    summary: 'Hand a contact to a person or another queue',
+    permission: 'inbound:work',
+    params: { id: contactId },
+    body: { schema: request.assignBody },
+    answers: { 200: contact },
+    errors: contactActionErrors('the contact is closed', 'unknown queue, or no active service user by that email'),
+  },
+  {
+    method: 'post',
+    path: '/inbound/{id}/close',
+    operationId: 'closeContact',
+    tag: 'inbound',
+    summary: 'Close a contact with a resolution',
+    permission: 'inbound:work',
+    params: { id: contactId },
+    body: { schema: request.closeBody },
+    answers: { 200: contact },
+    errors: contactActionErrors('the contact is closed already', 'no such user'),
+  },
+  {
+    method: 'post',
+    path: '/consents',
+    operationId: 'recordConsent',
+    tag: 'consents',
+    summary: 'Record a grant or a withdrawal, with its evidence',
+    description:
+      'A grant of email marketing sends the double opt-in email; it counts once confirmed. Without a confirmation template ' +
+      'such a grant answers 500 `invalid_config` and records nothing.',
+    permission: 'write',
+    body: { schema: request.consentBody },
+    answers: { 201: { description: 'the ledger event (and the confirmation email, for email marketing)', json: 'ConsentRecorded' } },
+    errors: {
+      400: { description: 'invalid input, or `occurred_at` in the future', codes: ['invalid_input'] },
+      404: notFound('lead'),
+      422: { description: 'an email marketing grant for a lead without an email address', codes: ['unprocessable'] },
+    },
+  },
+  {
+    method: 'get',
+    path: '/consents/check',
+    operationId: 'checkConsent',
+    tag: 'consents',
+    summary: 'Was a message on this channel for this purpose allowed at an instant (default: now)?',
+    permission: 'consent',
+    query: request.consentCheckQuery,
+    answers: { 200: { description: 'the answer, with the deciding ledger event', json: 'ConsentCheck' } },
+    errors: { 404: notFound('lead') },
+  },
+  {
+    method: 'get',
+    path: '/consents/proof',
+    operationId: 'consentProof',
+    tag: 'consents',
+    summary: 'A person’s whole consent history and every message with the event that allowed it',
+    permission: 'consent',
+    query: request.proofQuery,
+    answers: {
+      200: {
+        description: 'JSON, or with `format=csv` one CSV of consent events and messages by time',
+        json: 'ConsentProof',
+        media: { 'text/csv': {} },
+      },
+    },
+    errors: { 404: notFound('lead') },
+  },
+  {
+    method: 'get',
+    path: '/consents/export',
+    operationId: 'exportConsents',
+    tag: 'consents',
+    summary: 'Every ledger event in [from, to), in chain order',
+    description: `CSV (columns: ${EXPORT_HEADER.join(', ')}) or, with \`format=jsonl\`, one JSON object per line.`,
+    permission: 'consent',
+    query: request.exportQuery,
+    answers: {
+      200: {
+        description: 'the events',
+        media: {
+          'text/csv': {},
+          'application/x-ndjson': { description: 'each line an `ExportedConsentEvent`', itemSchema: 'ExportedConsentEvent' },
+        },
+      },
+    },
+  },
+];
+
+/** Error answers shared by many operations (components.responses). */
+const SHARED_ERRORS: Record<string, { status: number } & ErrorAnswer> = {
+  InvalidInput: { status: 400, description: 'invalid input; `details` names every problem', codes: ['invalid_input'] },
+  Unauthorized: { status: 401, description: 'no API key, or an unknown or revoked one', codes: ['unauthorized'] },
+  Forbidden: { status: 403, description: 'the key’s role may not do this', codes: ['forbidden'] },
+  TooLarge: { status: 413, description: 'the body is larger than 5 MB', codes: ['invalid_input'] },
+};
+
+/** Every code an answer of `status` can carry: AppError codes with that status (500 adds `internal`). */
+function codesFor(status: number): string[] {
+  const codes: string[] = (Object.keys(HTTP_STATUS) as ErrorCode[]).filter((c) => HTTP_STATUS[c] === status);
+  return status === 500 ? ['internal', ...codes] : codes;
+}
+
+function errorSchema(answer: ErrorAnswer, status: number): JsonSchema {
+  for (const code of answer.codes) {
+    if (!codesFor(status).includes(code) && !(status === 413 && code === 'invalid_input')) {
+      throw new Error(`OpenAPI: error code ${code} does not answer ${status}`);
+    }
+  }
+  if (answer.schema) return ref(answer.schema);
+  return object({ ...errorProperties, error: { type: 'string', enum: answer.codes } });
+}
+
+const jsonContent = (schema: JsonSchema) => ({ 'application/json': { schema } });
+
+function errorResponse(status: number, answer: ErrorAnswer) {
+  return { description: answer.description, content: jsonContent(errorSchema(answer, status)) };
+}
+
+function answerResponse(answer: Answer) {
+  const content: Record<string, unknown> = {};
+  if (answer.json) content['application/json'] = { schema: typeof answer.json === 'string' ? ref(answer.json) : answer.json };
+  for (const [type, media] of Object.entries(answer.media ?? {})) {
+    content[type] = {
+      schema: { type: 'string', ...(media.description ? { description: media.description } : {}) },
+      ...(media.itemSchema ? { 'x-item-schema': ref(media.itemSchema) } : {}),
+    };
+  }
+  return { description: answer.description, content };
+}
+
+/** A body is required unless the schema accepts `{}`, which is what an absent body is checked as (../validate.ts). */
+function requestBody(body: NonNullable<Operation['body']>) {
+  return {
+    required: body.schema.validate({}).error !== undefined,
+    ...(body.description ? { description: body.description } : {}),
+    content: jsonContent(jsonSchemaOf(body.schema, NAMED_REQUESTS)),
+  };
+}
+
+function operationObject(op: Operation) {
+  const roles = op.permission ? ROLES.filter((r) => can(r, op.permission!)) : [];
+  const responses: Record<string, unknown> = {};
+  for (const [status, answer] of Object.entries(op.answers)) responses[status] = answerResponse(answer);
+  const shared = (name: keyof typeof SHARED_ERRORS) => {
+    responses[SHARED_ERRORS[name]!.status] = { $ref: `#/components/responses/${name}` };
+  };
+  if (op.query || op.body) shared('InvalidInput');
+  if (op.permission) shared('Unauthorized');
+  if (op.permission && roles.length < ROLES.length) shared('Forbidden');
+  if (op.body) shared('TooLarge');
+  responses[500] = { $ref: '#/components/responses/Internal' };
+  for (const [status, answer] of Object.entries(op.errors ?? {})) responses[status] = errorResponse(Number(status), answer);
+
+  const parameters = [
+    ...Object.entries(op.params ?? {}).map(([name, p]) => ({
+      name,
+      in: 'path',
+      required: true,
+      description: p.description,
+      schema: jsonSchemaOf(p.schema),
+    })),
+    ...(op.query ? parametersOf(op.query, 'query') : []),
+  ];
+  const who = op.permission ? `Roles: ${roles.join(', ')} (permission \`${op.permission}\`).` : 'No API key needed.';
+  return {
+    operationId: op.operationId,
+    tags: [op.tag],
+    summary: op.summary,
+    description: [op.description, who].filter(Boolean).join('\n\n'),
+    'x-permission': op.permission,
+    'x-roles': roles,
+    ...(op.permission ? {} : { security: [] }),
+    ...(parameters.length > 0 ? { parameters } : {}),
+    ...(op.body ? { requestBody: requestBody(op.body) } : {}),
+    responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b))),
+  };
+}
+
+/** Where the API lives; the document's paths include it. */
+export const API_BASE = '/api/v1';
+
+function buildDocument() {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of OPERATIONS) {
+    const path = `${API_BASE}${op.path}`;
+    paths[path] = { ...paths[path], [op.method]: operationObject(op) };
+  }
+  const responses: Record<string, unknown> = Object.fromEntries(
+    Object.entries(SHARED_ERRORS).map(([name, answer]) => [name, errorResponse(answer.status, answer)]),
+  );
+  responses.Internal = errorResponse(500, {
+    description: 'an unexpected failure (see the server log), or a configuration problem',
+    codes: codesFor(500) as ErrorCode[],
+  });
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Touchpoint API',
+      version: '1.0.0',
+      description:
+        'Consent-first campaign engine. Every route but this document needs `Authorization: Bearer <key>`; the key’s role decides ' +
+        '(`x-roles` of each operation). Errors answer `{error, message, details}` with a stable `error` code. ' +
+        'Field names are snake_case; maps whose keys are data (marked `x-free-form`) keep the keys they were given.',
+    },
+    tags: ['meta', 'campaigns', 'leads', 'events', 'messages', 'inbound', 'consents'].map((name) => ({ name })),
+    security: [{ apiKey: [] }],
+    paths,
+    components: {
+      securitySchemes: {
+        apiKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'An API key from `touchpoint keys create --role <role>`; keys are checked at most every 10 seconds.',
+        },
+      },
+      schemas: {
+        ...Object.fromEntries(Object.entries(NAMED_REQUESTS).map(([name, schema]) => [name, jsonSchemaOf(schema)])),
+        ...answerSchemas,
+      },
+      responses,
+    },
+  };
+}
+
+export type OpenApiDocument = ReturnType<typeof buildDocument>;
+
+let document: OpenApiDocument | undefined;
+
+/** The document, built once per process. */
+export function openApiDocument(): OpenApiDocument {
+  document ??= buildDocument();
+  return document;
+}
