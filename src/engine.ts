@@ -97,11 +97,14 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     plan: (campaign, set) => planCampaign({ ...links, db: pool, batchSize: config.runBatchSize, clock }, campaign, set.personas),
     ingestEvents: (inputs) => ingestEvents(pool, stepContext(loadCampaigns()), inputs),
     receiveReply: (reply) =>
-      receiveReply({ pool, secret, messageDomain: messageDomain(config), set: loadCampaigns(), now: clock.now() }, reply),
+      receiveReply(
+        { pool, secret, publicUrl: config.publicUrl, messageDomain: messageDomain(config), set: loadCampaigns(), now: clock.now() },
+        reply,
+      ),
     escalateOverdue: () => services.inbox.escalateOverdue(),
     advanceSequences: () => advanceDueSteps(pool, stepContext(loadCampaigns()), config.runBatchSize),
     async startDispatcher() {
-      channels = createChannels(config);
+      channels = createChannels(config, secret);
       dispatcher = new Dispatcher({
         pool,
         url: database.url,

@@ -10,27 +10,27 @@ export function outboxDir(config: Config): string {
   return path.join(config.dataDir, 'outbox');
 }
 
-/** The domain of our Message-IDs (`<message-N@domain>`): PUBLIC_URL's host. */
+/** The domain of our Message-IDs (`<message+<token>@domain>`): PUBLIC_URL's host. */
 export function messageDomain(config: Config): string {
   return new URL(config.publicUrl).hostname;
 }
 
 /**
  * The configured adapter per channel: SMTP when SMTP_URL is set, Twilio when its credentials are,
- * else the outbox.
+ * else the outbox. `secret` signs the Message-IDs of emails.
  */
-export function createChannels(config: Config): ChannelAdapters {
-  const domain = messageDomain(config);
+export function createChannels(config: Config, secret: string): ChannelAdapters {
+  const messageIds = { domain: messageDomain(config), secret };
   const email = config.smtpUrl
-    ? smtpChannel({ url: config.smtpUrl, from: config.mailFrom, domain, connections: config.dispatch.concurrency })
-    : outboxChannel({ dir: outboxDir(config), from: config.mailFrom, domain });
+    ? smtpChannel({ url: config.smtpUrl, from: config.mailFrom, messageIds, connections: config.dispatch.concurrency })
+    : outboxChannel({ dir: outboxDir(config), from: config.mailFrom, messageIds });
   const sms = config.twilio
     ? twilioChannel({
         ...config.twilio,
         concurrency: config.dispatch.concurrency,
         statusCallback: `${config.publicUrl}/webhooks/twilio/status`,
       })
-    : outboxChannel({ dir: outboxDir(config), from: config.mailFrom, domain, kind: 'sms' });
+    : outboxChannel({ dir: outboxDir(config), from: config.mailFrom, messageIds, kind: 'sms' });
   return { email, sms };
 }
 

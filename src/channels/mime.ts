@@ -2,11 +2,18 @@ import type Mail from 'nodemailer/lib/mailer/index.js';
 import type { OutgoingMessage } from './channel.ts';
 import { ourMessageId } from '../inbound/addresses.ts';
 
+/** What an email adapter needs to give a message its Message-ID: our public host and the signing key. */
+export interface MessageIdKey {
+  domain: string;
+  secret: string;
+}
+
 /**
- * Mail options shared by every email adapter. The Message-ID is derived from our message id, so a
- * retried send of the same message carries the same Message-ID and receivers can fold duplicates.
+ * Mail options shared by every email adapter. The Message-ID is derived from our message id and
+ * signed, so a retried send of the same message carries the same Message-ID (receivers can fold
+ * duplicates) and a reply quoting it identifies its sender with authority.
  */
-export function mailOptions(message: OutgoingMessage, from: string, domain: string): Mail.Options {
+export function mailOptions(message: OutgoingMessage, from: string, key: MessageIdKey): Mail.Options {
   return {
     from,
     to: message.to,
@@ -14,6 +21,6 @@ export function mailOptions(message: OutgoingMessage, from: string, domain: stri
     html: message.html,
     text: message.text,
     headers: message.headers,
-    messageId: ourMessageId(message.id, domain),
+    messageId: ourMessageId(key.secret, key.domain, message.id),
   };
 }

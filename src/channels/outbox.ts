@@ -2,14 +2,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 import type { Channel, ChannelAdapter, OutgoingMessage } from './channel.ts';
-import { mailOptions } from './mime.ts';
+import { mailOptions, type MessageIdKey } from './mime.ts';
 
 /**
  * The zero-setup transport: each email becomes `<dir>/message-<id>.eml`, readable in any mail
  * client; each SMS `<dir>/message-<id>.sms.txt`. Writing to a temporary name and renaming keeps a
  * half-written file from ever looking like a sent message.
  */
-export function outboxChannel(options: { dir: string; from: string; domain: string; kind?: Channel }): ChannelAdapter {
+export function outboxChannel(options: { dir: string; from: string; messageIds: MessageIdKey; kind?: Channel }): ChannelAdapter {
   const composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
   let ready: Promise<unknown> | undefined;
   const render = async (message: OutgoingMessage): Promise<{ name: string; content: Buffer | string }> =>
@@ -17,7 +17,7 @@ export function outboxChannel(options: { dir: string; from: string; domain: stri
       ? { name: `message-${message.id}.sms.txt`, content: `To: ${message.to}\n\n${message.text}\n` }
       : {
           name: `message-${message.id}.eml`,
-          content: (await composer.sendMail(mailOptions(message, options.from, options.domain))).message as Buffer,
+          content: (await composer.sendMail(mailOptions(message, options.from, options.messageIds))).message as Buffer,
         };
   return {
     name: 'outbox',

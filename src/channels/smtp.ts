@@ -1,6 +1,6 @@
 import nodemailer from 'nodemailer';
 import { SendError, type ChannelAdapter, type OutgoingMessage } from './channel.ts';
-import { mailOptions } from './mime.ts';
+import { mailOptions, type MessageIdKey } from './mime.ts';
 
 interface SmtpFailure {
   code?: string;
@@ -15,7 +15,7 @@ export function isPermanent(err: SmtpFailure): boolean {
 }
 
 /** Email over SMTP with nodemailer's pooled transport. */
-export function smtpChannel(options: { url: string; from: string; domain: string; connections: number }): ChannelAdapter {
+export function smtpChannel(options: { url: string; from: string; messageIds: MessageIdKey; connections: number }): ChannelAdapter {
   const url = new URL(options.url);
   // Pooling and limits come from us, not the URL, so the pool is always sized to the dispatcher.
   const transport = nodemailer.createTransport({
@@ -35,7 +35,7 @@ export function smtpChannel(options: { url: string; from: string; domain: string
     concurrency: options.connections,
     async send(message: OutgoingMessage) {
       try {
-        const info = await transport.sendMail(mailOptions(message, options.from, options.domain));
+        const info = await transport.sendMail(mailOptions(message, options.from, options.messageIds));
         return { providerId: info.messageId };
       } catch (cause) {
         const err = cause as SmtpFailure;

@@ -29,8 +29,13 @@ export const LEGACY_CONFIRMED = 'legacy-confirmed';
 export const SERVICE_REPLY_PURPOSE = 'service-reply';
 /** The double opt-in email itself: it asks for the confirmation, so it cannot wait for it. */
 export const CONFIRMATION_PURPOSE = 'consent-confirmation';
+/**
+ * The link that completes an opt-out someone asked for in a reply we could not verify: sent to the
+ * address on file, it asks before anything changes, so it cannot wait for an opt-in either.
+ */
+export const OPT_OUT_CONFIRMATION_PURPOSE = 'opt-out-confirmation';
 /** Purposes of messages the person asked for, which no opt-in gates. */
-export const UNGATED_PURPOSES: ReadonlySet<string> = new Set([SERVICE_REPLY_PURPOSE, CONFIRMATION_PURPOSE]);
+export const UNGATED_PURPOSES: ReadonlySet<string> = new Set([SERVICE_REPLY_PURPOSE, CONFIRMATION_PURPOSE, OPT_OUT_CONFIRMATION_PURPOSE]);
 
 /** Marketing email counts only after double opt-in; everything else on a standing grant. */
 export function needsConfirmation(channel: Channel, purpose: string): boolean {

@@ -2,6 +2,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { ApiKeyOwner } from '../access/keys.ts';
 import { can, type Permission } from '../access/roles.ts';
 import { AppError } from '../errors.ts';
+import type { Viewer } from '../inbound/reach.ts';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -33,4 +34,10 @@ export function requirePermission(permission: Permission) {
     next();
   };
   return Object.assign(check, { permission });
+}
+
+/** Who is looking, for the reach rule (inbound/reach.ts): the key's role, and the person a service key acts for. */
+export function apiViewer(req: Request): Viewer {
+  const key = req.apiKey!;
+  return { role: key.role, email: key.user?.email, userId: key.user?.id };
 }

@@ -3,13 +3,14 @@ import { sameSecret } from '../access/secrets.ts';
 
 /**
  * Addresses that name one of our messages. Every email we send carries `Reply-To:
- * reply+<token>@<inbound domain>` and, for marketing, a `mailto:unsubscribe+<token>@…` in
- * List-Unsubscribe. The token is our message id with an HMAC over it and the address's kind, so a
- * reply names the message it answers and nobody can forge one for someone else's message, nor
- * turn a reply token into an unsubscribe token. Lowercase hex survives mail systems that fold
- * case in local parts; the whole token stays far below the 64-character limit of a local part.
+ * reply+<token>@<inbound domain>`, a `Message-ID: <message+<token>@<public host>>` and, for
+ * marketing, a `mailto:unsubscribe+<token>@…` in List-Unsubscribe. The token is our message id
+ * with an HMAC over it and the address's kind, so a reply names the message it answers and nobody
+ * can forge one for someone else's message, nor turn one kind of token into another. Lowercase
+ * hex survives mail systems that fold case in local parts; the whole token stays far below the
+ * 64-character limit of a local part.
  */
-export type AddressKind = 'reply' | 'unsubscribe';
+export type AddressKind = 'reply' | 'unsubscribe' | 'message';
 const MAC_HEX = 20;
 
 function mac(secret: string, kind: AddressKind, messageId: number): string {
@@ -50,15 +51,39 @@ export function messageIdFromAddress(secret: string, kind: AddressKind, address:
   return sameSecret(match[2]!.toLowerCase(), mac(secret, kind, id)) ? id : undefined;
 }
 
-/** The Message-ID we give message `id` (see channels/mime.ts). */
-export function ourMessageId(id: number, domain: string): string {
-  return `<message-${id}@${domain}>`;
+/**
+ * The Message-ID we give message `id` (see channels/mime.ts): signed like a reply token, so a
+ * reply that quotes it in In-Reply-To/References names our message with authority, and nobody can
+ * name someone else's message by counting.
+ */
+export function ourMessageId(secret: string, domain: string, id: number): string {
+  return `<${messageAddress(secret, 'message', domain, id)}>`;
 }
 
-/** Our message ids named in In-Reply-To, then References (nearest ancestor first). */
-export function messageIdsFromHeaders(domain: string, inReplyTo?: string, references?: string | string[]): number[] {
-  const ours = (value: string) =>
-    [...value.matchAll(/<message-(\d+)@([^>\s]+)>/g)].filter((m) => m[2]!.toLowerCase() === domain.toLowerCase()).map((m) => Number(m[1]));
+/** A message of ours named in In-Reply-To or References. */
+export interface ReferencedMessage {
+  id: number;
+  /**
+   * False for the sequential `<message-<id>@domain>` we used before Message-IDs were signed: anyone
+   * can write one, so it names a message only as a hint (see receive.ts).
+   */
+  signed: boolean;
+}
+
+/** Our messages named in In-Reply-To, then References (nearest ancestor first). */
+export function messagesFromHeaders(
+  secret: string,
+  domain: string,
+  inReplyTo?: string,
+  references?: string | string[],
+): ReferencedMessage[] {
+  const ours = (value: string): ReferencedMessage[] =>
+    [...value.matchAll(/<([^<>\s]+)>/g)].flatMap(([, inner]): ReferencedMessage[] => {
+      const signed = messageIdFromAddress(secret, 'message', inner!);
+      if (signed !== undefined) return [{ id: signed, signed: true }];
+      const legacy = /^message-(\d{1,15})@(.+)$/.exec(inner!);
+      return legacy && legacy[2]!.toLowerCase() === domain.toLowerCase() ? [{ id: Number(legacy[1]), signed: false }] : [];
+    });
   const ancestors = [references ?? []].flat().flatMap(ours).reverse();
   return [...ours(inReplyTo ?? ''), ...ancestors];
 }

@@ -7,13 +7,13 @@ import { AppError } from '../errors.ts';
 import { leadWithAddress, saveLeads } from '../leads/store.ts';
 import { recordMessages } from '../messages/record.ts';
 import { textToHtml } from '../render/html.ts';
-import type { Actor } from './contacts.ts';
+import { answerAddresses, type Actor } from './contacts.ts';
 import { recordContactEvent } from './history.ts';
 import { lockContact } from './workflow.ts';
 
 const CONTACT = statement(
   'inbound.contact-to-answer',
-  `SELECT c.lead_id, c.channel, c.from_address, c.subject, c.external_id, c.campaign_id, l.email AS lead_email, l.phone AS lead_phone,
+  `SELECT c.lead_id, c.channel, c.from_address AS "from", c.subject, c.external_id, c.campaign_id, l.email AS lead_email, l.phone AS lead_phone,
           (SELECT count(*)::int FROM inbound_contact_events e WHERE e.contact_id = c.id AND e.action = 'replied') AS replies
      FROM inbound_contacts c LEFT JOIN leads l ON l.id = c.lead_id WHERE c.id = $1`,
 );
@@ -27,7 +27,7 @@ const ANSWERED = statement(
 interface ContactToAnswer {
   lead_id: number | null;
   channel: Channel;
-  from_address: string;
+  from: string;
   subject: string | null;
   external_id: string;
   campaign_id: string | null;
@@ -38,9 +38,10 @@ interface ContactToAnswer {
 
 /**
  * Answers through the outbox and the normal channel adapters (retries, crash safety), on the
- * channel the contact came in on unless another is asked for (then to the lead's address on it).
- * Answering takes the contact on. Someone we could not identify becomes a lead, so the answer and
- * what follows land in one history.
+ * channel the contact came in on unless another is asked for, to the address `answerAddresses`
+ * names: an identified person's address on file, never the address a reply merely claimed to come
+ * from. Answering takes the contact on. Someone we could not identify becomes a lead, so the
+ * answer and what follows land in one history.
  */
 export async function replyToContact(
   pool: pg.Pool,
@@ -53,18 +54,16 @@ export async function replyToContact(
     await lockContact(client, id, ['new', 'assigned', 'accepted'], 'answered');
     const { rows } = await client.query<ContactToAnswer>(CONTACT, [id]);
     const contact = rows[0]!;
-    const leadId = contact.lead_id ?? (await leadForSender(client, id, contact.channel, contact.from_address));
     const channel = reply.channel ?? contact.channel;
-    let to = contact.from_address;
-    if (channel !== contact.channel) {
-      const address = channel === 'email' ? contact.lead_email : contact.lead_phone;
-      if (!address)
-        throw new AppError(
-          'unprocessable',
-          `this person has no ${channel === 'email' ? 'email address' : 'phone number'}; answer by ${contact.channel}`,
-        );
-      to = address;
-    }
+    const to = answerAddresses(contact)[channel];
+    if (!to)
+      throw new AppError(
+        'unprocessable',
+        contact.lead_id === null
+          ? `the sender is not identified; answer by ${contact.channel}, where they wrote from`
+          : `this person has no ${channel === 'email' ? 'email address' : 'phone number'} on file; answer by ${channel === 'email' ? 'sms' : 'email'}`,
+      );
+    const leadId = contact.lead_id ?? (await leadForSender(client, id, contact.channel, contact.from));
     const subject =
       reply.subject ??
       (contact.subject ? (/^re:/i.test(contact.subject) ? contact.subject : `Re: ${contact.subject}`) : 'Re: your message');

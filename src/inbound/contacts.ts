@@ -2,11 +2,12 @@ import type { Channel } from '../channels/channel.ts';
 import { statement, type Queryable } from '../db/statement.ts';
 import { AppError } from '../errors.ts';
 import { leadTimeline, type TimelineEntry } from '../leads/timeline.ts';
-import type { ContactStatus } from './schema.ts';
+import { inReachSql, type Reach } from './reach.ts';
+import type { ContactStatus, IdentifiedBy, Trust } from './schema.ts';
 
 /**
  * Reading inbound contacts: lists for the inbox and the API, one contact with its history, and
- * where a contact sits (for the reach rule, reach.ts). Changing them is workflow.ts and answer.ts.
+ * where an answer to it goes. Changing them is workflow.ts, answer.ts and opt-out.ts.
  */
 
 /** Who acts on a contact: a logged-in user, or an API key naming the user it acts for. */
@@ -35,10 +36,16 @@ export interface ContactSummary {
   from: string;
   subject: string | null;
   text: string;
-  identified_by: string | null;
+  identified_by: IdentifiedBy | null;
+  /** Whether identification proves who wrote; null while unidentified. */
+  trust: Trust | null;
 }
 
 export interface ContactDetail extends ContactSummary {
+  /** The SMTP envelope sender, when it is not the `from` shown (a header From naming someone else). */
+  envelope_from: string | null;
+  /** Where an answer goes on each channel (see answerAddresses). */
+  answer_to: AnswerAddresses;
   body_text: string;
   lead_id: number | null;
   lead_name: string | null;
@@ -52,11 +59,24 @@ export interface ContactDetail extends ContactSummary {
   timeline: TimelineEntry[];
 }
 
-/** Where a contact sits: what deciding who may see it needs (see reach.ts). */
-export interface Placement {
-  queue: string | null;
-  assignee_id: number | null;
-  escalated_to: number | null;
+/** Where an answer goes on each channel; null where there is no address to answer to. */
+export type AnswerAddresses = Record<Channel, string | null>;
+
+/**
+ * Where an answer goes: to an identified person, their address on file on the channel answered
+ * on, whatever address they wrote from and whether or not that proved who they are (so a forged
+ * sender never receives what is written to the customer); to an unidentified sender, back where
+ * the message came from, on its channel only.
+ */
+export function answerAddresses(contact: {
+  lead_id: number | null;
+  channel: Channel;
+  from: string;
+  lead_email: string | null;
+  lead_phone: string | null;
+}): AnswerAddresses {
+  if (contact.lead_id !== null) return { email: contact.lead_email, sms: contact.lead_phone };
+  return { email: contact.channel === 'email' ? contact.from : null, sms: contact.channel === 'sms' ? contact.from : null };
 }
 
 export interface ContactFilter {
@@ -66,8 +86,8 @@ export interface ContactFilter {
   assignee?: number;
   /** Contacts assigned or escalated to this user. */
   mine?: number;
-  /** Only what a service person may see: their queues, and what is assigned or escalated to them. */
-  reach?: { queues: string[]; userId?: number };
+  /** Only what the viewer may see (reach.ts). */
+  reach?: Reach;
   /** Automatic replies too (hidden by default). */
   automatic?: boolean;
   limit?: number;
@@ -75,7 +95,7 @@ export interface ContactFilter {
 
 const SUMMARY = `c.id, l.external_id AS lead, c.campaign_id AS campaign, c.step_id AS step, c.channel, c.kind, c.category, c.priority,
   c.queue, c.status, u.email AS assignee, c.due_at, (c.status IN ('new', 'assigned') AND c.due_at <= $1) AS overdue,
-  c.escalated_at, c.received_at, c.from_address AS "from", c.subject, c.text, c.identified_by`;
+  c.escalated_at, c.received_at, c.from_address AS "from", c.subject, c.text, c.identified_by, c.trust`;
 const FROM = `inbound_contacts c LEFT JOIN leads l ON l.id = c.lead_id LEFT JOIN users u ON u.id = c.assignee_id`;
 
 /** Every filter is optional: a NULL parameter leaves its condition out. */
@@ -84,7 +104,7 @@ const LIST = statement(
   `SELECT ${SUMMARY} FROM ${FROM}
     WHERE ($2::text IS NULL OR ($2 = 'open' AND c.status <> 'closed') OR c.status = $2)
       AND ($3::text IS NULL OR c.queue = $3)
-      AND ($4::text[] IS NULL OR c.queue = ANY($4) OR c.assignee_id = $5::bigint OR c.escalated_to = $5::bigint)
+      AND ${inReachSql('$4', '$5')}
       AND ($6::text IS NULL OR l.external_id = $6)
       AND ($7::bigint IS NULL OR c.assignee_id = $7)
       AND ($8::bigint IS NULL OR c.assignee_id = $8 OR c.escalated_to = $8)
@@ -97,6 +117,7 @@ const LIST = statement(
 const ONE = statement(
   'inbound.contact',
   `SELECT ${SUMMARY}, c.body_text, c.lead_id, c.assignee_id, c.escalated_to, c.resolution, c.message_id,
+          nullif(c.envelope_from, c.from_address) AS envelope_from, l.email AS lead_email, l.phone AS lead_phone,
           nullif(trim(concat_ws(' ', l.first_name, l.last_name)), '') AS lead_name
      FROM ${FROM} WHERE c.id = $2`,
 );
@@ -108,7 +129,6 @@ const HISTORY = statement(
   'inbound.contact-history',
   `SELECT action, actor, detail, at FROM inbound_contact_events WHERE contact_id = $1 ORDER BY at, id`,
 );
-const PLACEMENT = statement('inbound.contact-placement', `SELECT queue, assignee_id, escalated_to FROM inbound_contacts WHERE id = $1`);
 
 /** Open work first: overdue, then by due time and priority; closed ones newest first. */
 export async function listContacts(db: Queryable, filter: ContactFilter, now: Date): Promise<ContactSummary[]> {
@@ -127,19 +147,23 @@ export async function listContacts(db: Queryable, filter: ContactFilter, now: Da
   return rows;
 }
 
-export async function getContact(db: Queryable, id: number, now: Date): Promise<ContactDetail> {
-  const { rows } = await db.query<Omit<ContactDetail, 'original' | 'history' | 'timeline'> & { message_id: number | null }>(ONE, [now, id]);
+/**
+ * One contact with its history and the person's timeline; the timeline shows the words of only
+ * those replies that `replies` reaches (the viewer's, see reach.ts).
+ */
+export async function getContact(db: Queryable, id: number, now: Date, replies: Reach | null): Promise<ContactDetail> {
+  const { rows } = await db.query<
+    Omit<ContactDetail, 'original' | 'history' | 'timeline' | 'answer_to'> & {
+      message_id: number | null;
+      lead_email: string | null;
+      lead_phone: string | null;
+    }
+  >(ONE, [now, id]);
   const row = rows[0];
   if (!row) throw new AppError('not_found', `no inbound contact ${id}`);
-  const { message_id: messageId, ...contact } = row;
+  const { message_id: messageId, lead_email: _email, lead_phone: _phone, ...contact } = row;
   const original = messageId ? ((await db.query<NonNullable<ContactDetail['original']>>(ORIGINAL, [messageId])).rows[0] ?? null) : null;
   const { rows: history } = await db.query<ContactDetail['history'][number]>(HISTORY, [id]);
-  const timeline = row.lead_id ? await leadTimeline(db, row.lead_id, { limit: 100, replyText: true }) : [];
-  return { ...contact, original, history, timeline };
-}
-
-/** Where a contact sits, without loading it; undefined when there is none. */
-export async function contactPlacement(db: Queryable, id: number): Promise<Placement | undefined> {
-  const { rows } = await db.query<Placement>(PLACEMENT, [id]);
-  return rows[0];
+  const timeline = row.lead_id ? await leadTimeline(db, row.lead_id, { limit: 100, replies }) : [];
+  return { ...contact, answer_to: answerAddresses(row), original, history, timeline };
 }

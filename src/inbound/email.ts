@@ -70,6 +70,7 @@ export async function parseInboundEmail(raw: Buffer, envelope: { from?: string; 
     externalId: mail.messageId ?? `sha256:${crypto.createHash('sha256').update(raw).digest('hex')}`,
     kind: classify(mail.headers, from, subject, envelope.from),
     from,
+    envelopeFrom: envelope.from || undefined,
     to: addresses(mail.to)[0],
     recipients: [...(envelope.to ?? []), ...addresses(mail.to), ...addresses(mail.cc), ...delivered]
       .map((a) => a.trim().toLowerCase())

@@ -1,13 +1,15 @@
+import { can } from '../access/roles.ts';
 import type { Role } from '../access/schema.ts';
-import type { Queryable } from '../db/statement.ts';
+import { statement, type Queryable } from '../db/statement.ts';
 import { AppError } from '../errors.ts';
-import { contactPlacement, type ContactFilter, type Placement } from './contacts.ts';
 import type { InboundRules, Queue } from './rules.ts';
 
 /**
  * The reach rule: which contacts someone may see. A service person sees the queues they serve
  * (member or lead) and whatever is assigned or escalated to them; admins and compliance see all.
- * The inbox pages and the API both ask here, for lists and for single contacts alike.
+ * Everything that shows a reply asks here: the inbox pages and the API, for lists and single
+ * contacts alike, and every timeline that holds replies (a lead's, a contact's person's), so the
+ * words of a reply never reach anyone through a side door.
  */
 
 /** Who is looking at replies: their role, and for a person their login and user id. */
@@ -17,27 +19,61 @@ export interface Viewer {
   userId?: number;
 }
 
+/** Where a contact sits: what deciding who may see it needs. */
+export interface Placement {
+  queue: string | null;
+  assignee_id: number | null;
+  escalated_to: number | null;
+}
+
+/**
+ * The rule for one viewer, as data: the queues they may see (null: every queue) and the user
+ * whose assigned and escalated contacts they see besides (null: none).
+ */
+export interface Reach {
+  queues: string[] | null;
+  userId: number | null;
+}
+
 /** The queues whose contacts someone may see. */
 export function queuesInReach(rules: InboundRules, viewer: Viewer): Queue[] {
   if (viewer.role !== 'service') return rules.queues;
   return rules.queues.filter((q) => (viewer.email ? q.members.includes(viewer.email) || q.lead === viewer.email : false));
 }
 
-/** Whether a contact is someone's to see: in one of their queues, or assigned or escalated to them. */
-export function contactInReach(rules: InboundRules, viewer: Viewer, contact: Placement): boolean {
-  if (viewer.role !== 'service') return true;
-  if (viewer.userId !== undefined && (contact.assignee_id === viewer.userId || contact.escalated_to === viewer.userId)) return true;
-  return queuesInReach(rules, viewer).some((q) => q.id === contact.queue);
+export function reachOf(rules: InboundRules, viewer: Viewer): Reach {
+  if (viewer.role !== 'service') return { queues: null, userId: null };
+  return { queues: queuesInReach(rules, viewer).map((q) => q.id), userId: viewer.userId ?? null };
 }
 
-/** The same rule as a list filter (none for roles that see everything). */
-export function reachFilter(rules: InboundRules, viewer: Viewer): ContactFilter['reach'] {
-  if (viewer.role !== 'service') return undefined;
-  return { queues: queuesInReach(rules, viewer).map((q) => q.id), userId: viewer.userId };
+/**
+ * Whose replies someone may read the words of (subjects and texts): nobody's for roles that do not
+ * work replies (marketers), else those within their reach.
+ */
+export function replyReach(rules: InboundRules, viewer: Viewer): Reach | null {
+  return can(viewer.role, 'inbound') ? reachOf(rules, viewer) : null;
+}
+
+/**
+ * The same rule in SQL, over inbound contacts aliased `c`; `queues` and `userId` are the
+ * parameters holding a Reach. Statements build it once, at module level.
+ */
+export function inReachSql(queues: string, userId: string): string {
+  return `(${queues}::text[] IS NULL OR c.queue = ANY(${queues}) OR c.assignee_id = ${userId}::bigint OR c.escalated_to = ${userId}::bigint)`;
+}
+
+/** Whether a contact is someone's to see: in one of their queues, or assigned or escalated to them. */
+export function contactInReach(rules: InboundRules, viewer: Viewer, contact: Placement): boolean {
+  const { queues, userId } = reachOf(rules, viewer);
+  if (queues === null) return true;
+  if (contact.queue !== null && queues.includes(contact.queue)) return true;
+  return userId !== null && (contact.assignee_id === userId || contact.escalated_to === userId);
 }
 
 /** A contact id that passed the reach rule for the viewer at hand: only `reachableContact` makes one. */
 export type ReachableContact = number & { readonly reachChecked: unique symbol };
+
+const PLACEMENT = statement('inbound.contact-placement', `SELECT queue, assignee_id, escalated_to FROM inbound_contacts WHERE id = $1`);
 
 /**
  * The id of a contact within the viewer's reach. Anything else, an id that is not one included,
@@ -47,7 +83,7 @@ export async function reachableContact(db: Queryable, rules: InboundRules, viewe
   const contactId = Number(id);
   const missing = new AppError('not_found', `no inbound contact '${id}'`);
   if (!Number.isSafeInteger(contactId) || contactId <= 0) throw missing;
-  const placement = await contactPlacement(db, contactId);
-  if (!placement || !contactInReach(rules, viewer, placement)) throw missing;
+  const { rows } = await db.query<Placement>(PLACEMENT, [contactId]);
+  if (!rows[0] || !contactInReach(rules, viewer, rows[0])) throw missing;
   return contactId as ReachableContact;
 }

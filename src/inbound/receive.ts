@@ -6,11 +6,13 @@ import { statement } from '../db/statement.ts';
 import { withTransaction } from '../db/tx.ts';
 import { log } from '../log.ts';
 import { markReplied } from '../sequences/enrollments.ts';
-import { messageIdFromAddress, messageIdsFromHeaders } from './addresses.ts';
+import { messageIdFromAddress, messagesFromHeaders } from './addresses.ts';
 import { pickAssignee } from './assign.ts';
 import { dueAfter } from './business-hours.ts';
 import { recordContactEvent } from './history.ts';
+import { optOutScope, requestOptOut, withdrawForReply, type OptOutLinks } from './opt-out.ts';
 import { qualify } from './rules.ts';
+import type { IdentifiedBy, Trust } from './schema.ts';
 
 export type ContactKind = 'human' | 'auto-reply' | 'bounce';
 
@@ -20,8 +22,10 @@ export interface IncomingReply {
   /** The sender's id for this delivery: email Message-ID, Twilio MessageSid. */
   externalId: string;
   kind: ContactKind;
-  /** Email address (lowercase) or E.164 number. */
+  /** Email address (lowercase; the header From, else the envelope sender) or E.164 number. */
   from: string;
+  /** Email: the SMTP envelope sender (MAIL FROM), when known; it may differ from the header From. */
+  envelopeFrom?: string;
   to?: string;
   /** Email: every address it was delivered to (envelope, To, Cc, Delivered-To), where a reply token may be. */
   recipients?: string[];
@@ -33,9 +37,8 @@ export interface IncomingReply {
   references?: string | string[];
 }
 
-export interface ReceiveDeps {
+export interface ReceiveDeps extends OptOutLinks {
   pool: pg.Pool;
-  secret: string;
   /** Domain of our Message-IDs, to recognise them in In-Reply-To/References. */
   messageDomain: string;
   set: CampaignSet;
@@ -62,31 +65,39 @@ interface RepliedMessage {
 }
 
 interface Identity {
-  by: 'token' | 'headers' | 'address' | 'number' | null;
+  by: IdentifiedBy | null;
+  trust: Trust | null;
   leadId: number | null;
   message: RepliedMessage | null;
 }
 
-const MESSAGE_COLUMNS = 'id, lead_id, campaign_id, step_id, template, channel, purpose, persona, enrollment_id';
+const NOBODY: Identity = { by: null, trust: null, leadId: null, message: null };
 
+const MESSAGE_COLUMNS = 'm.id, m.lead_id, m.campaign_id, m.step_id, m.template, m.channel, m.purpose, m.persona, m.enrollment_id';
+
+/** Sent messages by id; with $2, only those sent to one of these addresses. */
 const SENT_MESSAGES = statement(
   'inbound.sent-messages',
-  `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ANY($1::bigint[]) AND status = 'sent'`,
+  `SELECT ${MESSAGE_COLUMNS} FROM messages m
+    WHERE m.id = ANY($1::bigint[]) AND m.status = 'sent' AND ($2::text[] IS NULL OR lower(m.to_address) = ANY($2))`,
 );
 const LEAD_BY_EMAIL = statement('inbound.lead-by-email', `SELECT id FROM leads WHERE lower(email) = $1 ORDER BY id LIMIT 1`);
+/** Our last text to a number, and whether that number is still on file for the person we sent it to. */
 const LAST_SMS_TO = statement(
   'inbound.last-sms-to',
-  `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE to_address = $1 AND channel = 'sms' AND status = 'sent'
-    ORDER BY sent_at DESC, id DESC LIMIT 1`,
+  `SELECT ${MESSAGE_COLUMNS}, l.phone = m.to_address AS on_file
+     FROM messages m LEFT JOIN leads l ON l.id = m.lead_id
+    WHERE m.to_address = $1 AND m.channel = 'sms' AND m.status = 'sent'
+    ORDER BY m.sent_at DESC, m.id DESC LIMIT 1`,
 );
 const LEAD_BY_PHONE = statement('inbound.lead-by-phone', `SELECT id FROM leads WHERE phone = $1 ORDER BY id LIMIT 1`);
 const LEAD_LOCALE = statement('inbound.lead-locale', `SELECT locale FROM leads WHERE id = $1`);
 const INSERT_CONTACT = statement(
   'inbound.insert-contact',
-  `INSERT INTO inbound_contacts (channel, external_id, kind, lead_id, message_id, identified_by, campaign_id, step_id, template,
-          from_address, to_address, subject, text, body_text, language, category, priority, queue, rule, status, due_at,
+  `INSERT INTO inbound_contacts (channel, external_id, kind, lead_id, message_id, identified_by, trust, campaign_id, step_id, template,
+          from_address, envelope_from, to_address, subject, text, body_text, language, category, priority, queue, rule, status, due_at,
           resolution, received_at, closed_at)
-   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
+   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)
    ON CONFLICT (channel, external_id) DO NOTHING RETURNING id`,
 );
 const EXISTING_CONTACT = statement(
@@ -100,39 +111,55 @@ const MESSAGE_OF_ADDRESS = statement(
 );
 
 /**
- * Who wrote and to which message: the reply token in the address it was sent to, else our
- * Message-ID in In-Reply-To/References, else the sender's address or number (an SMS is matched to
- * the last text we sent that number); else nobody, kept for triage.
+ * Who wrote and to which message, and whether that is proven. Verified: the signed reply token in
+ * an address it was sent to, our signed Message-ID in In-Reply-To/References, or a text from the
+ * number on file answering our last text to that number. Unverified: a sequential Message-ID from
+ * before they were signed (honoured only when that message went to the sender's address), the
+ * header From, the envelope sender, or a number we never texted. Else nobody, kept for triage.
  */
 async function identify(client: pg.PoolClient, deps: ReceiveDeps, reply: IncomingReply): Promise<Identity> {
-  const byId = async (ids: number[]) => {
+  const sent = async (ids: number[], sentTo?: string[]) => {
     if (ids.length === 0) return undefined;
-    const { rows } = await client.query<RepliedMessage>(SENT_MESSAGES, [ids]);
+    const { rows } = await client.query<RepliedMessage>(SENT_MESSAGES, [ids, sentTo ?? null]);
     return ids.map((id) => rows.find((r) => r.id === id)).find(Boolean);
   };
+  const leadByEmail = async (address: string | undefined) =>
+    address ? (await client.query<{ id: number }>(LEAD_BY_EMAIL, [address])).rows[0]?.id : undefined;
+  const found = (by: IdentifiedBy, trust: Trust, message: RepliedMessage): Identity => ({ by, trust, leadId: message.lead_id, message });
+
   if (reply.channel === 'email') {
     const tokens = (reply.recipients ?? [])
       .map((r) => messageIdFromAddress(deps.secret, 'reply', r))
       .filter((id): id is number => id !== undefined);
-    const byToken = await byId(tokens);
-    if (byToken) return { by: 'token', leadId: byToken.lead_id, message: byToken };
-    const byHeaders = await byId(messageIdsFromHeaders(deps.messageDomain, reply.inReplyTo, reply.references));
-    if (byHeaders) return { by: 'headers', leadId: byHeaders.lead_id, message: byHeaders };
-    const { rows } = await client.query<{ id: number }>(LEAD_BY_EMAIL, [reply.from]);
-    return rows[0] ? { by: 'address', leadId: rows[0].id, message: null } : { by: null, leadId: null, message: null };
+    const byToken = await sent(tokens);
+    if (byToken) return found('token', 'verified', byToken);
+    const referenced = messagesFromHeaders(deps.secret, deps.messageDomain, reply.inReplyTo, reply.references);
+    const bySignedId = await sent(referenced.filter((r) => r.signed).map((r) => r.id));
+    if (bySignedId) return found('headers', 'verified', bySignedId);
+    const senders = [reply.from, reply.envelopeFrom].filter((a): a is string => Boolean(a));
+    const byLegacyId = await sent(
+      referenced.filter((r) => !r.signed).map((r) => r.id),
+      senders,
+    );
+    if (byLegacyId) return found('headers', 'unverified', byLegacyId);
+    const byFrom = await leadByEmail(reply.from);
+    if (byFrom) return { by: 'address', trust: 'unverified', leadId: byFrom, message: null };
+    const byEnvelope = reply.envelopeFrom !== reply.from ? await leadByEmail(reply.envelopeFrom) : undefined;
+    return byEnvelope ? { by: 'envelope', trust: 'unverified', leadId: byEnvelope, message: null } : NOBODY;
   }
-  const { rows: sent } = await client.query<RepliedMessage>(LAST_SMS_TO, [reply.from]);
-  if (sent[0]) return { by: 'number', leadId: sent[0].lead_id, message: sent[0] };
+  const { rows: texted } = await client.query<RepliedMessage & { on_file: boolean | null }>(LAST_SMS_TO, [reply.from]);
+  if (texted[0]?.on_file) return found('number', 'verified', texted[0]);
   const { rows } = await client.query<{ id: number }>(LEAD_BY_PHONE, [reply.from]);
-  return rows[0] ? { by: 'number', leadId: rows[0].id, message: null } : { by: null, leadId: null, message: null };
+  return rows[0] ? { by: 'number', trust: 'unverified', leadId: rows[0].id, message: null } : NOBODY;
 }
 
 /**
  * Turns a reply into an inbound contact, once per delivery: identified, qualified by inbound.yaml,
  * given its due time and pushed to the least-loaded member of its queue who speaks the person's
- * language. A human reply pauses the sequence it answers (`unless: [replied]`); one qualified as
- * an opt-out withdraws consent for the channel and purpose of the campaign replied to.
- * Automatic replies are kept, closed, and change nothing else.
+ * language. Only a verified sender changes anything by itself: their reply pauses the sequence it
+ * answers (`unless: [replied]`), and one qualified as an opt-out withdraws consent for the channel
+ * and purpose of the campaign replied to. An unverified sender's opt-out becomes a request (see
+ * opt-out.ts). Automatic replies are kept, closed, and change nothing else.
  */
 export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Promise<Received> {
   return withTransaction(deps.pool, async (client) => {
@@ -159,10 +186,12 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
       who.leadId,
       who.message?.id ?? null,
       who.by,
+      who.trust,
       who.message?.campaign_id ?? null,
       who.message?.step_id ?? null,
       who.message?.template ?? null,
       reply.from,
+      reply.envelopeFrom ?? null,
       reply.to ?? null,
       reply.subject ?? null,
       reply.text,
@@ -188,30 +217,18 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
       contactId,
       'received',
       'system',
-      { identified_by: who.by, kind: reply.kind, category: q.category, rule: q.rule },
+      { identified_by: who.by, trust: who.trust, kind: reply.kind, category: q.category, rule: q.rule },
       deps.now,
     );
     if (!human) return { contactId, duplicate: false };
 
-    if (who.message?.enrollment_id) await markReplied(client, who.message.enrollment_id, deps.now);
-    // The ledger keeps ids, never the words or addresses of the reply: those live in the contact,
-    // which erasure can empty, while the ledger is append-only.
+    const verified = who.trust === 'verified';
+    if (verified && who.message?.enrollment_id) await markReplied(client, who.message.enrollment_id, deps.now);
     if (q.category === 'opt-out' && who.leadId) {
-      const channel = who.message?.channel ?? reply.channel;
-      const purpose = who.message?.purpose ?? 'marketing';
-      await appendConsentEvents(client, [
-        {
-          leadId: who.leadId,
-          channel,
-          purpose,
-          action: 'withdraw',
-          source: 'reply-opt-out',
-          actor: 'recipient',
-          evidence: { contact_id: contactId, rule: q.rule },
-          occurredAt: deps.now,
-        },
-      ]);
-      await recordContactEvent(client, contactId, 'consent-withdrawn', 'system', { channel, purpose }, deps.now);
+      const scope = optOutScope(who.message, reply.channel);
+      const contact = { id: contactId, leadId: who.leadId, rule: q.rule };
+      if (verified) await withdrawForReply(client, contact, scope, deps.now);
+      else await requestOptOut(client, deps, contact, scope, deps.now);
     }
     const assignee = await pickAssignee(client, queue, language);
     if (assignee) {

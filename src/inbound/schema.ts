@@ -25,6 +25,16 @@ export const CONTACT_CATEGORIES = ['question', 'complaint', 'purchase-interest',
 export type ContactCategory = (typeof CONTACT_CATEGORIES)[number];
 export const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
 export type Priority = (typeof PRIORITIES)[number];
+/** How a sender was recognised (see receive.ts). */
+export const IDENTIFICATIONS = ['token', 'headers', 'address', 'envelope', 'number'] as const;
+export type IdentifiedBy = (typeof IDENTIFICATIONS)[number];
+/**
+ * Whether that recognition proves who wrote: `verified` (our signed reply token or Message-ID, or
+ * a text from the number on file answering our last text to it) may change consent by itself;
+ * `unverified` (a sender address or number anyone can claim) never does.
+ */
+export const TRUST_LEVELS = ['verified', 'unverified'] as const;
+export type Trust = (typeof TRUST_LEVELS)[number];
 
 /**
  * An inbound contact: one reply (email or SMS) that a service team works on. `message_id` is the
@@ -41,12 +51,16 @@ export const inboundContacts = pgTable(
     kind: text('kind', { enum: ['human', 'auto-reply', 'bounce'] }).notNull(),
     leadId: bigint('lead_id', { mode: 'number' }).references(() => leads.id),
     messageId: bigint('message_id', { mode: 'number' }).references(() => messages.id),
-    /** How the sender was recognised: token, headers, address, number, or null (unidentified). */
-    identifiedBy: text('identified_by'),
+    /** How the sender was recognised: token, headers, address, envelope, number, or null (unidentified). */
+    identifiedBy: text('identified_by', { enum: IDENTIFICATIONS }),
+    /** Whether that proves who wrote (verified / unverified); null while unidentified. */
+    trust: text('trust', { enum: TRUST_LEVELS }),
     campaignId: text('campaign_id'),
     stepId: text('step_id'),
     template: text('template'),
     fromAddress: text('from_address').notNull(),
+    /** Email: the SMTP envelope sender (MAIL FROM), when the listener saw one; shown beside a header From it differs from. */
+    envelopeFrom: text('envelope_from'),
     toAddress: text('to_address'),
     subject: text('subject'),
     /** The new part of the reply (quoted history removed): what rules match and lists show. */

@@ -5,7 +5,8 @@ import type { Clock } from '../clock.ts';
 import { replyToContact } from './answer.ts';
 import { getContact, listContacts, type Actor, type ContactFilter } from './contacts.ts';
 import { escalateOverdue } from './escalate.ts';
-import { queuesInReach, reachableContact, reachFilter, type ReachableContact, type Viewer } from './reach.ts';
+import { optOutByAgent } from './opt-out.ts';
+import { queuesInReach, reachableContact, reachOf, replyReach, type ReachableContact, type Viewer } from './reach.ts';
 import { handleInboundSms, type InboundSms } from './sms.ts';
 import { acceptContact, assignContact, closeContact } from './workflow.ts';
 
@@ -13,7 +14,7 @@ import { acceptContact, assignContact, closeContact } from './workflow.ts';
  * The service team's inbox as the API and the web pages use it, for a viewer. Lists apply the
  * reach rule (reach.ts) as a filter; a single contact is first resolved with `reachable`, which
  * answers not found outside the viewer's reach, and only a contact resolved that way can be read
- * or changed.
+ * or changed. Reading one shows the person's timeline with the words of only the replies in reach.
  */
 export function inboxService(deps: { pool: pg.Pool; clock: Clock; loadCampaigns(): CampaignSet; smsHelpText: string }) {
   const { pool, clock } = deps;
@@ -23,15 +24,19 @@ export function inboxService(deps: { pool: pg.Pool; clock: Clock; loadCampaigns(
     queues: () => rules().queues,
     queuesOf: (viewer: Viewer) => queuesInReach(rules(), viewer),
     list: (viewer: Viewer, filter: Omit<ContactFilter, 'reach'>) =>
-      listContacts(pool, { ...filter, reach: reachFilter(rules(), viewer) }, clock.now()),
+      listContacts(pool, { ...filter, reach: reachOf(rules(), viewer) }, clock.now()),
     reachable: (viewer: Viewer, id: string | number) => reachableContact(pool, rules(), viewer, id),
-    get: (id: ReachableContact) => getContact(pool, id, clock.now()),
+    get: (viewer: Viewer, id: ReachableContact) => getContact(pool, id, clock.now(), replyReach(rules(), viewer)),
+    /** Whose reply words the viewer may read in a lead's timeline. */
+    replyReach: (viewer: Viewer) => replyReach(rules(), viewer),
     accept: (id: ReachableContact, actor: Actor) => acceptContact(pool, id, actor, clock.now()),
     reply: (id: ReachableContact, reply: { text: string; subject?: string; channel?: Channel }, actor: Actor) =>
       replyToContact(pool, id, reply, actor, clock.now()),
     assign: (id: ReachableContact, to: { user?: string; queue?: string }, actor: Actor) =>
       assignContact(pool, rules(), id, to, actor, clock.now()),
     close: (id: ReachableContact, resolution: string, actor: Actor) => closeContact(pool, id, resolution, actor, clock.now()),
+    /** Records the opt-out the contact asks for, the agent as actor (for requests we could not verify). */
+    optOut: (id: ReachableContact, actor: Actor) => optOutByAgent(pool, id, actor, clock.now()),
     /** An inbound text: STOP/START/HELP keywords change the ledger here; anything else is a reply. */
     inboundSms: (sms: InboundSms) => handleInboundSms(pool, sms, deps.smsHelpText, clock.now()),
     escalateOverdue: () => escalateOverdue(pool, rules(), clock.now()),

@@ -23,7 +23,8 @@ const EMPTY_MESSAGES = statement(
 );
 const EMPTY_CONTACTS = statement(
   'leads.erase-contacts',
-  `UPDATE inbound_contacts SET from_address = 'erased', to_address = NULL, subject = NULL, text = '', body_text = '' WHERE lead_id = $1`,
+  `UPDATE inbound_contacts SET from_address = 'erased', envelope_from = NULL, to_address = NULL, subject = NULL, text = '', body_text = ''
+    WHERE lead_id = $1`,
 );
 const EMPTY_CONTACT_HISTORY = statement(
   'leads.erase-contact-history',

@@ -7,6 +7,7 @@ import { SendError, type ChannelAdapter, type OutgoingMessage } from '../../src/
 import { outboxChannel } from '../../src/channels/outbox.ts';
 import { smtpChannel } from '../../src/channels/smtp.ts';
 import { twilioChannel } from '../../src/channels/twilio.ts';
+import { messageIdFromAddress, ourMessageId } from '../../src/inbound/addresses.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 import { startTwilioServer, type TwilioServer } from '../helpers/twilio-server.ts';
 
@@ -29,6 +30,8 @@ interface Harness {
   received(): Promise<Delivered[]>;
   teardown(): Promise<void>;
 }
+
+const MESSAGE_IDS = { domain: 'tp.example', secret: 'contract-signing-secret' };
 
 function message(kind: Harness['kind'], id: number): OutgoingMessage {
   return {
@@ -93,7 +96,9 @@ function channelContract(name: string, kind: Harness['kind'], setup: () => Promi
       await h.channel.send(message(h.kind, 7));
       const ids = (await h.received()).map((m) => m.mail!.messageId);
       expect(new Set(ids)).to.have.property('size', 1);
-      expect(ids[0]).to.match(/^<message-7@/);
+      // Signed, so it names message 7 and nobody can write one for message 8.
+      expect(ids[0]).to.equal(ourMessageId(MESSAGE_IDS.secret, MESSAGE_IDS.domain, 7));
+      expect(messageIdFromAddress(MESSAGE_IDS.secret, 'message', ids[0]!.slice(1, -1))).to.equal(7);
     });
   });
 }
@@ -112,7 +117,7 @@ function outboxFiles(dir: string, suffix: string): string[] {
 channelContract('smtp', 'email', async () => {
   const sink: SmtpSink = await startSmtpSink();
   return {
-    channel: smtpChannel({ url: sink.url, from: 'Touchpoint <tp@example.com>', domain: 'tp.example', connections: 3 }),
+    channel: smtpChannel({ url: sink.url, from: 'Touchpoint <tp@example.com>', messageIds: MESSAGE_IDS, connections: 3 }),
     kind: 'email',
     received: async () => sink.messages.map(fromMail),
     teardown: () => sink.close(),
@@ -122,7 +127,7 @@ channelContract('smtp', 'email', async () => {
 channelContract('outbox (email)', 'email', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outbox-'));
   return {
-    channel: outboxChannel({ dir, from: 'Touchpoint <tp@example.com>', domain: 'tp.example' }),
+    channel: outboxChannel({ dir, from: 'Touchpoint <tp@example.com>', messageIds: MESSAGE_IDS }),
     kind: 'email',
     received: async () => (await Promise.all(outboxFiles(dir, '.eml').map((f) => simpleParser(fs.readFileSync(f))))).map(fromMail),
     teardown: async () => fs.rmSync(dir, { recursive: true, force: true }),
@@ -148,7 +153,7 @@ channelContract('twilio', 'sms', async () => {
 channelContract('outbox (sms)', 'sms', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outbox-sms-'));
   return {
-    channel: outboxChannel({ dir, from: 'tp@example.com', domain: 'tp.example', kind: 'sms' }),
+    channel: outboxChannel({ dir, from: 'tp@example.com', messageIds: MESSAGE_IDS, kind: 'sms' }),
     kind: 'sms',
     received: async () =>
       outboxFiles(dir, '.sms.txt').map((f) => {
@@ -169,7 +174,7 @@ describe('smtp channel failures', () => {
             ? { code: 451, message: 'try later' }
             : undefined,
     });
-    const channel = smtpChannel({ url: sink.url, from: 'tp@example.com', domain: 'tp.example', connections: 1 });
+    const channel = smtpChannel({ url: sink.url, from: 'tp@example.com', messageIds: MESSAGE_IDS, connections: 1 });
     try {
       const permanent = await channel.send({ ...message('email', 1), to: 'gone@example.com' }).catch((e: unknown) => e);
       expect(permanent).to.be.instanceOf(SendError).with.property('permanent', true);
@@ -185,7 +190,7 @@ describe('smtp channel failures', () => {
     const channel = smtpChannel({
       url: 'smtp://127.0.0.1:1?ignore_tls=true',
       from: 'tp@example.com',
-      domain: 'tp.example',
+      messageIds: MESSAGE_IDS,
       connections: 1,
     });
     const err = await channel.send(message('email', 3)).catch((e: unknown) => e);
@@ -198,7 +203,7 @@ describe('outbox for SMS', () => {
   it('keeps each SMS as a text file with its recipient and text part', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outbox-sms-'));
     try {
-      const channel = outboxChannel({ dir, from: 'tp@example.com', domain: 'tp.example', kind: 'sms' });
+      const channel = outboxChannel({ dir, from: 'tp@example.com', messageIds: MESSAGE_IDS, kind: 'sms' });
       const { providerId } = await channel.send({ ...message('sms', 5), to: '+4915112345678', text: 'Hi 5. STOP to opt out' });
       expect(providerId).to.equal('outbox:message-5.sms.txt');
       expect(fs.readFileSync(path.join(dir, 'message-5.sms.txt'), 'utf8')).to.equal('To: +4915112345678\n\nHi 5. STOP to opt out\n');

@@ -21,3 +21,29 @@ export async function startWeb(): Promise<TestWeb> {
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
+
+/** A signed-in web UI session, as a browser without scripts holds it: the session cookie and the CSRF token of its forms. */
+export interface WebSession {
+  cookie: string;
+  csrf: string;
+}
+
+/** Signs in through the login form, as a person would, and returns the session. */
+export async function logIn(base: string, email: string, password: string): Promise<WebSession> {
+  const form = await fetch(`${base}/login`);
+  const loginCookie = form.headers.getSetCookie()[0]!.split(';')[0]!;
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+  const res = await fetch(`${base}/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: loginCookie, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ _csrf: csrf, email, password }).toString(),
+  });
+  if (res.status !== 303) throw new Error(`signing in as ${email} answered ${res.status}`);
+  const cookie = res.headers
+    .getSetCookie()
+    .find((c) => c.startsWith('tp_session='))!
+    .split(';')[0]!;
+  const page = await (await fetch(`${base}/`, { headers: { cookie } })).text();
+  return { cookie, csrf: /name="_csrf" value="([^"]+)"/.exec(page)?.[1] ?? '' };
+}

@@ -393,6 +393,10 @@ describe('OpenAPI document', function () {
     await send({ method: 'POST', path: `${inbound}/${complaint}/reply`, body: { text: 'Too late?' }, expect: 409 });
     await send({ method: 'POST', path: `${inbound}/${complaint}/assign`, body: { queue: 'general' }, expect: 409 });
     await send({ method: 'POST', path: `${inbound}/${answered}/close`, body: {}, expect: 400, invalid: true });
+    await send({ method: 'POST', path: `${inbound}/${answered}/opt-out`, as: 'service', body: { user: 'ann@example.com' }, expect: 403 });
+    await send({ method: 'POST', path: `${inbound}/${answered}/opt-out`, body: {}, expect: 200 });
+    await send({ method: 'POST', path: `${inbound}/${stranger}/opt-out`, body: {}, expect: 422 });
+    await send({ method: 'POST', path: `${inbound}/${complaint}/opt-out`, body: {}, expect: 409 });
 
     // ---- what the replies left behind: timelines and proofs
     await send({ method: 'GET', path: `${API_BASE}/leads/p-1/timeline`, as: 'service', expect: 200 });

@@ -15,6 +15,8 @@ import { deliverMail, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
 const FIXTURE = path.resolve('test/fixtures/inbound');
 const DOMAIN = 'touchpoint.test';
+/** An admin's reach: every reply's words. */
+const EVERY_QUEUE = { queues: null, userId: null };
 
 function lead(id: string, extra: Partial<SeedLead> = {}): SeedLead {
   return { id, email: `${id}@example.com`, first: id, locale: null, orders: 1, consent: ['grant', 'confirm'], ...extra };
@@ -67,17 +69,17 @@ describe('replies become inbound contacts', function () {
 
   async function contacts() {
     const { rows } = await t.database.pool.query(
-      `SELECT c.identified_by, l.external_id AS lead, c.campaign_id, c.step_id, c.template, c.kind, c.category, c.priority, c.queue, c.status, u.email AS assignee
+      `SELECT c.identified_by, c.trust, l.external_id AS lead, c.campaign_id, c.step_id, c.template, c.kind, c.category, c.priority, c.queue, c.status, u.email AS assignee
          FROM inbound_contacts c LEFT JOIN leads l ON l.id = c.lead_id LEFT JOIN users u ON u.id = c.assignee_id ORDER BY c.id`,
     );
     return rows;
   }
 
-  it('every campaign email carries a signed reply address and a Message-ID naming it', () => {
+  it('every campaign email carries a signed reply address and a signed Message-ID naming it', () => {
     const mail = sentTo('alice');
     const replyTo = (mail.replyTo as AddressObject).value[0]!.address!;
     expect(replyTo).to.match(new RegExp(`^reply\\+[0-9a-z]+-[0-9a-f]{20}@${DOMAIN}$`));
-    expect(mail.messageId).to.match(new RegExp(`^<message-\\d+@${DOMAIN}>$`));
+    expect(mail.messageId).to.match(new RegExp(`^<message\\+[0-9a-z]+-[0-9a-f]{20}@${DOMAIN}>$`));
     expect(new Set(sink.messages.map((m) => (m.replyTo as AddressObject).value[0]!.address))).to.have.property('size', 3);
   });
 
@@ -106,6 +108,7 @@ describe('replies become inbound contacts', function () {
     expect(await contacts()).to.deep.equal([
       {
         identified_by: 'token',
+        trust: 'verified',
         lead: 'alice',
         campaign_id: 'followup',
         step_id: 'offer',
@@ -119,6 +122,7 @@ describe('replies become inbound contacts', function () {
       },
       {
         identified_by: 'headers',
+        trust: 'verified',
         lead: 'bert',
         campaign_id: 'followup',
         step_id: 'offer',
@@ -132,6 +136,7 @@ describe('replies become inbound contacts', function () {
       },
       {
         identified_by: 'address',
+        trust: 'unverified',
         lead: 'carol',
         campaign_id: null,
         step_id: null,
@@ -145,6 +150,7 @@ describe('replies become inbound contacts', function () {
       },
       {
         identified_by: null,
+        trust: null,
         lead: null,
         campaign_id: null,
         step_id: null,
@@ -159,7 +165,7 @@ describe('replies become inbound contacts', function () {
     ]);
     // The reply is in the lead's one history, beside the message it answers.
     const [first] = await listContacts(t.database.pool, { lead: 'alice' }, clock.now());
-    const detail = await getContact(t.database.pool, first!.id, clock.now());
+    const detail = await getContact(t.database.pool, first!.id, clock.now(), EVERY_QUEUE);
     expect(detail.original?.subject).to.equal('An offer for alice');
     expect(detail.timeline.map((e) => e.kind)).to.include.members(['reply', 'message', 'consent']);
   });
@@ -284,7 +290,7 @@ describe('replies become inbound contacts', function () {
     clock.advance(3_600_000);
     expect(await t.engine.escalateOverdue()).to.deep.equal([]);
 
-    const detail = await getContact(t.database.pool, alice!.id, clock.now());
+    const detail = await getContact(t.database.pool, alice!.id, clock.now(), EVERY_QUEUE);
     expect(detail.history.filter((h) => h.action === 'escalated')).to.have.length(1);
     expect(detail.history.find((h) => h.action === 'escalated')!.detail).to.deep.equal({ to: 'lena@example.com', queue: 'retention' });
     const mine = await listContacts(t.database.pool, { mine: await userId('lena@example.com') }, clock.now());

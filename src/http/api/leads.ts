@@ -1,11 +1,10 @@
 import { Router, type Request } from 'express';
-import { can } from '../../access/roles.ts';
 import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
 import type { LeadInput } from '../../leads/store.ts';
 import { leadFields, type Lead } from '../../leads/types.ts';
 import { validateLeadRecord } from '../../leads/validation.ts';
-import { requirePermission } from '../auth.ts';
+import { apiViewer, requirePermission } from '../auth.ts';
 import { LEAD_BATCH } from './schemas.ts';
 
 /** A lead as the API answers it: the same snake_case fields it accepts. */
@@ -52,8 +51,9 @@ export function leadsRouter(engine: Engine): Router {
 
   router.get('/:externalId/timeline', requirePermission('read'), async (req, res) => {
     const lead = await leadOf(req);
-    const replyText = can(req.apiKey!.role, 'inbound');
-    res.json({ lead: lead.externalId, timeline: await engine.leads.timeline(lead.id, { replyText }) });
+    // Reply subjects and texts only where the key's reach holds the reply (none for marketers).
+    const replies = engine.inbox.replyReach(apiViewer(req));
+    res.json({ lead: lead.externalId, timeline: await engine.leads.timeline(lead.id, { replies }) });
   });
 
   return router;

@@ -64,6 +64,7 @@ export const replyBody = Joi.object({
 });
 export const assignBody = Joi.object({ user, queue: Joi.string() }).or('user', 'queue');
 export const closeBody = Joi.object({ resolution: Joi.string().trim().min(1).max(2000).required(), user });
+export const optOutBody = Joi.object({ user });
 
 // ---- consents
 const channel = Joi.string().valid('email', 'sms');

@@ -8,7 +8,7 @@ import type { ConsentAction, RefusalReason } from '../../consent/state.ts';
 import type { ChainReport } from '../../consent/verify.ts';
 import type { ContactDetail, ContactSummary } from '../../inbound/contacts.ts';
 import type { ContactKind } from '../../inbound/receive.ts';
-import { CONTACT_CATEGORIES, CONTACT_STATUSES, PRIORITIES } from '../../inbound/schema.ts';
+import { CONTACT_CATEGORIES, CONTACT_STATUSES, IDENTIFICATIONS, PRIORITIES, TRUST_LEVELS } from '../../inbound/schema.ts';
 import type { TimelineEntry } from '../../leads/timeline.ts';
 import type { ListedMessage } from '../../messages/list.ts';
 import { MESSAGE_STATUSES } from '../../messages/schema.ts';
@@ -188,9 +188,12 @@ const timelineDetail = {
       kind: { type: 'string', enum: contactKinds },
       category: { type: 'string', enum: [...CONTACT_CATEGORIES] },
       status: { type: 'string', enum: [...CONTACT_STATUSES] },
-      subject: orNull(string),
+      subject: orNull({
+        ...string,
+        description: 'null unless the key may read this reply (its role works replies, and the reply is within its reach)',
+      }),
       campaign: orNull(string),
-      text: orNull({ ...string, description: 'the first 500 characters; null for roles that do not work replies' }),
+      text: orNull({ ...string, description: 'the first 500 characters; null unless the key may read this reply, as for `subject`' }),
     },
     [],
   ),
@@ -270,11 +273,30 @@ const contactSummaryProperties: Properties<ContactSummary> = {
   from: string,
   subject: orNull(string),
   text: { ...string, description: 'the new part of the reply (quoted history removed)' },
-  identified_by: orNull({ ...string, description: 'token, headers, address or number; null when unidentified' }),
+  identified_by: orNull({
+    type: 'string',
+    enum: [...IDENTIFICATIONS],
+    description:
+      'how the sender was recognised: reply token, our Message-ID in the headers, header From address, envelope sender, phone number; null when unidentified',
+  }),
+  trust: orNull({
+    type: 'string',
+    enum: [...TRUST_LEVELS],
+    description:
+      'verified: our signed reply token or Message-ID, or a text from the number on file answering our last text to it; ' +
+      'unverified: only a sender address or number, which anyone can claim (it changes no consent by itself); null when unidentified',
+  }),
 };
 
 const contactDetailProperties: Properties<ContactDetail> = {
   ...contactSummaryProperties,
+  envelope_from: orNull({ ...string, description: 'the SMTP envelope sender, when it differs from `from`' }),
+  answer_to: object(
+    { email: orNull(string), sms: orNull(string) },
+    [],
+    'where an answer goes on each channel: the address on file of an identified person (never merely the address a reply came from), ' +
+      'else the unidentified sender’s own address on their channel; null where there is none',
+  ),
   body_text: string,
   lead_id: orNull(integer),
   lead_name: orNull(string),

@@ -68,6 +68,8 @@ const contactActionErrors = (conflict: string, unprocessable: string): Record<nu
   422: { description: unprocessable, codes: ['unprocessable'] },
 });
 const contact: Answer = { description: 'the contact after the change', json: 'Contact' };
+/** The `user` field of inbox actions. */
+const actingUser = 'A key acts as its own person; only an admin key may name another `user` (any other key naming someone else gets 403).';
 
 const OPERATIONS: Operation[] = [
   {
@@ -175,7 +177,10 @@ const OPERATIONS: Operation[] = [
     operationId: 'getLeadTimeline',
     tag: 'leads',
     summary: 'Events, messages, consent changes and replies of one person, newest first',
-    description: 'Reply text only for roles that read replies (admin, service, compliance); null for the others.',
+    description:
+      'Reply subjects and texts only where the key may read the reply: its role works replies (admin, service, compliance) and, ' +
+      'for a service key, the reply is in a queue its person serves or assigned or escalated to them (the inbox’s reach rule); ' +
+      'null everywhere else.',
     permission: 'read',
     params: { external_id: externalId },
     answers: { 200: { description: 'the timeline', json: 'Timeline' } },
@@ -242,7 +247,7 @@ const OPERATIONS: Operation[] = [
     operationId: 'acceptContact',
     tag: 'inbound',
     summary: 'Take a contact on',
-    description: '`user` names who accepts; without it, the key’s own person, else the assignee.',
+    description: `\`user\` names who accepts; without it, the key’s own person, else the assignee. ${actingUser}`,
     permission: 'inbound:work',
     params: { id: contactId },
     body: { schema: request.acceptBody },
@@ -258,7 +263,9 @@ const OPERATIONS: Operation[] = [
     operationId: 'replyToContact',
     tag: 'inbound',
     summary: 'Answer a contact through the outbox',
-    description: 'On the channel the person wrote on unless `channel` says otherwise. Answering takes the contact on.',
+    description:
+      'On the channel the person wrote on unless `channel` says otherwise, to the address in the contact’s `answer_to`: an ' +
+      `identified person’s address on file, never merely the address a reply came from. Answering takes the contact on. ${actingUser}`,
     permission: 'inbound:work',
     params: { id: contactId },
     body: { schema: request.replyBody },
@@ -283,11 +290,28 @@ const OPERATIONS: Operation[] = [
     operationId: 'closeContact',
     tag: 'inbound',
     summary: 'Close a contact with a resolution',
+    description: actingUser,
     permission: 'inbound:work',
     params: { id: contactId },
     body: { schema: request.closeBody },
     answers: { 200: contact },
     errors: contactActionErrors('the contact is closed already', 'no such user'),
+  },
+  {
+    method: 'post',
+    path: '/inbound/{id}/opt-out',
+    operationId: 'optOutContact',
+    tag: 'inbound',
+    summary: 'Record the opt-out a contact asks for',
+    description:
+      'Withdraws the person’s consent for the channel and purpose of the message the contact answers (marketing on its channel ' +
+      'when there is none), with the acting user as actor and the contact as evidence. This is how an agent completes an ' +
+      `opt-out request from an unverified sender, which changes nothing by itself. ${actingUser}`,
+    permission: 'inbound:work',
+    params: { id: contactId },
+    body: { schema: request.optOutBody },
+    answers: { 200: contact },
+    errors: contactActionErrors('the contact is closed', 'the sender is not identified (nobody to opt out), or no such user'),
   },
   {
     method: 'post',

@@ -1,10 +1,27 @@
 import type { Request, Router } from 'express';
 import { can } from '../../access/roles.ts';
 import type { Session } from '../../access/sessions.ts';
+import { CHANNELS } from '../../channels/channel.ts';
 import type { Engine } from '../../engine.ts';
-import type { Actor } from '../../inbound/contacts.ts';
+import type { Actor, ContactDetail } from '../../inbound/contacts.ts';
 import type { Viewer } from '../../inbound/reach.ts';
 import { field, requiredField, type Ui } from './kit.ts';
+
+/**
+ * Where a contact's opt-out stands, from its history: asked for by a sender we could not verify
+ * (and whether a confirmation link went out), and whether consent was withdrawn since.
+ */
+function optOutState(history: ContactDetail['history']) {
+  const requested = history.find((h) => h.action === 'opt-out-requested');
+  const withdrawn = history.find((h) => h.action === 'consent-withdrawn');
+  if (!requested && !withdrawn) return undefined;
+  return {
+    pending: Boolean(requested) && !withdrawn,
+    withdrawn: Boolean(withdrawn),
+    confirmation: requested?.detail.confirmation_message ?? null,
+    unsent: requested?.detail.no_confirmation ?? null,
+  };
+}
 
 /** The service inbox: my contacts, each queue, the closed ones; one contact and its actions. */
 export function inboxRoutes(router: Router, engine: Engine, { page, guard }: Ui): void {
@@ -55,13 +72,20 @@ export function inboxRoutes(router: Router, engine: Engine, { page, guard }: Ui)
   });
 
   router.get('/inbox/:id', guard('inbound'), async (req, res) => {
-    const contact = await inbox.get(await contactOf(req));
+    const contact = await inbox.get(viewerOf(req.session!), await contactOf(req));
     // The message as the person got it, minus the working unsubscribe link: a click here would withdraw their consent.
     if (contact.original?.text) contact.original.text = contact.original.text.replace(/\/unsubscribe\/[\w.-]+/g, '/unsubscribe/…');
     page(res, 'contact', contact.subject ?? 'Contact', req, {
       nav: { inbox: true },
       contact,
       open: contact.status !== 'closed' && can(req.session!.user.role, 'inbound:work'),
+      verified: contact.trust === 'verified',
+      answerTo: CHANNELS.filter((c) => contact.answer_to[c]).map((c) => ({
+        channel: c,
+        to: contact.answer_to[c],
+        selected: c === contact.channel,
+      })),
+      optOut: optOutState(contact.history),
       canAccept: contact.status === 'new' || contact.status === 'assigned',
       users: await engine.access.listUsers(['service', 'admin']),
       queues: inbox.queues().map((q) => ({ id: q.id, label: q.name ?? q.id, selected: q.id === contact.queue })),
@@ -89,6 +113,12 @@ export function inboxRoutes(router: Router, engine: Engine, { page, guard }: Ui)
     const id = await contactOf(req);
     await inbox.assign(id, { user: field(req, 'user') || undefined, queue: field(req, 'queue') || undefined }, actor(req));
     res.redirect(303, `/inbox/${id}?done=assigned`);
+  });
+
+  router.post('/inbox/:id/opt-out', guard('inbound:work'), async (req, res) => {
+    const id = await contactOf(req);
+    await inbox.optOut(id, actor(req));
+    res.redirect(303, `/inbox/${id}?done=opted-out`);
   });
 
   router.post('/inbox/:id/close', guard('inbound:work'), async (req, res) => {

@@ -38,6 +38,7 @@ const FLASH: Record<string, string> = {
   replied: 'Reply queued: it goes out on the contact’s channel.',
   assigned: 'Reassigned.',
   closed: 'Closed.',
+  'opted-out': 'Opt-out recorded: consent is withdrawn, with you as the one who recorded it.',
 };
 
 export const page: PageRenderer = (res, name, title, req, context = {}, status = 200) => {
