@@ -1,0 +1,32 @@
+import { startInboundSmtp, type InboundSmtp } from '../../src/inbound/smtp-listener.ts';
+import { testEngine, type TestEngine } from './engine.ts';
+import { startWeb, type TestWeb } from './web.ts';
+
+/** The app as `serve` runs it for replies: HTTP on loopback (its PUBLIC_URL) and the inbound SMTP listener. */
+export interface InboundApp {
+  web: TestWeb;
+  t: TestEngine;
+  inbound: InboundSmtp;
+  /** The host of PUBLIC_URL: the domain of our Message-IDs, and the one the listener takes mail for. */
+  domain: string;
+  close(): Promise<void>;
+}
+
+export async function startInboundApp(env: Record<string, string>): Promise<InboundApp> {
+  const web = await startWeb();
+  const t = await testEngine({ ...env, PUBLIC_URL: web.base });
+  web.serve(t.engine);
+  const domain = new URL(web.base).hostname;
+  const inbound = await startInboundSmtp({ host: '127.0.0.1', port: 0, domain, maxBytes: 1024 * 1024, receive: t.engine.receiveReply });
+  return {
+    web,
+    t,
+    inbound,
+    domain,
+    async close() {
+      await inbound.close();
+      await web.close();
+      await t.close();
+    },
+  };
+}
