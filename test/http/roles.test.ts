@@ -122,6 +122,7 @@ describe('role matrix', function () {
       ['GET', '/inbox', ['admin', 'service', 'compliance']],
       ['GET', `/inbox/${contact}`, ['admin', 'service', 'compliance']],
       ['POST', `/inbox/${contact}/accept`, ['admin', 'service']],
+      ['POST', `/inbox/${contact}/opt-out`, ['admin', 'service']],
       ['POST', '/me/availability', ['admin', 'service']],
       ['GET', '/audit', ['admin', 'compliance']],
       ['GET', '/audit/verify', ['admin', 'compliance']],
