@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { appendConsentEvents, type ConsentEventInput } from '../consent/ledger.ts';
 import { statement } from '../db/statement.ts';
 import { withTransaction } from '../db/tx.ts';
+import { firstReceipt } from './receipts.ts';
 import { smsKeyword, type SmsKeyword } from './sms-keywords.ts';
 
 export interface InboundSms {
@@ -26,10 +27,6 @@ export const SMS_REPLIES = {
   optIn: 'You are subscribed again. Reply STOP to unsubscribe.',
 } as const;
 
-const RECEIPT = statement(
-  'inbound.webhook-receipt',
-  `INSERT INTO webhook_receipts (provider, delivery_id, kind) VALUES ('twilio', $1, 'sms') ON CONFLICT DO NOTHING`,
-);
 const LEADS_OF_NUMBER = statement(
   'inbound.leads-of-number',
   `SELECT l.id, array_agg(s.purpose) FILTER (WHERE s.status <> 'withdrawn') AS purposes
@@ -44,8 +41,7 @@ const LEADS_OF_NUMBER = statement(
  */
 export async function handleInboundSms(pool: pg.Pool, sms: InboundSms, helpText: string, now: Date): Promise<InboundSmsResult> {
   return withTransaction(pool, async (client) => {
-    const { rowCount } = await client.query(RECEIPT, [sms.messageSid]);
-    if (!rowCount) return { duplicate: true, leads: 0 };
+    if (!(await firstReceipt(client, 'twilio', sms.messageSid, 'sms'))) return { duplicate: true, leads: 0 };
     const keyword = smsKeyword(sms.body, sms.optOutType);
     if (!keyword) return { duplicate: false, leads: 0 };
     const answered = Boolean(sms.optOutType);
