@@ -155,7 +155,7 @@ describe('double opt-in, proof, export and erasure', function () {
     expect(spring.consent_event).to.deep.include({ id: confirm.id, action: 'confirm' });
     expect(proof.chain).to.deep.include({ checked: 2 });
     const csv = await (await api('GET', '/api/v1/consents/proof?lead=d-1&format=csv', keys.admin!)).text();
-    expect(csv.split('\n')[0]).to.equal('record,at,id,channel,purpose,what,source_or_campaign,detail,authorising_event');
+    expect(csv.split('\n')[0]).to.equal('record,at,id,channel,purpose,what,source_or_campaign,detail,authorising_event,recorded_later');
     expect(csv).to.contain(`,spring/offer,,${confirm.id}`);
 
     const exported = await (

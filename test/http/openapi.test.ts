@@ -310,6 +310,12 @@ describe('OpenAPI document', function () {
     await send({
       method: 'POST',
       path: `${API_BASE}/consents`,
+      body: { lead: 'p-1', channel: 'sms', purpose: 'marketing', action: 'grant', occurred_at: '2020-01-01T00:00:00Z' },
+      expect: 400,
+    });
+    await send({
+      method: 'POST',
+      path: `${API_BASE}/consents`,
       as: 'compliance',
       body: { lead: 'p-1', channel: 'sms', purpose: 'marketing', action: 'grant' },
       expect: 403,

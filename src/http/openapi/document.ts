@@ -302,7 +302,7 @@ const OPERATIONS: Operation[] = [
     body: { schema: request.consentBody },
     answers: { 201: { description: 'the ledger event (and the confirmation email, for email marketing)', json: 'ConsentRecorded' } },
     errors: {
-      400: { description: 'invalid input, or `occurred_at` in the future', codes: ['invalid_input'] },
+      400: { description: 'invalid input, or `occurred_at` outside the tolerance around now', codes: ['invalid_input'] },
       404: notFound('lead'),
       422: { description: 'an email marketing grant for a lead without an email address', codes: ['unprocessable'] },
     },
