@@ -15,7 +15,7 @@ export interface ConsentDecision {
   purpose: string;
   action: 'grant' | 'withdraw';
   source: string;
-  /** What a regulator asks for: IP, user agent, the form; kept as given. */
+  /** What proves the decision: IP, user agent, the form (the API takes only the fields of evidence.ts). */
   evidence?: Record<string, unknown>;
   actor: string;
   occurredAt: Date;

@@ -3,7 +3,7 @@ import { appendConsentEvents, type ConsentEventInput } from '../consent/ledger.t
 import { statement } from '../db/statement.ts';
 import { withTransaction } from '../db/tx.ts';
 import { firstReceipt } from './receipts.ts';
-import { smsKeyword, type SmsKeyword } from './sms-keywords.ts';
+import { bareKeyword, smsKeyword, type SmsKeyword } from './sms-keywords.ts';
 
 export interface InboundSms {
   messageSid: string;
@@ -49,7 +49,7 @@ export async function handleInboundSms(pool: pg.Pool, sms: InboundSms, helpText:
 
     const { rows } = await client.query<{ id: number; purposes: string[] | null }>(LEADS_OF_NUMBER, [sms.from]);
     const base = { channel: 'sms' as const, source: 'sms-keyword', actor: 'recipient', occurredAt: now };
-    const evidence = { message_sid: sms.messageSid, body: sms.body, opt_out_type: sms.optOutType ?? null };
+    const evidence = { message_sid: sms.messageSid, keyword: bareKeyword(sms.body) ?? null, opt_out_type: sms.optOutType ?? null };
     const events = rows.flatMap((lead): ConsentEventInput[] =>
       keyword === 'opt-out'
         ? (lead.purposes?.length ? lead.purposes : ['marketing']).map((purpose) => ({

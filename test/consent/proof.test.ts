@@ -186,7 +186,7 @@ describe('double opt-in, proof, export and erasure', function () {
     await form(await confirmLink(1));
     await api('POST', '/api/v1/consents', keys.marketer!, { ...grant, action: 'withdraw', source: 'account-settings' });
     const env = { ...process.env, ...t.env, LOG_LEVEL: 'error' };
-    const { stdout } = await exec(process.execPath, ['bin/touchpoint.js', 'leads', 'erase', 'd-1'], { env });
+    const { stdout } = await exec(process.execPath, ['bin/touchpoint.js', 'leads', 'erase', 'd-1', '--yes'], { env });
     expect(stdout).to.match(/^erased lead d-1 \(now erased-\d+\)/);
     const { rows } = await t.database.pool.query(`SELECT external_id, email, first_name, attributes, erased_at FROM leads`);
     expect(rows[0]).to.deep.include({ email: null, first_name: null, attributes: {} });

@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { MANUAL_OCCURRENCE } from '../../campaigns/run.ts';
+import { evidenceSchema } from '../../consent/evidence.ts';
 import { OCCURRED_AT_TOLERANCE } from '../../consent/state.ts';
 import { CONTACT_STATUSES } from '../../inbound/schema.ts';
 import { EVENT_LIMITS, eventInputSchema } from '../../leads/events.ts';
@@ -81,9 +82,7 @@ export const consentBody = Joi.object({
       `when the person decided (default: now): at most ${OCCURRED_AT_TOLERANCE.pastMs / 60_000} minutes before now and ` +
         `${OCCURRED_AT_TOLERANCE.futureMs / 60_000} minute after; older history goes through \`consent import\``,
     ),
-  evidence: Joi.object({ ip: Joi.string().ip(), user_agent: Joi.string().max(1000), form: Joi.string().max(200) })
-    .unknown(true)
-    .default({}),
+  evidence: evidenceSchema.default({}),
   notice: Joi.object({ version: Joi.string().max(100).required(), text: Joi.string().max(100_000).required() }),
 });
 export const consentCheckQuery = Joi.object({
