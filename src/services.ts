@@ -4,6 +4,7 @@ import { createSession, endSession, findSession } from './access/sessions.ts';
 import { authenticateUser, findActiveUser, listUsers, saveUser, setAvailable } from './access/users.ts';
 import { runGauges } from './campaigns/runs.ts';
 import type { CampaignSet } from './campaigns/set.ts';
+import { outboxDir } from './channels/index.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { consentAsOf, preferencesOf } from './consent/check.ts';
@@ -70,10 +71,12 @@ export function createServices(deps: ServiceDeps) {
       endSession,
     }),
     leads: {
-      ...bound(pool, { find: findLeadByExternalId, save: saveLeads, search: searchLeads, timeline: leadTimeline, any: hasLeads }),
+      ...bound(pool, { find: findLeadByExternalId, save: saveLeads, timeline: leadTimeline, any: hasLeads }),
+      search: (text: string) => searchLeads(pool, text, deps.config.phoneRegion),
       import: (file: string, options: Omit<ImportOptions, 'phoneRegion'> = {}) =>
         importLeads(pool, file, { ...options, phoneRegion: deps.config.phoneRegion }),
-      erase: (externalId: string) => eraseLead(pool, externalId, clock.now()),
+      erase: (externalId: string, options: { dryRun?: boolean } = {}) =>
+        eraseLead(pool, externalId, { ...options, outboxDir: outboxDir(deps.config) }, clock.now()),
     },
     consent: {
       ...bound(pool, {

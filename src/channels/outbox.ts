@@ -4,6 +4,11 @@ import nodemailer from 'nodemailer';
 import type { Channel, ChannelAdapter, OutgoingMessage } from './channel.ts';
 import { mailOptions, type MessageIdKey } from './mime.ts';
 
+/** The file a message becomes in the outbox (erasure removes it by this name). */
+export function outboxFileName(id: number, kind: Channel): string {
+  return kind === 'sms' ? `message-${id}.sms.txt` : `message-${id}.eml`;
+}
+
 /**
  * The zero-setup transport: each email becomes `<dir>/message-<id>.eml`, readable in any mail
  * client; each SMS `<dir>/message-<id>.sms.txt`. Writing to a temporary name and renaming keeps a
@@ -14,9 +19,9 @@ export function outboxChannel(options: { dir: string; from: string; messageIds: 
   let ready: Promise<unknown> | undefined;
   const render = async (message: OutgoingMessage): Promise<{ name: string; content: Buffer | string }> =>
     options.kind === 'sms'
-      ? { name: `message-${message.id}.sms.txt`, content: `To: ${message.to}\n\n${message.text}\n` }
+      ? { name: outboxFileName(message.id, 'sms'), content: `To: ${message.to}\n\n${message.text}\n` }
       : {
-          name: `message-${message.id}.eml`,
+          name: outboxFileName(message.id, 'email'),
           content: (await composer.sendMail(mailOptions(message, options.from, options.messageIds))).message as Buffer,
         };
   return {

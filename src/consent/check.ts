@@ -82,21 +82,29 @@ export interface ConsentAnswer {
   reason?: RefusalReason;
   /** The event the answer rests on (none when there is no event before the instant). */
   deciding_event: LedgerEvent | null;
+  /**
+   * The deciding event was recorded after the instant asked about: at that instant the ledger did
+   * not hold it (history imported later), so nothing sent then can have relied on it.
+   */
+  recorded_later: boolean;
 }
 
 /**
  * Whether a message on this channel for this purpose was allowed at `at`: the events that had
  * happened by then, folded in the order they happened, exactly as the current state is folded.
+ * An answer resting on an event recorded only after `at` says so (`recorded_later`).
  */
 export async function consentAsOf(db: Queryable, leadId: number, channel: Channel, purpose: string, at: Date): Promise<ConsentAnswer> {
   const { rows: events } = await db.query<LedgerEvent>(EVENTS_UNTIL, [leadId, channel, purpose, at]);
   const state = foldConsent(events);
   const verdict = consentVerdict(state, channel, purpose);
+  const deciding = state ? events.find((e) => e.id === state.decidingEventId)! : null;
   return {
     allowed: verdict.allowed,
     status: state?.status ?? 'none',
     ...(verdict.allowed ? {} : { reason: verdict.reason }),
-    deciding_event: state ? events.find((e) => e.id === state.decidingEventId)! : null,
+    deciding_event: deciding,
+    recorded_later: deciding !== null && deciding.recorded_at.getTime() > at.getTime(),
   };
 }
 

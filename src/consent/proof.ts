@@ -3,6 +3,7 @@ import { csvLine } from '../csv.ts';
 import { statement, type Queryable } from '../db/statement.ts';
 import { AppError } from '../errors.ts';
 import { LEDGER_EVENT_COLUMNS, type LedgerEvent } from './check.ts';
+import { recordedLate } from './state.ts';
 import { verifyLeadEvents, type ChainReport } from './verify.ts';
 
 export interface ProofMessage {
@@ -19,13 +20,18 @@ export interface ProofMessage {
   consent_event: { id: number; action: string; source: string; occurred_at: Date } | null;
 }
 
+/** A ledger event in a proof, marked when it was recorded later than it happened (see `recordedLate`). */
+export interface ProofEvent extends LedgerEvent {
+  recorded_later: boolean;
+}
+
 /** What a compliance officer hands over for one person: their whole consent history and every message. */
 export interface Proof {
   lead: { external_id: string; email: string | null; phone: string | null; erased: boolean };
   generated_at: Date;
   /** This person's events, each checked against its seal and its link into the chain. */
   chain: ChainReport;
-  consent_events: LedgerEvent[];
+  consent_events: ProofEvent[];
   messages: ProofMessage[];
 }
 
@@ -64,7 +70,7 @@ export async function consentProof(db: Queryable, externalId: string, now: Date)
     lead: { external_id: lead.external_id, email: lead.email, phone: lead.phone, erased: lead.erased_at !== null },
     generated_at: now,
     chain,
-    consent_events: events,
+    consent_events: events.map((e) => ({ ...e, recorded_later: recordedLate(e) })),
     messages: messages.map(({ event_id, event_action, event_source, event_at, ...m }) => ({
       ...m,
       consent_event: event_id ? { id: event_id, action: event_action, source: event_source, occurred_at: event_at } : null,
@@ -72,9 +78,20 @@ export async function consentProof(db: Queryable, externalId: string, now: Date)
   };
 }
 
-const PROOF_HEADER = ['record', 'at', 'id', 'channel', 'purpose', 'what', 'source_or_campaign', 'detail', 'authorising_event'];
+const PROOF_HEADER = [
+  'record',
+  'at',
+  'id',
+  'channel',
+  'purpose',
+  'what',
+  'source_or_campaign',
+  'detail',
+  'authorising_event',
+  'recorded_later',
+];
 
-/** The proof as one CSV: consent events and messages interleaved by time. */
+/** The proof as one CSV: consent events and messages interleaved by time; `recorded_later` marks imported history. */
 export function proofCsv(proof: Proof): string {
   const rows: { at: Date; line: unknown[] }[] = [
     ...proof.consent_events.map((e) => ({
@@ -87,8 +104,16 @@ export function proofCsv(proof: Proof): string {
         e.purpose,
         e.action,
         e.source,
-        { actor: e.actor, evidence: e.evidence, notice_version: e.notice_version, notice_hash: e.notice_hash, hash: e.hash },
+        {
+          actor: e.actor,
+          evidence: e.evidence,
+          notice_version: e.notice_version,
+          notice_hash: e.notice_hash,
+          recorded_at: e.recorded_at,
+          hash: e.hash,
+        },
         '',
+        e.recorded_later ? 'recorded later' : '',
       ],
     })),
     ...proof.messages.map((m) => ({
@@ -103,6 +128,7 @@ export function proofCsv(proof: Proof): string {
         `${m.campaign}/${m.step}`,
         m.reason ?? '',
         m.consent_event?.id ?? '',
+        '',
       ],
     })),
   ].sort((a, b) => a.at.getTime() - b.at.getTime());

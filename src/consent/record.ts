@@ -6,7 +6,7 @@ import { AppError } from '../errors.ts';
 import { leadsByIds } from '../leads/store.ts';
 import { confirmationTemplate, requestConfirmation, type ConfirmationDeps } from './double-opt-in.ts';
 import { appendConsentEvents } from './ledger.ts';
-import { needsConfirmation } from './state.ts';
+import { needsConfirmation, OCCURRED_AT_TOLERANCE } from './state.ts';
 
 /** A consent decision as a person made it (a form, the API, an unsubscribe link). */
 export interface ConsentDecision {
@@ -15,7 +15,7 @@ export interface ConsentDecision {
   purpose: string;
   action: 'grant' | 'withdraw';
   source: string;
-  /** What a regulator asks for: IP, user agent, the form; kept as given. */
+  /** What proves the decision: IP, user agent, the form (the API takes only the fields of evidence.ts). */
   evidence?: Record<string, unknown>;
   actor: string;
   occurredAt: Date;
@@ -29,19 +29,18 @@ export interface RecordedConsent {
   confirmation?: { messageId: number | null; expiresAt: Date };
 }
 
-/** How far ahead of our clock a reported instant may lie (clocks of other systems drift). */
-const CLOCK_SKEW_MS = 60_000;
-
 /**
  * Records a person's consent decision: the one place that applies the rules that come with one.
- * The instant may not lie in the future; the notice is kept as its version and a hash of the exact
- * wording; a grant that counts only after double opt-in (email marketing) queues the confirmation
- * email in the same transaction, so no grant ever waits for a confirmation nobody sent. A lead with
- * no address to confirm, or a missing confirmation template, refuses the grant before anything is
- * written.
+ * It is recorded as it is made: its instant lies within OCCURRED_AT_TOLERANCE of now, so nobody
+ * can date a grant back to make an earlier send look allowed (history comes in through
+ * `consent import`, whose events name their file and row). The notice is kept as its version and
+ * a hash of the exact wording; a grant that counts only after double opt-in (email marketing)
+ * queues the confirmation email in the same transaction, so no grant ever waits for a confirmation
+ * nobody sent. A lead with no address to confirm, or a missing confirmation template, refuses the
+ * grant before anything is written.
  */
 export async function recordConsent(pool: pg.Pool, deps: ConfirmationDeps, decision: ConsentDecision, now: Date): Promise<RecordedConsent> {
-  if (decision.occurredAt.getTime() > now.getTime() + CLOCK_SKEW_MS) throw new AppError('invalid_input', 'occurred_at lies in the future');
+  assertRecordedAsMade(decision.occurredAt, now);
   const lead =
     decision.action === 'grant' && needsConfirmation(decision.channel, decision.purpose)
       ? (await leadsByIds(pool, [decision.leadId])).get(decision.leadId)
@@ -65,4 +64,23 @@ export async function recordConsent(pool: pg.Pool, deps: ConfirmationDeps, decis
     if (!lead) return { event: event! };
     return { event: event!, confirmation: await requestConfirmation(client, deps, lead, { id: event!, purpose: decision.purpose }, now) };
   });
+}
+
+/** Refuses an instant outside the tolerance around now, saying how to load history instead. */
+function assertRecordedAsMade(occurredAt: Date, now: Date): void {
+  const { pastMs, futureMs } = OCCURRED_AT_TOLERANCE;
+  const at = occurredAt.toISOString();
+  if (occurredAt.getTime() > now.getTime() + futureMs) {
+    throw new AppError(
+      'invalid_input',
+      `occurred_at ${at} lies in the future (more than ${futureMs / 60_000} minute ahead of ${now.toISOString()})`,
+    );
+  }
+  if (occurredAt.getTime() < now.getTime() - pastMs) {
+    throw new AppError(
+      'invalid_input',
+      `occurred_at ${at} lies more than ${pastMs / 60_000} minutes before now (${now.toISOString()}): decisions are recorded as they are made. ` +
+        'Load older consent history with `touchpoint consent import <file.csv>`, which keeps each event’s file and row as evidence.',
+    );
+  }
 }

@@ -37,6 +37,21 @@ export const OPT_OUT_CONFIRMATION_PURPOSE = 'opt-out-confirmation';
 /** Purposes of messages the person asked for, which no opt-in gates. */
 export const UNGATED_PURPOSES: ReadonlySet<string> = new Set([SERVICE_REPLY_PURPOSE, CONFIRMATION_PURPOSE, OPT_OUT_CONFIRMATION_PURPOSE]);
 
+/**
+ * How far the `occurred_at` of a decision recorded as it is made (the API) may lie from our clock:
+ * a little behind, for a form whose post took a moment to reach us; a little ahead, for clocks that
+ * drift. Anything older is history, loaded by `consent import` with its file and row as evidence.
+ */
+export const OCCURRED_AT_TOLERANCE = { pastMs: 10 * 60_000, futureMs: 60_000 } as const;
+
+/**
+ * Whether an event was recorded later than it happened, by more than a decision recorded as it is
+ * made may lag: imported history, or a withdrawal carried over from an erased record.
+ */
+export function recordedLate(event: { occurred_at: Date; recorded_at: Date }): boolean {
+  return event.recorded_at.getTime() - event.occurred_at.getTime() > OCCURRED_AT_TOLERANCE.pastMs;
+}
+
 /** Marketing email counts only after double opt-in; everything else on a standing grant. */
 export function needsConfirmation(channel: Channel, purpose: string): boolean {
   return channel === 'email' && purpose === 'marketing';

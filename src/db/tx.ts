@@ -2,11 +2,20 @@ import pg from 'pg';
 
 /** Runs `fn` in one transaction on one pooled connection; rolls back on any error. */
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return transaction(pool, fn, 'COMMIT');
+}
+
+/** Runs `fn` in a transaction that is always rolled back: what a change would do, without making it (dry runs). */
+export async function withRollback<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return transaction(pool, fn, 'ROLLBACK');
+}
+
+async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, end: 'COMMIT' | 'ROLLBACK'): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
     const result = await fn(client);
-    await client.query('COMMIT');
+    await client.query(end);
     return result;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});

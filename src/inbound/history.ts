@@ -16,3 +16,10 @@ export async function recordContactEvent(
 ): Promise<void> {
   await db.query(APPEND, [contactId, action, actor, JSON.stringify(detail), at]);
 }
+
+/**
+ * Detail keys that hold ids, codes and staff names, never what the person wrote or what was written
+ * about them. Erasure keeps these and drops every other key (reply text, close notes, whatever is
+ * added later), and a close note becomes `erased`.
+ */
+export const DETAIL_KEYS_KEPT_ON_ERASURE = ['identified_by', 'kind', 'category', 'rule', 'channel', 'purpose', 'to', 'queue', 'message_id'];

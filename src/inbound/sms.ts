@@ -2,7 +2,8 @@ import type pg from 'pg';
 import { appendConsentEvents, type ConsentEventInput } from '../consent/ledger.ts';
 import { statement } from '../db/statement.ts';
 import { withTransaction } from '../db/tx.ts';
-import { smsKeyword, type SmsKeyword } from './sms-keywords.ts';
+import { firstReceipt } from './receipts.ts';
+import { bareKeyword, smsKeyword, type SmsKeyword } from './sms-keywords.ts';
 
 export interface InboundSms {
   messageSid: string;
@@ -26,10 +27,6 @@ export const SMS_REPLIES = {
   optIn: 'You are subscribed again. Reply STOP to unsubscribe.',
 } as const;
 
-const RECEIPT = statement(
-  'inbound.webhook-receipt',
-  `INSERT INTO webhook_receipts (provider, delivery_id, kind) VALUES ('twilio', $1, 'sms') ON CONFLICT DO NOTHING`,
-);
 const LEADS_OF_NUMBER = statement(
   'inbound.leads-of-number',
   `SELECT l.id, array_agg(s.purpose) FILTER (WHERE s.status <> 'withdrawn') AS purposes
@@ -44,8 +41,7 @@ const LEADS_OF_NUMBER = statement(
  */
 export async function handleInboundSms(pool: pg.Pool, sms: InboundSms, helpText: string, now: Date): Promise<InboundSmsResult> {
   return withTransaction(pool, async (client) => {
-    const { rowCount } = await client.query(RECEIPT, [sms.messageSid]);
-    if (!rowCount) return { duplicate: true, leads: 0 };
+    if (!(await firstReceipt(client, 'twilio', sms.messageSid, 'sms'))) return { duplicate: true, leads: 0 };
     const keyword = smsKeyword(sms.body, sms.optOutType);
     if (!keyword) return { duplicate: false, leads: 0 };
     const answered = Boolean(sms.optOutType);
@@ -53,7 +49,7 @@ export async function handleInboundSms(pool: pg.Pool, sms: InboundSms, helpText:
 
     const { rows } = await client.query<{ id: number; purposes: string[] | null }>(LEADS_OF_NUMBER, [sms.from]);
     const base = { channel: 'sms' as const, source: 'sms-keyword', actor: 'recipient', occurredAt: now };
-    const evidence = { message_sid: sms.messageSid, body: sms.body, opt_out_type: sms.optOutType ?? null };
+    const evidence = { message_sid: sms.messageSid, keyword: bareKeyword(sms.body) ?? null, opt_out_type: sms.optOutType ?? null };
     const events = rows.flatMap((lead): ConsentEventInput[] =>
       keyword === 'opt-out'
         ? (lead.purposes?.length ? lead.purposes : ['marketing']).map((purpose) => ({

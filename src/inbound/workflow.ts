@@ -17,7 +17,8 @@ import type { ContactStatus } from './schema.ts';
 
 const LOCK = statement(
   'inbound.lock-contact',
-  `SELECT id, status, assignee_id, queue, language FROM inbound_contacts WHERE id = $1 AND kind = 'human' FOR UPDATE`,
+  `SELECT c.id, c.status, c.assignee_id, c.queue, c.language, l.erased_at
+     FROM inbound_contacts c LEFT JOIN leads l ON l.id = c.lead_id WHERE c.id = $1 AND c.kind = 'human' FOR UPDATE OF c`,
 );
 const ACCEPT = statement(
   'inbound.accept',
@@ -37,16 +38,25 @@ export interface LockedContact {
   language: string | null;
 }
 
-/** Locks the contact for a change and checks it may make that change. */
+/**
+ * Locks the contact for a change and checks it may make that change. Nothing changes on the contact
+ * of an erased person: it was closed by the erasure, and an answer would have no address to go to.
+ */
 export async function lockContact(
   client: pg.PoolClient,
   id: number,
   allowed: readonly ContactStatus[],
   action: string,
 ): Promise<LockedContact> {
-  const { rows } = await client.query<LockedContact>(LOCK, [id]);
+  const { rows } = await client.query<LockedContact & { erased_at: Date | null }>(LOCK, [id]);
   const contact = rows[0];
   if (!contact) throw new AppError('not_found', `no inbound contact ${id}`);
+  if (contact.erased_at) {
+    throw new AppError(
+      'conflict',
+      `contact ${id} is of a person whose data was erased on ${contact.erased_at.toISOString().slice(0, 10)}; it cannot be ${action}, and nothing can be sent to them`,
+    );
+  }
   if (!allowed.includes(contact.status)) throw new AppError('conflict', `contact ${id} is ${contact.status}; it cannot be ${action}`);
   return contact;
 }

@@ -3,6 +3,7 @@ import { appendConsentEvents } from '../consent/ledger.ts';
 import { statement, type Queryable } from '../db/statement.ts';
 import { inTransaction } from '../db/tx.ts';
 import type { Channel } from '../channels/channel.ts';
+import { toE164 } from './phone.ts';
 import type { Lead } from './types.ts';
 
 /** A lead as it arrives from an import, the API or an event, before it has an id. */
@@ -68,11 +69,15 @@ const BY_EXTERNAL_ID = statement('leads.by-external-id', `SELECT ${LEAD_COLUMNS}
 const BY_IDS = statement('leads.by-ids', `SELECT ${LEAD_COLUMNS} FROM leads WHERE id = ANY($1::bigint[])`);
 const IDS_BY_EXTERNAL_ID = statement('leads.ids-by-external-id', `SELECT id, external_id FROM leads WHERE external_id = ANY($1::text[])`);
 const ANY_LEAD = statement('leads.any', `SELECT EXISTS (SELECT 1 FROM leads) AS any`);
+// An erased person has no address left; the keyed hash of the address their consent events were
+// about (consent_subject_hash, as saveLeads uses it) still finds them by the address they had.
 const SEARCH = statement(
   'leads.search',
   `SELECT l.external_id, l.email, l.phone, l.erased_at, (SELECT count(*) FROM consent_events e WHERE e.lead_id = l.id)::int AS events
      FROM leads l
     WHERE l.external_id = $1 OR lower(l.email) = lower($1) OR l.phone = $1 OR l.external_id ILIKE $2 OR l.email ILIKE $2
+       OR (l.erased_at IS NOT NULL AND l.id IN (
+            SELECT e.lead_id FROM consent_events e WHERE e.subject_hash IN (consent_subject_hash($1), consent_subject_hash($3))))
     ORDER BY l.external_id LIMIT 50`,
 );
 
@@ -192,8 +197,16 @@ export interface LeadMatch {
   events: number;
 }
 
-/** People whose external id, email or phone is the text, or whose id or email starts with it (at most 50). */
-export async function searchLeads(db: Queryable, text: string): Promise<LeadMatch[]> {
-  const { rows } = await db.query<LeadMatch>(SEARCH, [text, `${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`]);
+/**
+ * People whose external id, email or phone is the text, or whose id or email starts with it, and
+ * erased people whose email or phone was the text (a phone written nationally is read in
+ * `phoneRegion`); at most 50.
+ */
+export async function searchLeads(db: Queryable, text: string, phoneRegion?: string): Promise<LeadMatch[]> {
+  const { rows } = await db.query<LeadMatch>(SEARCH, [
+    text,
+    `${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
+    toE164(text, phoneRegion) ?? null,
+  ]);
   return rows;
 }

@@ -9,7 +9,8 @@ export interface ClaimedMessage {
   leadId: number;
   purpose: string;
   channel: Channel;
-  toAddress: string;
+  /** Null only when the person was erased while this message was in flight. */
+  toAddress: string | null;
   subject: string;
   bodyText: string;
   bodyHtml: string;

@@ -1,21 +1,23 @@
 import type pg from 'pg';
-import type { Channel } from '../channels/channel.ts';
 import { appendConsentEvents } from '../consent/ledger.ts';
 import { statement } from '../db/statement.ts';
 import { withTransaction } from '../db/tx.ts';
+import { firstReceipt } from '../inbound/receipts.ts';
 
 /** Twilio's error for a recipient who replied STOP to this sender: their SMS consent is gone. */
 export const TWILIO_UNSUBSCRIBED = '21610';
 
+// Twilio reports on SMS only: a provider id of an email (or of nothing we sent) changes nothing.
 const RECORD_STATUS = statement(
   'messages.record-delivery-status',
-  `UPDATE messages SET delivery_status = $2, delivery_error = $3 WHERE provider_id = $1
-   RETURNING lead_id, channel, purpose`,
+  `UPDATE messages SET delivery_status = $2, delivery_error = $3 WHERE provider_id = $1 AND channel = 'sms'
+   RETURNING lead_id, purpose`,
 );
 
 /**
- * Records what a provider reported about a sent message. Twilio's 21610 also withdraws the
- * recipient's SMS consent for the message's purpose, in the same transaction.
+ * Records what Twilio reported about an SMS we sent, once per message and status: a retried or
+ * replayed callback changes nothing the second time (a receipt, in the same transaction). Twilio's
+ * 21610 also withdraws the SMS consent of that message's lead for that message's purpose.
  */
 export async function recordDeliveryStatus(
   pool: pg.Pool,
@@ -23,7 +25,8 @@ export async function recordDeliveryStatus(
   now: Date,
 ): Promise<boolean> {
   return withTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ lead_id: number; channel: Channel; purpose: string }>(RECORD_STATUS, [
+    if (!(await firstReceipt(client, 'twilio', `status:${report.providerId}:${report.status}`, 'sms-status'))) return false;
+    const { rows } = await client.query<{ lead_id: number; purpose: string }>(RECORD_STATUS, [
       report.providerId,
       report.status,
       report.errorCode ?? null,

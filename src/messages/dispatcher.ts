@@ -193,6 +193,11 @@ export class Dispatcher {
       await markFailed(pool, this.worker, message.id, 'no_channel', `no ${message.channel} channel is configured`);
       return undefined;
     }
+    if (message.toAddress === null) {
+      // Erasure stops queued messages; one in flight then and retried since has no address left.
+      await markFailed(pool, this.worker, message.id, 'erased', 'the recipient’s data was erased: there is no address to send to');
+      return undefined;
+    }
     try {
       const { providerId } = await channel.send({
         id: message.id,

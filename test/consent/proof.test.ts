@@ -155,7 +155,7 @@ describe('double opt-in, proof, export and erasure', function () {
     expect(spring.consent_event).to.deep.include({ id: confirm.id, action: 'confirm' });
     expect(proof.chain).to.deep.include({ checked: 2 });
     const csv = await (await api('GET', '/api/v1/consents/proof?lead=d-1&format=csv', keys.admin!)).text();
-    expect(csv.split('\n')[0]).to.equal('record,at,id,channel,purpose,what,source_or_campaign,detail,authorising_event');
+    expect(csv.split('\n')[0]).to.equal('record,at,id,channel,purpose,what,source_or_campaign,detail,authorising_event,recorded_later');
     expect(csv).to.contain(`,spring/offer,,${confirm.id}`);
 
     const exported = await (
@@ -186,7 +186,7 @@ describe('double opt-in, proof, export and erasure', function () {
     await form(await confirmLink(1));
     await api('POST', '/api/v1/consents', keys.marketer!, { ...grant, action: 'withdraw', source: 'account-settings' });
     const env = { ...process.env, ...t.env, LOG_LEVEL: 'error' };
-    const { stdout } = await exec(process.execPath, ['bin/touchpoint.js', 'leads', 'erase', 'd-1'], { env });
+    const { stdout } = await exec(process.execPath, ['bin/touchpoint.js', 'leads', 'erase', 'd-1', '--yes'], { env });
     expect(stdout).to.match(/^erased lead d-1 \(now erased-\d+\)/);
     const { rows } = await t.database.pool.query(`SELECT external_id, email, first_name, attributes, erased_at FROM leads`);
     expect(rows[0]).to.deep.include({ email: null, first_name: null, attributes: {} });

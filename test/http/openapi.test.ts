@@ -283,7 +283,7 @@ describe('OpenAPI document', function () {
         purpose: 'marketing',
         action: 'grant',
         source: 'signup-form',
-        evidence: { ip: '192.0.2.1', user_agent: 'test', form: 'signup', 'Campaign Code': 'X1' },
+        evidence: { ip: '192.0.2.1', user_agent: 'test', form: 'signup', page: 'https://shop.example/newsletter' },
         notice: { version: 'v1', text: 'We will email you our offers.' },
       },
       expect: 201,
@@ -306,6 +306,19 @@ describe('OpenAPI document', function () {
       path: `${API_BASE}/consents`,
       body: { lead: 'p-1', channel: 'sms', purpose: 'marketing', action: 'grant', occurred_at: '2999-01-01T00:00:00Z' },
       expect: 400,
+    });
+    await send({
+      method: 'POST',
+      path: `${API_BASE}/consents`,
+      body: { lead: 'p-1', channel: 'sms', purpose: 'marketing', action: 'grant', occurred_at: '2020-01-01T00:00:00Z' },
+      expect: 400,
+    });
+    await send({
+      method: 'POST',
+      path: `${API_BASE}/consents`,
+      body: { lead: 'p-1', channel: 'sms', purpose: 'marketing', action: 'grant', evidence: { ip: '192.0.2.1', notes: 'Jane, called' } },
+      expect: 400,
+      invalid: true,
     });
     await send({
       method: 'POST',

@@ -39,7 +39,10 @@ export function formatAnswer(answer: ConsentAnswer): string {
   const head = answer.allowed ? `allowed (${answer.status})` : `not allowed (${answer.reason})`;
   const e = answer.deciding_event;
   if (!e) return `${head}\ndeciding event: none (no consent event before this instant)\n`;
-  return `${head}\ndeciding event: #${e.id} ${e.action} on ${e.occurred_at.toISOString()} via ${e.source} by ${e.actor}${e.notice_version ? `, notice ${e.notice_version}` : ''}\n`;
+  const later = answer.recorded_later
+    ? `recorded later: on ${e.recorded_at.toISOString()}, after this instant (the ledger did not hold it then)\n`
+    : '';
+  return `${head}\ndeciding event: #${e.id} ${e.action} on ${e.occurred_at.toISOString()} via ${e.source} by ${e.actor}${e.notice_version ? `, notice ${e.notice_version}` : ''}\n${later}`;
 }
 
 export const consentCheckCommand: Command = {

@@ -1,5 +1,7 @@
 import Joi from 'joi';
 import { MANUAL_OCCURRENCE } from '../../campaigns/run.ts';
+import { evidenceSchema } from '../../consent/evidence.ts';
+import { OCCURRED_AT_TOLERANCE } from '../../consent/state.ts';
 import { CONTACT_STATUSES } from '../../inbound/schema.ts';
 import { EVENT_LIMITS, eventInputSchema } from '../../leads/events.ts';
 import { leadRecordSchema } from '../../leads/validation.ts';
@@ -75,10 +77,13 @@ export const consentBody = Joi.object({
   purpose: purpose.required(),
   action: Joi.string().valid('grant', 'withdraw').required(),
   source: Joi.string().max(100).default('api'),
-  occurred_at: Joi.date().iso().description('when the person decided (default: now); not in the future'),
-  evidence: Joi.object({ ip: Joi.string().ip(), user_agent: Joi.string().max(1000), form: Joi.string().max(200) })
-    .unknown(true)
-    .default({}),
+  occurred_at: Joi.date()
+    .iso()
+    .description(
+      `when the person decided (default: now): at most ${OCCURRED_AT_TOLERANCE.pastMs / 60_000} minutes before now and ` +
+        `${OCCURRED_AT_TOLERANCE.futureMs / 60_000} minute after; older history goes through \`consent import\``,
+    ),
+  evidence: evidenceSchema.default({}),
   notice: Joi.object({ version: Joi.string().max(100).required(), text: Joi.string().max(100_000).required() }),
 });
 export const consentCheckQuery = Joi.object({

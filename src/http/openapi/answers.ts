@@ -3,8 +3,8 @@ import type { RunCounts } from '../../campaigns/run.ts';
 import type { Campaign, Step } from '../../campaigns/types.ts';
 import { CHANNELS } from '../../channels/channel.ts';
 import type { ConsentAnswer, LedgerEvent } from '../../consent/check.ts';
-import type { ExportedEvent, Proof, ProofMessage } from '../../consent/proof.ts';
-import type { ConsentAction, RefusalReason } from '../../consent/state.ts';
+import type { ExportedEvent, Proof, ProofEvent, ProofMessage } from '../../consent/proof.ts';
+import { OCCURRED_AT_TOLERANCE, type ConsentAction, type RefusalReason } from '../../consent/state.ts';
 import type { ChainReport } from '../../consent/verify.ts';
 import type { ContactDetail, ContactSummary } from '../../inbound/contacts.ts';
 import type { ContactKind } from '../../inbound/receive.ts';
@@ -349,12 +349,26 @@ const consentCheck: JsonSchema = {
       status: { type: 'string', enum: consentStatuses },
       reason: { type: 'string', enum: refusalReasons },
       deciding_event: orNull(ref('LedgerEvent')),
+      recorded_later: {
+        ...boolean,
+        description: 'the deciding event was recorded after `at`: the ledger did not hold it at that instant (history imported later)',
+      },
     } satisfies Properties<ConsentAnswer & { lead: unknown; channel: unknown; purpose: unknown; at: unknown }>,
     ['reason'],
   ),
   if: { properties: { allowed: { const: false } } },
   then: { required: ['reason'] },
   else: { not: { required: ['reason'] } },
+};
+
+const proofEventProperties: Properties<ProofEvent> = {
+  ...ledgerEventProperties,
+  recorded_later: {
+    ...boolean,
+    description:
+      `recorded more than ${OCCURRED_AT_TOLERANCE.pastMs / 60_000} minutes after it happened ` +
+      '(imported history, or a withdrawal carried over from an erased record)',
+  },
 };
 
 const chainProperties: Properties<ChainReport> = {
@@ -380,7 +394,7 @@ const proofProperties: Properties<Proof> = {
   lead: object({ external_id: string, email: orNull(string), phone: orNull(string), erased: boolean }),
   generated_at: dateTime,
   chain: object(chainProperties, ['broken', 'head']),
-  consent_events: array(ref('LedgerEvent')),
+  consent_events: array(ref('ProofConsentEvent')),
   messages: array(object(proofMessageProperties)),
 };
 
@@ -474,6 +488,7 @@ export const answerSchemas: Record<string, JsonSchema> = {
   ),
   ConsentCheck: consentCheck,
   LedgerEvent: object(ledgerEventProperties),
+  ProofConsentEvent: object(proofEventProperties),
   ConsentProof: object(proofProperties),
   ExportedConsentEvent: object(exportedProperties),
   OpenApiDocument: {

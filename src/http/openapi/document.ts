@@ -64,7 +64,7 @@ const contactId = {
 const notFound = (what: string): ErrorAnswer => ({ description: `no such ${what}`, codes: ['not_found'] });
 const contactActionErrors = (conflict: string, unprocessable: string): Record<number, ErrorAnswer> => ({
   404: notFound('contact (or not within reach)'),
-  409: { description: conflict, codes: ['conflict'] },
+  409: { description: `${conflict}, or its person’s data was erased`, codes: ['conflict'] },
   422: { description: unprocessable, codes: ['unprocessable'] },
 });
 const contact: Answer = { description: 'the contact after the change', json: 'Contact' };
@@ -326,7 +326,10 @@ const OPERATIONS: Operation[] = [
     body: { schema: request.consentBody },
     answers: { 201: { description: 'the ledger event (and the confirmation email, for email marketing)', json: 'ConsentRecorded' } },
     errors: {
-      400: { description: 'invalid input, or `occurred_at` in the future', codes: ['invalid_input'] },
+      400: {
+        description: 'invalid input: an evidence field off the allow-list, or `occurred_at` outside the tolerance around now',
+        codes: ['invalid_input'],
+      },
       404: notFound('lead'),
       422: { description: 'an email marketing grant for a lead without an email address', codes: ['unprocessable'] },
     },
