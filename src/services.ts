@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { authenticateApiKey, createApiKey } from './access/keys.ts';
 import { createSession, endSession, findSession } from './access/sessions.ts';
-import { authenticateUser, findActiveUser, listUsers, saveUser, setAvailable } from './access/users.ts';
+import { signIn, type SignInAttempt } from './access/sign-in.ts';
+import { findActiveUser, listUsers, saveUser, setAvailable } from './access/users.ts';
 import { runGauges } from './campaigns/runs.ts';
 import type { CampaignSet } from './campaigns/set.ts';
 import type { Clock } from './clock.ts';
@@ -44,6 +45,8 @@ export interface ServiceDeps {
   pool: pg.Pool;
   config: Config;
   clock: Clock;
+  /** The engine's signing key; also keys the sign-in throttle's hashes. */
+  secret: string;
   confirmation: ConfirmationDeps;
   loadCampaigns(): CampaignSet;
 }
@@ -57,18 +60,21 @@ export function createServices(deps: ServiceDeps) {
   return {
     /** Whether the database answers (`/healthz`). */
     health: () => ping(pool),
-    access: bound(pool, {
-      authenticateKey: authenticateApiKey,
-      createKey: createApiKey,
-      findActiveUser,
-      authenticateUser,
-      saveUser,
-      listUsers,
-      setAvailable,
-      createSession,
-      findSession,
-      endSession,
-    }),
+    access: {
+      ...bound(pool, {
+        authenticateKey: authenticateApiKey,
+        createKey: createApiKey,
+        findActiveUser,
+        saveUser,
+        listUsers,
+        setAvailable,
+        createSession,
+        findSession,
+        endSession,
+      }),
+      /** Checks a password under the sign-in throttle shared by all processes. */
+      signIn: (attempt: SignInAttempt) => signIn(pool, { secret: deps.secret, limits: deps.config.signIn }, attempt, clock.now()),
+    },
     leads: {
       ...bound(pool, { find: findLeadByExternalId, save: saveLeads, search: searchLeads, timeline: leadTimeline, any: hasLeads }),
       import: (file: string, options: Omit<ImportOptions, 'phoneRegion'> = {}) =>

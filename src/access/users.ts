@@ -34,7 +34,7 @@ const LIST = statement(
 const SET_AVAILABLE = statement('access.set-available', `UPDATE users SET available = $2 WHERE id = $1`);
 
 /** Logins are email addresses, compared trimmed and lowercase. */
-const loginOf = (email: string) => email.trim().toLowerCase();
+export const loginOf = (email: string) => email.trim().toLowerCase();
 
 /** Creates a user, or updates the one with this email (role, name, languages, password). */
 export async function saveUser(
