@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { authenticateApiKey, createApiKey } from './access/keys.ts';
+import { authenticateApiKey, createApiKey, listApiKeys, revokeApiKey } from './access/keys.ts';
+import { disableUser, enableUser } from './access/lifecycle.ts';
 import { createSession, endSession, findSession } from './access/sessions.ts';
 import { signIn, type SignInAttempt } from './access/sign-in.ts';
 import { findActiveUser, listUsers, saveUser, setAvailable } from './access/users.ts';
@@ -64,9 +65,11 @@ export function createServices(deps: ServiceDeps) {
       ...bound(pool, {
         authenticateKey: authenticateApiKey,
         createKey: createApiKey,
+        listKeys: listApiKeys,
         findActiveUser,
         saveUser,
         listUsers,
+        enableUser,
         setAvailable,
         createSession,
         findSession,
@@ -74,6 +77,8 @@ export function createServices(deps: ServiceDeps) {
       }),
       /** Checks a password under the sign-in throttle shared by all processes. */
       signIn: (attempt: SignInAttempt) => signIn(pool, { secret: deps.secret, limits: deps.config.signIn }, attempt, clock.now()),
+      revokeKey: (ref: string) => revokeApiKey(pool, ref, clock.now()),
+      disableUser: (email: string) => disableUser(pool, email, clock.now()),
     },
     leads: {
       ...bound(pool, { find: findLeadByExternalId, save: saveLeads, search: searchLeads, timeline: leadTimeline, any: hasLeads }),
