@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Joi from 'joi';
+import type { SignInLimits } from './access/sign-in.ts';
 import { AppError } from './errors.ts';
 
 /** Everything the engine reads from its environment, validated once at start. */
@@ -38,6 +39,8 @@ export interface Config {
     webhookSecret: string | undefined;
     maxBytes: number;
   };
+  /** Failed sign-ins allowed per 15 minutes, shared by all processes (access/sign-in.ts). */
+  signIn: SignInLimits;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
@@ -81,6 +84,9 @@ const schema = Joi.object({
     .min(1024)
     .max(100 * 1024 * 1024)
     .default(10 * 1024 * 1024),
+  SIGN_IN_MAX_FAILURES: Joi.number().integer().min(1).max(1000).default(5),
+  SIGN_IN_MAX_FAILURES_PER_ADDRESS: Joi.number().integer().min(1).max(100_000).default(20),
+  SIGN_IN_MAX_FAILURES_PER_ACCOUNT: Joi.number().integer().min(1).max(100_000).default(50),
   LOG_LEVEL: Joi.string().valid('debug', 'info', 'warn', 'error', 'silent').default('info'),
 })
   .and('TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN')
@@ -89,6 +95,12 @@ const schema = Joi.object({
     then: Joi.object().or('TWILIO_MESSAGING_SERVICE_SID', 'TWILIO_FROM').messages({
       'object.missing': 'with TWILIO_ACCOUNT_SID set, set TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM as the sender',
     }),
+  })
+  // Checked on the whole object, so defaults count too: one address must not reach the account limit.
+  .assert('.SIGN_IN_MAX_FAILURES_PER_ACCOUNT', Joi.number().greater(Joi.ref('SIGN_IN_MAX_FAILURES_PER_ADDRESS')))
+  .messages({
+    'object.assert':
+      'SIGN_IN_MAX_FAILURES_PER_ACCOUNT (default 50) must be above SIGN_IN_MAX_FAILURES_PER_ADDRESS (default 20), so that one address cannot lock an account',
   })
   .unknown(true)
   .prefs({ abortEarly: false, convert: true });
@@ -143,6 +155,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       smtpHost: value.INBOUND_SMTP_HOST,
       webhookSecret: value.INBOUND_WEBHOOK_SECRET,
       maxBytes: value.INBOUND_MAX_BYTES,
+    },
+    signIn: {
+      perAccountAndAddress: value.SIGN_IN_MAX_FAILURES,
+      perAddress: value.SIGN_IN_MAX_FAILURES_PER_ADDRESS,
+      perAccount: value.SIGN_IN_MAX_FAILURES_PER_ACCOUNT,
     },
     logLevel: value.LOG_LEVEL,
   };

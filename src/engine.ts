@@ -80,7 +80,7 @@ export async function createEngine(config: Config, database: Database, clock: Cl
   );
   const links = { renderer, templatesDir: config.templatesDir, publicUrl: config.publicUrl, secret };
   const stepContext = (set: CampaignSet): StepContext => ({ ...links, set, clock });
-  const services = createServices({ pool, config, clock, confirmation: links, loadCampaigns });
+  const services = createServices({ pool, config, clock, secret, confirmation: links, loadCampaigns });
   let dispatcher: Dispatcher | undefined;
   let agenda: Agenda | undefined;
   let channels: ReturnType<typeof createChannels> | undefined;

@@ -1,7 +1,9 @@
 import type pg from 'pg';
-import { authenticateApiKey, createApiKey } from './access/keys.ts';
+import { authenticateApiKey, createApiKey, listApiKeys, revokeApiKey } from './access/keys.ts';
+import { disableUser, enableUser } from './access/lifecycle.ts';
 import { createSession, endSession, findSession } from './access/sessions.ts';
-import { authenticateUser, findActiveUser, listUsers, saveUser, setAvailable } from './access/users.ts';
+import { signIn, type SignInAttempt } from './access/sign-in.ts';
+import { findActiveUser, listUsers, saveUser, setAvailable } from './access/users.ts';
 import { runGauges } from './campaigns/runs.ts';
 import type { CampaignSet } from './campaigns/set.ts';
 import { outboxDir } from './channels/index.ts';
@@ -45,6 +47,8 @@ export interface ServiceDeps {
   pool: pg.Pool;
   config: Config;
   clock: Clock;
+  /** The engine's signing key; also keys the sign-in throttle's hashes. */
+  secret: string;
   confirmation: ConfirmationDeps;
   loadCampaigns(): CampaignSet;
 }
@@ -58,18 +62,25 @@ export function createServices(deps: ServiceDeps) {
   return {
     /** Whether the database answers (`/healthz`). */
     health: () => ping(pool),
-    access: bound(pool, {
-      authenticateKey: authenticateApiKey,
-      createKey: createApiKey,
-      findActiveUser,
-      authenticateUser,
-      saveUser,
-      listUsers,
-      setAvailable,
-      createSession,
-      findSession,
-      endSession,
-    }),
+    access: {
+      ...bound(pool, {
+        authenticateKey: authenticateApiKey,
+        createKey: createApiKey,
+        listKeys: listApiKeys,
+        findActiveUser,
+        saveUser,
+        listUsers,
+        enableUser,
+        setAvailable,
+        createSession,
+        findSession,
+        endSession,
+      }),
+      /** Checks a password under the sign-in throttle shared by all processes. */
+      signIn: (attempt: SignInAttempt) => signIn(pool, { secret: deps.secret, limits: deps.config.signIn }, attempt, clock.now()),
+      revokeKey: (ref: string) => revokeApiKey(pool, ref, clock.now()),
+      disableUser: (email: string) => disableUser(pool, email, clock.now()),
+    },
     leads: {
       ...bound(pool, { find: findLeadByExternalId, save: saveLeads, timeline: leadTimeline, any: hasLeads }),
       search: (text: string) => searchLeads(pool, text, deps.config.phoneRegion),

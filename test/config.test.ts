@@ -31,4 +31,16 @@ describe('configuration', () => {
     expect(config.publicUrl).to.equal('http://localhost:3000');
     expect(config.dispatch).to.include({ batchSize: 200, concurrency: 10 });
   });
+
+  it('refuses an account-wide sign-in limit that one address could reach, defaults included', () => {
+    expect(loadConfig({}).signIn).to.deep.equal({ perAccountAndAddress: 5, perAddress: 20, perAccount: 50 });
+    for (const env of [{ SIGN_IN_MAX_FAILURES_PER_ADDRESS: '60' }, { SIGN_IN_MAX_FAILURES_PER_ACCOUNT: '20' }]) {
+      expect(() => loadConfig(env))
+        .to.throw(AppError)
+        .with.property('details')
+        .that.deep.equals([
+          'SIGN_IN_MAX_FAILURES_PER_ACCOUNT (default 50) must be above SIGN_IN_MAX_FAILURES_PER_ADDRESS (default 20), so that one address cannot lock an account',
+        ]);
+    }
+  });
 });

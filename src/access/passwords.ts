@@ -12,6 +12,13 @@ const scrypt = promisify(crypto.scrypt) as (
 const PARAMS = { N: 32_768, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 const KEY_LENGTH = 32;
 
+let verifications = 0;
+
+/** How many passwords this process has verified (each one scrypt): what the sign-in throttle lets through. */
+export function passwordVerifications(): number {
+  return verifications;
+}
+
 /** `scrypt$N$r$p$salt$hash`, so the cost can rise later without invalidating stored hashes. */
 export async function hashPassword(password: string): Promise<string> {
   const salt = crypto.randomBytes(16);
@@ -22,6 +29,7 @@ export async function hashPassword(password: string): Promise<string> {
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const [scheme, n, r, p, salt, hash] = stored.split('$');
   if (scheme !== 'scrypt' || !salt || !hash) return false;
+  verifications++;
   const expected = Buffer.from(hash, 'base64url');
   const actual = await scrypt(password, Buffer.from(salt, 'base64url'), expected.length, {
     N: Number(n),

@@ -1,4 +1,4 @@
-import { bigint, bigserial, boolean, pgTable, text, timestamp, type AnyPgColumn } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, index, integer, pgTable, text, timestamp, type AnyPgColumn } from 'drizzle-orm/pg-core';
 
 export const ROLES = ['admin', 'marketer', 'service', 'compliance'] as const;
 export type Role = (typeof ROLES)[number];
@@ -44,3 +44,20 @@ export const sessions = pgTable('sessions', {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
 });
+
+/**
+ * Sign-in throttle (access/sign-in.ts): one counter per key, shared by every process. Keys are
+ * keyed hashes of an account, a client address or both, never the email or address itself.
+ */
+export const signInThrottle = pgTable(
+  'sign_in_throttle',
+  {
+    /** `<kind>:<keyed hash>`, kind being account, address, pair or known. */
+    key: text('key').primaryKey(),
+    /** Failed (or still running) attempts counted in this key's window. */
+    attempts: integer('attempts').notNull(),
+    /** When the window ends and the row may be pruned. */
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('sign_in_throttle_expires_idx').on(t.expiresAt)],
+);

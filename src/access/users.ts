@@ -16,12 +16,19 @@ export interface User {
 export const MIN_PASSWORD = 10;
 const USER_COLUMNS = 'id, email, name, role, languages, available';
 
+// A new password ends every session the person had (whoever knew the old one is signed out), and
+// saving a disabled person enables them again.
 const SAVE = statement(
   'access.save-user',
-  `INSERT INTO users (email, name, role, password_hash, languages) VALUES ($1, $2, $3, $4, $5)
-   ON CONFLICT (email) DO UPDATE SET name = excluded.name, role = excluded.role, password_hash = excluded.password_hash,
-          languages = excluded.languages, disabled_at = NULL
-   RETURNING ${USER_COLUMNS}, (xmax = 0) AS created`,
+  `WITH saved AS (
+     INSERT INTO users (email, name, role, password_hash, languages) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (email) DO UPDATE SET name = excluded.name, role = excluded.role, password_hash = excluded.password_hash,
+            languages = excluded.languages, disabled_at = NULL
+     RETURNING ${USER_COLUMNS}, (xmax = 0) AS created
+   ), signed_out AS (
+     DELETE FROM sessions WHERE user_id IN (SELECT id FROM saved)
+   )
+   SELECT * FROM saved`,
 );
 const ACTIVE_BY_EMAIL = statement(
   'access.active-user-by-email',
@@ -29,14 +36,18 @@ const ACTIVE_BY_EMAIL = statement(
 );
 const LIST = statement(
   'access.list-users',
-  `SELECT ${USER_COLUMNS} FROM users WHERE disabled_at IS NULL AND ($1::text[] IS NULL OR role = ANY($1)) ORDER BY email`,
+  `SELECT ${USER_COLUMNS}, disabled_at AS "disabledAt" FROM users
+    WHERE ($2 OR disabled_at IS NULL) AND ($1::text[] IS NULL OR role = ANY($1)) ORDER BY email`,
 );
 const SET_AVAILABLE = statement('access.set-available', `UPDATE users SET available = $2 WHERE id = $1`);
 
 /** Logins are email addresses, compared trimmed and lowercase. */
-const loginOf = (email: string) => email.trim().toLowerCase();
+export const loginOf = (email: string) => email.trim().toLowerCase();
 
-/** Creates a user, or updates the one with this email (role, name, languages, password). */
+/**
+ * Creates a user, or updates the one with this email (role, name, languages, password); updating
+ * signs them out everywhere and enables them if they were disabled.
+ */
 export async function saveUser(
   db: Queryable,
   input: { email: string; name?: string; role: Role; password: string; languages?: string[] },
@@ -81,8 +92,9 @@ export async function authenticateUser(db: Queryable, email: string, password: s
   return user;
 }
 
-export async function listUsers(db: Queryable, roles?: Role[]): Promise<User[]> {
-  const { rows } = await db.query<User>(LIST, [roles ?? null]);
+/** Users (with one of `roles`, when given); disabled ones only when asked for. */
+export async function listUsers(db: Queryable, roles?: Role[], includeDisabled = false): Promise<(User & { disabledAt: Date | null })[]> {
+  const { rows } = await db.query<User & { disabledAt: Date | null }>(LIST, [roles ?? null, includeDisabled]);
   return rows;
 }
 

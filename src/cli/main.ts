@@ -1,7 +1,7 @@
 import { loadConfig } from '../config.ts';
 import { openEngine, type OpenEngine } from '../engine.ts';
 import { AppError } from '../errors.ts';
-import { setLogLevel } from '../log.ts';
+import { describeError, setLogLevel } from '../log.ts';
 import type { CliContext, Command } from './command.ts';
 import { commands } from './commands/index.ts';
 
@@ -61,6 +61,6 @@ function reportError(err: unknown, command: Command): number {
     }
     return err.code === 'invalid_campaign' ? EXIT.problems : EXIT.failure;
   }
-  process.stderr.write(`touchpoint: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.stderr.write(`touchpoint: unexpected error: ${describeError(err)}\n`);
   return EXIT.failure;
 }

@@ -8,3 +8,8 @@ export function formatTable(headers: string[], rows: string[][]): string {
       .trimEnd();
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
+
+/** An instant for a table cell: UTC to the minute (`2026-03-02 14:05Z`), `-` for none. */
+export function formatInstant(at: Date | null): string {
+  return at ? `${at.toISOString().slice(0, 16).replace('T', ' ')}Z` : '-';
+}

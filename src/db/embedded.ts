@@ -257,7 +257,10 @@ export async function startEmbeddedPostgres(dataDir: string, database = 'touchpo
         fs.mkdirSync(sockets, { recursive: true, mode: 0o755 });
         if (ids.uid !== undefined) fs.chownSync(sockets, ids.uid, ids.gid!);
       }
-      const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='${sockets ?? ''}' -c max_connections=200`;
+      // The server log keeps what the server does (start, stop, checkpoints, fatal errors) but not
+      // the errors of statements, whose message, DETAIL and CONTEXT quote the values of the row
+      // (addresses, names): the engine logs those itself, without the values (src/log.ts).
+      const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='${sockets ?? ''}' -c max_connections=200 -c log_min_messages=log`;
       try {
         await pgCtl(bin, ['start', '-D', pgDir, '-l', logFile, '-w', '-t', '60', '-o', options], ids);
       } catch (cause) {

@@ -19,6 +19,9 @@ export const LOCKS = {
   consentChain: 7_245_005,
   /** Keeps two campaigns from both taking a lead's last slot under a frequency cap, keyed by lead id. */
   frequencyCap: 7_245_006,
+  /** Serialise the sign-in attempts from one client address, and to one account (taken in this order). */
+  signInAddress: 7_245_007,
+  signInAccount: 7_245_008,
 } as const;
 
 export type LockId = (typeof LOCKS)[keyof typeof LOCKS];

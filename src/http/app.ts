@@ -70,7 +70,7 @@ function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunc
     // body-parser's errors (malformed JSON, too large) carry their own 4xx status.
     res.status(status).json({ error: 'invalid_input', message: (err as Error).message, details: [] });
   } else {
-    log.error('request failed', { method: req.method, path: req.path, error: (err as Error)?.stack ?? String(err) });
+    log.error('request failed', { method: req.method, path: req.path, error: err });
     res.status(500).json({ error: 'internal', message: 'internal error; see the server log', details: [] });
   }
 }

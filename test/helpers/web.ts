@@ -1,7 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:http';
+import type { Clock } from '../../src/clock.ts';
 import type { Engine } from '../../src/engine.ts';
 import { createApp } from '../../src/http/app.ts';
+import { testEngine, type TestEngine } from './engine.ts';
 
 export interface TestWeb {
   /** http://127.0.0.1:<port>, known before the engine exists, so it can be its PUBLIC_URL. */
@@ -46,4 +48,23 @@ export async function logIn(base: string, email: string, password: string): Prom
     .split(';')[0]!;
   const page = await (await fetch(`${base}/`, { headers: { cookie } })).text();
   return { cookie, csrf: /name="_csrf" value="([^"]+)"/.exec(page)?.[1] ?? '' };
+}
+
+/**
+ * An engine on a fresh database, served over HTTP at its PUBLIC_URL, for the enclosing `describe`
+ * (started before its tests, closed after); call the result for both.
+ */
+export function useServedEngine(env: Record<string, string> = {}, clock?: Clock): () => { t: TestEngine; web: TestWeb } {
+  let served: { t: TestEngine; web: TestWeb } | undefined;
+  before(async () => {
+    const web = await startWeb();
+    const t = await testEngine({ PUBLIC_URL: web.base, ...env }, clock);
+    web.serve(t.engine);
+    served = { t, web };
+  });
+  after(async () => {
+    await served?.web.close();
+    await served?.t.close();
+  });
+  return () => served!;
 }

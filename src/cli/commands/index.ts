@@ -3,12 +3,12 @@ import { consentCheckCommand, consentExportCommand, consentProofCommand, consent
 import { leadsEraseCommand } from './erase.ts';
 import { eventsSendCommand } from './events.ts';
 import { consentImportCommand, leadsImportCommand } from './imports.ts';
-import { keysCreateCommand } from './keys.ts';
+import { keysCreateCommand, keysListCommand, keysRevokeCommand } from './keys.ts';
 import { planCommand } from './plan.ts';
 import { previewCommand } from './preview.ts';
 import { runCommand } from './run.ts';
 import { serveCommand, workerCommand } from './serve.ts';
-import { usersAddCommand, usersListCommand } from './users.ts';
+import { usersAddCommand, usersDisableCommand, usersEnableCommand, usersListCommand } from './users.ts';
 import { validateCommand } from './validate.ts';
 
 /** Every CLI command, in the order `touchpoint --help` lists them. */
@@ -28,6 +28,10 @@ export const commands: Command[] = [
   serveCommand,
   workerCommand,
   keysCreateCommand,
+  keysListCommand,
+  keysRevokeCommand,
   usersAddCommand,
   usersListCommand,
+  usersDisableCommand,
+  usersEnableCommand,
 ];

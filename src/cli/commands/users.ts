@@ -1,10 +1,11 @@
 import readline from 'node:readline';
 import { ROLES, type Role } from '../../access/schema.ts';
+import { KEY_CACHE_MS } from '../../access/keys.ts';
 import { MIN_PASSWORD } from '../../access/users.ts';
 import { AppError } from '../../errors.ts';
 import { parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
-import { formatTable } from '../table.ts';
+import { formatInstant, formatTable } from '../table.ts';
 
 /** A password from a pipe (scripts, CI), or typed twice at a terminal without echo. */
 async function readPassword(stderr: NodeJS.WriteStream): Promise<string> {
@@ -36,7 +37,7 @@ async function readPassword(stderr: NodeJS.WriteStream): Promise<string> {
 
 export const usersAddCommand: Command = {
   name: ['users', 'add'],
-  summary: 'create or update a web UI user; the password is read from stdin or asked for',
+  summary: 'create or update a web UI user (updating signs them out everywhere); the password is read from stdin or asked for',
   usage: `users add <email> --role ${ROLES.join('|')} [--name <name>] [--languages en,de]`,
   async run(args, ctx) {
     const { values, positionals } = parseCommandArgs(args, {
@@ -58,7 +59,7 @@ export const usersAddCommand: Command = {
     const engine = await ctx.engine();
     const { user, created } = await engine.access.saveUser({ email, role, name: values.name, password, languages });
     ctx.stderr.write(
-      `${created ? 'Created' : 'Updated'} ${user.role} user ${user.email}${languages.length ? ` (${languages.join(', ')})` : ''}.\n`,
+      `${created ? 'Created' : 'Updated'} ${user.role} user ${user.email}${languages.length ? ` (${languages.join(', ')})` : ''}${created ? '' : '; their sessions are ended'}.\n`,
     );
     return 0;
   },
@@ -66,17 +67,52 @@ export const usersAddCommand: Command = {
 
 export const usersListCommand: Command = {
   name: ['users', 'list'],
-  summary: 'list web UI users',
+  summary: 'list web UI users, disabled ones included',
   usage: 'users list',
   async run(args, ctx) {
     parseCommandArgs(args, {}, false);
-    const users = await (await ctx.engine()).access.listUsers();
+    const users = await (await ctx.engine()).access.listUsers(undefined, true);
     ctx.stdout.write(
       formatTable(
-        ['email', 'name', 'role', 'languages', 'available'],
-        users.map((u) => [u.email, u.name, u.role, u.languages.join(','), u.available ? 'yes' : 'no']),
+        ['email', 'name', 'role', 'languages', 'available', 'disabled'],
+        users.map((u) => [u.email, u.name, u.role, u.languages.join(','), u.available ? 'yes' : 'no', formatInstant(u.disabledAt)]),
       ) + '\n',
     );
+    return 0;
+  },
+};
+
+/** The one email address `users disable|enable` take. */
+function oneEmail(args: string[], command: string): string {
+  const { positionals } = parseCommandArgs(args, {});
+  if (positionals.length !== 1) throw new AppError('invalid_input', `users ${command} takes exactly one email address`);
+  return positionals[0]!;
+}
+
+export const usersDisableCommand: Command = {
+  name: ['users', 'disable'],
+  summary: 'disable a user: ends their sessions, refuses their password, stops the API keys acting for them',
+  usage: 'users disable <email>',
+  async run(args, ctx) {
+    const email = oneEmail(args, 'disable');
+    const result = await (await ctx.engine()).access.disableUser(email);
+    ctx.stderr.write(
+      result.already
+        ? `${email} was already disabled (since ${formatInstant(result.disabledAt)}).\n`
+        : `Disabled ${email}: ${result.sessions} session(s) ended; ${result.keys} API key(s) acting for them stop working (in running servers within ${KEY_CACHE_MS / 1000} seconds).\n`,
+    );
+    return 0;
+  },
+};
+
+export const usersEnableCommand: Command = {
+  name: ['users', 'enable'],
+  summary: 'enable a disabled user again (same password; their unrevoked keys work again)',
+  usage: 'users enable <email>',
+  async run(args, ctx) {
+    const email = oneEmail(args, 'enable');
+    const { already } = await (await ctx.engine()).access.enableUser(email);
+    ctx.stderr.write(already ? `${email} is not disabled.\n` : `Enabled ${email}; they can sign in again.\n`);
     return 0;
   },
 };

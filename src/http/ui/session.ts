@@ -11,15 +11,11 @@ import { page, type Guard } from './kit.ts';
 /**
  * Signing in and out. Sessions live in PostgreSQL behind an HttpOnly SameSite cookie; every form
  * carries the session's CSRF token (the login form a double-submit cookie), so another site can
- * neither read nor post on someone's behalf. Too many wrong passwords lock a login for a while.
+ * neither read nor post on someone's behalf. Too many wrong passwords are throttled by account and
+ * by client address (access/sign-in.ts); `req.ip` trusts X-Forwarded-For only from a loopback proxy.
  */
 const SESSION_COOKIE = 'tp_session';
 const LOGIN_COOKIE = 'tp_login';
-
-/** Too many wrong passwords for one login lock it for a while; kept per process. */
-const FAILURES_ALLOWED = 5;
-const LOCK_MS = 15 * 60_000;
-const failures = new Map<string, { count: number; until: number }>();
 
 function cookies(req: Request): Record<string, string> {
   const out: Record<string, string> = {};
@@ -77,18 +73,18 @@ export function sessions(engine: Engine) {
         page(res, 'login', 'Sign in', req, { loginCsrf, next: safeNext(body.next), email, error }, status);
       };
       if (!sameSecret(body._csrf, cookies(req)[LOGIN_COOKIE])) return again('The sign-in form expired; please try again.', 403);
-      const lock = failures.get(email);
-      if (lock && lock.count >= FAILURES_ALLOWED && lock.until > Date.now())
-        return again('Too many failed attempts; try again in 15 minutes.', 429);
-      const user = await engine.access.authenticateUser(email, body.password ?? '');
-      if (!user) {
-        const count = (lock && lock.until > Date.now() ? lock.count : 0) + 1;
-        failures.set(email, { count, until: Date.now() + LOCK_MS });
-        log.warn('failed sign-in', { email, ip: req.ip });
+      const result = await engine.access.signIn({ email, password: body.password ?? '', address: req.ip });
+      if (result.outcome === 'throttled') {
+        const minutes = Math.max(1, Math.ceil(result.retryAfterMs / 60_000));
+        log.warn('sign-in throttled', { account: result.account, ip: req.ip });
+        res.set('Retry-After', String(Math.ceil(result.retryAfterMs / 1000)));
+        return again(`Too many failed attempts; try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`, 429);
+      }
+      if (result.outcome === 'refused') {
+        log.warn('failed sign-in', { account: result.account, ip: req.ip });
         return again('Wrong email or password.', 401);
       }
-      failures.delete(email);
-      const { token } = await engine.access.createSession(user.id, engine.clock.now());
+      const { token } = await engine.access.createSession(result.user.id, engine.clock.now());
       res.set('Set-Cookie', [cookie(SESSION_COOKIE, token, SESSION_TTL_MS), cookie(LOGIN_COOKIE, '', 0)]);
       res.redirect(303, safeNext(body.next));
     });
