@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Joi from 'joi';
 import { AppError } from './errors.ts';
+import { DEFAULT_MAX_FILE_BYTES } from './yaml/positions.ts';
 
 /** Everything the engine reads from its environment, validated once at start. */
 export interface Config {
@@ -10,6 +11,8 @@ export interface Config {
   dataDir: string;
   campaignsDir: string;
   templatesDir: string;
+  /** Campaign files (and personas.yaml, inbound.yaml) larger than this are a problem, never parsed. */
+  campaignMaxFileBytes: number;
   port: number;
   publicUrl: string;
   /** Key that signs links and addresses in messages (unsubscribe, double opt-in, reply tokens); generated and kept in the database when unset. */
@@ -46,6 +49,11 @@ const schema = Joi.object({
   TOUCHPOINT_DATA_DIR: Joi.string().default('./var'),
   CAMPAIGNS_DIR: Joi.string().default('./campaigns'),
   TEMPLATES_DIR: Joi.string().default('./templates'),
+  CAMPAIGN_MAX_FILE_BYTES: Joi.number()
+    .integer()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(DEFAULT_MAX_FILE_BYTES),
   PORT: Joi.number().port().default(3000),
   PUBLIC_URL: Joi.string().uri({ scheme: ['http', 'https'] }),
   TOUCHPOINT_SECRET: Joi.string().min(32),
@@ -113,6 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     dataDir: path.resolve(cwd, value.TOUCHPOINT_DATA_DIR),
     campaignsDir: path.resolve(cwd, value.CAMPAIGNS_DIR),
     templatesDir: path.resolve(cwd, value.TEMPLATES_DIR),
+    campaignMaxFileBytes: value.CAMPAIGN_MAX_FILE_BYTES,
     port,
     publicUrl,
     secret: value.TOUCHPOINT_SECRET,
