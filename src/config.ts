@@ -40,6 +40,10 @@ export interface Config {
     smtpHost: string;
     webhookSecret: string | undefined;
     maxBytes: number;
+    /** Recipients the SMTP listener takes per message; more are answered 452 (the sender sends them in another round). */
+    maxRecipients: number;
+    /** SMTP connections open at once from one client address; more are answered 421. */
+    maxConnectionsPerClient: number;
   };
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
@@ -89,6 +93,8 @@ const schema = Joi.object({
     .min(1024)
     .max(100 * 1024 * 1024)
     .default(10 * 1024 * 1024),
+  INBOUND_SMTP_MAX_RECIPIENTS: Joi.number().integer().min(1).max(10_000).default(100),
+  INBOUND_SMTP_MAX_CONNECTIONS_PER_CLIENT: Joi.number().integer().min(1).max(10_000).default(10),
   LOG_LEVEL: Joi.string().valid('debug', 'info', 'warn', 'error', 'silent').default('info'),
 })
   .and('TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN')
@@ -152,6 +158,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       smtpHost: value.INBOUND_SMTP_HOST,
       webhookSecret: value.INBOUND_WEBHOOK_SECRET,
       maxBytes: value.INBOUND_MAX_BYTES,
+      maxRecipients: value.INBOUND_SMTP_MAX_RECIPIENTS,
+      maxConnectionsPerClient: value.INBOUND_SMTP_MAX_CONNECTIONS_PER_CLIENT,
     },
     logLevel: value.LOG_LEVEL,
   };
