@@ -3,6 +3,7 @@ import path from 'node:path';
 import Joi from 'joi';
 import type { SignInLimits } from './access/sign-in.ts';
 import { AppError } from './errors.ts';
+import { DEFAULT_MAX_FILE_BYTES } from './yaml/positions.ts';
 
 /** Everything the engine reads from its environment, validated once at start. */
 export interface Config {
@@ -11,6 +12,8 @@ export interface Config {
   dataDir: string;
   campaignsDir: string;
   templatesDir: string;
+  /** Campaign files (and personas.yaml, inbound.yaml) larger than this are a problem, never parsed. */
+  campaignMaxFileBytes: number;
   port: number;
   publicUrl: string;
   /** Key that signs links and addresses in messages (unsubscribe, double opt-in, reply tokens); generated and kept in the database when unset. */
@@ -38,6 +41,10 @@ export interface Config {
     smtpHost: string;
     webhookSecret: string | undefined;
     maxBytes: number;
+    /** Recipients the SMTP listener takes per message; more are answered 452 (the sender sends them in another round). */
+    maxRecipients: number;
+    /** SMTP connections open at once from one client address; more are answered 421. */
+    maxConnectionsPerClient: number;
   };
   /** Failed sign-ins allowed per 15 minutes, shared by all processes (access/sign-in.ts). */
   signIn: SignInLimits;
@@ -49,6 +56,11 @@ const schema = Joi.object({
   TOUCHPOINT_DATA_DIR: Joi.string().default('./var'),
   CAMPAIGNS_DIR: Joi.string().default('./campaigns'),
   TEMPLATES_DIR: Joi.string().default('./templates'),
+  CAMPAIGN_MAX_FILE_BYTES: Joi.number()
+    .integer()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(DEFAULT_MAX_FILE_BYTES),
   PORT: Joi.number().port().default(3000),
   PUBLIC_URL: Joi.string().uri({ scheme: ['http', 'https'] }),
   TOUCHPOINT_SECRET: Joi.string().min(32),
@@ -87,6 +99,8 @@ const schema = Joi.object({
   SIGN_IN_MAX_FAILURES: Joi.number().integer().min(1).max(1000).default(5),
   SIGN_IN_MAX_FAILURES_PER_ADDRESS: Joi.number().integer().min(1).max(100_000).default(20),
   SIGN_IN_MAX_FAILURES_PER_ACCOUNT: Joi.number().integer().min(1).max(100_000).default(50),
+  INBOUND_SMTP_MAX_RECIPIENTS: Joi.number().integer().min(1).max(10_000).default(100),
+  INBOUND_SMTP_MAX_CONNECTIONS_PER_CLIENT: Joi.number().integer().min(1).max(10_000).default(10),
   LOG_LEVEL: Joi.string().valid('debug', 'info', 'warn', 'error', 'silent').default('info'),
 })
   .and('TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN')
@@ -125,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     dataDir: path.resolve(cwd, value.TOUCHPOINT_DATA_DIR),
     campaignsDir: path.resolve(cwd, value.CAMPAIGNS_DIR),
     templatesDir: path.resolve(cwd, value.TEMPLATES_DIR),
+    campaignMaxFileBytes: value.CAMPAIGN_MAX_FILE_BYTES,
     port,
     publicUrl,
     secret: value.TOUCHPOINT_SECRET,
@@ -155,6 +170,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       smtpHost: value.INBOUND_SMTP_HOST,
       webhookSecret: value.INBOUND_WEBHOOK_SECRET,
       maxBytes: value.INBOUND_MAX_BYTES,
+      maxRecipients: value.INBOUND_SMTP_MAX_RECIPIENTS,
+      maxConnectionsPerClient: value.INBOUND_SMTP_MAX_CONNECTIONS_PER_CLIENT,
     },
     signIn: {
       perAccountAndAddress: value.SIGN_IN_MAX_FAILURES,

@@ -1,5 +1,5 @@
 import type { Agenda } from 'agenda';
-import { loadCampaignSet } from './campaigns/load.ts';
+import { liveCampaigns } from './campaigns/live.ts';
 import { planCampaign, type Plan } from './campaigns/plan.ts';
 import { runCampaign, type RunOptions } from './campaigns/run.ts';
 import type { CampaignSet } from './campaigns/set.ts';
@@ -33,7 +33,10 @@ export interface Engine extends Services {
   secret: string;
   /** Renders templates (compiled once per process). */
   renderer: TemplateRenderer;
-  /** Campaign files as on disk (re-read when older than a couple of seconds). */
+  /**
+   * The campaign files as last loaded: reloaded in the background when they change, never on the
+   * caller's path; a file that turned bad keeps its last good version (campaigns/live.ts).
+   */
   loadCampaigns(): CampaignSet;
   /** What recording steps needs, for a set of campaigns. */
   stepContext(set: CampaignSet): StepContext;
@@ -53,31 +56,15 @@ export interface Engine extends Services {
   stop(): Promise<void>;
 }
 
-/**
- * Campaign files are re-read at most this often: edits take effect within seconds, without a
- * restart, and a busy event intake does not parse YAML for every request.
- */
-const CAMPAIGN_RELOAD_MS = 2_000;
-
-function cachedFor<T>(ms: number, load: () => T): () => T {
-  let value: T | undefined;
-  let loadedAt = 0;
-  return () => {
-    if (value === undefined || Date.now() - loadedAt > ms) {
-      value = load();
-      loadedAt = Date.now();
-    }
-    return value;
-  };
-}
-
 export async function createEngine(config: Config, database: Database, clock: Clock = systemClock): Promise<Engine> {
   const { pool } = database;
   const secret = await signingSecret(pool, config.secret);
   const renderer = new TemplateRenderer(config.templatesDir);
-  const loadCampaigns = cachedFor(CAMPAIGN_RELOAD_MS, () =>
-    loadCampaignSet({ campaignsDir: config.campaignsDir, templatesDir: config.templatesDir }),
+  const campaigns = liveCampaigns(
+    { campaignsDir: config.campaignsDir, templatesDir: config.templatesDir, maxFileBytes: config.campaignMaxFileBytes },
+    clock,
   );
+  const loadCampaigns = campaigns.current;
   const links = { renderer, templatesDir: config.templatesDir, publicUrl: config.publicUrl, secret };
   const stepContext = (set: CampaignSet): StepContext => ({ ...links, set, clock });
   const services = createServices({ pool, config, clock, secret, confirmation: links, loadCampaigns });
@@ -142,6 +129,7 @@ export async function createEngine(config: Config, database: Database, clock: Cl
       // Idempotent: the CLI shell stops the engine again after a command that stopped it itself.
       const [scheduler, sender, adapters] = [agenda, dispatcher, channels];
       agenda = dispatcher = channels = undefined;
+      campaigns.stop();
       await scheduler?.drain(30_000);
       log.debug('scheduler drained');
       await sender?.stop();

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Channel } from '../channels/channel.ts';
-import { AppError } from '../errors.ts';
+import { AppError, errorMessage } from '../errors.ts';
 import { DEFAULT_INBOUND, INBOUND_FILE, loadInboundRules } from '../inbound/rules.ts';
 import { DEFAULT_PERSONA, type Persona } from '../leads/personas.ts';
 import { hasFallbackTemplate } from '../render/templates.ts';
-import { readYamlFile, validateYaml, type YamlFile } from '../yaml/positions.ts';
+import { DEFAULT_MAX_FILE_BYTES, readYamlFile, validateYaml, type YamlFile } from '../yaml/positions.ts';
 import type { Problem } from '../yaml/problems.ts';
 import { channelsOf } from './decide.ts';
 import type { CampaignSet } from './set.ts';
@@ -16,20 +16,38 @@ export const PERSONAS_FILE = 'personas.yaml';
 /** Not campaigns: personas, and the service team's queues and rules. */
 const RESERVED_FILES = new Set([PERSONAS_FILE, INBOUND_FILE]);
 
-interface LoadOptions {
+export interface LoadOptions {
   campaignsDir: string;
   templatesDir: string;
-  /** Only these files (personas.yaml is still read for reference checks). */
+  /** A larger file is a problem and is not read (CAMPAIGN_MAX_FILE_BYTES). */
+  maxFileBytes?: number;
+  /** Only these files, a folder meaning its YAML files (personas.yaml is still read for reference checks). */
   files?: string[];
+}
+
+/** The YAML files of a folder, in name order. */
+function yamlFilesIn(dir: string): string[] {
+  return fs
+    .readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()
+    .map((f) => path.join(dir, f));
+}
+
+/** Files named on a command line, as absolute paths; a folder stands for its YAML files. */
+function namedFiles(files: string[]): string[] {
+  return files
+    .map((f) => path.resolve(f))
+    .flatMap((f) => (fs.statSync(f, { throwIfNoEntry: false })?.isDirectory() ? yamlFilesIn(f) : [f]));
 }
 
 /**
  * Loads every campaign file and personas.yaml, collecting all problems at once. A campaign with
  * errors is left out of `campaigns`; every other one is kept, so one broken file never hides the
- * rest.
+ * rest. Nothing in a file makes this throw: whatever goes wrong is a problem of that file.
  */
 export function loadCampaignSet(options: LoadOptions): CampaignSet {
-  const { campaignsDir, templatesDir } = options;
+  const { campaignsDir, templatesDir, maxFileBytes = DEFAULT_MAX_FILE_BYTES } = options;
   const problems: Problem[] = [];
   const campaigns = new Map<string, Campaign>();
 
@@ -38,16 +56,11 @@ export function loadCampaignSet(options: LoadOptions): CampaignSet {
     return { campaigns, personas: [], problems, files: new Map(), inbound: DEFAULT_INBOUND };
   }
   const personasPath = path.join(campaignsDir, PERSONAS_FILE);
-  const personas = fs.existsSync(personasPath) ? loadPersonas(personasPath, problems) : [];
+  const personas = fs.existsSync(personasPath) ? loadPersonas(personasPath, maxFileBytes, problems) : [];
   const inboundPath = path.join(campaignsDir, INBOUND_FILE);
 
-  const files = options.files
-    ? options.files.map((f) => path.resolve(f)).filter((f) => f !== personasPath && f !== inboundPath)
-    : fs
-        .readdirSync(campaignsDir)
-        .filter((f) => /\.ya?ml$/.test(f) && !RESERVED_FILES.has(f))
-        .sort()
-        .map((f) => path.join(campaignsDir, f));
+  const named = options.files && namedFiles(options.files);
+  const files = (named ?? yamlFilesIn(campaignsDir)).filter((f) => !RESERVED_FILES.has(path.basename(f)));
 
   const declared = new Map<string, string>();
   for (const file of files) {
@@ -56,18 +69,23 @@ export function loadCampaignSet(options: LoadOptions): CampaignSet {
       continue;
     }
     const fileProblems: Problem[] = [];
-    const { yaml, campaign } = loadCampaign(file, personas, templatesDir, fileProblems);
-    const id = yaml.declared(['id']);
-    if (typeof id === 'string') {
-      const first = declared.get(id);
-      if (first) fileProblems.push(yaml.problem(['id'], `campaign id '${id}' is already used by ${path.basename(first)}`));
-      else declared.set(id, file);
+    try {
+      const { yaml, campaign } = loadCampaign(file, { personas, templatesDir, maxFileBytes }, fileProblems);
+      const id = yaml.declared(['id']);
+      if (typeof id === 'string') {
+        const first = declared.get(id);
+        if (first) fileProblems.push(yaml.problem(['id'], `campaign id '${id}' is already used by ${path.basename(first)}`));
+        else declared.set(id, file);
+      }
+      if (campaign && !fileProblems.some((p) => p.severity === 'error')) campaigns.set(campaign.id, campaign);
+    } catch (err) {
+      // Whatever else goes wrong with one file (a template folder that cannot be read, say) is that file's problem.
+      fileProblems.push({ file, line: 1, col: 1, message: `cannot be checked: ${errorMessage(err)}`, severity: 'error' });
     }
     problems.push(...fileProblems);
-    if (campaign && !fileProblems.some((p) => p.severity === 'error')) campaigns.set(campaign.id, campaign);
   }
-  const wantsInbound = !options.files || options.files.some((f) => path.resolve(f) === inboundPath);
-  const inbound = wantsInbound ? loadInboundRules(campaignsDir, campaigns.values(), problems) : DEFAULT_INBOUND;
+  const wantsInbound = !named || named.includes(inboundPath);
+  const inbound = wantsInbound ? loadInboundRules(campaignsDir, campaigns.values(), maxFileBytes, problems) : DEFAULT_INBOUND;
   problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col);
   return { campaigns, personas, problems, files: declared, inbound };
 }
@@ -86,8 +104,8 @@ export function requireCampaign(set: CampaignSet, id: string): Campaign {
   throw new AppError('not_found', `no campaign '${id}'; known: ${[...set.campaigns.keys()].join(', ') || 'none'}`);
 }
 
-function loadPersonas(file: string, problems: Problem[]): Persona[] {
-  const { yaml, problems: syntax } = readYamlFile(file);
+function loadPersonas(file: string, maxFileBytes: number, problems: Problem[]): Persona[] {
+  const { yaml, problems: syntax } = readYamlFile(file, maxFileBytes);
   problems.push(...syntax);
   if (yaml.data === undefined) return [];
   const parsed = validateYaml<{ personas: Persona[] }>(yaml, personasSchema, problems);
@@ -96,11 +114,11 @@ function loadPersonas(file: string, problems: Problem[]): Persona[] {
 
 function loadCampaign(
   file: string,
-  personas: Persona[],
-  templatesDir: string,
+  context: { personas: Persona[]; templatesDir: string; maxFileBytes: number },
   problems: Problem[],
 ): { yaml: YamlFile; campaign?: Campaign } {
-  const { yaml, problems: syntax } = readYamlFile(file);
+  const { personas, templatesDir } = context;
+  const { yaml, problems: syntax } = readYamlFile(file, context.maxFileBytes);
   problems.push(...syntax);
   if (yaml.data === undefined) return { yaml };
   if (typeof yaml.data !== 'object' || yaml.data === null || Array.isArray(yaml.data)) {

@@ -9,11 +9,13 @@ import { inboundRouter } from './api/inbound.ts';
 import { leadsRouter } from './api/leads.ts';
 import { messagesRouter } from './api/messages.ts';
 import { requireApiKey } from './auth.ts';
+import { formBody } from './body.ts';
 import { confirmRouter } from './confirm.ts';
 import { metricsHandler } from './metrics.ts';
 import { openApiDocument } from './openapi/document.ts';
 import { uiRouter } from './ui/router.ts';
 import { unsubscribeRouter } from './unsubscribe.ts';
+import { refuseNulInUrl } from './validate.ts';
 import { webhooksRouter } from './webhooks.ts';
 
 /** The HTTP surface: a thin shell that parses, checks the role, calls a domain function and answers. */
@@ -31,22 +33,23 @@ export function createApp(engine: Engine): express.Express {
     );
     next();
   });
+  app.use(refuseNulInUrl);
 
   app.get('/healthz', async (_req, res) => {
     await engine.health();
     res.json({ ok: true });
   });
   app.get('/metrics', metricsHandler(engine));
-  app.use('/unsubscribe', express.urlencoded({ extended: false, limit: '4kb' }), unsubscribeRouter(engine));
-  app.use('/confirm', express.urlencoded({ extended: false, limit: '4kb' }), confirmRouter(engine));
+  app.use('/unsubscribe', formBody('link'), unsubscribeRouter(engine));
+  app.use('/confirm', formBody('link'), confirmRouter(engine));
   app.use('/webhooks', webhooksRouter(engine));
 
   const api = express.Router();
-  api.use(express.json({ limit: '5mb' }));
   // The description of the API holds no data: it needs no key.
   api.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument());
   });
+  // The key first: each route parses its body (body.ts) only after the key and its role passed.
   api.use(requireApiKey(engine.access.authenticateKey));
   api.use('/campaigns', campaignsRouter(engine));
   api.use('/events', eventsRouter(engine));

@@ -6,6 +6,7 @@ import { AppError } from '../errors.ts';
 import { parseInboundEmail } from '../inbound/email.ts';
 import { smsKeyword } from '../inbound/sms-keywords.ts';
 import { escapeHtml } from '../render/html.ts';
+import { formBody } from './body.ts';
 
 /** Refuses a request unless X-Twilio-Signature validates for our public URL and the posted form. */
 function assertFromTwilio(engine: Engine, req: Request): void {
@@ -53,7 +54,7 @@ export function webhooksRouter(engine: Engine): Router {
     },
   );
 
-  router.use(express.urlencoded({ extended: false, limit: '64kb' }));
+  router.use(formBody('form'));
 
   router.post('/twilio/sms', async (req, res) => {
     assertFromTwilio(engine, req);

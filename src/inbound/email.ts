@@ -1,10 +1,23 @@
 import crypto from 'node:crypto';
-import { convert } from 'html-to-text';
-import { simpleParser, type AddressObject, type HeaderValue } from 'mailparser';
+import { simpleParser, type AddressObject, type HeaderValue, type ParsedMail } from 'mailparser';
+import { AppError, errorMessage } from '../errors.ts';
+import { htmlToText } from './html-text.ts';
 import type { ContactKind, IncomingReply } from './receive.ts';
 
-/** Stored text is cut here; the raw message is not kept, so nothing needs more. */
-const MAX_TEXT = 100_000;
+/**
+ * What a reply may be. The parser refuses a message past these limits (as unparsable), so a
+ * crafted one cannot make it walk thousands of parts or buffer megabytes of header.
+ */
+const MAIL_LIMITS = {
+  /** Stored text is cut here; the raw message is not kept, so nothing needs more. */
+  text: 100_000,
+  /** The header block of one MIME part, in bytes (long References chains are a few kB). */
+  headBytes: 256 * 1024,
+  /** MIME parts of one message (a reply with fifty photos has about fifty). */
+  parts: 200,
+  /** A longer Message-ID is not kept as the id (the unique index could not hold it); the content hash is. */
+  messageId: 998,
+};
 
 const AUTO_SUBJECT =
   /^\s*(out of (the )?office|automatic reply|auto(matic)?[- ]?(reply|response)|auto:|abwesenheit|automatische antwort|r[ée]ponse automatique|absence)/i;
@@ -42,12 +55,28 @@ export function classify(headers: Map<string, HeaderValue>, from: string, subjec
   return 'human';
 }
 
+/**
+ * Whether a line starts the quoted history: "On … wrote:", "Am … schrieb:", "Le … a écrit :", or
+ * a separator. Each test is a prefix or a suffix (or one word), never `.*` between two parts, so
+ * a line costs time linear in its length however it repeats those words.
+ */
+function startsHistory(line: string): boolean {
+  const t = line.trim();
+  return (
+    (/^On\b/i.test(t) && /\bwrote:$/i.test(t)) ||
+    (/^Am\b/i.test(t) && t.endsWith(':') && /\bschrieb\b/i.test(t)) ||
+    (/^Le\b/i.test(t) && /\ba écrit\s*:$/i.test(t)) ||
+    /^-{2,}\s*Original Message\s*-{2,}$/i.test(t) ||
+    /^_{10,}$/.test(t)
+  );
+}
+
 /** The new part of a reply: quoted lines and everything from an "On … wrote:" line are history. */
 export function newPart(text: string): string {
   const lines = text.replace(/\r\n/g, '\n').split('\n');
   const kept: string[] = [];
   for (const line of lines) {
-    if (/^\s*(On\b.*\bwrote:|Am\b.*\bschrieb\b.*:|Le\b.*\ba écrit\s*:|-{2,}\s*Original Message\s*-{2,}|_{10,})\s*$/i.test(line)) break;
+    if (startsHistory(line)) break;
     if (/^\s*>/.test(line)) continue;
     kept.push(line);
   }
@@ -55,19 +84,41 @@ export function newPart(text: string): string {
   return result || text.trim();
 }
 
+/** An AppError that the SMTP listener answers with 554 and the webhook with 400: it will never parse. */
+const unparsable = (reason: string, cause?: unknown) => new AppError('invalid_input', `the message cannot be parsed: ${reason}`, { cause });
+
+async function parse(raw: Buffer): Promise<ParsedMail> {
+  try {
+    return await simpleParser(raw, {
+      skipImageLinks: true,
+      skipTextToHtml: true,
+      // HTML is converted below, off the event loop (html-text.ts).
+      skipHtmlToText: true,
+      maxHeadSize: MAIL_LIMITS.headBytes,
+      maxChildNodes: MAIL_LIMITS.parts,
+    });
+  } catch (err) {
+    throw unparsable(errorMessage(err), err);
+  }
+}
+
 /** Reads a raw MIME message into what identification and qualification need. */
 export async function parseInboundEmail(raw: Buffer, envelope: { from?: string; to?: string[] } = {}): Promise<IncomingReply> {
-  const mail = await simpleParser(raw, { skipImageLinks: true, skipTextToHtml: true });
+  const mail = await parse(raw);
   const from = (addresses(mail.from)[0] ?? envelope.from ?? '').toLowerCase();
   const subject = mail.subject ?? '';
-  const body = (mail.text ?? (typeof mail.html === 'string' ? convert(mail.html, { wordwrap: false }) : '')).slice(0, MAX_TEXT);
+  const html = typeof mail.html === 'string' ? mail.html : '';
+  const body = (mail.text?.trim() || !html ? (mail.text ?? '') : await htmlToText(html)).slice(0, MAIL_LIMITS.text);
   const delivered = ['delivered-to', 'x-original-to'].flatMap((h) =>
     [mail.headers.get(h) ?? []].flat().map((v) => headerText(v as HeaderValue) ?? ''),
   );
-  return {
+  const reply: IncomingReply = {
     channel: 'email',
-    // A message without a Message-ID is still recognised when it comes twice, by its content.
-    externalId: mail.messageId ?? `sha256:${crypto.createHash('sha256').update(raw).digest('hex')}`,
+    // A message without a usable Message-ID is still recognised when it comes twice, by its content.
+    externalId:
+      mail.messageId && mail.messageId.length <= MAIL_LIMITS.messageId
+        ? mail.messageId
+        : `sha256:${crypto.createHash('sha256').update(raw).digest('hex')}`,
     kind: classify(mail.headers, from, subject, envelope.from),
     from,
     envelopeFrom: envelope.from || undefined,
@@ -81,4 +132,12 @@ export async function parseInboundEmail(raw: Buffer, envelope: { from?: string; 
     inReplyTo: mail.inReplyTo,
     references: mail.references,
   };
+  // RFC 5322 allows NUL nowhere, and PostgreSQL stores it in no text: refused, not retried.
+  if (
+    Object.values(reply)
+      .flat()
+      .some((v) => typeof v === 'string' && v.includes('\u0000'))
+  )
+    throw unparsable('it holds NUL characters');
+  return reply;
 }

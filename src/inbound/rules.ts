@@ -111,10 +111,15 @@ const schema = Joi.object({
 });
 
 /** Loads inbound.yaml from the campaigns folder; problems go to `problems`, defaults when absent or broken. */
-export function loadInboundRules(campaignsDir: string, campaigns: Iterable<Campaign>, problems: Problem[]): InboundRules {
+export function loadInboundRules(
+  campaignsDir: string,
+  campaigns: Iterable<Campaign>,
+  maxFileBytes: number,
+  problems: Problem[],
+): InboundRules {
   const file = path.join(campaignsDir, INBOUND_FILE);
   if (!fs.existsSync(file)) return DEFAULT_INBOUND;
-  const { yaml, problems: syntax } = readYamlFile(file);
+  const { yaml, problems: syntax } = readYamlFile(file, maxFileBytes);
   problems.push(...syntax);
   if (yaml.data === undefined) return DEFAULT_INBOUND;
   const found: Problem[] = [];

@@ -1,6 +1,6 @@
 import type { CampaignSet } from '../campaigns/set.ts';
 import { statement, type Queryable } from '../db/statement.ts';
-import { readYamlFile } from '../yaml/positions.ts';
+import { DEFAULT_MAX_FILE_BYTES, readYamlFile } from '../yaml/positions.ts';
 import type { Problem } from '../yaml/problems.ts';
 
 const WAITING_BY_STEP = statement(
@@ -13,7 +13,7 @@ const WAITING_BY_STEP = statement(
  * Warnings for edits that would cut people off: a step that enrollments are waiting on and that
  * the file no longer has. Those enrollments would end with reason `step_removed`.
  */
-export async function removedStepWarnings(db: Queryable, set: CampaignSet): Promise<Problem[]> {
+export async function removedStepWarnings(db: Queryable, set: CampaignSet, maxFileBytes = DEFAULT_MAX_FILE_BYTES): Promise<Problem[]> {
   const ids = [...set.campaigns.keys()];
   if (ids.length === 0) return [];
   const { rows } = await db.query<{ campaign_id: string; current_step: string; n: number }>(WAITING_BY_STEP, [ids]);
@@ -21,7 +21,7 @@ export async function removedStepWarnings(db: Queryable, set: CampaignSet): Prom
   for (const row of rows) {
     const campaign = set.campaigns.get(row.campaign_id)!;
     if (campaign.steps.some((s) => s.id === row.current_step)) continue;
-    const { yaml } = readYamlFile(campaign.file);
+    const { yaml } = readYamlFile(campaign.file, maxFileBytes);
     warnings.push(
       yaml.problem(
         ['steps'],

@@ -42,6 +42,7 @@ describe('service inbox in headless Chromium', function () {
     });
     web.serve(t.engine);
     inbound = await startInboundSmtp({
+      ...t.config.inbound,
       host: '127.0.0.1',
       port: 0,
       domain: '127.0.0.1',

@@ -17,7 +17,14 @@ export async function startInboundApp(env: Record<string, string>): Promise<Inbo
   const t = await testEngine({ ...env, PUBLIC_URL: web.base });
   web.serve(t.engine);
   const domain = new URL(web.base).hostname;
-  const inbound = await startInboundSmtp({ host: '127.0.0.1', port: 0, domain, maxBytes: 1024 * 1024, receive: t.engine.receiveReply });
+  const inbound = await startInboundSmtp({
+    ...t.config.inbound,
+    host: '127.0.0.1',
+    port: 0,
+    domain,
+    maxBytes: 1024 * 1024,
+    receive: t.engine.receiveReply,
+  });
   return {
     web,
     t,

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import nodemailer, { type SendMailOptions } from 'nodemailer';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
@@ -73,4 +74,61 @@ export async function deliverMail(port: number, mail: SendMailOptions): Promise<
   } finally {
     transport.close();
   }
+}
+
+/** A bare SMTP client over a socket, for sessions no well-behaved client would hold (the attacks). */
+export interface RawSmtp {
+  /** The greeting's reply line. */
+  greeting: Promise<string>;
+  /** Sends one command line; resolves with its final reply line (or `closed`). */
+  command(line: string): Promise<string>;
+  /** Writes raw bytes (DATA content), waiting for the socket to drain. */
+  write(data: string | Buffer): Promise<void>;
+  /** Resolves with the next final reply line (or `closed`). */
+  reply(): Promise<string>;
+  close(): void;
+}
+
+export function rawSmtp(port: number): RawSmtp {
+  const socket = net.connect(port, '127.0.0.1');
+  const waiting: ((line: string) => void)[] = [];
+  const early: string[] = [];
+  let buffered = '';
+  let closed = false;
+  const settle = (line: string) => {
+    const next = waiting.shift();
+    if (next) next(line);
+    else early.push(line);
+  };
+  socket.on('data', (chunk) => {
+    buffered += chunk.toString('latin1');
+    let end: number;
+    while ((end = buffered.indexOf('\r\n')) >= 0) {
+      const line = buffered.slice(0, end);
+      buffered = buffered.slice(end + 2);
+      if (/^\d{3} /.test(line)) settle(line);
+    }
+  });
+  socket.on('error', () => {});
+  socket.on('close', () => {
+    closed = true;
+    while (waiting.length > 0) settle('closed');
+  });
+  const reply = () =>
+    new Promise<string>((resolve) => {
+      if (early.length > 0) resolve(early.shift()!);
+      else if (closed) resolve('closed');
+      else waiting.push(resolve);
+    });
+  return {
+    greeting: reply(),
+    reply,
+    command(line) {
+      const answer = reply();
+      socket.write(line + '\r\n');
+      return answer;
+    },
+    write: (data) => new Promise((resolve) => (socket.write(data) ? resolve() : socket.once('drain', () => resolve()))),
+    close: () => socket.destroy(),
+  };
 }

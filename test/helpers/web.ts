@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { createServer } from 'node:http';
+import { createServer, request } from 'node:http';
 import type { Clock } from '../../src/clock.ts';
 import type { Engine } from '../../src/engine.ts';
 import { createApp } from '../../src/http/app.ts';
@@ -67,4 +67,52 @@ export function useServedEngine(env: Record<string, string> = {}, clock?: Clock)
     await served?.t.close();
   });
   return () => served!;
+}
+
+/**
+ * One HTTP request on a connection of its own, through node:http: an attack's client sends
+ * prepared bytes and does no work of its own on the event loop it shares with the app under test.
+ */
+export function rawRequest(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: Buffer | string } = {},
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const body = options.body === undefined ? undefined : Buffer.from(options.body);
+    const req = request(
+      url,
+      {
+        method: options.method ?? 'GET',
+        agent: false,
+        headers: { ...options.headers, ...(body ? { 'content-length': String(body.length) } : {}) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export interface TestApp extends TestEngine {
+  /** The app's address, also its PUBLIC_URL. */
+  base: string;
+}
+
+/** An engine on a fresh database (testEngine), served over loopback HTTP at its own PUBLIC_URL. */
+export async function testApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const web = await startWeb();
+  const t = await testEngine({ PUBLIC_URL: web.base, ...env });
+  web.serve(t.engine);
+  return {
+    ...t,
+    base: web.base,
+    async close() {
+      await web.close();
+      await t.close();
+    },
+  };
 }

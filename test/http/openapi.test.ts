@@ -225,6 +225,7 @@ describe('OpenAPI document', function () {
     await send({ method: 'POST', path: `${API_BASE}/leads`, as: 'compliance', body: n1, expect: 403 });
     await send({ method: 'GET', path: `${API_BASE}/leads/n-1`, as: 'service', expect: 200 });
     await send({ method: 'GET', path: `${API_BASE}/leads/nobody`, expect: 404 });
+    await send({ method: 'GET', path: `${API_BASE}/leads/no%00body`, expect: 400 });
 
     // ---- events
     const signedUp = { id: 'e-1', lead: 'p-1', event: 'signed_up', properties: { plan: 'pro', 'Landing Page': '/spring' } };
@@ -489,11 +490,12 @@ describe('OpenAPI document', function () {
    * The app's routes are read from express's router stack (routes, and routers mounted under a
    * path), so a route added to any router under /api/v1 without a line in the document fails here;
    * an operation the app no longer serves fails too. Each route's permission is the one its
-   * requirePermission() handler checks, and must be the document's `x-permission`.
+   * requirePermission() handler checks, and must be the document's `x-permission`; its body limit
+   * the one its jsonBody() parser reads, the document's `x-body-limit`.
    */
-  it('documents every /api/v1 route the app serves, with the permission the route checks, and no other', () => {
+  it('documents every /api/v1 route the app serves, with the permission and body limit the route checks, and no other', () => {
     interface Layer {
-      route?: { path: string; methods: Record<string, boolean>; stack: { handle: { permission?: string } }[] };
+      route?: { path: string; methods: Record<string, boolean>; stack: { handle: { permission?: string; bodyLimit?: string } }[] };
       handle?: { stack?: Layer[] };
       rawPath?: unknown;
     }
@@ -502,9 +504,10 @@ describe('OpenAPI document', function () {
       for (const layer of stack) {
         if (layer.route) {
           const permission = layer.route.stack.map((l) => l.handle.permission).find((p) => p !== undefined) ?? null;
+          const limit = layer.route.stack.map((l) => l.handle.bodyLimit).find((p) => p !== undefined) ?? null;
           const full = (prefix + layer.route.path).replace(/(.)\/$/, '$1');
           for (const method of Object.keys(layer.route.methods).filter((m) => m !== '_all')) {
-            served.push(`${method.toUpperCase()} ${full.replace(/:[A-Za-z_]+/g, '{}')} ${permission}`);
+            served.push(`${method.toUpperCase()} ${full.replace(/:[A-Za-z_]+/g, '{}')} ${permission} ${limit}`);
           }
         } else if (Array.isArray(layer.handle?.stack)) {
           if (typeof layer.rawPath !== 'string')
@@ -515,7 +518,9 @@ describe('OpenAPI document', function () {
     };
     walk((createApp(t.engine) as unknown as { router: { stack: Layer[] } }).router.stack, '');
     const api = served.filter((r) => r.split(' ')[1]!.startsWith(`${API_BASE}/`)).sort();
-    const documented = operations.map((op) => `${op.method} ${op.template.replace(/\{[^}]+\}/g, '{}')} ${op.spec['x-permission']}`).sort();
+    const documented = operations
+      .map((op) => `${op.method} ${op.template.replace(/\{[^}]+\}/g, '{}')} ${op.spec['x-permission']} ${op.spec['x-body-limit'] ?? null}`)
+      .sort();
     expect(api.length).to.be.greaterThan(15);
     expect(api).to.deep.equal(documented);
   });

@@ -42,7 +42,14 @@ describe('replies become inbound contacts', function () {
       },
       clock,
     );
-    inbound = await startInboundSmtp({ host: '127.0.0.1', port: 0, domain: DOMAIN, maxBytes: 1024 * 1024, receive: t.engine.receiveReply });
+    inbound = await startInboundSmtp({
+      ...t.config.inbound,
+      host: '127.0.0.1',
+      port: 0,
+      domain: DOMAIN,
+      maxBytes: 1024 * 1024,
+      receive: t.engine.receiveReply,
+    });
     for (const [email, languages] of [
       ['ann@example.com', ['en']],
       ['bob@example.com', ['de', 'en']],

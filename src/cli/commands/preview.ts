@@ -16,7 +16,7 @@ export const previewCommand: Command = {
     const [id] = positionals;
     if (!id || !values.lead) throw new AppError('invalid_input', 'preview needs a campaign id and --lead');
     const { campaignsDir, templatesDir } = ctx.config;
-    const set = loadCampaignSet({ campaignsDir, templatesDir });
+    const set = loadCampaignSet({ campaignsDir, templatesDir, maxFileBytes: ctx.config.campaignMaxFileBytes });
     const campaign = requireCampaign(set, id);
     const lead = await (await ctx.engine()).leads.find(values.lead);
     if (!lead) throw new AppError('not_found', `no lead with external id '${values.lead}'`);

@@ -61,13 +61,7 @@ export const serveCommand: Command = {
     const smtp =
       inbound.smtpPort === undefined
         ? undefined
-        : await startInboundSmtp({
-            host: inbound.smtpHost,
-            port: inbound.smtpPort,
-            domain: inbound.domain,
-            maxBytes: inbound.maxBytes,
-            receive: engine.receiveReply,
-          });
+        : await startInboundSmtp({ ...inbound, host: inbound.smtpHost, port: inbound.smtpPort, receive: engine.receiveReply });
     if (smtp) log.info(`replies are received by SMTP on ${inbound.smtpHost}:${smtp.port} for @${inbound.domain}`);
     return waitAndStop(engine, server, smtp);
   },

@@ -12,17 +12,17 @@ function hasDatabase(ctx: CliContext): boolean {
 }
 
 async function deployedWarnings(ctx: CliContext, set: CampaignSet): Promise<Problem[]> {
-  return (await ctx.engine()).campaigns.removedStepWarnings(set);
+  return (await ctx.engine()).campaigns.removedStepWarnings(set, ctx.config.campaignMaxFileBytes);
 }
 
 export const validateCommand: Command = {
   name: ['validate'],
   summary: 'check campaign files; prints every problem as path:line:col message (exit 1 on errors)',
-  usage: 'validate [paths…] [--offline]',
+  usage: 'validate [files or folders…] [--offline]',
   async run(args, ctx) {
     const { values, positionals } = parseCommandArgs(args, { offline: { type: 'boolean', default: false } });
-    const { campaignsDir, templatesDir } = ctx.config;
-    const set = loadCampaignSet({ campaignsDir, templatesDir, files: positionals.length > 0 ? positionals : undefined });
+    const { campaignsDir, templatesDir, campaignMaxFileBytes: maxFileBytes } = ctx.config;
+    const set = loadCampaignSet({ campaignsDir, templatesDir, maxFileBytes, files: positionals.length > 0 ? positionals : undefined });
     // Against the deployed state: edits that would strand people enrolled in a removed step.
     const warnings = !values.offline && hasDatabase(ctx) ? await deployedWarnings(ctx, set) : [];
     const problems = [...set.problems, ...warnings];
@@ -30,7 +30,9 @@ export const validateCommand: Command = {
     const errors = problems.filter((p) => p.severity === 'error');
     if (errors.length > 0) {
       const files = new Set(errors.map((p) => p.file)).size;
-      ctx.stderr.write(`${errors.length} problem(s) in ${files} file(s)\n`);
+      ctx.stderr.write(
+        `${errors.length} problem(s) in ${files} file(s); a running engine keeps using the last good version of each until it is fixed\n`,
+      );
       return 1;
     }
     const where = positionals.length > 0 ? positionals.join(', ') : path.relative(process.cwd(), campaignsDir) || '.';

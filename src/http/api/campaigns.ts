@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { requireCampaign } from '../../campaigns/load.ts';
 import type { Engine } from '../../engine.ts';
 import { requirePermission } from '../auth.ts';
+import { jsonBody } from '../body.ts';
 import { validateBody, validateQuery } from '../validate.ts';
 import { reportQuery, runBody } from './schemas.ts';
 
@@ -23,7 +24,7 @@ export function campaignsRouter(engine: Engine): Router {
     res.json(await engine.plan(campaign, set));
   });
 
-  router.post('/:id/runs', requirePermission('write'), async (req, res) => {
+  router.post('/:id/runs', requirePermission('write'), jsonBody('small'), async (req, res) => {
     const body = validateBody(req, runBody);
     const set = engine.loadCampaigns();
     const campaign = requireCampaign(set, req.params.id as string);

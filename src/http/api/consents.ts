@@ -4,6 +4,7 @@ import { csvLine } from '../../csv.ts';
 import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
 import { requirePermission } from '../auth.ts';
+import { jsonBody } from '../body.ts';
 import { validateBody, validateQuery } from '../validate.ts';
 import { consentBody, consentCheckQuery, exportQuery, proofQuery } from './schemas.ts';
 
@@ -20,7 +21,7 @@ export function consentsRouter(engine: Engine): Router {
     return lead;
   };
 
-  router.post('/', requirePermission('write'), async (req, res) => {
+  router.post('/', requirePermission('write'), jsonBody('consent'), async (req, res) => {
     const body = validateBody(req, consentBody);
     const lead = await leadOf(body.lead);
     const { event, confirmation } = await engine.consent.record({

@@ -3,20 +3,25 @@ import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
 import type { EventInput } from '../../leads/events.ts';
 import { requirePermission } from '../auth.ts';
-import { validateBody } from '../validate.ts';
+import { jsonBody } from '../body.ts';
+import { validateBatch } from '../validate.ts';
 import { eventsBody } from './schemas.ts';
 
 export function eventsRouter(engine: Engine): Router {
   const router = Router();
 
   /**
-   * One event or a batch. Events naming a lead we cannot find or create are refused with 422 and
-   * their reasons; the others in the same batch are kept (the answer says which were which).
+   * One event or a batch. Events naming a lead we cannot find or create, and events of a batch
+   * holding a NUL, are refused with 422 and their reasons; the others in the same batch are kept
+   * (the answer says which were which).
    */
-  router.post('/', requirePermission('write'), async (req, res) => {
-    const body = validateBody<EventInput | EventInput[]>(req, eventsBody);
-    const inputs = Array.isArray(body) ? body : [body];
-    const result = await engine.ingestEvents(inputs);
+  router.post('/', requirePermission('write'), jsonBody('batch'), async (req, res) => {
+    const { batch, items, refused } = validateBatch<EventInput>(req, eventsBody);
+    const result = await engine.ingestEvents(items.map((i) => i.value));
+    // Indices of the intake are those of the events it was given: map them back to the request's.
+    const rejected = [...refused, ...result.rejected.map((r) => ({ ...r, index: items[r.index]!.index }))].sort(
+      (a, b) => a.index - b.index,
+    );
     const summary = {
       recorded: result.recorded,
       duplicates: result.duplicates,
@@ -26,11 +31,12 @@ export function eventsRouter(engine: Engine): Router {
       queued: result.queued,
       suppressed: result.suppressed,
       failed: result.failed,
-      rejected: result.rejected,
+      rejected,
     };
-    if (result.rejected.length > 0) {
-      throw new AppError('unprocessable', `${result.rejected.length} of ${inputs.length} event(s) refused; the others were recorded`, {
-        details: result.rejected.map((r) => (Array.isArray(body) ? `[${r.index}] ${r.reason}` : r.reason)),
+    if (rejected.length > 0) {
+      const total = items.length + refused.length;
+      throw new AppError('unprocessable', `${rejected.length} of ${total} event(s) refused; the others were recorded`, {
+        details: rejected.map((r) => (batch ? `[${r.index}] ${r.reason}` : r.reason)),
         body: summary,
       });
     }

@@ -4,6 +4,7 @@ import { AppError } from '../../errors.ts';
 import type { Actor } from '../../inbound/contacts.ts';
 import type { ReachableContact } from '../../inbound/reach.ts';
 import { apiViewer, requirePermission } from '../auth.ts';
+import { jsonBody } from '../body.ts';
 import { validateBody, validateQuery } from '../validate.ts';
 import { acceptBody, assignBody, closeBody, inboundQuery, optOutBody, replyBody } from './schemas.ts';
 
@@ -46,27 +47,27 @@ export function inboundRouter(engine: Engine): Router {
     res.json(await answer(req, await contactOf(req)));
   });
 
-  router.post('/:id/accept', requirePermission('inbound:work'), async (req, res) => {
+  router.post('/:id/accept', requirePermission('inbound:work'), jsonBody('small'), async (req, res) => {
     const body = validateBody(req, acceptBody);
     const id = await contactOf(req);
     await inbox.accept(id, await actorOf(req, body.user));
     res.json(await answer(req, id));
   });
 
-  router.post('/:id/reply', requirePermission('inbound:work'), async (req, res) => {
+  router.post('/:id/reply', requirePermission('inbound:work'), jsonBody('reply'), async (req, res) => {
     const body = validateBody(req, replyBody);
     const { messageId } = await inbox.reply(await contactOf(req), body, await actorOf(req, body.user));
     res.status(202).json({ message: messageId, status: 'queued' });
   });
 
-  router.post('/:id/assign', requirePermission('inbound:work'), async (req, res) => {
+  router.post('/:id/assign', requirePermission('inbound:work'), jsonBody('small'), async (req, res) => {
     const body = validateBody(req, assignBody);
     const id = await contactOf(req);
     await inbox.assign(id, body, await actorOf(req));
     res.json(await answer(req, id));
   });
 
-  router.post('/:id/close', requirePermission('inbound:work'), async (req, res) => {
+  router.post('/:id/close', requirePermission('inbound:work'), jsonBody('small'), async (req, res) => {
     const body = validateBody(req, closeBody);
     const id = await contactOf(req);
     await inbox.close(id, body.resolution, await actorOf(req, body.user));
@@ -74,7 +75,7 @@ export function inboundRouter(engine: Engine): Router {
   });
 
   /** Records the opt-out the contact asks for, the acting user as actor (how an unverified request is completed). */
-  router.post('/:id/opt-out', requirePermission('inbound:work'), async (req, res) => {
+  router.post('/:id/opt-out', requirePermission('inbound:work'), jsonBody('small'), async (req, res) => {
     const body = validateBody(req, optOutBody);
     const id = await contactOf(req);
     await inbox.optOut(id, await actorOf(req, body.user));

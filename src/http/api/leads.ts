@@ -5,6 +5,8 @@ import type { LeadInput } from '../../leads/store.ts';
 import { leadFields, type Lead } from '../../leads/types.ts';
 import { validateLeadRecord } from '../../leads/validation.ts';
 import { apiViewer, requirePermission } from '../auth.ts';
+import { jsonBody } from '../body.ts';
+import { bodyOf } from '../validate.ts';
 import { LEAD_BATCH } from './schemas.ts';
 
 /** A lead as the API answers it: the same snake_case fields it accepts. */
@@ -20,10 +22,11 @@ export function leadsRouter(engine: Engine): Router {
   };
 
   /** One lead object or an array; all are validated before any is written. */
-  router.post('/', requirePermission('write'), async (req, res) => {
-    const many = Array.isArray(req.body);
+  router.post('/', requirePermission('write'), jsonBody('batch'), async (req, res) => {
+    const given = bodyOf(req);
+    const many = Array.isArray(given);
     // No body at all is checked as an empty object (as validateBody does), not crashed on.
-    const records: unknown[] = many ? req.body : [req.body ?? {}];
+    const records: unknown[] = many ? given : [given ?? {}];
     if (records.length === 0 || records.length > LEAD_BATCH) {
       throw new AppError('invalid_input', `send between 1 and ${LEAD_BATCH} leads per request`);
     }

@@ -3,6 +3,7 @@ import { can, type Permission } from '../../access/roles.ts';
 import { ROLES } from '../../access/schema.ts';
 import { HTTP_STATUS, type ErrorCode } from '../../errors.ts';
 import { EXPORT_HEADER } from '../../consent/proof.ts';
+import { BODY_LIMITS, type BodyLimit } from '../body.ts';
 import { eventInputSchema } from '../../leads/events.ts';
 import { leadRecordSchema } from '../../leads/validation.ts';
 import * as request from '../api/schemas.ts';
@@ -46,7 +47,8 @@ interface Operation {
   permission: Permission | null;
   params?: Record<string, { schema: Joi.Schema; description: string }>;
   query?: Joi.ObjectSchema;
-  body?: { schema: Joi.Schema; description?: string };
+  /** The request body, and the largest one the route reads (../body.ts). */
+  body?: { schema: Joi.Schema; description?: string; limit: BodyLimit };
   answers: Record<number, Answer>;
   /** Error answers besides those every operation of its kind has (400, 401, 403, 413, 500). */
   errors?: Record<number, ErrorAnswer>;
@@ -119,7 +121,7 @@ const OPERATIONS: Operation[] = [
     description: 'The same occurrence twice sends nothing twice (default occurrence: `manual`).',
     permission: 'write',
     params: { id: campaignId },
-    body: { schema: request.runBody },
+    body: { schema: request.runBody, limit: 'small' },
     answers: { 201: { description: 'the run, with what it recorded', json: 'RunStarted' } },
     errors: {
       404: notFound('campaign'),
@@ -151,7 +153,7 @@ const OPERATIONS: Operation[] = [
       'All records are validated before any is written; problems of an array are prefixed with the index, `[1] …`. ' +
       'A phone that is not a valid number is kept as written, with a warning.',
     permission: 'write',
-    body: { schema: request.leadsBody },
+    body: { schema: request.leadsBody, limit: 'batch' },
     answers: {
       201: {
         description: 'at least one lead was created; one object answers `LeadSaved`, an array `LeadsSaved`',
@@ -196,7 +198,7 @@ const OPERATIONS: Operation[] = [
       'The same `id` twice is recorded once. An unknown lead is created when the event carries an email or phone; ' +
       'otherwise that event is refused (422) and the others are recorded.',
     permission: 'write',
-    body: { schema: request.eventsBody },
+    body: { schema: request.eventsBody, limit: 'batch' },
     answers: {
       201: { description: 'at least one event was recorded', json: 'EventsRecorded' },
       200: { description: 'nothing new: every event was a duplicate', json: 'EventsRecorded' },
@@ -250,7 +252,7 @@ const OPERATIONS: Operation[] = [
     description: `\`user\` names who accepts; without it, the key’s own person, else the assignee. ${actingUser}`,
     permission: 'inbound:work',
     params: { id: contactId },
-    body: { schema: request.acceptBody },
+    body: { schema: request.acceptBody, limit: 'small' },
     answers: { 200: contact },
     errors: contactActionErrors(
       'the contact is accepted or closed already',
@@ -268,7 +270,7 @@ const OPERATIONS: Operation[] = [
       `identified person’s address on file, never merely the address a reply came from. Answering takes the contact on. ${actingUser}`,
     permission: 'inbound:work',
     params: { id: contactId },
-    body: { schema: request.replyBody },
+    body: { schema: request.replyBody, limit: 'reply' },
     answers: { 202: { description: 'the answer is queued', json: 'ReplyQueued' } },
     errors: contactActionErrors('the contact is closed', 'no such user, or the person has no address on the channel asked for'),
   },
@@ -280,7 +282,7 @@ const OPERATIONS: Operation[] = [
     summary: 'Hand a contact to a person or another queue',
     permission: 'inbound:work',
     params: { id: contactId },
-    body: { schema: request.assignBody },
+    body: { schema: request.assignBody, limit: 'small' },
     answers: { 200: contact },
     errors: contactActionErrors('the contact is closed', 'unknown queue, or no active service user by that email'),
   },
@@ -293,7 +295,7 @@ const OPERATIONS: Operation[] = [
     description: actingUser,
     permission: 'inbound:work',
     params: { id: contactId },
-    body: { schema: request.closeBody },
+    body: { schema: request.closeBody, limit: 'small' },
     answers: { 200: contact },
     errors: contactActionErrors('the contact is closed already', 'no such user'),
   },
@@ -309,7 +311,7 @@ const OPERATIONS: Operation[] = [
       `opt-out request from an unverified sender, which changes nothing by itself. ${actingUser}`,
     permission: 'inbound:work',
     params: { id: contactId },
-    body: { schema: request.optOutBody },
+    body: { schema: request.optOutBody, limit: 'small' },
     answers: { 200: contact },
     errors: contactActionErrors('the contact is closed', 'the sender is not identified (nobody to opt out), or no such user'),
   },
@@ -323,7 +325,7 @@ const OPERATIONS: Operation[] = [
       'A grant of email marketing sends the double opt-in email; it counts once confirmed. Without a confirmation template ' +
       'such a grant answers 500 `invalid_config` and records nothing.',
     permission: 'write',
-    body: { schema: request.consentBody },
+    body: { schema: request.consentBody, limit: 'consent' },
     answers: { 201: { description: 'the ledger event (and the confirmation email, for email marketing)', json: 'ConsentRecorded' } },
     errors: {
       400: {
@@ -385,10 +387,17 @@ const OPERATIONS: Operation[] = [
 
 /** Error answers shared by many operations (components.responses). */
 const SHARED_ERRORS: Record<string, { status: number } & ErrorAnswer> = {
-  InvalidInput: { status: 400, description: 'invalid input; `details` names every problem', codes: ['invalid_input'] },
-  Unauthorized: { status: 401, description: 'no API key, or an unknown or revoked one', codes: ['unauthorized'] },
-  Forbidden: { status: 403, description: 'the key’s role may not do this', codes: ['forbidden'] },
-  TooLarge: { status: 413, description: 'the body is larger than 5 MB', codes: ['invalid_input'] },
+  InvalidInput: {
+    status: 400,
+    description: 'invalid input (a NUL character, `\\u0000` or `%00`, anywhere included); `details` names every problem',
+    codes: ['invalid_input'],
+  },
+  Unauthorized: {
+    status: 401,
+    description: 'no API key, or an unknown or revoked one; checked before the body is read',
+    codes: ['unauthorized'],
+  },
+  Forbidden: { status: 403, description: 'the key’s role may not do this; checked before the body is read', codes: ['forbidden'] },
 };
 
 /** Every code an answer of `status` can carry: AppError codes with that status (500 adds `internal`). */
@@ -441,10 +450,15 @@ function operationObject(op: Operation) {
   const shared = (name: keyof typeof SHARED_ERRORS) => {
     responses[SHARED_ERRORS[name]!.status] = { $ref: `#/components/responses/${name}` };
   };
-  if (op.query || op.body) shared('InvalidInput');
+  if (op.query || op.body || op.params) shared('InvalidInput');
   if (op.permission) shared('Unauthorized');
   if (op.permission && roles.length < ROLES.length) shared('Forbidden');
-  if (op.body) shared('TooLarge');
+  if (op.body) {
+    responses[413] = errorResponse(413, {
+      description: `the body is larger than ${BODY_LIMITS[op.body.limit]}, this route’s limit; it is not read`,
+      codes: ['invalid_input'],
+    });
+  }
   responses[500] = { $ref: '#/components/responses/Internal' };
   for (const [status, answer] of Object.entries(op.errors ?? {})) responses[status] = errorResponse(Number(status), answer);
 
@@ -468,7 +482,7 @@ function operationObject(op: Operation) {
     'x-roles': roles,
     ...(op.permission ? {} : { security: [] }),
     ...(parameters.length > 0 ? { parameters } : {}),
-    ...(op.body ? { requestBody: requestBody(op.body) } : {}),
+    ...(op.body ? { requestBody: requestBody(op.body), 'x-body-limit': BODY_LIMITS[op.body.limit] } : {}),
     responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b))),
   };
 }

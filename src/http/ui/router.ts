@@ -1,7 +1,8 @@
-import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { Router, type NextFunction, type Request, type Response } from 'express';
 import { can } from '../../access/roles.ts';
 import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
+import { formBody } from '../body.ts';
 import { auditRoutes } from './audit.ts';
 import { inboxRoutes } from './inbox.ts';
 import { page } from './kit.ts';
@@ -16,7 +17,7 @@ export function uiRouter(engine: Engine): Router {
   const session = sessions(engine);
   const ui = { page, guard: session.guard };
 
-  router.use(express.urlencoded({ extended: false, limit: '64kb' }));
+  router.use(formBody('form'));
   router.use(session.load);
 
   router.get('/', (req, res) => {

@@ -17,11 +17,26 @@ import { page, type Guard } from './kit.ts';
 const SESSION_COOKIE = 'tp_session';
 const LOGIN_COOKIE = 'tp_login';
 
+/**
+ * Our own cookies, read tolerantly. The header also carries other sites' cookies on our domain
+ * (analytics, a proxy's), which are not ours to decode: one malformed value (`_ga=100%`) must not
+ * fail every page. A value of ours that does not decode, or holds control characters, counts as
+ * absent, like an expired one.
+ */
 function cookies(req: Request): Record<string, string> {
   const out: Record<string, string> = {};
   for (const part of (req.get('cookie') ?? '').split(';')) {
     const i = part.indexOf('=');
-    if (i > 0) out[part.slice(0, i).trim()] = decodeURIComponent(part.slice(i + 1).trim());
+    const name = part.slice(0, Math.max(i, 0)).trim();
+    if (name !== SESSION_COOKIE && name !== LOGIN_COOKIE) continue;
+    let value: string;
+    try {
+      value = decodeURIComponent(part.slice(i + 1).trim());
+    } catch {
+      continue;
+    }
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+    if (!/[\u0000-\u001f\u007f]/.test(value)) out[name] = value;
   }
   return out;
 }
