@@ -57,13 +57,14 @@ export async function underAttack<T>(base: string, attack: () => Promise<T>): Pr
 }
 
 /**
- * The app stayed responsive: the event loop was never held for 200 ms (what the attacks did for
- * seconds), and /healthz always answered 200, within 500 ms (its answer includes a database round
- * trip, on a machine the test shares).
+ * The app stayed responsive: the event loop was never held for half a second and /healthz always
+ * answered 200 within a second. The attacks this guards against held the loop for 1.3 to 11 s and
+ * /healthz for 1.6 to 6 s; the margins absorb what is not the attack: a major GC of the heap the
+ * whole suite shares, and a busy two-core machine.
  */
 export function expectResponsive(pressure: Pressure<unknown>): void {
-  expect(pressure.maxDelayMs, 'longest event loop delay (ms)').to.be.below(200);
-  expect(pressure.healthzWorstMs, 'slowest /healthz (ms)').to.be.below(500);
+  expect(pressure.maxDelayMs, 'longest event loop delay (ms)').to.be.below(500);
+  expect(pressure.healthzWorstMs, 'slowest /healthz (ms)').to.be.below(1000);
   expect(pressure.healthzStatuses.length, '/healthz answers').to.be.above(0);
   expect(
     pressure.healthzStatuses.every((s) => s === 200),
