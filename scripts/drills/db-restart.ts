@@ -14,9 +14,9 @@
  * - exits: every touchpoint process that exited after the kill, when, with its code or signal.
  * - backlog done after the return: from the server accepting connections again to the drill first
  *   seeing nothing queued or being sent, without help. When the backlog is not done within
- *   `--recovery`, the drill restarts the processes that exited, then (another `--recovery` later)
- *   every process, as an operator would, so that lost and duplicates can still be counted
- *   (`operator_restarts` names what it had to restart).
+ *   `--recovery` (or every process has exited), the drill restarts the processes that exited,
+ *   then (another `--recovery` later) every process, as an operator would, so that lost and
+ *   duplicates can still be counted (`operator_restarts` names what it had to restart).
  * - duplicates: flagged or not (a process that could not record an acceptance re-sends it).
  */
 import { drill, duration } from './lib/drill.ts';
@@ -69,15 +69,9 @@ await drill(
     progress(`database back (restarted by the ${restartedBy}); waiting for the backlog`);
     const aliveAtReturn = Object.fromEntries(d.touchpoint.map((p) => [p.name, p.alive]));
 
-    // Nobody left to send it: no point waiting for the backlog.
-    const allDead = until('every process to exit', () => (d.touchpoint.some((p) => p.alive) ? undefined : false), recoveryMs + 1_000);
-    const unaided = await Promise.race([
-      backlogDone({ timeoutMs: recoveryMs }),
-      allDead.then(
-        () => undefined,
-        () => undefined,
-      ),
-    ]);
+    // With every process gone nobody is left to send it: no point waiting for the backlog.
+    const allExited = () => d.touchpoint.every((p) => !p.alive);
+    const unaided = await backlogDone({ timeoutMs: recoveryMs, giveUpWhen: allExited });
     const aliveAfter = Object.fromEntries(d.touchpoint.map((p) => [p.name, p.alive]));
     const exits = d.touchpoint.flatMap((p) =>
       p.exits.filter((e) => e.at >= downAt).map((e) => ({ process: p.name, after_kill_s: round((e.at - downAt) / 1000, 1), ...e })),
@@ -86,7 +80,8 @@ await drill(
     let doneAt = unaided;
     if (doneAt === undefined) {
       const dead = d.touchpoint.filter((p) => !p.alive);
-      progress(`backlog not done ${recoveryMs} ms after the return; restarting ${dead.map((p) => p.name).join(', ') || 'nothing'}`);
+      const why = allExited() ? 'every process has exited' : `the backlog is not done ${recoveryMs} ms after the return`;
+      progress(`${why}; restarting ${dead.map((p) => p.name).join(', ') || 'nothing'}`);
       restart(dead, operatorRestarts);
       doneAt = await backlogDone({ timeoutMs: recoveryMs });
       if (doneAt === undefined) {

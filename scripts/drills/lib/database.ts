@@ -16,6 +16,7 @@ const run = promisify(execFile);
 export class DrillDatabase {
   private pool: pg.Pool | undefined;
   private poolUrl = '';
+  private closed = false;
 
   constructor(private readonly dataDir: string) {}
 
@@ -77,6 +78,8 @@ export class DrillDatabase {
   }
 
   async query<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
+    // After close, a connection would keep the last touchpoint process from stopping the server.
+    if (this.closed) throw new Error('the drill has closed its database connection');
     const url = this.url();
     if (url !== this.poolUrl) {
       void this.pool?.end().catch(() => {});
@@ -88,6 +91,7 @@ export class DrillDatabase {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const pool = this.pool;
     this.pool = undefined;
     this.poolUrl = '';

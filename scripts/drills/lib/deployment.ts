@@ -108,6 +108,7 @@ export class Deployment {
   /** Starts the SMTP server (again, on the same port) and resolves once it listens. */
   async startSmtp(): Promise<void> {
     const child = this.smtp.start();
+    if (!child) throw new Error('the drill is tearing down');
     await new Promise<void>((resolve, reject) => {
       child.once('message', () => resolve());
       child.once('exit', (code) => reject(new Error(`the SMTP server exited (${code}) before listening; see ${this.logsDir}/smtp.log`)));
@@ -192,8 +193,8 @@ export class Deployment {
    */
   async teardown(keep: boolean): Promise<{ postgresLeftRunning: boolean; orphans: number }> {
     await this.db.close();
-    await Promise.all(this.touchpoint.map((p) => p.stop()));
-    await this.smtp.stop(5_000);
+    await Promise.all(this.touchpoint.map((p) => p.retire()));
+    await this.smtp.retire(5_000);
     const server = this.db.postmaster();
     if (server) await stopPostmaster(server.pid);
     // Server processes whose postmaster died (a drill's SIGKILL) exit on their own once they notice.

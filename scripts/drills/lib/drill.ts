@@ -39,8 +39,11 @@ export interface DrillRun {
   /** When the run was started, and the CLI's `run` process (it records the outbox, then exits). */
   runStartedAt: number;
   runRecorded: Promise<void>;
-  /** Resolves when the backlog is done (nothing queued or being sent), with the time it was first seen done. */
-  backlogDone(options?: { timeoutMs?: number }): Promise<number | undefined>;
+  /**
+   * Resolves when the backlog is done (nothing queued or being sent) with the time it was first
+   * seen done, or with undefined after `timeoutMs` or once `giveUpWhen` says so.
+   */
+  backlogDone(options?: { timeoutMs?: number; giveUpWhen?: () => boolean }): Promise<number | undefined>;
   /** Milliseconds left of --timeout: the bound of every wait of the drill. */
   remainingMs(): number;
   progress(what: string): void;
@@ -118,11 +121,11 @@ export async function drill<P>(
         runRecorded,
         progress,
         remainingMs: () => Math.max(0, deadline - now()),
-        async backlogDone({ timeoutMs: within } = {}) {
+        async backlogDone({ timeoutMs: within, giveUpWhen } = {}) {
           await runRecorded;
           const until = Math.min(deadline, within === undefined ? Infinity : now() + within);
           let lastReport = 0;
-          while (now() < until) {
+          while (now() < until && !giveUpWhen?.()) {
             const pending = await d.pending();
             if (pending === 0) return now();
             if (now() - lastReport > 5_000) {
@@ -146,7 +149,12 @@ export async function drill<P>(
   const checks = { ...findings?.checks, no_error: error === undefined };
   const pass = Object.values(checks).every(Boolean);
   const figures = {
-    machine: { cpus: os.availableParallelism(), memory_gb: Math.round(os.totalmem() / 2 ** 30), load_at_start: loadAtStart },
+    machine: {
+      cpus: os.availableParallelism(),
+      memory_gb: Math.round(os.totalmem() / 2 ** 30),
+      load_at_start: loadAtStart,
+      load_at_end: os.loadavg().map((l) => round(l, 1)),
+    },
     date: new Date(started).toISOString(),
     ...findings?.figures,
     postgres_outlived_touchpoint: postgresLeftRunning,

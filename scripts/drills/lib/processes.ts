@@ -63,7 +63,12 @@ export class ManagedProcess {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  start(): ChildProcess {
+  /** Set when the drill tears down: a restart still pending (a kill's "after a moment") must not start it again. */
+  private retired = false;
+
+  /** Starts the process; does nothing once the drill is tearing down. */
+  start(): ChildProcess | undefined {
+    if (this.retired) return undefined;
     if (this.alive) throw new Error(`${this.name} is already running`);
     const log = fs.openSync(this.options.log, 'a');
     const child = spawn(process.execPath, this.command, {
@@ -84,6 +89,12 @@ export class ManagedProcess {
     const gone = new Promise((resolve) => child.once('exit', resolve));
     child.kill(signal);
     await gone;
+  }
+
+  /** Stops it for good (see `start`). */
+  async retire(graceMs?: number): Promise<void> {
+    this.retired = true;
+    await this.stop(graceMs);
   }
 
   /** SIGTERM, then SIGKILL when it has not exited within `graceMs`. */
