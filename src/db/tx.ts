@@ -13,6 +13,19 @@ export async function withRollback<T>(pool: pg.Pool, fn: (client: pg.PoolClient)
 async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, end: 'COMMIT' | 'ROLLBACK'): Promise<T> {
   const client = await pool.connect();
   try {
+    return await transactionOn(client, fn, end);
+  } finally {
+    client.release();
+  }
+}
+
+/** One transaction on a connection the caller holds (see withSession); rolls back on any error. */
+export async function transactionOn<T>(
+  client: pg.PoolClient,
+  fn: (client: pg.PoolClient) => Promise<T>,
+  end: 'COMMIT' | 'ROLLBACK' = 'COMMIT',
+): Promise<T> {
+  try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query(end);
@@ -20,8 +33,20 @@ async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Prom
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
     throw err;
+  }
+}
+
+/**
+ * Runs `fn` on one connection of its own, for work that keeps state in its session (temporary
+ * tables of a bulk import). The connection is closed afterwards, never returned to the pool, so
+ * none of that state can reach another caller.
+ */
+export async function withSession<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    return await fn(client);
   } finally {
-    client.release();
+    client.release(true);
   }
 }
 

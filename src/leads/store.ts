@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { appendConsentEvents } from '../consent/ledger.ts';
+import { copyIn, copyRow } from '../db/copy.ts';
 import { statement, type Queryable } from '../db/statement.ts';
 import { inTransaction } from '../db/tx.ts';
 import type { Channel } from '../channels/channel.ts';
@@ -34,30 +35,56 @@ export const LEAD_COLUMNS = `id, external_id AS "externalId", email, phone, firs
 const ROWS = `jsonb_to_recordset($1::jsonb) AS r(external_id text, email text, phone text, first_name text, last_name text,
   locale text, timezone text, persona text, tags text[], attributes jsonb)`;
 
-const UPSERT = statement(
-  'leads.upsert',
-  `INSERT INTO leads (external_id, email, phone, first_name, last_name, locale, timezone, persona, tags, attributes)
-   SELECT external_id, email, phone, first_name, last_name, locale, timezone, persona, tags, attributes FROM ${ROWS}
+const NAMED_FIELDS = 'external_id, email, phone, first_name, last_name, locale, timezone, persona, tags, attributes';
+
+/** Upserts by external id: a known lead's named fields are replaced and its attributes merged. */
+const upsertFrom = (rows: string) =>
+  `INSERT INTO leads (${NAMED_FIELDS})
+   SELECT ${NAMED_FIELDS} FROM ${rows}
    ON CONFLICT (external_id) DO UPDATE SET email = excluded.email, phone = excluded.phone, first_name = excluded.first_name,
      last_name = excluded.last_name, locale = excluded.locale, timezone = excluded.timezone, persona = excluded.persona,
      tags = excluded.tags, attributes = leads.attributes || excluded.attributes, updated_at = now()
-   RETURNING id, external_id, (xmax = 0) AS created`,
-);
+   RETURNING id, external_id, (xmax = 0) AS created`;
+
+const UPSERT = statement('leads.upsert', upsertFrom(ROWS));
 
 const INSERT_NEW = statement(
   'leads.insert-new',
-  `INSERT INTO leads (external_id, email, phone, first_name, last_name, locale, timezone, persona, tags, attributes)
-   SELECT external_id, email, phone, first_name, last_name, locale, timezone, persona, tags, attributes FROM ${ROWS}
+  `INSERT INTO leads (${NAMED_FIELDS})
+   SELECT ${NAMED_FIELDS} FROM ${ROWS}
    ON CONFLICT (external_id) DO UPDATE SET updated_at = now()
    RETURNING id, external_id, (xmax = 0) AS created`,
 );
 
+/**
+ * The bulk form's staging table: one per connection (temporary), emptied at every commit, filled
+ * by COPY with the rows of one batch. `row` is the row number in the file the batch came from.
+ */
+const STAGE_CREATE = statement(
+  'leads.stage-create',
+  `CREATE TEMPORARY TABLE IF NOT EXISTS lead_stage (row integer NOT NULL, external_id text NOT NULL, email text, phone text,
+     first_name text, last_name text, locale text, timezone text, persona text, tags text[] NOT NULL, attributes jsonb NOT NULL)
+   ON COMMIT DELETE ROWS`,
+);
+const STAGE_COPY = statement('leads.stage-copy', `COPY lead_stage (row, ${NAMED_FIELDS}) FROM STDIN`);
+const UPSERT_STAGED = statement(
+  'leads.upsert-staged',
+  `WITH saved AS (${upsertFrom('lead_stage')})
+   SELECT count(*)::int AS saved, coalesce(array_agg(id) FILTER (WHERE created), '{}') AS created FROM saved`,
+);
+const STAGED_ROWS_OF = statement(
+  'leads.staged-rows-of-leads',
+  `SELECT l.id, s.row FROM lead_stage s JOIN leads l ON l.external_id = s.external_id WHERE l.id = ANY($1::bigint[])`,
+);
+
+// Hashing every new lead's addresses is the cost of this rule; while nobody was ever erased (the
+// partial index answers that at once) the statement stops before it.
 const RETURNING_ADDRESSES = statement(
   'leads.withdrawals-of-erased-with-same-address',
   `WITH subjects AS (
      SELECT l.id AS lead_id, c.channel, consent_subject_hash(CASE c.channel WHEN 'email' THEN l.email ELSE l.phone END) AS subject_hash
        FROM leads l CROSS JOIN (VALUES ('email'), ('sms')) AS c(channel)
-      WHERE l.id = ANY($1::bigint[]))
+      WHERE l.id = ANY($1::bigint[]) AND EXISTS (SELECT 1 FROM leads erased WHERE erased.erased_at IS NOT NULL))
    SELECT DISTINCT ON (s.lead_id, e.channel, e.purpose) s.lead_id, e.channel, e.purpose, e.id AS event_id, e.occurred_at, e.subject_hash, e.action
      FROM subjects s
      JOIN consent_events e ON e.subject_hash = s.subject_hash AND e.channel = s.channel
@@ -129,6 +156,74 @@ export async function saveLeads(
       return { id: r.id, externalId, created: r.created, carriedFrom: carried.get(r.id) ?? [] };
     });
   });
+}
+
+/** What the bulk form of saveLeads did with one staged batch. */
+export interface StagedSave {
+  saved: number;
+  created: number;
+  /** Withdrawals carried over from erased people, by the row of the staged lead they now belong to. */
+  carried: { row: number; events: number[] }[];
+}
+
+/** A lead as one COPY row of the staging table; `row` is its row number in the file. */
+export function stagedRow(row: number, l: LeadInput): string {
+  return copyRow([
+    row,
+    l.externalId,
+    l.email,
+    l.phone,
+    l.firstName,
+    l.lastName,
+    l.locale,
+    l.timezone,
+    l.persona,
+    l.tags,
+    JSON.stringify(l.attributes),
+  ]);
+}
+
+/** A batch of leads on its way into the bulk form of saveLeads, as COPY rows (stagedRow). */
+export class LeadStage {
+  private rows: string[] = [];
+  private readonly externalIds = new Set<string>();
+
+  get size(): number {
+    return this.rows.length;
+  }
+
+  /** Whether the batch holds this external id already: one statement cannot write a lead twice. */
+  has(externalId: string): boolean {
+    return this.externalIds.has(externalId);
+  }
+
+  add(externalId: string, stagedRow: string): void {
+    this.externalIds.add(externalId);
+    this.rows.push(stagedRow);
+  }
+
+  text(): string {
+    return this.rows.join('');
+  }
+}
+
+/** Prepares the connection of a bulk save (withSession) for staged batches. */
+export async function prepareLeadStage(client: pg.PoolClient): Promise<void> {
+  await client.query(STAGE_CREATE);
+}
+
+/**
+ * The bulk form of saveLeads, for imports of millions of rows: one batch of leads with distinct
+ * external ids, sent by COPY and saved by the same upsert and the same carry-over of an erased
+ * person's withdrawals, inside the caller's transaction on a prepared connection.
+ */
+export async function saveStagedLeads(client: pg.PoolClient, stage: LeadStage): Promise<StagedSave> {
+  await copyIn(client, STAGE_COPY, stage.text());
+  const { rows } = await client.query<{ saved: number; created: number[] }>(UPSERT_STAGED);
+  const { saved, created } = rows[0]!;
+  const carried = await carryOverWithdrawals(client, created);
+  const rowsOf = carried.size > 0 ? (await client.query<{ id: number; row: number }>(STAGED_ROWS_OF, [[...carried.keys()]])).rows : [];
+  return { saved, created: created.length, carried: rowsOf.map((r) => ({ row: r.row, events: carried.get(r.id)! })) };
 }
 
 /**

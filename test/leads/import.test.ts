@@ -1,11 +1,24 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import type { Database } from '../../src/db/index.ts';
-import { importLeads } from '../../src/leads/import.ts';
-import { findLeadByExternalId } from '../../src/leads/store.ts';
+import { appendConsentEvents } from '../../src/consent/ledger.ts';
+import { withTransaction } from '../../src/db/tx.ts';
+import { eraseLead } from '../../src/leads/erase.ts';
+import { importLeads, KEPT_PROBLEMS, type ImportProblem } from '../../src/leads/import.ts';
+import { findLeadByExternalId, leadWithAddress, saveLeads } from '../../src/leads/store.ts';
 import { freshDatabase } from '../helpers/db.ts';
 
 const FIXTURES = path.resolve('test/fixtures/imports');
+
+function writeCsv(lines: string[]): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lead-import-'));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'leads.csv');
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
 
 describe('lead import', () => {
   let database: Database;
@@ -58,6 +71,78 @@ describe('lead import', () => {
     expect((await findLeadByExternalId(database.pool, 'j-3'))!.phone).to.equal('+4915112345678');
     expect((await findLeadByExternalId(database.pool, 'j-4'))!.phone).to.equal('12345');
     expect((await findLeadByExternalId(database.pool, 'j-1'))!.attributes).to.deep.equal({ orders: 3 });
+  });
+
+  it('in batches, lets the last of a repeated id win, merging attributes, and names each repeat with the row before it', async () => {
+    const file = writeCsv([
+      'external_id,email,first_name,tags,orders,note,city',
+      'r-1,r1@example.com,First,customer,1,one,',
+      'r-2,r2@example.com,Other,customer,2,,',
+      'r-1,r1.b@example.com,Second,vip,3,,Berlin',
+      'r-3,r3@example.com,Third,customer,4,,',
+      'r-1,r1.c@example.com,Third,vip;customer,,,',
+      'r-2,r2@example.com,Later,customer,5,,',
+    ]);
+    const progress: number[] = [];
+    const report = await importLeads(database.pool, file, { batchSize: 2, onProgress: (done) => progress.push(done) });
+    expect(report).to.include({ imported: 6, created: 3, updated: 3, rejectedCount: 0, warningCount: 3 });
+    expect(report.warnings).to.deep.equal([
+      { row: 4, message: "external_id 'r-1' also on row 2; this later row wins" },
+      { row: 6, message: "external_id 'r-1' also on row 4; this later row wins" },
+      { row: 7, message: "external_id 'r-2' also on row 3; this later row wins" },
+    ]);
+    const r1 = await findLeadByExternalId(database.pool, 'r-1');
+    expect(r1).to.include({ email: 'r1.c@example.com', firstName: 'Third' });
+    expect(r1!.tags).to.deep.equal(['vip', 'customer']);
+    expect(r1!.attributes).to.deep.equal({ orders: 3, note: 'one', city: 'Berlin' });
+    expect((await findLeadByExternalId(database.pool, 'r-2'))!.attributes).to.deep.equal({ orders: 5 });
+    // Progress after every batch, ending with every row.
+    expect(progress.at(-1)).to.equal(6);
+    expect(progress).to.deep.equal([...progress].sort((a, b) => a - b));
+    expect(progress.length).to.be.greaterThan(2);
+  });
+
+  it('keeps the first problems in the report and hands every one to onProblem', async () => {
+    const rows = ['external_id,email'];
+    for (let i = 0; i < 150; i++) rows.push(`b-${i},not-an-email`, `g-${i},g${i}@example.com`);
+    rows.push('n\u00001,n1@example.com', 'g-last,last@example.com');
+    const seen: ImportProblem[] = [];
+    const report = await importLeads(database.pool, writeCsv(rows), { onProblem: (p) => seen.push(p) });
+    expect(report).to.include({ imported: 151, created: 151, rejectedCount: 151 });
+    expect(report.rejected).to.have.length(KEPT_PROBLEMS);
+    expect(report.rejected[0]).to.deep.equal({ row: 2, reason: "email 'not-an-email' is not a valid address" });
+    expect(seen).to.have.length(151);
+    expect(seen.at(-1)).to.deep.equal({
+      kind: 'rejected',
+      row: 302,
+      reason: 'external_id holds a NUL character (\\u0000), which no field accepts',
+    });
+  });
+
+  it('carries an erased person’s withdrawal to the new lead of a later batch, naming its row', async () => {
+    const [old] = await saveLeads(database.pool, [leadWithAddress('old', { email: 'gone@example.com' })]);
+    await withTransaction(database.pool, (client) =>
+      appendConsentEvents(client, [
+        {
+          leadId: old!.id,
+          channel: 'email',
+          purpose: 'marketing',
+          action: 'withdraw',
+          source: 'test',
+          actor: 'test',
+          occurredAt: new Date('2025-01-01'),
+        },
+      ]),
+    );
+    await eraseLead(database.pool, 'old', { outboxDir: os.tmpdir() }, new Date());
+    const file = writeCsv(['external_id,email', 'k-1,k1@example.com', 'k-2,k2@example.com', 'k-3,GONE@example.com']);
+    const report = await importLeads(database.pool, file, { batchSize: 2 });
+    expect(report.warnings).to.have.length(1);
+    expect(report.warnings[0]).to.deep.include({ row: 4 });
+    const { rows } = await database.pool.query(
+      `SELECT l.external_id, s.status FROM consent_state s JOIN leads l ON l.id = s.lead_id WHERE l.external_id LIKE 'k-%'`,
+    );
+    expect(rows).to.deep.equal([{ external_id: 'k-3', status: 'withdrawn' }]);
   });
 
   it('refuses files it cannot read with a clear message', async () => {
