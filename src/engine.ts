@@ -1,6 +1,6 @@
 import type { Agenda } from 'agenda';
 import { liveCampaigns } from './campaigns/live.ts';
-import { planCampaign, type Plan } from './campaigns/plan.ts';
+import { planBatches, planCampaign, type Plan, type PlanBatch } from './campaigns/plan.ts';
 import { runCampaign, type RunOptions } from './campaigns/run.ts';
 import type { CampaignSet } from './campaigns/set.ts';
 import type { Campaign } from './campaigns/types.ts';
@@ -43,6 +43,8 @@ export interface Engine extends Services {
   run(campaign: Campaign, set: CampaignSet, options: RunOptions): ReturnType<typeof runCampaign>;
   /** Who would get what if the campaign ran now; records nothing. */
   plan(campaign: Campaign, set: CampaignSet): Promise<Plan>;
+  /** The same, a batch of the audience at a time, for campaigns of any size (campaigns/plan-output.ts). */
+  planBatches(campaign: Campaign, set: CampaignSet): AsyncIterable<PlanBatch>;
   ingestEvents(inputs: EventInput[]): Promise<IngestResult>;
   /** Turns a reply (email or SMS) into an inbound contact. */
   receiveReply(reply: IncomingReply): Promise<Received>;
@@ -82,6 +84,7 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     stepContext,
     run: (campaign, set, options) => runCampaign({ pool, steps: stepContext(set), batchSize: config.runBatchSize }, campaign, options),
     plan: (campaign, set) => planCampaign({ ...links, db: pool, batchSize: config.runBatchSize, clock }, campaign, set.personas),
+    planBatches: (campaign, set) => planBatches({ ...links, db: pool, batchSize: config.runBatchSize, clock }, campaign, set.personas),
     ingestEvents: (inputs) => ingestEvents(pool, stepContext(loadCampaigns()), inputs),
     receiveReply: (reply) =>
       receiveReply(

@@ -26,34 +26,49 @@ export interface PlannedMessage {
   segments?: number;
 }
 
+export interface PlanSuppression {
+  lead: string;
+  step: string;
+  reason: SuppressionReason | 'frequency_cap' | 'render_error';
+  detail?: string;
+}
+
 export interface Plan {
   campaign: string;
   recipients: PlannedMessage[];
-  suppressed: { lead: string; step: string; reason: SuppressionReason | 'frequency_cap' | 'render_error'; detail?: string }[];
+  suppressed: PlanSuppression[];
   /** SMS cost: how many texts and segments the step would send. */
   sms: { messages: number; segments: number };
 }
 
+/** What one batch of the audience would get: the plan, a batch at a time. */
+export interface PlanBatch {
+  recipients: PlannedMessage[];
+  suppressed: PlanSuppression[];
+}
+
 /**
  * Who would get the first step if the campaign ran now, at which local time, and who would not
- * and why; nothing is recorded or sent. Works for any loaded campaign file, deployed or not.
+ * and why; nothing is recorded or sent. Works for any loaded campaign file, deployed or not. The
+ * plan comes a batch of the audience at a time, in memory that does not grow with the audience:
+ * planCampaign gathers it for small campaigns, plan-output.ts counts or streams it for any size.
  */
-export async function planCampaign(
+export async function* planBatches(
   deps: ComposeContext & { db: Queryable; templatesDir: string; batchSize: number; clock: Clock },
   campaign: Campaign,
   personas: readonly Persona[],
-): Promise<Plan> {
+): AsyncGenerator<PlanBatch> {
   if (campaign.kind === 'event') {
     throw new AppError(
       'unsupported',
       `${campaign.id} is an event campaign: people enter it when '${campaign.trigger!.event}' happens, so there is no audience to plan`,
     );
   }
-  const plan: Plan = { campaign: campaign.id, recipients: [], suppressed: [], sms: { messages: 0, segments: 0 } };
   const step = campaign.steps[0]!;
   const now = deps.clock.now();
   const due = new Date(now.getTime() + (step.wait ? durationMs(step.wait) : 0));
   for await (const members of streamAudience(deps.db, campaign.audience ?? {}, personas, deps.batchSize)) {
+    const batch: PlanBatch = { recipients: [], suppressed: [] };
     const verdicts = await consentVerdictsFor(
       deps.db,
       members.map((m) => m.lead.id),
@@ -71,12 +86,12 @@ export async function planCampaign(
       const decision = decide(member, step, verdicts.get(member.lead.id)!, deps.templatesDir);
       const lead = member.lead.externalId;
       if (decision.kind === 'suppress') {
-        plan.suppressed.push({ lead, step: step.id, reason: decision.reason });
+        batch.suppressed.push({ lead, step: step.id, reason: decision.reason });
         continue;
       }
       const at = sendTime(campaign, member.lead, due, counted?.get(member.lead.id) ?? [], decision.channel);
       if (!at) {
-        plan.suppressed.push({ lead, step: step.id, reason: 'frequency_cap' });
+        batch.suppressed.push({ lead, step: step.id, reason: 'frequency_cap' });
         continue;
       }
       const planned: PlannedMessage = {
@@ -94,23 +109,38 @@ export async function planCampaign(
         try {
           text = composeMessage(deps, campaign, step, member, { channel: 'sms', template: decision.template, messageKey }).bodyText;
         } catch (err) {
-          plan.suppressed.push({ lead, step: step.id, reason: 'render_error', detail: errorMessage(err) });
+          batch.suppressed.push({ lead, step: step.id, reason: 'render_error', detail: errorMessage(err) });
           continue;
         }
         const { encoding, segments } = countSegments(text);
         Object.assign(planned, { encoding, segments });
-        plan.sms.messages++;
-        plan.sms.segments += segments;
       }
-      plan.recipients.push(planned);
+      batch.recipients.push(planned);
     }
+    yield batch;
   }
-  return plan;
 }
 
-/** Suppressions counted per reason, most frequent first. */
-export function countReasons(plan: Plan): [string, number][] {
-  const counts = new Map<string, number>();
-  for (const s of plan.suppressed) counts.set(s.reason, (counts.get(s.reason) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1]);
+/** SMS cost of planned messages, added to `sms`. */
+export function addSmsCost(sms: Plan['sms'], recipients: readonly PlannedMessage[]): void {
+  for (const r of recipients) {
+    if (r.segments === undefined) continue;
+    sms.messages++;
+    sms.segments += r.segments;
+  }
+}
+
+/** The whole plan in memory: for small campaigns (tests, previews); large ones stream (plan-output.ts). */
+export async function planCampaign(
+  deps: Parameters<typeof planBatches>[0],
+  campaign: Campaign,
+  personas: readonly Persona[],
+): Promise<Plan> {
+  const plan: Plan = { campaign: campaign.id, recipients: [], suppressed: [], sms: { messages: 0, segments: 0 } };
+  for await (const batch of planBatches(deps, campaign, personas)) {
+    plan.recipients.push(...batch.recipients);
+    plan.suppressed.push(...batch.suppressed);
+    addSmsCost(plan.sms, batch.recipients);
+  }
+  return plan;
 }

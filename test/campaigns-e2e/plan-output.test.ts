@@ -1,9 +1,11 @@
 import { expect } from 'chai';
+import { planSummary } from '../../src/campaigns/plan-output.ts';
+import type { Plan } from '../../src/campaigns/plan.ts';
 import { renderPlan } from '../../src/cli/commands/plan.ts';
 
 describe('plan output', () => {
-  it('prints recipients, suppressions and ends with counts per reason', () => {
-    const text = renderPlan({
+  it('prints counts, a sample of recipients and suppressions, and ends with counts per reason', async () => {
+    const plan: Plan = {
       campaign: 'spring',
       recipients: [
         {
@@ -31,7 +33,8 @@ describe('plan output', () => {
         { lead: 'd', step: 'offer', reason: 'no_consent' },
       ],
       sms: { messages: 1, segments: 2 },
-    });
+    };
+    const text = renderPlan(await planSummary(plan.campaign, [plan]));
     expect(text.trimEnd().split('\n').slice(-4)).to.deep.equal([
       '2 recipient(s), 3 suppressed',
       'SMS cost: 1 message(s), 2 segment(s)',
@@ -40,5 +43,8 @@ describe('plan output', () => {
     ]);
     expect(text).to.match(/a +offer +email +vip +spring-offer\/vip\.email\.hbs +2026-11-23T09:00:00\+01:00/);
     expect(text).to.match(/e +offer +sms +vip +spring-offer\/vip\.sms\.hbs +2026-11-23T09:00:00\+01:00 +2 UCS-2/);
+    expect(text).to.match(/persona +count\n-+ +-+\nvip +2\n/);
+    expect(text).to.match(/local send hour +count\n-+ +-+\n09:00 +2\n/);
+    expect(text).to.contain('First 2 of 2 recipient(s):');
   });
 });

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { requireCampaign } from '../../campaigns/load.ts';
+import { streamSink, writePlanJson } from '../../campaigns/plan-output.ts';
 import type { Engine } from '../../engine.ts';
 import { requirePermission } from '../auth.ts';
 import { jsonBody } from '../body.ts';
@@ -18,10 +19,20 @@ export function campaignsRouter(engine: Engine): Router {
     });
   });
 
+  // Streamed as it is planned, so that a campaign of a million leads answers in bounded memory;
+  // an error after the first bytes can only cut the answer, which a client sees as invalid JSON.
   router.get('/:id/plan', requirePermission('read'), async (req, res) => {
     const set = engine.loadCampaigns();
     const campaign = requireCampaign(set, req.params.id as string);
-    res.json(await engine.plan(campaign, set));
+    res.type('application/json');
+    try {
+      await writePlanJson(campaign.id, engine.planBatches(campaign, set), streamSink(res));
+    } catch (err) {
+      if (!res.headersSent) throw err;
+      res.destroy(err as Error);
+      return;
+    }
+    res.end();
   });
 
   router.post('/:id/runs', requirePermission('write'), jsonBody('small'), async (req, res) => {

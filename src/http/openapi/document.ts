@@ -100,7 +100,9 @@ const OPERATIONS: Operation[] = [
     operationId: 'planCampaign',
     tag: 'campaigns',
     summary: 'Who would get the first step if the campaign ran now, and who would not and why',
-    description: 'Records and sends nothing. Lead campaigns only.',
+    description:
+      'Records and sends nothing. Lead campaigns only. The answer is streamed as the audience is read (one entry per line), ' +
+      'so it holds a million recipients without being held in memory; an error after it began cuts it short (invalid JSON).',
     permission: 'read',
     params: { id: campaignId },
     answers: { 200: { description: 'the plan', json: 'Plan' } },
