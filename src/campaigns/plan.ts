@@ -67,21 +67,46 @@ export async function* planBatches(
   const step = campaign.steps[0]!;
   const now = deps.clock.now();
   const due = new Date(now.getTime() + (step.wait ? durationMs(step.wait) : 0));
-  for await (const members of streamAudience(deps.db, campaign.audience ?? {}, personas, deps.batchSize)) {
+  const audience = streamAudience(deps.db, campaign.audience ?? {}, personas, deps.batchSize)[Symbol.asyncIterator]();
+  const lookUp = async () => {
+    const next = await audience.next();
+    if (next.done) return undefined;
+    const members = next.value;
+    const [verdicts, counted] = await Promise.all([
+      consentVerdictsFor(
+        deps.db,
+        members.map((m) => m.lead.id),
+        campaignChannels(campaign),
+        campaign.purpose,
+      ),
+      campaign.frequency_cap
+        ? capTimes(
+            deps.db,
+            campaign,
+            members.map((m) => ({ leadId: m.lead.id, nextDueAt: due })),
+          )
+        : undefined,
+    ]);
+    return { members, verdicts, counted };
+  };
+  // The database reads the next batch while this one is decided: one batch ahead, no more.
+  let ahead = lookUp();
+  for (;;) {
+    const current = await ahead;
+    if (!current) return;
+    ahead = lookUp();
+    // Awaited on the next turn; until then a failure must not count as unhandled.
+    ahead.catch(() => {});
+    const { members, verdicts, counted } = current;
     const batch: PlanBatch = { recipients: [], suppressed: [] };
-    const verdicts = await consentVerdictsFor(
-      deps.db,
-      members.map((m) => m.lead.id),
-      campaignChannels(campaign),
-      campaign.purpose,
-    );
-    const counted = campaign.frequency_cap
-      ? await capTimes(
-          deps.db,
-          campaign,
-          members.map((m) => ({ leadId: m.lead.id, nextDueAt: due })),
-        )
-      : undefined;
+    // Most of a batch is due at the same instant in a few zones: each local time is written once.
+    const localTimes = new Map<string, string>();
+    const local = (at: Date, zone: string) => {
+      const key = `${at.getTime()} ${zone}`;
+      let text = localTimes.get(key);
+      if (text === undefined) localTimes.set(key, (text = localTime(at, zone)));
+      return text;
+    };
     for (const member of members) {
       const decision = decide(member, step, verdicts.get(member.lead.id)!, deps.templatesDir);
       const lead = member.lead.externalId;
@@ -100,7 +125,7 @@ export async function* planBatches(
         channel: decision.channel,
         persona: member.persona.id,
         template: decision.template,
-        send_at: localTime(at, recipientZone(member.lead, campaign)),
+        send_at: local(at, recipientZone(member.lead, campaign)),
       };
       if (decision.channel === 'sms') {
         // Rendered as it would be sent (a real signed link has the real length), then counted.

@@ -29,7 +29,7 @@ export function copyRow(fields: (string | number | null | readonly string[])[]):
 }
 
 /** Sends `data` (rows made by copyRow) through a `COPY … FROM STDIN` statement. */
-export async function copyIn(client: pg.PoolClient, sql: string, data: string): Promise<void> {
+export async function copyIn(client: pg.PoolClient, sql: string, data: string | Buffer): Promise<void> {
   const stream = client.query(copyFrom(sql));
   const done = Promise.race([once(stream, 'finish'), once(stream, 'error').then(([err]) => Promise.reject(err as Error))]);
   stream.end(data);

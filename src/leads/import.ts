@@ -182,7 +182,9 @@ export async function importLeads(pool: pg.Pool, file: string, options: ImportOp
       if (failure !== undefined) throw failure;
     };
 
-    let stage = new LeadStage();
+    // Two batches take turns: one is filled while the other is saved.
+    const stages = [new LeadStage(), new LeadStage()];
+    let filling = 0;
     const rows = ext === 'csv' ? csvRows(file) : jsonRecords(file);
     for await (const { row, values } of rows) {
       done++;
@@ -200,14 +202,17 @@ export async function importLeads(pool: pg.Pool, file: string, options: ImportOp
         continue;
       }
       for (const message of result.warnings) problems.warn(row, message);
+      let stage = stages[filling]!;
       if (stage.size >= batchSize || stage.has(result.lead.externalId)) {
         await settle();
         save(stage, done - 1);
-        stage = new LeadStage();
+        filling = 1 - filling;
+        stage = stages[filling]!;
+        stage.clear();
       }
       stage.add(result.lead.externalId, staged);
     }
-    if (stage.size > 0) save(stage, done);
+    if (stages[filling]!.size > 0) save(stages[filling]!, done);
     await settle();
     for await (const [row, earlier, externalId] of copyOut(client, REPEATED)) {
       problems.warn(Number(row), `external_id '${externalId}' also on row ${earlier}; this later row wins`);

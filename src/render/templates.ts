@@ -30,8 +30,27 @@ export function findTemplate(
   locale: string | null,
   channel: Channel,
 ): string | null {
-  return templateCandidates(template, persona, locale, channel).find((name) => fs.existsSync(path.join(templatesDir, name))) ?? null;
+  const key = `${templatesDir}\0${template}\0${persona}\0${locale}\0${channel}`;
+  const now = Date.now();
+  const hit = found.get(key);
+  if (hit && now - hit.at < FRESH_MS) return hit.name;
+  // Locales are lead data: keys can be many, the cache stays small.
+  if (found.size >= 10_000) found.clear();
+  const name = templateCandidates(template, persona, locale, channel).find((n) => fs.existsSync(path.join(templatesDir, n))) ?? null;
+  found.set(key, { name, at: now });
+  return name;
 }
+
+/** How long an answer about template files is trusted: a file added or removed counts within this. */
+const FRESH_MS = 1_000;
+
+/**
+ * Answers remembered for a second: plans and runs ask the same question for every recipient of a
+ * persona and locale, a million times in a big campaign, and the file-system calls behind each
+ * answer cost more than everything else they do per person. (Wall time, not the injected clock:
+ * this is about the disk, not about when a message is due.)
+ */
+const found = new Map<string, { name: string | null; at: number }>();
 
 /** Whether a lead of this persona gets some variant whatever its locale (a locale-free file exists). */
 export function hasFallbackTemplate(templatesDir: string, template: string, persona: string, channel: Channel): boolean {

@@ -6,12 +6,14 @@ import { KEPT_PROBLEMS, type ImportProblem, type ImportReport } from '../../lead
 import { AppError } from '../../errors.ts';
 import { parseCommandArgs } from '../args.ts';
 import type { CliContext, Command } from '../command.ts';
+import { tuneHeapForBulkWork } from '../heap.ts';
 import { progressBar } from '../progress.ts';
 
 type Importer<R> = (engine: Engine, file: string, options: { onProgress: (done: number, total: number) => void }) => Promise<R>;
 
 /** Runs an import of `file` behind a progress bar. */
 async function importFile<R>(file: string, ctx: CliContext, label: string, importer: Importer<R>): Promise<R> {
+  tuneHeapForBulkWork();
   const engine = await ctx.engine();
   const bar = progressBar(ctx.stderr, label);
   try {

@@ -6,6 +6,7 @@ import { planSummary, streamSink, writePlanJson, writePlanNdjson, type PlanSumma
 import { AppError } from '../../errors.ts';
 import { parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
+import { tuneHeapForBulkWork } from '../heap.ts';
 import { formatTable } from '../table.ts';
 
 const FORMATS = ['table', 'json', 'ndjson'] as const;
@@ -27,6 +28,7 @@ export const planCommand: Command = {
     if (!(FORMATS as readonly string[]).includes(format)) {
       throw new AppError('invalid_input', `--format must be one of ${FORMATS.join(', ')}, not '${format}'`);
     }
+    tuneHeapForBulkWork();
     const engine = await ctx.engine();
     const set = engine.loadCampaigns();
     const campaign = requireCampaign(set, id);
