@@ -66,8 +66,8 @@ const teardown = async () => {
 process.once('SIGINT', () => void teardown().finally(() => process.exit(130)));
 
 const env = { ...d.env(), DISPATCH_CONCURRENCY: String(CONNECTIONS) };
-const profileArgs = (name: string) =>
-  values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+// One folder per command: the CLI's main thread and tsx's loader thread each write a profile.
+const profileArgs = (name: string) => (values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile, name)}`] : []);
 const cli = (name: string, args: string[]) => timedCli(args, { cwd: d.root, env, nodeArgs: profileArgs(name) });
 const loadAtStart = os.loadavg().map((l) => round(l, 2));
 

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { BIN } from '../drills/lib/processes.ts';
+import { FileTail } from '../drills/lib/smtp-record.ts';
 
 /** A field of /proc/<pid>/status in megabytes (VmRSS now, VmHWM the peak so far), or undefined once the process is gone. */
 export function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
@@ -83,32 +84,20 @@ export class AcceptedCount {
   accepted = 0;
   first: number | undefined;
   last: number | undefined;
-  private offset = 0;
-  private partial = '';
+  private readonly tail: FileTail;
 
-  constructor(private readonly file: string) {}
+  constructor(file: string) {
+    this.tail = new FileTail(file);
+  }
 
   /** Reads what was appended since the last call. */
   update(): this {
-    if (!fs.existsSync(this.file)) return this;
-    const size = fs.statSync(this.file).size;
-    if (size <= this.offset) return this;
-    const fd = fs.openSync(this.file, 'r');
-    try {
-      const buffer = Buffer.alloc(size - this.offset);
-      fs.readSync(fd, buffer, 0, buffer.length, this.offset);
-      this.offset = size;
-      const lines = (this.partial + buffer.toString('utf8')).split('\n');
-      this.partial = lines.pop()!;
-      for (const line of lines) {
-        if (!line.startsWith('{"event":"accepted"')) continue;
-        const at = (JSON.parse(line) as { at: number }).at;
-        this.accepted++;
-        this.first ??= at;
-        this.last = at;
-      }
-    } finally {
-      fs.closeSync(fd);
+    for (const line of this.tail.lines()) {
+      if (!line.startsWith('{"event":"accepted"')) continue;
+      const at = (JSON.parse(line) as { at: number }).at;
+      this.accepted++;
+      this.first ??= at;
+      this.last = at;
     }
     return this;
   }

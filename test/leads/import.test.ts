@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
 import type { Database } from '../../src/db/index.ts';
 import { appendConsentEvents } from '../../src/consent/ledger.ts';
@@ -9,8 +11,10 @@ import { eraseLead } from '../../src/leads/erase.ts';
 import { importLeads, KEPT_PROBLEMS, type ImportProblem } from '../../src/leads/import.ts';
 import { findLeadByExternalId, leadWithAddress, saveLeads } from '../../src/leads/store.ts';
 import { freshDatabase } from '../helpers/db.ts';
+import { testEngine, type TestEngine } from '../helpers/engine.ts';
 
 const FIXTURES = path.resolve('test/fixtures/imports');
+const exec = promisify(execFile);
 
 function writeCsv(lines: string[]): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lead-import-'));
@@ -150,5 +154,33 @@ describe('lead import', () => {
     expect(missing).to.be.instanceOf(Error).with.property('message').that.contains('no such file');
     const wrongKind = await importLeads(database.pool, path.join(FIXTURES, 'leads.txt')).catch((e: Error) => e);
     expect(wrongKind).to.be.instanceOf(Error).with.property('message').that.contains('expected a .csv or .json file');
+  });
+});
+
+describe('touchpoint leads import', function () {
+  this.timeout(60_000);
+  let t: TestEngine;
+  before(async () => {
+    t = await testEngine();
+  });
+  after(() => t.close());
+
+  it('shows the first problems and lists every one in a file beside the input when there are more', async () => {
+    const rows = ['external_id,email'];
+    for (let i = 0; i < 120; i++) rows.push(`b-${i},not-an-email`, `g-${i},g${i}@example.com`);
+    const file = writeCsv(rows);
+    const cli = await exec(process.execPath, ['bin/touchpoint.js', 'leads', 'import', file], { env: { ...process.env, ...t.env } }).catch(
+      (err: { code: number; stdout: string }) => err,
+    );
+    expect(cli).to.include({ code: 1 });
+    const problems = file.replace(/\.csv$/, '.problems.csv');
+    expect(cli.stdout).to.contain(`every rejected row and warning is listed in ${problems}`);
+    expect(cli.stdout).to.contain('imported 120 row(s): 120 new lead(s), 0 updated');
+    expect(cli.stdout).to.contain('rejected 120 row(s); the good rows were kept:');
+    expect(cli.stdout).to.contain('  … and 20 more');
+    const lines = fs.readFileSync(problems, 'utf8').trimEnd().split('\n');
+    expect(lines).to.have.length(121);
+    expect(lines[1]).to.equal(`2,rejected,email 'not-an-email' is not a valid address`);
+    expect(lines[120]).to.equal(`240,rejected,email 'not-an-email' is not a valid address`);
   });
 });

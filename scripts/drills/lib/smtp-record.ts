@@ -21,6 +21,32 @@ export function now(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/** A file that keeps growing, read a line at a time as it grows. */
+export class FileTail {
+  private offset = 0;
+  private partial = '';
+
+  constructor(readonly file: string) {}
+
+  /** The complete, non-empty lines appended since the last call. */
+  lines(): string[] {
+    if (!fs.existsSync(this.file)) return [];
+    const fd = fs.openSync(this.file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (size <= this.offset) return [];
+      const buffer = Buffer.alloc(size - this.offset);
+      fs.readSync(fd, buffer, 0, buffer.length, this.offset);
+      this.offset = size;
+      const lines = (this.partial + buffer.toString('utf8')).split('\n');
+      this.partial = lines.pop()!;
+      return lines.filter(Boolean);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
+
 /**
  * The drill's view of the SMTP server's record file, read incrementally: it keeps growing while
  * the drill runs, and outlives the server process when a drill kills it.
@@ -29,10 +55,11 @@ export class SmtpRecord {
   readonly events: SmtpEvent[] = [];
   /** Recipients with at least one accepted copy, and when the first one was accepted. */
   readonly firstAccepted = new Map<string, number>();
-  private offset = 0;
-  private partial = '';
+  private readonly tail: FileTail;
 
-  constructor(private readonly file: string) {}
+  constructor(file: string) {
+    this.tail = new FileTail(file);
+  }
 
   get accepted(): number {
     return this.firstAccepted.size;
@@ -40,26 +67,12 @@ export class SmtpRecord {
 
   /** Reads what was appended since the last call. */
   read(): this {
-    if (!fs.existsSync(this.file)) return this;
-    const fd = fs.openSync(this.file, 'r');
-    try {
-      const size = fs.fstatSync(fd).size;
-      if (size <= this.offset) return this;
-      const buffer = Buffer.alloc(size - this.offset);
-      fs.readSync(fd, buffer, 0, buffer.length, this.offset);
-      this.offset = size;
-      const lines = (this.partial + buffer.toString('utf8')).split('\n');
-      this.partial = lines.pop()!;
-      for (const line of lines) {
-        if (!line) continue;
-        const event = JSON.parse(line) as SmtpEvent;
-        this.events.push(event);
-        if (event.event === 'accepted' && event.to && !this.firstAccepted.has(event.to)) this.firstAccepted.set(event.to, event.at);
-      }
-      return this;
-    } finally {
-      fs.closeSync(fd);
+    for (const line of this.tail.lines()) {
+      const event = JSON.parse(line) as SmtpEvent;
+      this.events.push(event);
+      if (event.event === 'accepted' && event.to && !this.firstAccepted.has(event.to)) this.firstAccepted.set(event.to, event.at);
     }
+    return this;
   }
 
   transactions(): SmtpTransaction[] {
