@@ -32,6 +32,8 @@ export interface Config {
     maxAttempts: number;
     pollMs: number;
     retryBaseMs: number;
+    /** Consecutive failures to reach a channel's provider that pause the channel, and how often a paused one is probed. */
+    circuit: { failures: number; probeMs: number };
   };
   runBatchSize: number;
   /** Replies: the domain of reply addresses, the SMTP listener, the shared secret of the MIME webhook. */
@@ -86,6 +88,8 @@ const schema = Joi.object({
   DISPATCH_MAX_ATTEMPTS: Joi.number().integer().min(1).max(50).default(8),
   DISPATCH_POLL_MS: Joi.number().integer().min(10).max(60_000).default(1000),
   DISPATCH_RETRY_BASE_MS: Joi.number().integer().min(10).max(3_600_000).default(30_000),
+  DISPATCH_CIRCUIT_FAILURES: Joi.number().integer().min(1).max(1000).default(5),
+  DISPATCH_CIRCUIT_PROBE_MS: Joi.number().integer().min(10).max(600_000).default(2_000),
   RUN_BATCH_SIZE: Joi.number().integer().min(1).max(10_000).default(500),
   INBOUND_DOMAIN: Joi.string().hostname(),
   INBOUND_SMTP_PORT: Joi.number().port(),
@@ -162,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       maxAttempts: value.DISPATCH_MAX_ATTEMPTS,
       pollMs: value.DISPATCH_POLL_MS,
       retryBaseMs: value.DISPATCH_RETRY_BASE_MS,
+      circuit: { failures: value.DISPATCH_CIRCUIT_FAILURES, probeMs: value.DISPATCH_CIRCUIT_PROBE_MS },
     },
     runBatchSize: value.RUN_BATCH_SIZE,
     inbound: {

@@ -101,6 +101,7 @@ export async function createEngine(config: Config, database: Database, clock: Cl
         maxAttempts: config.dispatch.maxAttempts,
         pollMs: config.dispatch.pollMs,
         retryBaseMs: config.dispatch.retryBaseMs,
+        circuit: config.dispatch.circuit,
         emailHeaders: (id, headers) => withMessageAddresses(secret, config.inbound.domain, id, headers),
       });
       await dispatcher.start();

@@ -1,5 +1,39 @@
 import pg from 'pg';
 
+/** A transaction whose end its caller decides: for work that spans more than one function call. */
+export interface OpenTransaction {
+  client: pg.PoolClient;
+  /** Commits and gives the connection back; rejects (after rolling back) when the commit fails. */
+  commit(): Promise<void>;
+  /** Rolls back and gives the connection back; never rejects. */
+  rollback(): Promise<void>;
+}
+
+/** Begins a transaction on one pooled connection; commit or roll it back, once. */
+export async function beginTransaction(pool: pg.Pool): Promise<OpenTransaction> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+  } catch (err) {
+    client.release();
+    throw err;
+  }
+  let ended = false;
+  const end = async (how: 'COMMIT' | 'ROLLBACK') => {
+    if (ended) return;
+    ended = true;
+    try {
+      await client.query(how);
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  };
+  return { client, commit: () => end('COMMIT'), rollback: () => end('ROLLBACK').catch(() => {}) };
+}
+
 /** Runs `fn` in one transaction on one pooled connection; rolls back on any error. */
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   return transaction(pool, fn, 'COMMIT');
@@ -11,17 +45,14 @@ export async function withRollback<T>(pool: pg.Pool, fn: (client: pg.PoolClient)
 }
 
 async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, end: 'COMMIT' | 'ROLLBACK'): Promise<T> {
-  const client = await pool.connect();
+  const tx = await beginTransaction(pool);
   try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query(end);
+    const result = await fn(tx.client);
+    await (end === 'COMMIT' ? tx.commit() : tx.rollback());
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
+    await tx.rollback();
     throw err;
-  } finally {
-    client.release();
   }
 }
 

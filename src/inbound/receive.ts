@@ -268,6 +268,7 @@ async function unsubscribeByMail(client: pg.PoolClient, deps: ReceiveDeps, reply
         actor: 'recipient',
         evidence: { message_id: id, mail_id: reply.externalId },
         occurredAt: deps.now,
+        asItHappens: true,
       },
     ]);
   }
