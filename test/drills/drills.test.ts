@@ -56,15 +56,11 @@ describe('fault drills (reduced; RUN_DRILLS=1)', function () {
     expect(fs.existsSync(dir), dir).to.equal(false);
   });
 
-  // Fails today on flagged_never_attempted (hundreds of rows claimed but never attempted are flagged
-  // possible_duplicate by the reclaim) and at times on duplicates_per_kill_at_most_in_flight.
-  failingToday('kill: SIGKILLed workers lose nothing, and only messages in flight are re-sent and flagged', async () => {
+  drill('kill: SIGKILLed workers lose nothing, and only messages in flight are re-sent and flagged', async () => {
     expectPass((await runDrill('kill', ['--n', '2000', '--kills', '4'])).outcome);
   });
 
-  // Fails today on backlog_done_within_30s_of_return: a row that fails twice in the outage waits
-  // out a 30-60 s backoff after the server is back.
-  failingToday('smtp-outage: an outage fails no message and the backlog drains within 30 s of the return', async () => {
+  drill('smtp-outage: an outage fails no message and the backlog drains within 30 s of the return', async () => {
     expectPass((await runDrill('smtp-outage', ['--n', '1000', '--outage', '20s'])).outcome);
   });
 
@@ -74,8 +70,7 @@ describe('fault drills (reduced; RUN_DRILLS=1)', function () {
     expectPass((await runDrill('db-restart', ['--n', '1000', '--recovery', '20s'])).outcome);
   });
 
-  // Fails today on sends_started_after_withdrawal_answer and authorising_event_disagrees.
-  failingToday('withdraw-race: no send starts after a committed withdrawal, and the record agrees with the ledger', async () => {
+  drill('withdraw-race: no send starts after a committed withdrawal, and the record agrees with the ledger', async () => {
     expectPass((await runDrill('withdraw-race', ['--n', '2000', '--withdrawals', '200'])).outcome);
   });
 });
