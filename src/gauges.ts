@@ -5,7 +5,7 @@ import type { Clock } from './clock.ts';
 import { errorMessage } from './errors.ts';
 import { overdueContacts } from './inbound/metrics.ts';
 import { log } from './log.ts';
-import { outboxGauges } from './messages/metrics.ts';
+import { OUTBOX_COUNT_CAP, outboxGauges } from './messages/metrics.ts';
 import { processRegistry } from './metrics.ts';
 
 /** What an engine's gauges are read from. */
@@ -40,7 +40,7 @@ export function engineMetrics(sources: GaugeSources): () => Promise<Scrape> {
 
   const outbox = gauge(
     'touchpoint_outbox_messages',
-    'Messages in the outbox by state: due (waiting for a dispatcher), scheduled (due later), sending (claimed).',
+    `Messages in the outbox by state: due (waiting for a dispatcher), scheduled (due later), sending (claimed); due and scheduled are counted up to ${OUTBOX_COUNT_CAP}.`,
     ['state'],
   );
   const oldestDue = gauge(
