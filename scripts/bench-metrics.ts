@@ -1,6 +1,6 @@
 /**
  * What a /metrics scrape costs at a million messages: fills a fresh embedded PostgreSQL with
- * --messages rows (INSERT … SELECT generate_series) and 100,000 closed inbound contacts, then
+ * --messages rows for 100,000 leads (INSERT … SELECT generate_series) and 100,000 inbound contacts, then
  * times each query behind the scrape and the whole scrape over HTTP (median of --repeat), in two
  * states of the outbox: a history (2 % queued) and a backlog (every row queued and due). The
  * scrape of before this change (a count of the whole messages table) is timed beside it.
@@ -23,7 +23,7 @@ import { OUTBOX_COUNT_CAP, outboxGauges, sentTimes } from '../src/messages/metri
 const { values } = parseArgs({ options: { messages: { type: 'string', default: '1000000' }, repeat: { type: 'string', default: '9' } } });
 const N = Number(values.messages);
 const REPEAT = Number(values.repeat);
-const LEADS = 10_000;
+const LEADS = 100_000;
 const CONTACTS = 100_000;
 setLogLevel('warn');
 const progress = (what: string) => process.stderr.write(`${new Date().toISOString()} ${what}\n`);

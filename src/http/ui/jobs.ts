@@ -15,7 +15,7 @@ import type { Ui } from './kit.ts';
  * token: they are taken only as `application/json` from a page of this origin (a form of another
  * site can send neither), on top of the SameSite session cookie.
  */
-export const JOBS_PATH = '/admin/jobs';
+const JOBS_PATH = '/admin/jobs';
 
 export function jobsRoutes(router: Router, engine: Engine, ui: Ui): void {
   let dashboard: { agenda: Agenda; handler: Router } | undefined;
