@@ -103,7 +103,6 @@ export function engineMetrics(sources: GaugeSources): () => Promise<Scrape> {
     ],
   ];
 
-  const all = client.Registry.merge([processRegistry, own]);
   return async () => {
     await Promise.all(
       readers.map(async ([name, gauges, read]) => {
@@ -115,6 +114,8 @@ export function engineMetrics(sources: GaugeSources): () => Promise<Scrape> {
         }
       }),
     );
+    // Merged per scrape, so that a series declared after this engine was made is not left out.
+    const all = client.Registry.merge([processRegistry, own]);
     return { contentType: all.contentType, text: await all.metrics() };
   };
 }
