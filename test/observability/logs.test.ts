@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { log } from '../../src/log.ts';
 import { settled, type TestEngine } from '../helpers/engine.ts';
 import { captureJsonLog } from '../helpers/logs.ts';
 import { postLogin } from '../helpers/sign-in.ts';
@@ -67,6 +68,19 @@ describe('observability: request ids, run ids and what the log holds', function 
     const recorded = lines.find((l) => l.json.msg === 'run recorded')!.json;
     expect(recorded).to.include({ run_id: answer!.run, request_id: startedBy, campaign: 'spring', queued: 5 });
     await settled(t, 'spring', 'run-id');
+  });
+
+  it('masks addresses and numbers in the errors of providers and libraries, wherever they are logged', async () => {
+    const twilio = "The 'To' number +1 500-555-0006 is not a valid phone number; reply to jane.doe+news@example.co.uk";
+    const lines = await captureJsonLog(async () => {
+      log.warn('send failed', { error: twilio });
+      log.error('request failed', { error: new Error(`mailbox <ann@example.com> is full`, { cause: new Error(twilio) }) });
+    });
+    expect(lines[0]!.json.error).to.equal("The 'To' number +… is not a valid phone number; reply to …@example.co.uk");
+    expect(lines[1]!.json.error)
+      .to.match(/^Error: mailbox <…@example\.com> is full\n/)
+      .and.contain("caused by: Error: The 'To' number +… is");
+    for (const { text } of lines) expect(text).not.to.match(/jane|ann@|555/);
   });
 
   it('logs of a whole run, sends and refusals included, hold no email address', async () => {
