@@ -3,6 +3,7 @@ import type { Channel } from '../channels/channel.ts';
 import { consentVerdict, UNGATED_PURPOSES, type ConsentStatus } from '../consent/state.ts';
 import { LOCKS, lockHeld, tryLockForSession, unlockSession } from '../db/locks.ts';
 import { statement, type Queryable } from '../db/statement.ts';
+import { messageMetrics } from './metrics.ts';
 
 export interface ClaimedMessage {
   id: number;
@@ -99,7 +100,10 @@ export async function claimDueMessages(db: Queryable, worker: number, limit: num
       ? ({ allowed: true } as const)
       : consentVerdict(state, message.channel, message.purpose);
     if (verdict.allowed) claimed.push(message);
-    else refused.push({ id: message.id, reason: verdict.reason });
+    else {
+      refused.push({ id: message.id, reason: verdict.reason });
+      messageMetrics.suppressed(message.channel, verdict.reason);
+    }
   }
   if (refused.length > 0) await db.query(SUPPRESS_REFUSED, [worker, refused.map((r) => r.id), refused.map((r) => r.reason)]);
   return claimed;

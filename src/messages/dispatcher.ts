@@ -8,6 +8,7 @@ import { withTransaction } from '../db/tx.ts';
 import { errorMessage } from '../errors.ts';
 import { TWILIO_UNSUBSCRIBED, withdrawUnsubscribed } from './delivery.ts';
 import { log } from '../log.ts';
+import { messageMetrics as metrics } from './metrics.ts';
 import { claimDueMessages, markFailed, markRetry, markSent, reclaimFromDeadWorkers, releaseClaims, type ClaimedMessage } from './claim.ts';
 
 export interface DispatcherOptions {
@@ -92,7 +93,9 @@ export class Dispatcher {
       const message = await this.next();
       if (!message) continue;
       const providerId = await this.sendOne(message);
-      if (providerId !== undefined) this.recordAccepted(message.id, providerId);
+      if (providerId === undefined) continue;
+      metrics.sent(message.channel);
+      this.recordAccepted(message.id, providerId);
     }
   }
 
@@ -139,6 +142,7 @@ export class Dispatcher {
     this.lastReclaim = Date.now();
     const reclaimed = await reclaimFromDeadWorkers(this.lockClient!, this.worker, this.options.clock.now());
     if (reclaimed > 0) log.warn('re-queued messages of a dispatcher that died mid-send', { messages: reclaimed });
+    metrics.possibleDuplicates(reclaimed);
   }
 
   private idle(): Promise<void> {
@@ -171,7 +175,13 @@ export class Dispatcher {
     this.flushing = this.flushing
       .then(() => markSent(this.options.pool, this.worker, group, this.options.clock.now()))
       .then(
-        () => void (this.sentSinceLog += group.length),
+        () => {
+          this.sentSinceLog += group.length;
+          metrics.acceptanceRecorded(
+            this.options.pool,
+            group.map((g) => g.id),
+          );
+        },
         (err: unknown) =>
           log.error('recording sent messages failed; they will be re-sent as possible duplicates', { error: errorMessage(err) }),
       );
@@ -191,11 +201,13 @@ export class Dispatcher {
     const { pool, maxAttempts, retryBaseMs = 30_000 } = this.options;
     if (!channel) {
       await markFailed(pool, this.worker, message.id, 'no_channel', `no ${message.channel} channel is configured`);
+      metrics.failed(message.channel, 'no_channel');
       return undefined;
     }
     if (message.toAddress === null) {
       // Erasure stops queued messages; one in flight then and retried since has no address left.
       await markFailed(pool, this.worker, message.id, 'erased', 'the recipient’s data was erased: there is no address to send to');
+      metrics.failed(message.channel, 'erased');
       return undefined;
     }
     try {
@@ -215,6 +227,7 @@ export class Dispatcher {
       const error = errorMessage(err);
       if (err instanceof SendError && err.permanent) {
         await markFailed(pool, this.worker, message.id, 'rejected', error);
+        metrics.failed(message.channel, 'rejected');
         if (message.channel === 'sms' && err.code === TWILIO_UNSUBSCRIBED) {
           await withTransaction(pool, (client) =>
             withdrawUnsubscribed(client, message.leadId, message.purpose, `message:${message.id}`, this.options.clock.now()),
@@ -222,6 +235,7 @@ export class Dispatcher {
         }
       } else if (message.attempts >= maxAttempts) {
         await markFailed(pool, this.worker, message.id, 'attempts_exhausted', error);
+        metrics.failed(message.channel, 'attempts_exhausted');
       } else {
         await markRetry(
           pool,
@@ -230,6 +244,7 @@ export class Dispatcher {
           error,
           new Date(this.options.clock.now().getTime() + retryDelay(message.attempts, retryBaseMs)),
         );
+        metrics.retried(message.channel);
       }
       log.warn('send failed', { message: message.id, attempt: message.attempts, error });
       return undefined;
