@@ -15,6 +15,8 @@ export interface Config {
   /** Campaign files (and personas.yaml, inbound.yaml) larger than this are a problem, never parsed. */
   campaignMaxFileBytes: number;
   port: number;
+  /** Port of `touchpoint worker`'s own HTTP listener (/metrics); unset: the worker listens on none. */
+  workerHttpPort: number | undefined;
   publicUrl: string;
   /** Key that signs links and addresses in messages (unsubscribe, double opt-in, reply tokens); generated and kept in the database when unset. */
   secret: string | undefined;
@@ -51,6 +53,8 @@ export interface Config {
   /** Failed sign-ins allowed per 15 minutes, shared by all processes (access/sign-in.ts). */
   signIn: SignInLimits;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Log lines as JSON or as text for people; `auto`: text on a terminal, JSON anywhere else. */
+  logFormat: 'auto' | 'json' | 'pretty';
 }
 
 const schema = Joi.object({
@@ -64,6 +68,7 @@ const schema = Joi.object({
     .max(16 * 1024 * 1024)
     .default(DEFAULT_MAX_FILE_BYTES),
   PORT: Joi.number().port().default(3000),
+  WORKER_HTTP_PORT: Joi.number().port(),
   PUBLIC_URL: Joi.string().uri({ scheme: ['http', 'https'] }),
   TOUCHPOINT_SECRET: Joi.string().min(32),
   SMTP_URL: Joi.string().uri({ scheme: ['smtp', 'smtps'] }),
@@ -106,6 +111,7 @@ const schema = Joi.object({
   INBOUND_SMTP_MAX_RECIPIENTS: Joi.number().integer().min(1).max(10_000).default(100),
   INBOUND_SMTP_MAX_CONNECTIONS_PER_CLIENT: Joi.number().integer().min(1).max(10_000).default(10),
   LOG_LEVEL: Joi.string().valid('debug', 'info', 'warn', 'error', 'silent').default('info'),
+  LOG_FORMAT: Joi.string().valid('auto', 'json', 'pretty').default('auto'),
 })
   .and('TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN')
   .messages({ 'object.and': 'TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are set together or not at all' })
@@ -145,6 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     templatesDir: path.resolve(cwd, value.TEMPLATES_DIR),
     campaignMaxFileBytes: value.CAMPAIGN_MAX_FILE_BYTES,
     port,
+    workerHttpPort: value.WORKER_HTTP_PORT,
     publicUrl,
     secret: value.TOUCHPOINT_SECRET,
     smtpUrl: value.SMTP_URL,
@@ -184,5 +191,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       perAccount: value.SIGN_IN_MAX_FAILURES_PER_ACCOUNT,
     },
     logLevel: value.LOG_LEVEL,
+    logFormat: value.LOG_FORMAT,
   };
 }

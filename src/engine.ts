@@ -8,6 +8,7 @@ import { closeChannels, createChannels, messageDomain } from './channels/index.t
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/index.ts';
+import { engineMetrics, type Scrape } from './gauges.ts';
 import { signingSecret } from './db/settings.ts';
 import { withMessageAddresses } from './inbound/addresses.ts';
 import { receiveReply, type IncomingReply, type Received } from './inbound/receive.ts';
@@ -52,6 +53,10 @@ export interface Engine extends Services {
   advanceSequences(): ReturnType<typeof advanceDueSteps>;
   startDispatcher(): Promise<Dispatcher>;
   startScheduler(): Promise<Agenda>;
+  /** The scheduler this process runs, if it started one (Agenda's dashboard works on it). */
+  scheduler(): Agenda | undefined;
+  /** Every metric of this process, in the Prometheus text format (`/metrics`). */
+  metrics(): Promise<Scrape>;
   /** Stops scheduler, then dispatcher, then channels; the caller closes the database after. */
   stop(): Promise<void>;
 }
@@ -71,6 +76,12 @@ export async function createEngine(config: Config, database: Database, clock: Cl
   let dispatcher: Dispatcher | undefined;
   let agenda: Agenda | undefined;
   let channels: ReturnType<typeof createChannels> | undefined;
+  const metrics = engineMetrics({
+    pool,
+    clock,
+    scheduler: () => agenda,
+    queues: () => loadCampaigns().inbound.queues.map((q) => q.id),
+  });
 
   const engine: Engine = {
     ...services,
@@ -126,6 +137,8 @@ export async function createEngine(config: Config, database: Database, clock: Cl
       await registerSchedules(agenda, loadCampaigns().campaigns.values());
       return agenda;
     },
+    scheduler: () => agenda,
+    metrics,
     async stop() {
       // Idempotent: the CLI shell stops the engine again after a command that stopped it itself.
       const [scheduler, sender, adapters] = [agenda, dispatcher, channels];

@@ -68,10 +68,11 @@ const CLAIMANTS = statement(
 );
 const REQUEUE_OF = statement(
   'messages.requeue-claims-of',
-  `WITH dead AS (SELECT id FROM messages WHERE status = 'sending' AND claimed_by = $1 ORDER BY id FOR UPDATE)
-   UPDATE messages m SET status = 'queued', claimed_by = NULL, possible_duplicate = possible_duplicate OR attempted_at IS NOT NULL,
+  `WITH dead AS (SELECT id, attempted_at IS NOT NULL AS started FROM messages WHERE status = 'sending' AND claimed_by = $1 ORDER BY id FOR UPDATE)
+   UPDATE messages m SET status = 'queued', claimed_by = NULL, possible_duplicate = possible_duplicate OR dead.started,
           attempted_at = NULL, due_at = $2
-     FROM dead WHERE m.id = dead.id`,
+     FROM dead WHERE m.id = dead.id
+   RETURNING dead.started`,
 );
 
 /**
@@ -114,14 +115,19 @@ export async function makeDue(db: Queryable, ids: number[], now: Date): Promise<
  * may or may not have reached the provider: it is sent again and marked `possible_duplicate`. A
  * row that was only claimed goes back as it was.
  */
-export async function reclaimFromDeadWorkers(lockClient: pg.Client, self: number, now: Date): Promise<number> {
+export async function reclaimFromDeadWorkers(
+  lockClient: pg.Client,
+  self: number,
+  now: Date,
+): Promise<{ requeued: number; flagged: number }> {
   const { rows } = await lockClient.query<{ claimed_by: number }>(CLAIMANTS, [self]);
-  let reclaimed = 0;
+  const reclaimed = { requeued: 0, flagged: 0 };
   for (const { claimed_by: worker } of rows) {
     if (!(await tryLockForSession(lockClient, LOCKS.dispatcher, worker))) continue;
     try {
-      const { rowCount } = await lockClient.query(REQUEUE_OF, [worker, now]);
-      reclaimed += rowCount ?? 0;
+      const { rows: requeued } = await lockClient.query<{ started: boolean }>(REQUEUE_OF, [worker, now]);
+      reclaimed.requeued += requeued.length;
+      reclaimed.flagged += requeued.filter((r) => r.started).length;
     } finally {
       await unlockSession(lockClient, LOCKS.dispatcher, worker);
     }

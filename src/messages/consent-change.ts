@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Channel } from '../channels/channel.ts';
 import { consentKeyOf, type ConsentKey } from '../consent/state.ts';
 import { statement } from '../db/statement.ts';
+import { messageMetrics } from './metrics.ts';
 
 /**
  * What a change of consent does to the outbox, inside the ledger's transaction (consent/ledger.ts).
@@ -40,7 +41,8 @@ const SUPPRESS_UNSTARTED = statement(
         FOR UPDATE OF m
    )
    UPDATE messages m SET status = 'suppressed', reason = u.reason, claimed_by = NULL, consent_event_id = NULL
-     FROM unstarted u WHERE m.id = u.id`,
+     FROM unstarted u WHERE m.id = u.id
+   RETURNING m.channel, m.reason`,
 );
 
 /**
@@ -61,10 +63,11 @@ export async function holdSends(client: pg.PoolClient, keys: ConsentKey[], since
 /** Suppresses, with its reason, every message of a key whose send has not started. */
 export async function suppressUnstarted(client: pg.PoolClient, refused: (ConsentKey & { reason: string })[]): Promise<void> {
   if (refused.length === 0) return;
-  await client.query(SUPPRESS_UNSTARTED, [
+  const { rows } = await client.query<{ channel: Channel; reason: string }>(SUPPRESS_UNSTARTED, [
     refused.map((k) => k.leadId),
     refused.map((k) => k.channel),
     refused.map((k) => k.purpose),
     refused.map((k) => k.reason),
   ]);
+  for (const { channel, reason } of rows) messageMetrics.suppressed(channel, reason);
 }

@@ -10,6 +10,7 @@ import { backoff } from './backoff.ts';
 import { Circuit, type CircuitOptions } from './circuit.ts';
 import { claimDueMessages, makeDue, reclaimFromDeadWorkers, releaseClaims, releaseUnknownClaims, type ClaimedMessage } from './claim.ts';
 import { TWILIO_UNSUBSCRIBED, withdrawUnsubscribed } from './delivery.ts';
+import { messageMetrics as metrics } from './metrics.ts';
 import { DispatcherSession } from './session.ts';
 import { SendStarts } from './starts.ts';
 import { Grouped } from './grouped.ts';
@@ -31,8 +32,8 @@ export interface DispatcherOptions {
   emailHeaders?: (messageId: number, headers: Record<string, string>) => Record<string, string>;
 }
 
-/** An outcome of a send, as it is recorded (or held until the database can take it). */
-type Outcome = { sent: Accepted } | { retry: Retry } | { failure: Failure };
+/** An outcome of a send on a channel, as it is recorded (or held until the database can take it). */
+type Outcome = ({ sent: Accepted } | { retry: Retry } | { failure: Failure }) & { channel: Channel };
 
 /** A message its start did not send: suppressed (consent refused it then) or failed (erased). */
 interface Refused {
@@ -107,6 +108,10 @@ export class Dispatcher {
     this.starts = new SendStarts(options.pool, this.worker, options.clock);
     this.acceptances = new Grouped<Accepted, void>(async (sent) => {
       await recordSent(options.pool, this.worker, sent);
+      metrics.acceptanceRecorded(
+        options.pool,
+        sent.map((s) => s.id),
+      );
       return sent.map(() => undefined);
     });
     for (const [name, channel] of Object.entries(options.channels)) {
@@ -142,7 +147,7 @@ export class Dispatcher {
         continue;
       }
       const accepted = await this.send(message, recording);
-      if (accepted) recording = this.recordAccepted(accepted);
+      if (accepted) recording = this.recordAccepted(accepted, message.channel);
     }
     await recording;
   }
@@ -227,7 +232,8 @@ export class Dispatcher {
         ));
       if (start.go) return { at, attempts: start.attempts, confirm: confirmed };
       await confirmed();
-      if (start.status !== 'gone') this.recorded({ refused: { id: message.id, status: start.status, reason: start.reason } });
+      if (start.status !== 'gone')
+        this.recorded({ refused: { id: message.id, status: start.status, reason: start.reason }, channel: message.channel });
       return undefined;
     } catch (err) {
       if (!confirming) this.queue.unshift(message);
@@ -237,13 +243,13 @@ export class Dispatcher {
   }
 
   /** Records an acceptance (grouped with the other lanes'), or holds it; never rejects. */
-  private recordAccepted(accepted: Accepted): Promise<void> {
+  private recordAccepted(accepted: Accepted, channel: Channel): Promise<void> {
     return this.acceptances.call(accepted).then(
       () => {
         this.troubles = 0;
-        this.recorded({ sent: accepted });
+        this.recorded({ sent: accepted, channel });
       },
-      () => void this.held.push({ sent: accepted }),
+      () => void this.held.push({ sent: accepted, channel }),
     );
   }
 
@@ -264,11 +270,12 @@ export class Dispatcher {
     const failure = err instanceof SendError ? err : undefined;
     const circuit = this.circuits.get(message.channel)!;
     const base = { id: message.id, startedAt: started.at, error };
+    const { channel } = message;
     log.warn('send failed', { message: message.id, attempt: started.attempts, error });
     if (failure?.channelFailure === 'unreachable') {
       // It never left: not an attempt, and due again at once (the circuit paces the channel).
       const opened = circuit.failed(error);
-      await this.record({ retry: { ...base, retryAt: clock.now(), refund: true, possibleDuplicate: false } });
+      await this.record({ retry: { ...base, retryAt: clock.now(), refund: true, possibleDuplicate: false }, channel });
       if (opened) await this.pause(message.channel);
       return;
     }
@@ -276,18 +283,18 @@ export class Dispatcher {
     if (failure?.channelFailure === 'interrupted') {
       // The provider may hold a copy: the next send is flagged, and made due when the channel is back.
       const opened = circuit.failed(error, message.id);
-      await this.record({ retry: { ...base, retryAt, refund: false, possibleDuplicate: true } });
+      await this.record({ retry: { ...base, retryAt, refund: false, possibleDuplicate: true }, channel });
       if (opened) await this.pause(message.channel);
       return;
     }
     circuit.answered();
     if (failure?.permanent) {
-      await this.record({ failure: { ...base, reason: 'rejected' } });
+      await this.record({ failure: { ...base, reason: 'rejected' }, channel });
       if (message.channel === 'sms' && failure.code === TWILIO_UNSUBSCRIBED) await this.withdrawUnsubscribed(message);
     } else if (started.attempts >= maxAttempts) {
-      await this.record({ failure: { ...base, reason: 'attempts_exhausted' } });
+      await this.record({ failure: { ...base, reason: 'attempts_exhausted' }, channel });
     } else {
-      await this.record({ retry: { ...base, retryAt, refund: false, possibleDuplicate: false } });
+      await this.record({ retry: { ...base, retryAt, refund: false, possibleDuplicate: false }, channel });
     }
   }
 
@@ -315,10 +322,11 @@ export class Dispatcher {
 
   private async write(outcomes: Outcome[]): Promise<void> {
     const { pool } = this.options;
-    await recordSent(
+    const sent = outcomes.flatMap((o) => ('sent' in o ? [o.sent] : []));
+    await recordSent(pool, this.worker, sent);
+    metrics.acceptanceRecorded(
       pool,
-      this.worker,
-      outcomes.flatMap((o) => ('sent' in o ? [o.sent] : [])),
+      sent.map((s) => s.id),
     );
     for (const o of outcomes) {
       if ('retry' in o) await recordRetry(pool, this.worker, o.retry);
@@ -328,9 +336,19 @@ export class Dispatcher {
   }
 
   /** Every outcome passes here once it is in the database, a refusal at the start included. */
-  private recorded(outcome: Outcome | { refused: Refused }): void {
-    if ('sent' in outcome) this.sentSinceLog++;
-    else if ('refused' in outcome) log.debug('not sent', { message: outcome.refused.id, ...outcome.refused });
+  private recorded(outcome: Outcome | { refused: Refused; channel: Channel }): void {
+    const { channel } = outcome;
+    if ('sent' in outcome) {
+      this.sentSinceLog++;
+      metrics.sent(channel);
+    } else if ('retry' in outcome) metrics.retried(channel);
+    else if ('failure' in outcome) metrics.failed(channel, outcome.failure.reason);
+    else {
+      const { status, reason } = outcome.refused;
+      if (status === 'suppressed') metrics.suppressed(channel, reason);
+      else metrics.failed(channel, reason);
+      log.debug('not sent', { ...outcome.refused });
+    }
   }
 
   /**
@@ -396,8 +414,10 @@ export class Dispatcher {
     const client = this.session.client;
     if (!client || Date.now() - this.lastReclaim < this.options.pollMs * 5) return;
     this.lastReclaim = Date.now();
-    const reclaimed = await reclaimFromDeadWorkers(client, this.worker, this.options.clock.now());
-    if (reclaimed > 0) log.warn('re-queued messages of a dispatcher that died mid-send', { messages: reclaimed });
+    const { requeued, flagged } = await reclaimFromDeadWorkers(client, this.worker, this.options.clock.now());
+    if (requeued > 0)
+      log.warn('re-queued messages of a dispatcher that died mid-send', { messages: requeued, possible_duplicates: flagged });
+    metrics.possibleDuplicates(flagged);
   }
 
   /** A channel's circuit opened: its claimed messages go back, their sends never started. */

@@ -45,18 +45,20 @@ export async function startScheduler(deps: SchedulerDeps): Promise<Agenda> {
   agenda.on('error', (err: Error) => log.error('scheduler error', { error: err.message }));
   agenda.define(CAMPAIGN_RUN, async (job: Job<CampaignRunData>) => {
     const { campaign: id } = job.attrs.data;
+    // Its lines name the job as Agenda's dashboard shows it.
+    const jobLog = log.child({ job: String(job.attrs._id), campaign: id });
     const campaign = deps.campaign(id);
     const occurrence = campaign && scheduledOccurrence(campaign, deps.clock.now());
     if (!campaign || !occurrence) {
       // The file was removed, broke, or lost its schedule since this job was registered.
-      log.warn('scheduled campaign is gone or unscheduled; removing its job', { campaign: id });
+      jobLog.warn('scheduled campaign is gone or unscheduled; removing its job');
       await job.remove();
       return;
     }
     try {
       await deps.run(campaign, occurrence);
     } catch (err) {
-      log.error('scheduled run failed', { campaign: id, occurrence, error: errorMessage(err) });
+      jobLog.error('scheduled run failed', { occurrence, error: errorMessage(err) });
       throw err;
     }
   });

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { outboxDir } from '../../channels/index.ts';
 import type { Engine } from '../../engine.ts';
 import { createApp } from '../../http/app.ts';
+import { startWorkerListener } from '../../http/worker-listener.ts';
 import { startInboundSmtp } from '../../inbound/smtp-listener.ts';
 import { log } from '../../log.ts';
 import { parseCommandArgs } from '../args.ts';
@@ -73,6 +74,10 @@ export const workerCommand: Command = {
   usage: 'worker',
   async run(args, ctx) {
     parseCommandArgs(args, {}, false);
-    return waitAndStop(await startWorking(ctx));
+    const engine = await startWorking(ctx);
+    const port = ctx.config.workerHttpPort;
+    const server = port === undefined ? undefined : await startWorkerListener(engine, port);
+    if (server) log.info(`metrics are served on port ${port} (/metrics)`);
+    return waitAndStop(engine, server);
   },
 };
