@@ -9,13 +9,25 @@ export interface OpenTransaction {
   rollback(): Promise<void>;
 }
 
-/** Begins a transaction on one pooled connection; commit or roll it back, once. */
+/**
+ * Begins a transaction on one pooled connection; commit or roll it back, once. While it is open,
+ * the connection may sit idle (between statements, or waiting for its caller): the pool listens
+ * for errors of idle connections only, so one that the server ends meanwhile would throw an
+ * uncaught error. Its error is kept here instead, and the next statement or the commit fails.
+ */
 export async function beginTransaction(pool: pg.Pool): Promise<OpenTransaction> {
   const client = await pool.connect();
+  let lost: Error | undefined;
+  const onError = (err: Error) => (lost ??= err);
+  client.on('error', onError);
+  const release = () => {
+    client.removeListener('error', onError);
+    client.release(lost);
+  };
   try {
     await client.query('BEGIN');
   } catch (err) {
-    client.release();
+    release();
     throw err;
   }
   let ended = false;
@@ -28,7 +40,7 @@ export async function beginTransaction(pool: pg.Pool): Promise<OpenTransaction> 
       await client.query('ROLLBACK').catch(() => {});
       throw err;
     } finally {
-      client.release();
+      release();
     }
   };
   return { client, commit: () => end('COMMIT'), rollback: () => end('ROLLBACK').catch(() => {}) };
