@@ -1,0 +1,81 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect } from 'chai';
+
+/**
+ * The fault drills of scripts/drills/, at a reduced size, each run as its own process exactly as
+ * `npm run drill:<name>` runs it (its own SMTP server, embedded PostgreSQL, serve and workers),
+ * judged by the JSON line it ends with.
+ *
+ * A drill takes tens of seconds, so they run only with RUN_DRILLS=1. The drills that fail on the
+ * current engine are `failingToday` (run with RUN_DRILLS=all), each naming the figure that fails;
+ * switch one to `drill` when the fix for its figure lands.
+ */
+const drill = process.env.RUN_DRILLS ? it : it.skip;
+const failingToday = process.env.RUN_DRILLS === 'all' ? it : it.skip;
+
+interface Outcome {
+  pass: boolean;
+  checks: Record<string, boolean>;
+  [figure: string]: unknown;
+}
+
+/** Runs a drill and returns its JSON line, and where its directory was. */
+async function runDrill(name: string, args: string[]): Promise<{ outcome: Outcome; dir: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', `scripts/drills/${name}.ts`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  await new Promise((resolve) => child.once('exit', resolve));
+  const last = stdout.trim().split('\n').at(-1) ?? '';
+  if (!last.startsWith('{')) throw new Error(`drill ${name} printed no JSON line\n${stderr}\n${stdout}`);
+  return { outcome: JSON.parse(last) as Outcome, dir: path.resolve('var/drills', `${name}-${child.pid}`) };
+}
+
+function expectPass(outcome: Outcome): void {
+  const failed = Object.entries(outcome.checks).filter(([, ok]) => !ok);
+  expect(
+    failed.map(([check]) => check),
+    JSON.stringify(outcome),
+  ).to.deep.equal([]);
+  expect(outcome.pass).to.equal(true);
+}
+
+describe('fault drills (reduced; RUN_DRILLS=1)', function () {
+  this.timeout(240_000);
+
+  drill('the kill drill runs end to end, loses nothing, and leaves no process or directory behind', async () => {
+    const { outcome, dir } = await runDrill('kill', ['--n', '600', '--kills', '2']);
+    expect(outcome).to.include.keys('lost', 'duplicate_copies', 'flagged_never_attempted', 'per_kill', 'checks', 'pass');
+    expect(outcome.error, String(outcome.error)).to.equal(undefined);
+    expect(outcome.lost).to.equal(0);
+    expect(outcome.sent_to_non_consented).to.equal(0);
+    expect(outcome.orphans_killed_at_teardown).to.equal(0);
+    expect(fs.existsSync(dir), dir).to.equal(false);
+  });
+
+  // Fails today on flagged_never_attempted (hundreds of rows claimed but never attempted are flagged
+  // possible_duplicate by the reclaim) and at times on duplicates_per_kill_at_most_in_flight.
+  failingToday('kill: SIGKILLed workers lose nothing, and only messages in flight are re-sent and flagged', async () => {
+    expectPass((await runDrill('kill', ['--n', '2000', '--kills', '4'])).outcome);
+  });
+
+  // Fails today on backlog_done_within_30s_of_return: a row that fails twice in the outage waits
+  // out a 30-60 s backoff after the server is back.
+  failingToday('smtp-outage: an outage fails no message and the backlog drains within 30 s of the return', async () => {
+    expectPass((await runDrill('smtp-outage', ['--n', '1000', '--outage', '20s'])).outcome);
+  });
+
+  // Fails today on processes_alive_through_the_restart (every process exits within a second) and
+  // backlog_done_within_30s_of_return.
+  failingToday('db-restart: processes live through a PostgreSQL restart and finish the send', async () => {
+    expectPass((await runDrill('db-restart', ['--n', '1000', '--recovery', '20s'])).outcome);
+  });
+
+  // Fails today on sends_started_after_withdrawal_answer and authorising_event_disagrees.
+  failingToday('withdraw-race: no send starts after a committed withdrawal, and the record agrees with the ledger', async () => {
+    expectPass((await runDrill('withdraw-race', ['--n', '2000', '--withdrawals', '200'])).outcome);
+  });
+});
