@@ -34,6 +34,10 @@ export interface Config {
     retryBaseMs: number;
   };
   runBatchSize: number;
+  /** How long a stopping process waits for sends in flight and then for running scheduler jobs. */
+  stopTimeoutMs: number;
+  /** Port of `worker`'s health listener (/healthz, /readyz); unset: none. */
+  workerHttpPort: number | undefined;
   /** Replies: the domain of reply addresses, the SMTP listener, the shared secret of the MIME webhook. */
   inbound: {
     domain: string;
@@ -87,6 +91,8 @@ const schema = Joi.object({
   DISPATCH_POLL_MS: Joi.number().integer().min(10).max(60_000).default(1000),
   DISPATCH_RETRY_BASE_MS: Joi.number().integer().min(10).max(3_600_000).default(30_000),
   RUN_BATCH_SIZE: Joi.number().integer().min(1).max(10_000).default(500),
+  STOP_TIMEOUT_MS: Joi.number().integer().min(100).max(600_000).default(20_000),
+  WORKER_HTTP_PORT: Joi.number().port(),
   INBOUND_DOMAIN: Joi.string().hostname(),
   INBOUND_SMTP_PORT: Joi.number().port(),
   INBOUND_SMTP_HOST: Joi.string().default('127.0.0.1'),
@@ -164,6 +170,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       retryBaseMs: value.DISPATCH_RETRY_BASE_MS,
     },
     runBatchSize: value.RUN_BATCH_SIZE,
+    stopTimeoutMs: value.STOP_TIMEOUT_MS,
+    workerHttpPort: value.WORKER_HTTP_PORT,
     inbound: {
       domain: value.INBOUND_DOMAIN ?? new URL(publicUrl).hostname,
       smtpPort: value.INBOUND_SMTP_PORT,

@@ -13,6 +13,7 @@ import { formBody } from './body.ts';
 import { confirmRouter } from './confirm.ts';
 import { metricsHandler } from './metrics.ts';
 import { openApiDocument } from './openapi/document.ts';
+import { opsRouter } from './ops.ts';
 import { uiRouter } from './ui/router.ts';
 import { unsubscribeRouter } from './unsubscribe.ts';
 import { refuseNulInUrl } from './validate.ts';
@@ -35,10 +36,7 @@ export function createApp(engine: Engine): express.Express {
   });
   app.use(refuseNulInUrl);
 
-  app.get('/healthz', async (_req, res) => {
-    await engine.health();
-    res.json({ ok: true });
-  });
+  app.use(opsRouter(engine));
   app.get('/metrics', metricsHandler(engine));
   app.use('/unsubscribe', formBody('link'), unsubscribeRouter(engine));
   app.use('/confirm', formBody('link'), confirmRouter(engine));

@@ -1,8 +1,10 @@
+import os from 'node:os';
 import { PostgresBackend } from '@agendajs/postgres-backend';
 import { Agenda, type Job } from 'agenda';
 import type pg from 'pg';
 import type { Campaign } from '../campaigns/types.ts';
 import type { Clock } from '../clock.ts';
+import { isConnectionError } from '../db/watch.ts';
 import { errorMessage } from '../errors.ts';
 import { log } from '../log.ts';
 import { atInstant, scheduledOccurrence, scheduleZone } from './schedule.ts';
@@ -35,14 +37,25 @@ export interface SchedulerDeps {
   escalate(): Promise<void>;
 }
 
+/** Agenda's errors; those of a database that cannot be reached are the database watch's to report. */
+function reportError(err: Error): void {
+  if (isConnectionError(err)) log.debug('scheduler: the database cannot be reached', { error: err.message });
+  else log.error('scheduler error', { error: err.message });
+}
+
 export async function startScheduler(deps: SchedulerDeps): Promise<Agenda> {
+  const backend = new PostgresBackend({ pool: deps.pool });
   const agenda = new Agenda({
-    backend: new PostgresBackend({ pool: deps.pool }),
-    name: `touchpoint-${process.pid}`,
+    backend,
+    // Names the process in agenda_jobs.last_modified_by, also among several hosts.
+    name: `touchpoint-${os.hostname()}-${process.pid}`,
     processEvery: '5 seconds',
     defaultLockLifetime: 10 * 60 * 1000,
   });
-  agenda.on('error', (err: Error) => log.error('scheduler error', { error: err.message }));
+  agenda.on('error', reportError);
+  // The LISTEN connection is an EventEmitter of its own: an 'error' with no listener (the database
+  // going away) would end the process. It reconnects by itself.
+  backend.notificationChannel?.on('error', reportError);
   agenda.define(CAMPAIGN_RUN, async (job: Job<CampaignRunData>) => {
     const { campaign: id } = job.attrs.data;
     const campaign = deps.campaign(id);
@@ -66,6 +79,26 @@ export async function startScheduler(deps: SchedulerDeps): Promise<Agenda> {
   await agenda.every(TICK_EVERY, SEQUENCES_TICK, {}, { skipImmediate: false });
   await agenda.every(ESCALATE_EVERY, INBOUND_ESCALATE, {}, { skipImmediate: false });
   return agenda;
+}
+
+/**
+ * A new Agenda after the database returned from an outage, on the pool's new connections (its
+ * LISTEN connection included). A job the old one was running when the server went away could not
+ * record its end, so its lock would hold it back for the whole lock lifetime (10 minutes): every
+ * job still locked in this process's name and no longer running here is handed back first.
+ */
+export async function restartScheduler(old: Agenda, deps: SchedulerDeps): Promise<Agenda> {
+  // An instance whose restart failed half-way (the database gone again) is stopped already.
+  const stats = await old.getRunningStats(true).catch(() => undefined);
+  const running = new Set(((stats?.runningJobs ?? []) as { _id?: unknown }[]).map((job) => String(job._id)));
+  await old.stop();
+  const { jobs } = await old.queryJobs({ names: [CAMPAIGN_RUN, SEQUENCES_TICK, INBOUND_ESCALATE] });
+  const stale = jobs.filter((job) => job.lockedAt && job.lastModifiedBy === old.attrs.name && !running.has(String(job._id)));
+  if (stale.length > 0) {
+    await old.db.unlockJobs(stale.map((job) => job._id!));
+    log.info('handed back scheduler jobs interrupted by the database outage', { jobs: stale.map((job) => job.name) });
+  }
+  return startScheduler(deps);
 }
 
 /**
