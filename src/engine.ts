@@ -8,7 +8,9 @@ import type { Campaign } from './campaigns/types.ts';
 import { closeChannels, createChannels, messageDomain } from './channels/index.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
+import { embeddedServerExists } from './db/embedded.ts';
 import { openDatabase, type Database } from './db/index.ts';
+import { AppError } from './errors.ts';
 import { signingSecret } from './db/settings.ts';
 import { withMessageAddresses } from './inbound/addresses.ts';
 import { receiveReply, type IncomingReply, type Received } from './inbound/receive.ts';
@@ -213,7 +215,20 @@ export interface OpenEngine {
   close(): Promise<void>;
 }
 
-export async function openEngine(config: Config): Promise<OpenEngine> {
+/**
+ * Opens the engine for a command. Unless `createDatabase`, an embedded database that does not exist
+ * yet is refused, with where it was looked for: a command run from the wrong folder must not
+ * answer "no lead" from a new empty database.
+ */
+export async function openEngine(config: Config, { createDatabase }: { createDatabase: boolean }): Promise<OpenEngine> {
+  if (!config.databaseUrl && !createDatabase && !embeddedServerExists(config.dataDir)) {
+    throw new AppError('not_found', `no Touchpoint database in ${config.dataDir}`, {
+      details: [
+        `found as ${config.dataDirOrigin}`,
+        '`touchpoint serve` (npm start) creates it; or run this in the project folder, or set TOUCHPOINT_DATA_DIR or DATABASE_URL',
+      ],
+    });
+  }
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   try {
     const engine = await createEngine(config, database);

@@ -64,6 +64,7 @@ export const serveCommand: Command = {
   name: ['serve'],
   summary: 'run the HTTP API, the scheduler and a dispatcher in one process',
   usage: 'serve [--demo]',
+  createsDatabase: true,
   async run(args, ctx) {
     const { values } = parseCommandArgs(args, { demo: { type: 'boolean', default: false } }, false);
     const signal = untilSignal().promise;
@@ -89,6 +90,7 @@ export const workerCommand: Command = {
   name: ['worker'],
   summary: 'run the scheduler and a dispatcher without HTTP (start as many as you like)',
   usage: 'worker',
+  createsDatabase: true,
   async run(args, ctx) {
     parseCommandArgs(args, {}, false);
     const signal = untilSignal().promise;
