@@ -106,11 +106,11 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     },
   };
   /** When the database returns after an outage: a fresh Agenda (scheduler/agenda.ts). */
-  const onDatabaseReturn = () => {
+  const onDatabaseReturn = (downSince: Date) => {
     schedulerTurn = schedulerTurn
       .then(async () => {
         if (!agenda || lifecycle !== 'running') return;
-        agenda = await restartScheduler(agenda, schedulerDeps);
+        agenda = await restartScheduler(agenda, schedulerDeps, downSince);
         log.info('scheduler restarted after the database outage');
       })
       // The database may have gone again meanwhile: its next return tries once more.

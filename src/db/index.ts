@@ -17,10 +17,10 @@ export interface Database {
   reachable(): boolean;
   /**
    * For a long-running process: checks the server every second from now on, logs an outage once,
-   * starts the embedded server again when it died, and calls `onReturn` each time the server
-   * answers again after an outage (database/watch.ts).
+   * starts the embedded server again when it died, and calls `onReturn` with the moment an outage
+   * began each time the server answers again after it (db/watch.ts).
    */
-  watch(onReturn: () => void): void;
+  watch(onReturn: (downSince: Date) => void): void;
   /** Stops watching, closes the pool, then stops the embedded server if no other process uses it. */
   close(): Promise<void>;
 }

@@ -30,7 +30,8 @@ export function isConnectionError(err: unknown): boolean {
 /**
  * Keeps a long-running process informed about its database: one connection of its own asks
  * `SELECT 1` every second (the pool may be busy; this answer must not wait behind it). An outage is
- * logged once when it starts and once when it ends; `onReturn` runs when the server answers again.
+ * logged once when it starts and once when it ends; `onReturn` runs when the server answers again,
+ * with the moment the outage was first seen.
  * On the embedded server, a check that finds the server process dead starts it again: every process
  * using it watches it, and its lock lets only the first one start it.
  */
@@ -45,7 +46,7 @@ export class DatabaseWatch {
   constructor(
     private readonly url: string,
     private readonly embedded: EmbeddedPostgres | undefined,
-    private readonly onReturn: () => void,
+    private readonly onReturn: (downSince: Date) => void,
   ) {}
 
   get reachable(): boolean {
@@ -78,11 +79,12 @@ export class DatabaseWatch {
       if (this.embedded && this.timer && !this.embedded.running()) await this.restartServer(this.embedded);
       return;
     }
-    if (this.downSince === undefined) return;
-    log.info('the database answers again', { down_s: Math.round((Date.now() - this.downSince) / 100) / 10 });
+    const downSince = this.downSince;
+    if (downSince === undefined) return;
+    log.info('the database answers again', { down_s: Math.round((Date.now() - downSince) / 100) / 10 });
     this.downSince = undefined;
     this.restarting = false;
-    this.onReturn();
+    this.onReturn(new Date(downSince));
   }
 
   private async connect(): Promise<pg.Client> {

@@ -82,18 +82,22 @@ export async function startScheduler(deps: SchedulerDeps): Promise<Agenda> {
 }
 
 /**
- * A new Agenda after the database returned from an outage, on the pool's new connections (its
- * LISTEN connection included). A job the old one was running when the server went away could not
- * record its end, so its lock would hold it back for the whole lock lifetime (10 minutes): every
- * job still locked in this process's name and no longer running here is handed back first.
+ * A new Agenda after the database returned from an outage that began at `downSince`, on the pool's
+ * new connections (its LISTEN connection included). A job running or about to run when the server
+ * went away could not record its end, and its lock would hold it back for the whole lock lifetime
+ * (10 minutes): every job locked before the outage and not running in this process is handed back
+ * first. Which process locked it cannot be told (`last_modified_by` is rewritten by every process
+ * that registers the periodic jobs); each process does this, and handing back twice changes
+ * nothing. A job that outlived the outage in another process may then run twice at once, which
+ * every job here allows (runs record idempotently, ticks claim with SKIP LOCKED).
  */
-export async function restartScheduler(old: Agenda, deps: SchedulerDeps): Promise<Agenda> {
+export async function restartScheduler(old: Agenda, deps: SchedulerDeps, downSince: Date): Promise<Agenda> {
   // An instance whose restart failed half-way (the database gone again) is stopped already.
   const stats = await old.getRunningStats(true).catch(() => undefined);
   const running = new Set(((stats?.runningJobs ?? []) as { _id?: unknown }[]).map((job) => String(job._id)));
   await old.stop();
   const { jobs } = await old.queryJobs({ names: [CAMPAIGN_RUN, SEQUENCES_TICK, INBOUND_ESCALATE] });
-  const stale = jobs.filter((job) => job.lockedAt && job.lastModifiedBy === old.attrs.name && !running.has(String(job._id)));
+  const stale = jobs.filter((job) => job.lockedAt && new Date(job.lockedAt) < downSince && !running.has(String(job._id)));
   if (stale.length > 0) {
     await old.db.unlockJobs(stale.map((job) => job._id!));
     log.info('handed back scheduler jobs interrupted by the database outage', { jobs: stale.map((job) => job.name) });
