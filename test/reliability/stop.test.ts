@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { expect } from 'chai';
 import { requireCampaign } from '../../src/campaigns/load.ts';
 import { testEngine, until, type TestEngine } from '../helpers/engine.ts';
-import { seedLeads } from '../helpers/seed.ts';
+import { confirmedLeads, seedLeads } from '../helpers/seed.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
 const LEADS = 7;
@@ -43,17 +43,7 @@ describe('stopping a worker whose sends hang', function () {
   // A database each: the claims a test leaves behind would be re-sent by the next test's worker.
   beforeEach(async () => {
     t = await testEngine({ SMTP_URL: sink.url });
-    await seedLeads(
-      t.database,
-      Array.from({ length: LEADS }, (_, i) => ({
-        id: `hang-${i}`,
-        email: `hang-${i}@example.com`,
-        first: `H${i}`,
-        locale: null,
-        orders: 1,
-        consent: ['grant', 'confirm'] as const,
-      })),
-    );
+    await seedLeads(t.database, confirmedLeads(LEADS, 'hang'));
   });
   afterEach(async () => {
     worker?.kill('SIGKILL');
