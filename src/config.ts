@@ -19,6 +19,8 @@ export interface Config {
   /** Campaign files (and personas.yaml, inbound.yaml) larger than this are a problem, never parsed. */
   campaignMaxFileBytes: number;
   port: number;
+  /** Port of `touchpoint worker`'s own HTTP listener (/healthz, /readyz); unset: the worker listens on none. */
+  workerHttpPort: number | undefined;
   publicUrl: string;
   /** Key that signs links and addresses in messages (unsubscribe, double opt-in, reply tokens); generated and kept in the database when unset. */
   secret: string | undefined;
@@ -40,8 +42,6 @@ export interface Config {
   runBatchSize: number;
   /** How long a stopping process waits for sends in flight and then for running scheduler jobs. */
   stopTimeoutMs: number;
-  /** Port of `worker`'s health listener (/healthz, /readyz); unset: none. */
-  workerHttpPort: number | undefined;
   /** Replies: the domain of reply addresses, the SMTP listener, the shared secret of the MIME webhook. */
   inbound: {
     domain: string;
@@ -70,6 +70,7 @@ const schema = Joi.object({
     .max(16 * 1024 * 1024)
     .default(DEFAULT_MAX_FILE_BYTES),
   PORT: Joi.number().port().default(3000),
+  WORKER_HTTP_PORT: Joi.number().port(),
   PUBLIC_URL: Joi.string().uri({ scheme: ['http', 'https'] }),
   TOUCHPOINT_SECRET: Joi.string().min(32),
   SMTP_URL: Joi.string().uri({ scheme: ['smtp', 'smtps'] }),
@@ -96,7 +97,6 @@ const schema = Joi.object({
   DISPATCH_RETRY_BASE_MS: Joi.number().integer().min(10).max(3_600_000).default(30_000),
   RUN_BATCH_SIZE: Joi.number().integer().min(1).max(10_000).default(500),
   STOP_TIMEOUT_MS: Joi.number().integer().min(100).max(600_000).default(20_000),
-  WORKER_HTTP_PORT: Joi.number().port(),
   INBOUND_DOMAIN: Joi.string().hostname(),
   INBOUND_SMTP_PORT: Joi.number().port(),
   INBOUND_SMTP_HOST: Joi.string().default('127.0.0.1'),
@@ -185,6 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     templatesDir: directory('TEMPLATES_DIR', 'templates'),
     campaignMaxFileBytes: value.CAMPAIGN_MAX_FILE_BYTES,
     port,
+    workerHttpPort: value.WORKER_HTTP_PORT,
     publicUrl,
     secret: value.TOUCHPOINT_SECRET,
     smtpUrl: value.SMTP_URL,
@@ -209,7 +210,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     runBatchSize: value.RUN_BATCH_SIZE,
     stopTimeoutMs: value.STOP_TIMEOUT_MS,
-    workerHttpPort: value.WORKER_HTTP_PORT,
     inbound: {
       domain: value.INBOUND_DOMAIN ?? new URL(publicUrl).hostname,
       smtpPort: value.INBOUND_SMTP_PORT,

@@ -1,4 +1,3 @@
-import type { Server } from 'node:http';
 import express from 'express';
 import type { Engine } from '../engine.ts';
 
@@ -8,7 +7,7 @@ import type { Engine } from '../engine.ts';
  * would not bring that back). `/readyz` says whether it can do its work now: 503 with the reason
  * before it has started, while the database cannot be reached and once it is stopping, so a load
  * balancer sends it nothing meanwhile. `serve` mounts these on its app; `worker` serves them alone on
- * WORKER_HTTP_PORT (startOpsServer).
+ * WORKER_HTTP_PORT (worker-listener.ts).
  */
 export function opsRouter(engine: Engine): express.Router {
   const router = express.Router();
@@ -20,14 +19,4 @@ export function opsRouter(engine: Engine): express.Router {
     res.status(readiness.ready ? 200 : 503).json(readiness);
   });
   return router;
-}
-
-/** The worker's listener: the ops routes and nothing else. */
-export async function startOpsServer(engine: Engine, port: number): Promise<Server> {
-  const app = express();
-  app.disable('x-powered-by');
-  app.use(opsRouter(engine));
-  const server = app.listen(port);
-  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
-  return server;
 }

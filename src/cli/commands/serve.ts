@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { outboxDir } from '../../channels/index.ts';
 import type { Engine } from '../../engine.ts';
 import { createApp } from '../../http/app.ts';
-import { startOpsServer } from '../../http/ops.ts';
+import { startWorkerListener } from '../../http/worker-listener.ts';
 import { startInboundSmtp } from '../../inbound/smtp-listener.ts';
 import { log } from '../../log.ts';
 import { parseCommandArgs } from '../args.ts';
@@ -97,7 +97,7 @@ export const workerCommand: Command = {
     const engine = await ctx.engine();
     const port = ctx.config.workerHttpPort;
     // Listening before the start, so that /readyz can say "starting" meanwhile.
-    const ops = port === undefined ? undefined : await startOpsServer(engine, port);
+    const ops = port === undefined ? undefined : await startWorkerListener(engine, port);
     if (ops) log.info(`health and readiness on port ${port}: /healthz, /readyz`);
     await startWorking(engine);
     return waitAndStop(signal, engine, { after: ops ? [closing(ops)] : [] });
