@@ -3,11 +3,11 @@ import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
-import { AppError } from '../errors.ts';
+import { AppError, isConnectionError } from '../errors.ts';
 import { log } from '../log.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.ts';
-import { LOCKS, lockForSession, unlockSession } from './locks.ts';
-import { DatabaseWatch, isConnectionError } from './watch.ts';
+import { LOCKS, whileLocked } from './locks.ts';
+import { DatabaseWatch } from './watch.ts';
 
 /** One pool per process, shared by our queries and Agenda. */
 export interface Database {
@@ -40,10 +40,15 @@ export async function openDatabase(options: { databaseUrl?: string; dataDir: str
   const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 20, application_name: 'touchpoint' });
   // An idle client losing its server (PostgreSQL stopping or dying) must not crash the process;
   // the pool drops it and connects anew when asked. The watch reports the outage itself.
-  pool.on('error', (err) => {
-    if (isConnectionError(err)) log.debug('an idle database connection was lost', { error: err.message });
-    else log.error('an idle database connection failed', { error: err });
-  });
+  const connectionLost = (err: Error) => {
+    if (isConnectionError(err)) log.debug('a database connection was lost', { error: err.message });
+    else log.error('a database connection failed', { error: err });
+  };
+  pool.on('error', connectionLost);
+  // The pool listens only while a client is idle. One checked out between two queries (inside a
+  // transaction, or LISTENing for Agenda) gets the server's "terminating connection" as an 'error'
+  // event, which would end the process; its holder sees the failure at its next query.
+  pool.on('connect', (client) => client.on('error', connectionLost));
   try {
     await migrateDatabase(pool);
   } catch (cause) {
@@ -74,15 +79,5 @@ export async function openDatabase(options: { databaseUrl?: string; dataDir: str
 
 /** Applies committed migrations; an advisory lock keeps concurrent starts from racing. */
 export async function migrateDatabase(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await lockForSession(client, LOCKS.migration);
-    try {
-      await migrate(drizzle(client), { migrationsFolder: MIGRATIONS_DIR });
-    } finally {
-      await unlockSession(client, LOCKS.migration);
-    }
-  } finally {
-    client.release();
-  }
+  await whileLocked(pool, LOCKS.migration, (client) => migrate(drizzle(client), { migrationsFolder: MIGRATIONS_DIR }));
 }

@@ -9,24 +9,6 @@ const CHECK_EVERY_MS = 1_000;
 /** A server that takes longer than this to accept a connection or answer `SELECT 1` counts as gone. */
 const ANSWER_WITHIN_MS = 5_000;
 
-/** SQLSTATEs of a server going away or not taking connections yet (admin/crash shutdown, starting up). */
-const SERVER_GONE = new Set(['57P01', '57P02', '57P03']);
-const SOCKET_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
-
-/**
- * Whether `err` says the database could not be reached (a refused or broken connection, a server
- * shutting down or still recovering), as opposed to a statement that failed. Background work logs
- * these quietly: the watch reports the outage once.
- */
-export function isConnectionError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (SERVER_GONE.has(code) || SOCKET_ERRORS.has(code) || code.startsWith('08'))) return true;
-  if (/^Connection terminated|connection error|not queryable|timeout exceeded when trying to connect/i.test(err.message)) return true;
-  const inner = err instanceof AggregateError ? err.errors : [err.cause];
-  return inner.some(isConnectionError);
-}
-
 /**
  * Keeps a long-running process informed about its database: one connection of its own asks
  * `SELECT 1` every second (the pool may be busy; this answer must not wait behind it). An outage is

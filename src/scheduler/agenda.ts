@@ -1,11 +1,11 @@
 import os from 'node:os';
-import { PostgresBackend } from '@agendajs/postgres-backend';
+import { PostgresBackend, PostgresJobLogger, PostgresJobRepository } from '@agendajs/postgres-backend';
 import { Agenda, type Job } from 'agenda';
 import type pg from 'pg';
 import type { Campaign } from '../campaigns/types.ts';
 import type { Clock } from '../clock.ts';
-import { isConnectionError } from '../db/watch.ts';
-import { errorMessage } from '../errors.ts';
+import { LOCKS, whileLocked } from '../db/locks.ts';
+import { errorMessage, isConnectionError } from '../errors.ts';
 import { log } from '../log.ts';
 import { atInstant, scheduledOccurrence, scheduleZone } from './schedule.ts';
 
@@ -43,8 +43,22 @@ function reportError(err: Error): void {
   else log.error('scheduler error', { error: err.message });
 }
 
+/**
+ * Agenda's tables (its jobs, and the log its dashboard may read), made by Agenda's own code, one
+ * process at a time: processes starting together, or restarting together after an outage, raced
+ * on the same CREATE … IF NOT EXISTS, and the loser's "tuple concurrently updated" was thrown
+ * inside Agenda's constructor, where nothing can catch it, ending the process.
+ */
+async function prepareTables(pool: pg.Pool): Promise<void> {
+  await whileLocked(pool, LOCKS.schedulerTables, async () => {
+    await new PostgresJobRepository({ pool }).connect();
+    await new PostgresJobLogger().setPool(pool);
+  });
+}
+
 export async function startScheduler(deps: SchedulerDeps): Promise<Agenda> {
-  const backend = new PostgresBackend({ pool: deps.pool });
+  await prepareTables(deps.pool);
+  const backend = new PostgresBackend({ pool: deps.pool, ensureSchema: false });
   const agenda = new Agenda({
     backend,
     // Names the process in agenda_jobs.last_modified_by, also among several hosts.

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { outboxDir } from '../../channels/index.ts';
 import type { Engine } from '../../engine.ts';
+import { errorMessage, isConnectionError } from '../../errors.ts';
 import { createApp } from '../../http/app.ts';
 import { startWorkerListener } from '../../http/worker-listener.ts';
 import { startInboundSmtp } from '../../inbound/smtp-listener.ts';
@@ -11,8 +12,21 @@ import { untilSignal } from '../signals.ts';
 import { seedSamplesIfEmpty } from '../samples.ts';
 import { formatProblem } from '../../yaml/problems.ts';
 
+/**
+ * Agenda starts database calls it never awaits (it unlocks a job without waiting, for one); one
+ * that fails because the database went away would end the process, Node's default for a rejection
+ * nobody handles. Those are the database watch's to report; any other still ends the process.
+ */
+function surviveDatabaseOutages(): void {
+  process.on('unhandledRejection', (reason) => {
+    if (!isConnectionError(reason)) throw reason;
+    log.debug('a background database call failed', { error: errorMessage(reason) });
+  });
+}
+
 /** Starts what every long-running process has: dispatcher, scheduler and database watch, after reporting problems. */
 async function startWorking(engine: Engine): Promise<void> {
+  surviveDatabaseOutages();
   const set = engine.loadCampaigns();
   for (const problem of set.problems) log.warn(`campaign problem: ${formatProblem(problem)}`);
   log.info('campaigns loaded', { campaigns: set.campaigns.size, personas: set.personas.length, problems: set.problems.length });
