@@ -83,6 +83,8 @@ export class Dispatcher {
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
+    // At once, not after the sends in flight: those may outlast the stop's timeout (engine.ts).
+    await this.releaseUnsent();
     await this.loop;
     await this.lockClient?.end().catch(() => {});
     this.lockClient = undefined;
@@ -92,22 +94,40 @@ export class Dispatcher {
     while (this.running) {
       const message = await this.next();
       if (!message) continue;
-      const providerId = await this.sendOne(message);
-      if (providerId === undefined) continue;
-      metrics.sent(message.channel);
-      this.recordAccepted(message.id, providerId);
+      try {
+        const providerId = await this.sendOne(message);
+        if (providerId === undefined) continue;
+        metrics.sent(message.channel);
+        this.recordAccepted(message.id, providerId);
+      } catch (err) {
+        // Recording a failed send failed (the database went away): the row stays claimed and is
+        // taken over like any unrecorded claim. A lane that threw would end the process.
+        log.warn('could not record the outcome of a send', { message: message.id, error: errorMessage(err) });
+      }
     }
   }
 
   private async finish(): Promise<void> {
     await this.flush();
+    await this.releaseUnsent();
+  }
+
+  /** Hands back claimed messages no lane has started. */
+  private async releaseUnsent(): Promise<void> {
     const unsent = this.queue.splice(0);
-    if (unsent.length > 0)
-      await releaseClaims(
-        this.options.pool,
-        this.worker,
-        unsent.map((m) => m.id),
-      );
+    if (unsent.length === 0) return;
+    // Nobody may be waiting for this (a dispatcher that lost its connection stops by itself): a
+    // rejection here would end the process. Unreleased claims are taken over once our lock is gone.
+    await releaseClaims(
+      this.options.pool,
+      this.worker,
+      unsent.map((m) => m.id),
+    ).catch((err: unknown) =>
+      log.warn('could not hand back unsent messages; another dispatcher takes them over', {
+        messages: unsent.length,
+        error: errorMessage(err),
+      }),
+    );
   }
 
   /** The next message to send; refills the queue (one claim at a time) or idles when none is due. */

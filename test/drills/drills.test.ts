@@ -68,8 +68,9 @@ describe('fault drills (reduced; RUN_DRILLS=1)', function () {
     expectPass((await runDrill('smtp-outage', ['--n', '1000', '--outage', '20s'])).outcome);
   });
 
-  // Fails today on processes_alive_through_the_restart (every process exits within a second) and
-  // backlog_done_within_30s_of_return.
+  // Fails today on backlog_done_within_30s_of_return only: the processes live through the restart
+  // now, but a dispatcher that lost its connection stops for good until it reconnects by itself
+  // (the send path's branch, rel-send). Passes on a merge of both: switch it to `drill` then.
   failingToday('db-restart: processes live through a PostgreSQL restart and finish the send', async () => {
     expectPass((await runDrill('db-restart', ['--n', '1000', '--recovery', '20s'])).outcome);
   });
