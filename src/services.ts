@@ -15,7 +15,6 @@ import { consentProof, exportConsentEvents } from './consent/proof.ts';
 import { recordConsent, type ConsentDecision } from './consent/record.ts';
 import type { ConfirmPayload } from './consent/tokens.ts';
 import { verifyLedger } from './consent/verify.ts';
-import { ping } from './db/index.ts';
 import { inboxService } from './inbound/service.ts';
 import { replyCounts } from './inbound/stats.ts';
 import { eraseLead } from './leads/erase.ts';
@@ -59,8 +58,6 @@ export interface ServiceDeps {
 export function createServices(deps: ServiceDeps) {
   const { pool, clock } = deps;
   return {
-    /** Whether the database answers (`/healthz`). */
-    health: () => ping(pool),
     access: {
       ...bound(pool, {
         authenticateKey: authenticateApiKey,

@@ -42,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
       config,
       stdout: process.stdout,
       stderr: process.stderr,
-      engine: async () => (await (opened ??= openEngine(config))).engine,
+      engine: async () => (await (opened ??= openEngine(config, { createDatabase: found.command.createsDatabase ?? false }))).engine,
     };
     return await found.command.run(found.args, ctx);
   } catch (err) {

@@ -14,6 +14,7 @@ import { confirmRouter } from './confirm.ts';
 import { metricsHandler } from './metrics.ts';
 import { openApiDocument } from './openapi/document.ts';
 import { requestContext } from './request-context.ts';
+import { opsRouter } from './ops.ts';
 import { uiRouter } from './ui/router.ts';
 import { unsubscribeRouter } from './unsubscribe.ts';
 import { refuseNulInUrl } from './validate.ts';
@@ -37,10 +38,7 @@ export function createApp(engine: Engine): express.Express {
   });
   app.use(refuseNulInUrl);
 
-  app.get('/healthz', async (_req, res) => {
-    await engine.health();
-    res.json({ ok: true });
-  });
+  app.use(opsRouter(engine));
   app.get('/metrics', metricsHandler(engine));
   app.use('/unsubscribe', formBody('link'), unsubscribeRouter(engine));
   app.use('/confirm', formBody('link'), confirmRouter(engine));

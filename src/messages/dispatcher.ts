@@ -130,6 +130,8 @@ export class Dispatcher {
   async stop(): Promise<void> {
     this.running = false;
     this.wakeUp(false);
+    // At once, not after the sends in flight: those may outlast the stop's timeout (engine.ts).
+    await this.release(this.queue.splice(0));
     await this.loop;
     for (const circuit of this.circuits.values()) circuit.stop();
     await this.session.close();
@@ -439,6 +441,7 @@ export class Dispatcher {
   }
 
   private async release(messages: ClaimedMessage[]): Promise<void> {
+    if (messages.length === 0) return;
     try {
       await releaseClaims(
         this.options.pool,

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { expect } from 'chai';
 import { requireCampaign } from '../../src/campaigns/load.ts';
 import { settled, testEngine, type TestEngine } from '../helpers/engine.ts';
-import { seedLeads } from '../helpers/seed.ts';
+import { confirmedLeads, seedLeads } from '../helpers/seed.ts';
 import { recipient, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
 const LEADS = 400;
@@ -29,17 +29,7 @@ describe('a dispatcher killed mid-run', function () {
     // A slow provider, so the kill lands while messages are in flight.
     sink = await startSmtpSink({ delayMs: 15 });
     t = await testEngine({ SMTP_URL: sink.url });
-    await seedLeads(
-      t.database,
-      Array.from({ length: LEADS }, (_, i) => ({
-        id: `lead-${i}`,
-        email: `lead-${i}@example.com`,
-        first: `L${i}`,
-        locale: null,
-        orders: 1,
-        consent: ['grant', 'confirm'] as const,
-      })),
-    );
+    await seedLeads(t.database, confirmedLeads(LEADS, 'lead'));
   });
   after(async () => {
     await t.close();

@@ -8,12 +8,9 @@ import { expect } from 'chai';
  * `npm run drill:<name>` runs it (its own SMTP server, embedded PostgreSQL, serve and workers),
  * judged by the JSON line it ends with.
  *
- * A drill takes tens of seconds, so they run only with RUN_DRILLS=1. The drills that fail on the
- * current engine are `failingToday` (run with RUN_DRILLS=all), each naming the figure that fails;
- * switch one to `drill` when the fix for its figure lands.
+ * A drill takes tens of seconds, so they run only with RUN_DRILLS=1.
  */
 const drill = process.env.RUN_DRILLS ? it : it.skip;
-const failingToday = process.env.RUN_DRILLS === 'all' ? it : it.skip;
 
 interface Outcome {
   pass: boolean;
@@ -64,9 +61,7 @@ describe('fault drills (reduced; RUN_DRILLS=1)', function () {
     expectPass((await runDrill('smtp-outage', ['--n', '1000', '--outage', '20s'])).outcome);
   });
 
-  // Fails today on processes_alive_through_the_restart (every process exits within a second) and
-  // backlog_done_within_30s_of_return.
-  failingToday('db-restart: processes live through a PostgreSQL restart and finish the send', async () => {
+  drill('db-restart: processes live through a PostgreSQL restart and finish the send', async () => {
     expectPass((await runDrill('db-restart', ['--n', '1000', '--recovery', '20s'])).outcome);
   });
 
