@@ -187,7 +187,11 @@ describe('observability: /metrics', function () {
     worker.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
     const exited = new Promise<number | null>((resolve) => worker.once('exit', resolve));
     try {
-      const s = await until(() => scrape(`http://127.0.0.1:${port}/metrics`).catch(() => undefined), 30_000);
+      // The listener answers from the start; the scheduler's jobs show once it has started.
+      const s = await until(async () => {
+        const scraped = await scrape(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
+        return scraped && jobsNamed(scraped, 'sequences-tick') > 0 ? scraped : undefined;
+      }, 30_000);
       expect(s.value('touchpoint_outbox_messages', { state: 'due' })).to.equal(0);
       expect(jobsNamed(s, 'sequences-tick')).to.equal(1);
       expect(s.types.get('touchpoint_messages_total')).to.equal('counter');
