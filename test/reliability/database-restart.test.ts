@@ -117,15 +117,12 @@ describe('serve and a worker on a shared embedded PostgreSQL', function () {
     );
   });
 
-  it(
-    'send the backlog after the return: every message delivered once, or again flagged possible_duplicate',
-    async () => {
-      await until('the backlog to be sent', async () => ((await d.pending()) === 0 ? true : undefined), 90_000, 200);
-      const { figures } = deliveryFigures(await outboxRows(d), d.record, audience.consented, audience.unconsented);
-      expect(figures).to.include({ lost: 0, sent_to_non_consented: 0, duplicates_not_flagged: 0 });
-      expect(figures.outbox_rows_by_status).to.deep.equal({ sent: 400, suppressed: audience.unconsented.length });
-    },
-  );
+  it('send the backlog after the return: every message delivered once, or again flagged possible_duplicate', async () => {
+    await until('the backlog to be sent', async () => ((await d.pending()) === 0 ? true : undefined), 90_000, 200);
+    const { figures } = deliveryFigures(await outboxRows(d), d.record, audience.consented, audience.unconsented);
+    expect(figures).to.include({ lost: 0, sent_to_non_consented: 0, duplicates_not_flagged: 0 });
+    expect(figures.outbox_rows_by_status).to.deep.equal({ sent: 400, suppressed: audience.unconsented.length });
+  });
 
   it('leave no PostgreSQL process behind when they stop at the same instant', async () => {
     // Only touchpoint processes use the server: the harness keeps no connection of its own.
