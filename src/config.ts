@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
 import Joi from 'joi';
 import type { SignInLimits } from './access/sign-in.ts';
 import { AppError } from './errors.ts';
@@ -9,12 +10,17 @@ import { DEFAULT_MAX_FILE_BYTES } from './yaml/positions.ts';
 export interface Config {
   /** PostgreSQL server to use; unset means the embedded server under `dataDir`. */
   databaseUrl: string | undefined;
+  /** The embedded server's data directory (also the outbox's home): see `dataDirOrigin`. */
   dataDir: string;
+  /** How `dataDir` was found, in words, for messages that must say where they looked. */
+  dataDirOrigin: string;
   campaignsDir: string;
   templatesDir: string;
   /** Campaign files (and personas.yaml, inbound.yaml) larger than this are a problem, never parsed. */
   campaignMaxFileBytes: number;
   port: number;
+  /** Port of `touchpoint worker`'s own HTTP listener (/healthz, /readyz, /metrics); unset: the worker listens on none. */
+  workerHttpPort: number | undefined;
   publicUrl: string;
   /** Key that signs links and addresses in messages (unsubscribe, double opt-in, reply tokens); generated and kept in the database when unset. */
   secret: string | undefined;
@@ -32,8 +38,12 @@ export interface Config {
     maxAttempts: number;
     pollMs: number;
     retryBaseMs: number;
+    /** Consecutive failures to reach a channel's provider that pause the channel, and how often a paused one is probed. */
+    circuit: { failures: number; probeMs: number };
   };
   runBatchSize: number;
+  /** How long a stopping process waits for sends in flight and then for running scheduler jobs. */
+  stopTimeoutMs: number;
   /** Replies: the domain of reply addresses, the SMTP listener, the shared secret of the MIME webhook. */
   inbound: {
     domain: string;
@@ -49,19 +59,22 @@ export interface Config {
   /** Failed sign-ins allowed per 15 minutes, shared by all processes (access/sign-in.ts). */
   signIn: SignInLimits;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Log lines as JSON or as text for people; `auto`: text on a terminal, JSON anywhere else. */
+  logFormat: 'auto' | 'json' | 'pretty';
 }
 
 const schema = Joi.object({
   DATABASE_URL: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }),
-  TOUCHPOINT_DATA_DIR: Joi.string().default('./var'),
-  CAMPAIGNS_DIR: Joi.string().default('./campaigns'),
-  TEMPLATES_DIR: Joi.string().default('./templates'),
+  TOUCHPOINT_DATA_DIR: Joi.string(),
+  CAMPAIGNS_DIR: Joi.string(),
+  TEMPLATES_DIR: Joi.string(),
   CAMPAIGN_MAX_FILE_BYTES: Joi.number()
     .integer()
     .min(1024)
     .max(16 * 1024 * 1024)
     .default(DEFAULT_MAX_FILE_BYTES),
   PORT: Joi.number().port().default(3000),
+  WORKER_HTTP_PORT: Joi.number().port(),
   PUBLIC_URL: Joi.string().uri({ scheme: ['http', 'https'] }),
   TOUCHPOINT_SECRET: Joi.string().min(32),
   SMTP_URL: Joi.string().uri({ scheme: ['smtp', 'smtps'] }),
@@ -86,7 +99,10 @@ const schema = Joi.object({
   DISPATCH_MAX_ATTEMPTS: Joi.number().integer().min(1).max(50).default(8),
   DISPATCH_POLL_MS: Joi.number().integer().min(10).max(60_000).default(1000),
   DISPATCH_RETRY_BASE_MS: Joi.number().integer().min(10).max(3_600_000).default(30_000),
+  DISPATCH_CIRCUIT_FAILURES: Joi.number().integer().min(1).max(1000).default(5),
+  DISPATCH_CIRCUIT_PROBE_MS: Joi.number().integer().min(10).max(600_000).default(2_000),
   RUN_BATCH_SIZE: Joi.number().integer().min(1).max(10_000).default(500),
+  STOP_TIMEOUT_MS: Joi.number().integer().min(100).max(600_000).default(20_000),
   INBOUND_DOMAIN: Joi.string().hostname(),
   INBOUND_SMTP_PORT: Joi.number().port(),
   INBOUND_SMTP_HOST: Joi.string().default('127.0.0.1'),
@@ -102,6 +118,7 @@ const schema = Joi.object({
   INBOUND_SMTP_MAX_RECIPIENTS: Joi.number().integer().min(1).max(10_000).default(100),
   INBOUND_SMTP_MAX_CONNECTIONS_PER_CLIENT: Joi.number().integer().min(1).max(10_000).default(10),
   LOG_LEVEL: Joi.string().valid('debug', 'info', 'warn', 'error', 'silent').default('info'),
+  LOG_FORMAT: Joi.string().valid('auto', 'json', 'pretty').default('auto'),
 })
   .and('TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN')
   .messages({ 'object.and': 'TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are set together or not at all' })
@@ -119,10 +136,33 @@ const schema = Joi.object({
   .unknown(true)
   .prefs({ abortEarly: false, convert: true });
 
-/** Reads `.env` (if present) without overriding variables already set, then validates. */
+/**
+ * The project a command works in: the nearest directory holding `campaigns/`, from `cwd` upward
+ * (as git finds its repository). The default data, campaigns and templates directories and the
+ * `.env` file are taken from there, so a command run from any folder of the project finds the same
+ * database; without one, the working directory stands in.
+ */
+export function findProjectRoot(cwd: string): string | undefined {
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    if (fs.statSync(path.join(dir, 'campaigns'), { throwIfNoEntry: false })?.isDirectory()) return dir;
+    if (dir === path.dirname(dir)) return undefined;
+  }
+}
+
+/**
+ * Reads the project's `.env` (if present) without overriding variables already set, then validates.
+ * A relative path is read from where it was written: the `.env` file's folder for a value from that
+ * file, the working directory for one from the environment.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
-  const envFile = path.join(cwd, '.env');
-  if (env === process.env && fs.existsSync(envFile)) process.loadEnvFile(envFile);
+  const root = findProjectRoot(cwd);
+  const home = root ?? path.resolve(cwd);
+  const envFile = path.join(home, '.env');
+  const fromFile = new Set<string>();
+  if (env === process.env && fs.existsSync(envFile)) {
+    for (const name of Object.keys(parseEnv(fs.readFileSync(envFile, 'utf8')))) if (env[name] === undefined) fromFile.add(name);
+    process.loadEnvFile(envFile);
+  }
 
   // `NAME=` (as in a copied .env.example) means "not set", not "set to nothing".
   const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -132,15 +172,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       details: error.details.map((d) => d.message),
     });
   }
+  /** A directory variable: where it says (relative to where it was written), else `fallback` in the project. */
+  const directory = (name: string, fallback: string): string =>
+    value[name] === undefined ? path.join(home, fallback) : path.resolve(fromFile.has(name) ? home : cwd, value[name] as string);
+  const dataDir = directory('TOUCHPOINT_DATA_DIR', 'var');
+  const dataDirOrigin =
+    value.TOUCHPOINT_DATA_DIR !== undefined
+      ? `TOUCHPOINT_DATA_DIR=${value.TOUCHPOINT_DATA_DIR} (${fromFile.has('TOUCHPOINT_DATA_DIR') ? `from ${envFile}` : 'from the environment'})`
+      : root
+        ? `the var/ folder beside ${path.join(root, 'campaigns')}, the nearest campaigns/ folder from ${path.resolve(cwd)} upward`
+        : `var/ in the working directory: no folder from ${path.resolve(cwd)} upward holds campaigns/`;
   const port = value.PORT as number;
   const publicUrl = (value.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, '');
   return {
     databaseUrl: value.DATABASE_URL,
-    dataDir: path.resolve(cwd, value.TOUCHPOINT_DATA_DIR),
-    campaignsDir: path.resolve(cwd, value.CAMPAIGNS_DIR),
-    templatesDir: path.resolve(cwd, value.TEMPLATES_DIR),
+    dataDir,
+    dataDirOrigin,
+    campaignsDir: directory('CAMPAIGNS_DIR', 'campaigns'),
+    templatesDir: directory('TEMPLATES_DIR', 'templates'),
     campaignMaxFileBytes: value.CAMPAIGN_MAX_FILE_BYTES,
     port,
+    workerHttpPort: value.WORKER_HTTP_PORT,
     publicUrl,
     secret: value.TOUCHPOINT_SECRET,
     smtpUrl: value.SMTP_URL,
@@ -162,8 +214,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       maxAttempts: value.DISPATCH_MAX_ATTEMPTS,
       pollMs: value.DISPATCH_POLL_MS,
       retryBaseMs: value.DISPATCH_RETRY_BASE_MS,
+      circuit: { failures: value.DISPATCH_CIRCUIT_FAILURES, probeMs: value.DISPATCH_CIRCUIT_PROBE_MS },
     },
     runBatchSize: value.RUN_BATCH_SIZE,
+    stopTimeoutMs: value.STOP_TIMEOUT_MS,
     inbound: {
       domain: value.INBOUND_DOMAIN ?? new URL(publicUrl).hostname,
       smtpPort: value.INBOUND_SMTP_PORT,
@@ -179,5 +233,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       perAccount: value.SIGN_IN_MAX_FAILURES_PER_ACCOUNT,
     },
     logLevel: value.LOG_LEVEL,
+    logFormat: value.LOG_FORMAT,
   };
 }

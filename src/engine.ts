@@ -1,4 +1,5 @@
 import type { Agenda } from 'agenda';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { liveCampaigns } from './campaigns/live.ts';
 import { planBatches, planCampaign, type Plan, type PlanBatch } from './campaigns/plan.ts';
 import { runCampaign, type RunOptions } from './campaigns/run.ts';
@@ -7,15 +8,18 @@ import type { Campaign } from './campaigns/types.ts';
 import { closeChannels, createChannels, messageDomain } from './channels/index.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
+import { embeddedServerExists } from './db/embedded.ts';
 import { openDatabase, type Database } from './db/index.ts';
+import { engineMetrics, type Scrape } from './gauges.ts';
 import { signingSecret } from './db/settings.ts';
+import { AppError } from './errors.ts';
 import { withMessageAddresses } from './inbound/addresses.ts';
 import { receiveReply, type IncomingReply, type Received } from './inbound/receive.ts';
 import type { EventInput } from './leads/events.ts';
 import { log } from './log.ts';
 import { Dispatcher } from './messages/dispatcher.ts';
 import { TemplateRenderer } from './render/render.ts';
-import { registerSchedules, startScheduler } from './scheduler/agenda.ts';
+import { registerSchedules, restartScheduler, startScheduler } from './scheduler/agenda.ts';
 import { advanceDueSteps } from './sequences/advance.ts';
 import type { StepContext } from './sequences/steps.ts';
 import { ingestEvents, type IngestResult } from './sequences/triggers.ts';
@@ -54,9 +58,26 @@ export interface Engine extends Services {
   advanceSequences(): ReturnType<typeof advanceDueSteps>;
   startDispatcher(): Promise<Dispatcher>;
   startScheduler(): Promise<Agenda>;
-  /** Stops scheduler, then dispatcher, then channels; the caller closes the database after. */
+  /** The scheduler this process runs, if it started one (Agenda's dashboard works on it). */
+  scheduler(): Agenda | undefined;
+  /** Every metric of this process, in the Prometheus text format (`/metrics`). */
+  metrics(): Promise<Scrape>;
+  /**
+   * What `serve` and `worker` run: the dispatcher and the scheduler, and a watch on the database
+   * that restarts the scheduler when the database returns after an outage.
+   */
+  start(): Promise<void>;
+  /** Whether this process can do its work now (`/readyz`). */
+  readiness(): Readiness;
+  /**
+   * Stops claiming, gives the sends in flight up to `config.stopTimeoutMs` to finish and be recorded
+   * (unsent claims are handed back), then stops the scheduler in the time left, then the channels.
+   * The caller closes the database after. A step that fails is logged and the next one still runs.
+   */
   stop(): Promise<void>;
 }
+
+export type Readiness = { ready: true } | { ready: false; reason: 'starting' | 'stopping' | 'database unreachable' };
 
 export async function createEngine(config: Config, database: Database, clock: Clock = systemClock): Promise<Engine> {
   const { pool } = database;
@@ -73,6 +94,41 @@ export async function createEngine(config: Config, database: Database, clock: Cl
   let dispatcher: Dispatcher | undefined;
   let agenda: Agenda | undefined;
   let channels: ReturnType<typeof createChannels> | undefined;
+  const metrics = engineMetrics({
+    pool,
+    clock,
+    scheduler: () => agenda,
+    queues: () => loadCampaigns().inbound.queues.map((q) => q.id),
+  });
+  let lifecycle: 'starting' | 'running' | 'stopping' = 'starting';
+  /** Scheduler restarts and the stop take turns, so a stop never races a restart. */
+  let schedulerTurn = Promise.resolve();
+  const schedulerDeps = {
+    pool,
+    clock,
+    campaign: (id: string) => loadCampaigns().campaigns.get(id),
+    run: async (campaign: Campaign, occurrence: string) => {
+      await engine.run(campaign, loadCampaigns(), { occurrence, trigger: 'schedule' });
+    },
+    advance: async () => {
+      await engine.advanceSequences();
+    },
+    escalate: async () => {
+      const escalated = await engine.escalateOverdue();
+      if (escalated.length > 0) log.info(`escalated ${escalated.length} overdue contact(s)`, { contacts: escalated });
+    },
+  };
+  /** When the database returns after an outage: a fresh Agenda (scheduler/agenda.ts). */
+  const onDatabaseReturn = (downSince: Date) => {
+    schedulerTurn = schedulerTurn
+      .then(async () => {
+        if (!agenda || lifecycle !== 'running') return;
+        agenda = await restartScheduler(agenda, schedulerDeps, downSince);
+        log.info('scheduler restarted after the database outage');
+      })
+      // The database may have gone again meanwhile: its next return tries once more.
+      .catch((err: unknown) => log.error('restarting the scheduler failed', { error: err }));
+  };
 
   const engine: Engine = {
     ...services,
@@ -104,42 +160,69 @@ export async function createEngine(config: Config, database: Database, clock: Cl
         maxAttempts: config.dispatch.maxAttempts,
         pollMs: config.dispatch.pollMs,
         retryBaseMs: config.dispatch.retryBaseMs,
+        circuit: config.dispatch.circuit,
         emailHeaders: (id, headers) => withMessageAddresses(secret, config.inbound.domain, id, headers),
       });
       await dispatcher.start();
       return dispatcher;
     },
     async startScheduler() {
-      agenda = await startScheduler({
-        pool,
-        clock,
-        campaign: (id) => loadCampaigns().campaigns.get(id),
-        run: async (campaign, occurrence) => {
-          await engine.run(campaign, loadCampaigns(), { occurrence, trigger: 'schedule' });
-        },
-        advance: async () => {
-          await engine.advanceSequences();
-        },
-        escalate: async () => {
-          const escalated = await engine.escalateOverdue();
-          if (escalated.length > 0) log.info(`escalated ${escalated.length} overdue contact(s)`, { contacts: escalated });
-        },
-      });
+      agenda = await startScheduler(schedulerDeps);
       await registerSchedules(agenda, loadCampaigns().campaigns.values());
       return agenda;
     },
+    scheduler: () => agenda,
+    metrics,
+    async start() {
+      await engine.startDispatcher();
+      await engine.startScheduler();
+      database.watch(onDatabaseReturn);
+      lifecycle = 'running';
+    },
+    readiness() {
+      if (lifecycle !== 'running') return { ready: false, reason: lifecycle };
+      return database.reachable() ? { ready: true } : { ready: false, reason: 'database unreachable' };
+    },
     async stop() {
+      lifecycle = 'stopping';
+      const deadline = Date.now() + config.stopTimeoutMs;
+      await schedulerTurn;
       // Idempotent: the CLI shell stops the engine again after a command that stopped it itself.
       const [scheduler, sender, adapters] = [agenda, dispatcher, channels];
       agenda = dispatcher = channels = undefined;
       campaigns.stop();
-      await scheduler?.drain(30_000);
-      log.debug('scheduler drained');
-      await sender?.stop();
-      if (adapters) await closeChannels(adapters);
+      if (sender) await stopDispatcher(sender, deadline);
+      if (scheduler) await stopScheduler(scheduler, deadline);
+      if (adapters) await closeChannels(adapters).catch((err: unknown) => log.warn('closing the channels failed', { error: err }));
     },
   };
   return engine;
+}
+
+/** Lets the sends in flight finish until `deadline`; past it they are left to other dispatchers (see README, Graceful stop). */
+async function stopDispatcher(dispatcher: Dispatcher, deadline: number): Promise<void> {
+  const stopped = dispatcher.stop().then(
+    () => true,
+    (err: unknown) => {
+      log.warn('the dispatcher stopped with an error', { error: err });
+      return true;
+    },
+  );
+  // Unref'd: a stop that finishes in time must not wait for this timer.
+  const timeout = sleep(Math.max(0, deadline - Date.now()), false, { ref: false });
+  if (await Promise.race([stopped, timeout])) log.debug('dispatcher stopped');
+  else log.warn('sends still in flight at the stop timeout are left to another dispatcher, flagged possible_duplicate');
+}
+
+/** Lets running jobs finish until `deadline`; a job still running then keeps its lock and runs again after Agenda's lock lifetime. */
+async function stopScheduler(agenda: Agenda, deadline: number): Promise<void> {
+  try {
+    const { running, timedOut } = await agenda.drain(Math.max(1, deadline - Date.now()));
+    if (timedOut) log.warn('scheduler jobs still running at the stop timeout', { running });
+    else log.debug('scheduler drained');
+  } catch (err) {
+    log.warn('stopping the scheduler failed', { error: err });
+  }
 }
 
 /** An engine on the configured database (embedded when DATABASE_URL is unset), for one CLI command. */
@@ -149,7 +232,20 @@ export interface OpenEngine {
   close(): Promise<void>;
 }
 
-export async function openEngine(config: Config): Promise<OpenEngine> {
+/**
+ * Opens the engine for a command. Unless `createDatabase`, an embedded database that does not exist
+ * yet is refused, with where it was looked for: a command run from the wrong folder must not
+ * answer "no lead" from a new empty database.
+ */
+export async function openEngine(config: Config, { createDatabase }: { createDatabase: boolean }): Promise<OpenEngine> {
+  if (!config.databaseUrl && !createDatabase && !embeddedServerExists(config.dataDir)) {
+    throw new AppError('not_found', `no Touchpoint database in ${config.dataDir}`, {
+      details: [
+        `found as ${config.dataDirOrigin}`,
+        '`touchpoint serve` (npm start) creates it; or run this in the project folder, or set TOUCHPOINT_DATA_DIR or DATABASE_URL',
+      ],
+    });
+  }
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   try {
     const engine = await createEngine(config, database);

@@ -4,7 +4,6 @@ import { disableUser, enableUser } from './access/lifecycle.ts';
 import { createSession, endSession, findSession } from './access/sessions.ts';
 import { signIn, type SignInAttempt } from './access/sign-in.ts';
 import { findActiveUser, listUsers, saveUser, setAvailable } from './access/users.ts';
-import { runGauges } from './campaigns/runs.ts';
 import type { CampaignSet } from './campaigns/set.ts';
 import { outboxDir } from './channels/index.ts';
 import type { Clock } from './clock.ts';
@@ -16,7 +15,6 @@ import { consentProof, exportConsentEvents } from './consent/proof.ts';
 import { recordConsent, type ConsentDecision } from './consent/record.ts';
 import type { ConfirmPayload } from './consent/tokens.ts';
 import { verifyLedger } from './consent/verify.ts';
-import { ping } from './db/index.ts';
 import { inboxService } from './inbound/service.ts';
 import { replyCounts } from './inbound/stats.ts';
 import { eraseLead } from './leads/erase.ts';
@@ -25,7 +23,7 @@ import { findLeadByExternalId, hasLeads, saveLeads, searchLeads } from './leads/
 import { leadTimeline } from './leads/timeline.ts';
 import { dispatcherAlive } from './messages/claim.ts';
 import { recordDeliveryStatus } from './messages/delivery.ts';
-import { listMessages, outboxGauges } from './messages/list.ts';
+import { listMessages } from './messages/list.ts';
 import { deliverySummary } from './messages/report.ts';
 import { removedStepWarnings } from './sequences/deployed.ts';
 
@@ -60,8 +58,6 @@ export interface ServiceDeps {
 export function createServices(deps: ServiceDeps) {
   const { pool, clock } = deps;
   return {
-    /** Whether the database answers (`/healthz`). */
-    health: () => ping(pool),
     access: {
       ...bound(pool, {
         authenticateKey: authenticateApiKey,
@@ -104,11 +100,11 @@ export function createServices(deps: ServiceDeps) {
     },
     inbox: inboxService({ pool, clock, loadCampaigns: deps.loadCampaigns, smsHelpText: deps.config.smsHelpText }),
     messages: {
-      ...bound(pool, { list: listMessages, gauges: outboxGauges, dispatcherAlive }),
+      ...bound(pool, { list: listMessages, dispatcherAlive }),
       deliveryStatus: (report: Parameters<typeof recordDeliveryStatus>[1]) => recordDeliveryStatus(pool, report, clock.now()),
     },
     campaigns: {
-      ...bound(pool, { runGauges, removedStepWarnings }),
+      ...bound(pool, { removedStepWarnings }),
       /** Where one occurrence's messages stand, and what came back. */
       report: async (campaignId: string, occurrence: string) => {
         const [summary, replies] = await Promise.all([

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { withTransaction } from '../db/tx.ts';
 import { AppError, errorMessage } from '../errors.ts';
 import { streamAudience } from '../leads/audience.ts';
-import { log } from '../log.ts';
+import { log, withLogContext } from '../log.ts';
 import { enroll } from '../sequences/enrollments.ts';
 import { processEnrollments, type StepContext } from '../sequences/steps.ts';
 import { finishRun, startRun, type RunTrigger } from './runs.ts';
@@ -51,6 +51,17 @@ export async function runCampaign(deps: RunDeps, campaign: Campaign, options: Ru
     { campaignId: campaign.id, occurrence: options.occurrence, trigger: options.trigger },
     clock.now(),
   );
+  // Every line logged while this run records its messages carries its id.
+  return withLogContext({ run_id: runId }, () => recordRun(deps, campaign, options, runId));
+}
+
+async function recordRun(
+  deps: RunDeps,
+  campaign: Campaign,
+  options: RunOptions,
+  runId: number,
+): Promise<{ runId: number; counts: RunCounts }> {
+  const { clock } = deps.steps;
   const counts: RunCounts = { audience: 0, enrolled: 0, queued: 0, suppressed: 0, failed: 0, existing: 0 };
   const { personas } = deps.steps.set;
   try {
@@ -75,7 +86,7 @@ export async function runCampaign(deps: RunDeps, campaign: Campaign, options: Ru
       options.onProgress?.({ ...counts });
     }
     await finishRun(deps.pool, runId, { counts }, clock.now());
-    log.info('run recorded', { campaign: campaign.id, occurrence: options.occurrence, run: runId, ...counts });
+    log.info('run recorded', { campaign: campaign.id, occurrence: options.occurrence, ...counts });
     return { runId, counts };
   } catch (err) {
     await finishRun(deps.pool, runId, { counts, error: errorMessage(err) }, clock.now());

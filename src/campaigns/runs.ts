@@ -1,4 +1,5 @@
 import { statement, type Queryable } from '../db/statement.ts';
+import { counter } from '../metrics.ts';
 
 const START = statement(
   'campaigns.start-run',
@@ -8,7 +9,7 @@ const FINISH = statement(
   'campaigns.finish-run',
   `UPDATE campaign_runs SET status = $2, counts = $3, error = $4, finished_at = $5 WHERE id = $1`,
 );
-const GAUGES = statement('campaigns.run-gauges', `SELECT status, count(*)::int AS n FROM campaign_runs GROUP BY status ORDER BY 1`);
+const finished = counter('touchpoint_campaign_runs_total', 'Campaign runs finished, by outcome (done, failed).', ['outcome']);
 
 export type RunTrigger = 'manual' | 'schedule' | 'api';
 
@@ -24,11 +25,7 @@ export async function startRun(
 
 /** Records how a run ended: its counts, and the error that stopped it, if one did. */
 export async function finishRun(db: Queryable, id: number, outcome: { counts: object; error?: string }, now: Date): Promise<void> {
-  await db.query(FINISH, [id, outcome.error === undefined ? 'done' : 'failed', JSON.stringify(outcome.counts), outcome.error ?? null, now]);
-}
-
-/** Runs by status, for /metrics. */
-export async function runGauges(db: Queryable): Promise<{ status: string; n: number }[]> {
-  const { rows } = await db.query<{ status: string; n: number }>(GAUGES);
-  return rows;
+  const status = outcome.error === undefined ? 'done' : 'failed';
+  await db.query(FINISH, [id, status, JSON.stringify(outcome.counts), outcome.error ?? null, now]);
+  finished.inc({ outcome: status });
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
-import type { Channel, ChannelAdapter, OutgoingMessage } from './channel.ts';
+import type { Channel, ChannelAdapter, OutgoingMessage, StartSend } from './channel.ts';
 import { mailOptions, type MessageIdKey } from './mime.ts';
 
 /** The file a message becomes in the outbox (erasure removes it by this name). */
@@ -28,14 +28,20 @@ export function outboxChannel(options: { dir: string; from: string; messageIds: 
     name: 'outbox',
     destination: options.dir,
     concurrency: 4,
-    async send(message: OutgoingMessage) {
+    async send(message: OutgoingMessage, start?: StartSend) {
       await (ready ??= fs.mkdir(options.dir, { recursive: true }));
       const { name, content } = await render(message);
+      const confirm = await start?.();
+      if (start && !confirm) return undefined;
+      await confirm?.();
       const file = path.join(options.dir, name);
       const tmp = `${file}.${process.pid}.tmp`;
       await fs.writeFile(tmp, content);
       await fs.rename(tmp, file);
       return { providerId: `outbox:${name}` };
+    },
+    async probe() {
+      await fs.mkdir(options.dir, { recursive: true });
     },
     async close() {
       composer.close();

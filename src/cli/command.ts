@@ -15,6 +15,12 @@ export interface Command {
   name: string[];
   summary: string;
   usage: string;
+  /**
+   * Whether the command may create the embedded database when the data directory holds none
+   * (`serve`, `worker`, and those that bring the first data in). Any other refuses and says where
+   * it looked, rather than answer from a new empty database.
+   */
+  createsDatabase?: boolean;
   /** Resolves to the process exit code. */
   run(args: string[], ctx: CliContext): Promise<number>;
 }

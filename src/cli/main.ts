@@ -1,7 +1,7 @@
 import { loadConfig } from '../config.ts';
 import { openEngine, type OpenEngine } from '../engine.ts';
 import { AppError } from '../errors.ts';
-import { describeError, setLogLevel } from '../log.ts';
+import { describeError, setLogFormat, setLogLevel } from '../log.ts';
 import type { CliContext, Command } from './command.ts';
 import { commands } from './commands/index.ts';
 
@@ -37,11 +37,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const config = loadConfig();
     setLogLevel(config.logLevel);
+    setLogFormat(config.logFormat);
     const ctx: CliContext = {
       config,
       stdout: process.stdout,
       stderr: process.stderr,
-      engine: async () => (await (opened ??= openEngine(config))).engine,
+      engine: async () => (await (opened ??= openEngine(config, { createDatabase: found.command.createsDatabase ?? false }))).engine,
     };
     return await found.command.run(found.args, ctx);
   } catch (err) {

@@ -131,6 +131,7 @@ export async function confirmGrant(
         evidence: { grant: token.grant, ...evidence },
         actor: 'recipient',
         occurredAt: now,
+        asItHappens: true,
       },
     ]);
     return 'confirmed';

@@ -2,7 +2,16 @@ import type pg from 'pg';
 import type { Channel } from '../channels/channel.ts';
 import { LOCKS, lockForTransaction } from '../db/locks.ts';
 import { statement } from '../db/statement.ts';
-import { foldConsent, type ConsentAction } from './state.ts';
+import { holdSends, suppressUnstarted } from '../messages/consent-change.ts';
+import {
+  consentKeyOf as keyOf,
+  consentVerdict,
+  foldConsent,
+  UNGATED_PURPOSES,
+  type ConsentAction,
+  type ConsentKey,
+  type ConsentState,
+} from './state.ts';
 
 export interface ConsentEventInput {
   leadId: number;
@@ -15,17 +24,18 @@ export interface ConsentEventInput {
   /** Who recorded it: a user, an API key, `import`, `recipient`. */
   actor: string;
   occurredAt: Date;
+  /**
+   * `occurredAt` is the moment of recording (a decision made now), not an instant the caller
+   * reports. Then a send of the same key that started after it, before this event could commit,
+   * went out under the earlier state, and named that state as its authority: the event is dated
+   * just after the latest such send, so the ledger's as-of answers never contradict a send's record.
+   */
+  asItHappens?: boolean;
   /** The consent notice the person was shown: its version label and the SHA-256 of its text. */
   noticeVersion?: string;
   noticeHash?: string;
   /** Set only to carry a subject over from an erased lead; otherwise derived from the lead's address. */
   subjectHash?: string;
-}
-
-interface ConsentKey {
-  leadId: number;
-  channel: string;
-  purpose: string;
 }
 
 const APPEND = statement(
@@ -61,44 +71,76 @@ export async function lockLedger(client: pg.PoolClient): Promise<void> {
   await lockForTransaction(client, LOCKS.consentChain);
 }
 
-const keyOf = (e: ConsentKey) => `${e.leadId}/${e.channel}/${e.purpose}`;
-
 /**
  * Appends events to the ledger and re-derives the current state of every key they touch: the one
  * function that writes consent. Contract: `client` must be inside a transaction (see db/tx.ts), so
- * the events and the state they lead to commit together. Events may arrive out of order (history
- * imports); each key is refolded from all of its events, under a per-key lock taken in a fixed
- * order so writers never deadlock.
+ * the events, the state they lead to and what that state does to the outbox commit together.
+ * Events may arrive out of order (history imports); each key is refolded from all of its events,
+ * under a per-key lock taken in a fixed order so writers never deadlock. A key whose new state no
+ * longer allows sending has every message whose send has not started suppressed: a withdrawal
+ * that commits stops every send that has not started.
  */
 export async function appendConsentEvents(client: pg.PoolClient, events: ConsentEventInput[]): Promise<number[]> {
   if (events.length === 0) return [];
-  const keys = [...new Map(events.map((e) => [keyOf(e), e])).entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, e]) => e);
+  const keys = uniqueKeys(events);
   // The chain lock first (the insert trigger takes it too): a transaction that appends twice
   // then never holds it while waiting for a key lock that a waiter for the chain holds.
   await lockLedger(client);
   for (const k of keys) await lockForTransaction(client, LOCKS.consentKey, keyOf(k));
+  const dated = await datedAfterStartedSends(client, events);
   const { rows: inserted } = await client.query<{ id: number }>(APPEND, [
-    events.map((e) => e.leadId),
-    events.map((e) => e.channel),
-    events.map((e) => e.purpose),
-    events.map((e) => e.action),
-    events.map((e) => e.source),
-    events.map((e) => JSON.stringify(e.evidence ?? {})),
-    events.map((e) => e.actor),
-    events.map((e) => e.occurredAt.toISOString()),
-    events.map((e) => e.noticeVersion ?? null),
-    events.map((e) => e.noticeHash ?? null),
-    events.map((e) => e.subjectHash ?? null),
+    dated.map((e) => e.leadId),
+    dated.map((e) => e.channel),
+    dated.map((e) => e.purpose),
+    dated.map((e) => e.action),
+    dated.map((e) => e.source),
+    dated.map((e) => JSON.stringify(e.evidence ?? {})),
+    dated.map((e) => e.actor),
+    dated.map((e) => e.occurredAt.toISOString()),
+    dated.map((e) => e.noticeVersion ?? null),
+    dated.map((e) => e.noticeHash ?? null),
+    dated.map((e) => e.subjectHash ?? null),
   ]);
-  await rederiveState(client, keys);
+  const states = await rederiveState(client, keys);
+  await suppressUnstarted(
+    client,
+    states.flatMap(({ state, ...key }) => {
+      if (UNGATED_PURPOSES.has(key.purpose)) return [];
+      const verdict = consentVerdict(state, key.channel, key.purpose);
+      return verdict.allowed ? [] : [{ ...key, reason: verdict.reason }];
+    }),
+  );
   return inserted.map((r) => r.id);
 }
 
-async function rederiveState(client: pg.PoolClient, keys: ConsentKey[]): Promise<void> {
+/** The keys of these events, each once, in lock order. */
+function uniqueKeys(events: ConsentEventInput[]): ConsentKey[] {
+  return [...new Map(events.map((e) => [keyOf(e), { leadId: e.leadId, channel: e.channel, purpose: e.purpose }])).entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([, k]) => k);
+}
+
+/**
+ * Events recorded as they happen, dated after the sends of their key that started since their
+ * instant (see `asItHappens`). Holding those rows also keeps any other send of these keys from
+ * starting before this transaction ends.
+ */
+async function datedAfterStartedSends(client: pg.PoolClient, events: ConsentEventInput[]): Promise<ConsentEventInput[]> {
+  const live = events.filter((e) => e.asItHappens);
+  if (live.length === 0) return events;
+  const since = new Date(Math.min(...live.map((e) => e.occurredAt.getTime())));
+  const started = await holdSends(client, uniqueKeys(live), since);
+  return events.map((e) => {
+    const latest = e.asItHappens ? started.get(keyOf(e)) : undefined;
+    return latest && latest >= e.occurredAt ? { ...e, occurredAt: new Date(latest.getTime() + 1) } : e;
+  });
+}
+
+async function rederiveState(client: pg.PoolClient, keys: ConsentKey[]): Promise<(ConsentKey & { state: ConsentState })[]> {
   const { rows } = await client.query<{
     id: number;
     lead_id: number;
-    channel: string;
+    channel: Channel;
     purpose: string;
     action: ConsentAction;
     source: string;
@@ -118,4 +160,5 @@ async function rederiveState(client: pg.PoolClient, keys: ConsentKey[]): Promise
     states.map((s) => s.state.status),
     states.map((s) => s.state.decidingEventId),
   ]);
+  return states;
 }

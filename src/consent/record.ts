@@ -18,7 +18,8 @@ export interface ConsentDecision {
   /** What proves the decision: IP, user agent, the form (the API takes only the fields of evidence.ts). */
   evidence?: Record<string, unknown>;
   actor: string;
-  occurredAt: Date;
+  /** When the person decided, if the caller knows; absent, the decision is made now, as it is recorded. */
+  occurredAt?: Date;
   /** The notice the person was shown: its version label and its exact text (stored as a SHA-256). */
   notice?: { version: string; text: string };
 }
@@ -40,7 +41,8 @@ export interface RecordedConsent {
  * grant before anything is written.
  */
 export async function recordConsent(pool: pg.Pool, deps: ConfirmationDeps, decision: ConsentDecision, now: Date): Promise<RecordedConsent> {
-  assertRecordedAsMade(decision.occurredAt, now);
+  const occurredAt = decision.occurredAt ?? now;
+  assertRecordedAsMade(occurredAt, now);
   const lead =
     decision.action === 'grant' && needsConfirmation(decision.channel, decision.purpose)
       ? (await leadsByIds(pool, [decision.leadId])).get(decision.leadId)
@@ -56,7 +58,8 @@ export async function recordConsent(pool: pg.Pool, deps: ConfirmationDeps, decis
         source: decision.source,
         evidence: decision.evidence,
         actor: decision.actor,
-        occurredAt: decision.occurredAt,
+        occurredAt,
+        asItHappens: decision.occurredAt === undefined,
         noticeVersion: decision.notice?.version,
         noticeHash: decision.notice ? crypto.createHash('sha256').update(decision.notice.text).digest('hex') : undefined,
       },

@@ -10,6 +10,16 @@ import type { Channel } from '../channels/channel.ts';
 export type ConsentAction = 'grant' | 'confirm' | 'withdraw';
 export type ConsentStatus = 'granted' | 'confirmed' | 'withdrawn';
 
+/** What consent is given for: one lead, on one channel, for one purpose. */
+export interface ConsentKey {
+  leadId: number;
+  channel: Channel;
+  purpose: string;
+}
+
+/** A key as one string, `lead/channel/purpose` (a map key, a lock name). */
+export const consentKeyOf = (k: ConsentKey): string => `${k.leadId}/${k.channel}/${k.purpose}`;
+
 export interface ConsentState {
   status: ConsentStatus;
   decidingEventId: number;
@@ -52,9 +62,12 @@ export function recordedLate(event: { occurred_at: Date; recorded_at: Date }): b
   return event.recorded_at.getTime() - event.occurred_at.getTime() > OCCURRED_AT_TOLERANCE.pastMs;
 }
 
+/** The one channel and purpose whose consent counts only after double opt-in confirmation. */
+const CONFIRMED_ONLY = { channel: 'email', purpose: 'marketing' } as const;
+
 /** Marketing email counts only after double opt-in; everything else on a standing grant. */
 export function needsConfirmation(channel: Channel, purpose: string): boolean {
-  return channel === 'email' && purpose === 'marketing';
+  return channel === CONFIRMED_ONLY.channel && purpose === CONFIRMED_ONLY.purpose;
 }
 
 /** Whether a message may go out, and which ledger event allows it. "No opt-in, nothing may be done." */
@@ -63,6 +76,21 @@ export function consentVerdict(state: ConsentState | undefined, channel: Channel
   if (state.status === 'withdrawn') return { allowed: false, reason: 'withdrawn' };
   if (state.status === 'granted' && needsConfirmation(channel, purpose)) return { allowed: false, reason: 'unconfirmed' };
   return { allowed: true, eventId: state.decidingEventId };
+}
+
+/**
+ * consentVerdict's refusal as an SQL expression over the named columns, for a statement that must
+ * decide at the instant it runs (a send starting, test/consent/verdict-sql.test.ts holds the two
+ * together): NULL when a message may go out, else its reason. `status` is NULL for no state.
+ */
+export function refusalSql(columns: { status: string; channel: string; purpose: string }): string {
+  const { status, channel, purpose } = columns;
+  const ungated = [...UNGATED_PURPOSES].map((p) => `'${p}'`).join(', ');
+  return `CASE WHEN ${purpose} IN (${ungated}) THEN NULL
+               WHEN ${status} IS NULL THEN 'no_consent'
+               WHEN ${status} = 'withdrawn' THEN 'withdrawn'
+               WHEN ${status} = 'granted' AND ${channel} = '${CONFIRMED_ONLY.channel}' AND ${purpose} = '${CONFIRMED_ONLY.purpose}' THEN 'unconfirmed'
+          END`;
 }
 
 /**

@@ -13,12 +13,22 @@ import { AppError } from '../errors.ts';
  *
  * Several processes share one server: the first to arrive starts it (`pg_ctl` detaches it into its
  * own session, so a Ctrl-C in the terminal of `serve` does not take it down under a CLI command),
- * later ones read its port from the data directory and connect. A process that shuts down stops the
- * server only when no other client is connected: the last one out turns off the lights.
+ * later ones read its port from the data directory and connect. Each registers itself under
+ * `users/`; a process that shuts down stops the server only when no other registered process is
+ * alive: the last one out turns off the lights. Starting, restarting, joining and leaving all
+ * happen under one lock file, so two processes stopping at the same moment cannot both see the
+ * other still there and leave the server running with nobody to stop it.
  */
 export interface EmbeddedPostgres {
   url: string;
-  /** Stops the server unless another process still has connections open. */
+  /** Whether the server is running (its postmaster.pid names a live process). */
+  running(): boolean;
+  /**
+   * Starts the server again on its port after it died; PostgreSQL's crash recovery runs at start.
+   * Does nothing when it runs (another process using it may have started it first).
+   */
+  restart(): Promise<void>;
+  /** Leaves the server, and stops it unless another process still uses it. */
   stopIfUnused(): Promise<'stopped' | 'in-use'>;
   /** Stops the server whoever uses it (tests). */
   stop(): Promise<void>;
@@ -27,6 +37,8 @@ export interface EmbeddedPostgres {
 interface ServerState {
   user: string;
   password: string;
+  /** The port it last ran on: taken again when free, so a server started anew is where its users look. */
+  port?: number;
 }
 
 const run = promisify(execFile);
@@ -146,20 +158,33 @@ function socketDir(dataDir: string): string | undefined {
   return Buffer.byteLength(path.join(dir, '.s.PGSQL.65535')) <= 100 ? dir : undefined;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+/** A port nobody listens on: `preferred` when it is free, else one the system picks. */
+async function freePort(preferred?: number): Promise<number> {
+  const listen = (port: number) =>
+    new Promise<number>((resolve, reject) => {
+      const server = net.createServer();
+      server.unref();
+      server.on('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        const { port: bound } = server.address() as net.AddressInfo;
+        server.close(() => resolve(bound));
+      });
     });
-  });
+  if (preferred !== undefined) {
+    const taken = await listen(preferred).then(
+      () => false,
+      () => true,
+    );
+    if (!taken) return preferred;
+  }
+  return listen(0);
 }
 
-/** Serialises start-up between processes with an exclusive lock file holding the holder's pid. */
-async function withStartLock<T>(lockFile: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Serialises starting, joining and leaving the server between processes with an exclusive lock
+ * file holding the holder's pid; a lock left by a dead process is taken over.
+ */
+async function withServerLock<T>(lockFile: string, fn: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
@@ -172,7 +197,7 @@ async function withStartLock<T>(lockFile: string, fn: () => Promise<T>): Promise
         fs.rmSync(lockFile, { force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new AppError('database', `timed out waiting for process ${holder} to start PostgreSQL`);
+      if (Date.now() > deadline) throw new AppError('database', `timed out waiting for process ${holder} to start or stop PostgreSQL`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -230,16 +255,69 @@ async function pgCtl(bin: Binaries, args: string[], ids: RunAs): Promise<void> {
   await run(bin.pg_ctl, args, { ...ids, env: { ...process.env, LC_ALL: 'C' } });
 }
 
+/** Whether `dataDir` holds an embedded server created before (by any process). */
+export function embeddedServerExists(dataDir: string): boolean {
+  return fs.existsSync(path.join(dataDir, 'postgres', 'PG_VERSION')) && fs.existsSync(path.join(dataDir, 'postgres.json'));
+}
+
+/**
+ * The processes using a server, one file each under `users/` (named by pid and a token, so that
+ * one process may hold several handles). Only touched under the server lock.
+ */
+class Users {
+  constructor(private readonly dir: string) {}
+
+  join(): string {
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    const file = path.join(this.dir, `${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+    fs.writeFileSync(file, '');
+    return file;
+  }
+
+  /** Removes `file` and the entries of processes that have died; how many other users are left. */
+  leaveAndCount(file: string): number {
+    fs.rmSync(file, { force: true });
+    let others = 0;
+    for (const name of fs.existsSync(this.dir) ? fs.readdirSync(this.dir) : []) {
+      if (isAlive(Number(name.split('-')[0]))) others++;
+      else fs.rmSync(path.join(this.dir, name), { force: true });
+    }
+    return others;
+  }
+}
+
 /** Starts (or joins) the embedded server under `dataDir` and returns a URL for `database`. */
 export async function startEmbeddedPostgres(dataDir: string, database = 'touchpoint'): Promise<EmbeddedPostgres> {
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o755 });
   const pgDir = path.join(dataDir, 'postgres');
   const stateFile = path.join(dataDir, 'postgres.json');
   const logFile = path.join(dataDir, 'postgres.log');
+  const lockFile = path.join(dataDir, 'postgres.lock');
+  const users = new Users(path.join(dataDir, 'users'));
   const bin = await binaries();
   const ids = await runAsUser(pgDir);
 
-  const { port, state } = await withStartLock(path.join(dataDir, 'postgres.lock'), async () => {
+  const startServer = async (state: ServerState, port: number): Promise<void> => {
+    fs.writeFileSync(logFile, '', { flag: 'a' });
+    if (ids.uid !== undefined) fs.chownSync(logFile, ids.uid, ids.gid!);
+    const sockets = socketDir(dataDir);
+    if (sockets) {
+      fs.mkdirSync(sockets, { recursive: true, mode: 0o755 });
+      if (ids.uid !== undefined) fs.chownSync(sockets, ids.uid, ids.gid!);
+    }
+    // The server log keeps what the server does (start, stop, checkpoints, fatal errors) but not
+    // the errors of statements, whose message, DETAIL and CONTEXT quote the values of the row
+    // (addresses, names): the engine logs those itself, without the values (src/log.ts).
+    const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='${sockets ?? ''}' -c max_connections=200 -c log_min_messages=log`;
+    try {
+      await pgCtl(bin, ['start', '-D', pgDir, '-l', logFile, '-w', '-t', '60', '-o', options], ids);
+    } catch (cause) {
+      throw new AppError('database', `the embedded PostgreSQL did not start; see ${logFile}`, { cause });
+    }
+    fs.writeFileSync(stateFile, JSON.stringify({ ...state, port }), { mode: 0o600 });
+  };
+
+  const { port, state, user } = await withServerLock(lockFile, async () => {
     let state = readState(stateFile);
     if (!state || !fs.existsSync(path.join(pgDir, 'PG_VERSION'))) {
       fs.rmSync(pgDir, { recursive: true, force: true });
@@ -249,26 +327,12 @@ export async function startEmbeddedPostgres(dataDir: string, database = 'touchpo
     }
     let port = runningPort(pgDir);
     if (port === undefined) {
-      port = await freePort();
-      fs.writeFileSync(logFile, '', { flag: 'a' });
-      if (ids.uid !== undefined) fs.chownSync(logFile, ids.uid, ids.gid!);
-      const sockets = socketDir(dataDir);
-      if (sockets) {
-        fs.mkdirSync(sockets, { recursive: true, mode: 0o755 });
-        if (ids.uid !== undefined) fs.chownSync(sockets, ids.uid, ids.gid!);
-      }
-      // The server log keeps what the server does (start, stop, checkpoints, fatal errors) but not
-      // the errors of statements, whose message, DETAIL and CONTEXT quote the values of the row
-      // (addresses, names): the engine logs those itself, without the values (src/log.ts).
-      const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='${sockets ?? ''}' -c max_connections=200 -c log_min_messages=log`;
-      try {
-        await pgCtl(bin, ['start', '-D', pgDir, '-l', logFile, '-w', '-t', '60', '-o', options], ids);
-      } catch (cause) {
-        throw new AppError('database', `the embedded PostgreSQL did not start; see ${logFile}`, { cause });
-      }
+      port = await freePort(state.port);
+      await startServer(state, port);
     }
     await ensureDatabase(state, port, database);
-    return { port, state };
+    // Joined under the lock: nobody leaving now can take the server for unused before our first connection.
+    return { port, state, user: users.join() };
   });
 
   const sockets = socketDir(dataDir);
@@ -283,20 +347,18 @@ export async function startEmbeddedPostgres(dataDir: string, database = 'touchpo
   return {
     url,
     stop,
-    async stopIfUnused() {
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      try {
-        const { rows } = await client.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`,
-        );
-        if (rows[0]!.n > 0) return 'in-use';
-      } finally {
-        await client.end();
-      }
-      await stop();
-      return 'stopped';
-    },
+    running: () => runningPort(pgDir) !== undefined,
+    restart: () =>
+      withServerLock(lockFile, async () => {
+        // Same port as before: every process using the server keeps its URL.
+        if (runningPort(pgDir) === undefined) await startServer(state, port);
+      }),
+    stopIfUnused: () =>
+      withServerLock(lockFile, async () => {
+        if (users.leaveAndCount(user) > 0) return 'in-use';
+        await stop();
+        return 'stopped';
+      }),
   };
 }
 

@@ -22,6 +22,8 @@ export const LOCKS = {
   /** Serialise the sign-in attempts from one client address, and to one account (taken in this order). */
   signInAddress: 7_245_007,
   signInAccount: 7_245_008,
+  /** Held while Agenda's own code makes its tables, so processes starting together never race. */
+  schedulerTables: 7_245_009,
 } as const;
 
 export type LockId = (typeof LOCKS)[keyof typeof LOCKS];
@@ -55,6 +57,21 @@ export async function tryLockForSession(client: Queryable, lock: LockId, key: nu
 
 export async function unlockSession(client: Queryable, lock: LockId, key?: number): Promise<void> {
   await client.query(key === undefined ? UNLOCK : UNLOCK_KEY, key === undefined ? [lock] : [lock, key]);
+}
+
+/** Runs `fn` on a connection of its own that holds `lock` meanwhile: processes take turns. */
+export async function whileLocked<T>(pool: pg.Pool, lock: LockId, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await lockForSession(client, lock);
+    try {
+      return await fn(client);
+    } finally {
+      await unlockSession(client, lock);
+    }
+  } finally {
+    client.release();
+  }
 }
 
 /** Whether any session holds a lock of this namespace (for example: is any dispatcher alive). */

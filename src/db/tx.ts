@@ -1,5 +1,51 @@
 import pg from 'pg';
 
+/** A transaction whose end its caller decides: for work that spans more than one function call. */
+export interface OpenTransaction {
+  client: pg.PoolClient;
+  /** Commits and gives the connection back; rejects (after rolling back) when the commit fails. */
+  commit(): Promise<void>;
+  /** Rolls back and gives the connection back; never rejects. */
+  rollback(): Promise<void>;
+}
+
+/**
+ * Begins a transaction on one pooled connection; commit or roll it back, once. While it is open,
+ * the connection may sit idle (between statements, or waiting for its caller): the pool listens
+ * for errors of idle connections only, so one that the server ends meanwhile would throw an
+ * uncaught error. Its error is kept here instead, and the next statement or the commit fails.
+ */
+export async function beginTransaction(pool: pg.Pool): Promise<OpenTransaction> {
+  const client = await pool.connect();
+  let lost: Error | undefined;
+  const onError = (err: Error) => (lost ??= err);
+  client.on('error', onError);
+  const release = () => {
+    client.removeListener('error', onError);
+    client.release(lost);
+  };
+  try {
+    await client.query('BEGIN');
+  } catch (err) {
+    release();
+    throw err;
+  }
+  let ended = false;
+  const end = async (how: 'COMMIT' | 'ROLLBACK') => {
+    if (ended) return;
+    ended = true;
+    try {
+      await client.query(how);
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      release();
+    }
+  };
+  return { client, commit: () => end('COMMIT'), rollback: () => end('ROLLBACK').catch(() => {}) };
+}
+
 /** Runs `fn` in one transaction on one pooled connection; rolls back on any error. */
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   return transaction(pool, fn, 'COMMIT');
@@ -11,24 +57,23 @@ export async function withRollback<T>(pool: pg.Pool, fn: (client: pg.PoolClient)
 }
 
 async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, end: 'COMMIT' | 'ROLLBACK'): Promise<T> {
-  const client = await pool.connect();
+  const tx = await beginTransaction(pool);
   try {
-    return await transactionOn(client, fn, end);
-  } finally {
-    client.release();
+    const result = await fn(tx.client);
+    await (end === 'COMMIT' ? tx.commit() : tx.rollback());
+    return result;
+  } catch (err) {
+    await tx.rollback();
+    throw err;
   }
 }
 
 /** One transaction on a connection the caller holds (see withSession); rolls back on any error. */
-export async function transactionOn<T>(
-  client: pg.PoolClient,
-  fn: (client: pg.PoolClient) => Promise<T>,
-  end: 'COMMIT' | 'ROLLBACK' = 'COMMIT',
-): Promise<T> {
+export async function transactionOn<T>(client: pg.PoolClient, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   try {
     await client.query('BEGIN');
     const result = await fn(client);
-    await client.query(end);
+    await client.query('COMMIT');
     return result;
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});

@@ -13,6 +13,8 @@ import { formBody } from './body.ts';
 import { confirmRouter } from './confirm.ts';
 import { metricsHandler } from './metrics.ts';
 import { openApiDocument } from './openapi/document.ts';
+import { requestContext } from './request-context.ts';
+import { opsRouter } from './ops.ts';
 import { uiRouter } from './ui/router.ts';
 import { unsubscribeRouter } from './unsubscribe.ts';
 import { refuseNulInUrl } from './validate.ts';
@@ -23,6 +25,7 @@ export function createApp(engine: Engine): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+  app.use(requestContext);
   app.use((_req, res, next) => {
     res.set('X-Content-Type-Options', 'nosniff');
     res.set('Referrer-Policy', 'no-referrer');
@@ -35,10 +38,7 @@ export function createApp(engine: Engine): express.Express {
   });
   app.use(refuseNulInUrl);
 
-  app.get('/healthz', async (_req, res) => {
-    await engine.health();
-    res.json({ ok: true });
-  });
+  app.use(opsRouter(engine));
   app.get('/metrics', metricsHandler(engine));
   app.use('/unsubscribe', formBody('link'), unsubscribeRouter(engine));
   app.use('/confirm', formBody('link'), confirmRouter(engine));
@@ -73,7 +73,7 @@ function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunc
     // body-parser's errors (malformed JSON, too large) carry their own 4xx status.
     res.status(status).json({ error: 'invalid_input', message: (err as Error).message, details: [] });
   } else {
-    log.error('request failed', { method: req.method, path: req.path, error: err });
+    log.error('request failed', { method: req.method, route: req.routePattern ?? '(none)', error: err });
     res.status(500).json({ error: 'internal', message: 'internal error; see the server log', details: [] });
   }
 }

@@ -33,7 +33,6 @@ export function unsubscribeRouter(engine: Engine): Router {
       source,
       evidence: { message: payload.message, ip: req.ip ?? null, user_agent: req.get('user-agent') ?? null },
       actor: 'recipient',
-      occurredAt: engine.clock.now(),
     });
 
   router.get('/:token', async (req, res) => {

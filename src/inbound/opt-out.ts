@@ -53,6 +53,7 @@ export async function withdrawForReply(
       actor: 'recipient',
       evidence: { contact_id: contact.id, rule: contact.rule },
       occurredAt: now,
+      asItHappens: true,
     },
   ]);
   await recordContactEvent(client, contact.id, 'consent-withdrawn', 'system', { ...scope }, now);
@@ -187,6 +188,7 @@ export async function optOutByAgent(pool: pg.Pool, id: number, actor: Actor, now
         actor: actor.label,
         evidence: { contact_id: id, identified_by: contact.identified_by, trust: contact.trust },
         occurredAt: now,
+        asItHappens: true,
       },
     ]);
     await recordContactEvent(client, id, 'consent-withdrawn', actor.label, { ...scope, consent_event: eventId }, now);

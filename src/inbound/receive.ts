@@ -11,8 +11,9 @@ import { pickAssignee } from './assign.ts';
 import { dueAfter } from './business-hours.ts';
 import { recordContactEvent } from './history.ts';
 import { optOutScope, requestOptOut, withdrawForReply, type OptOutLinks } from './opt-out.ts';
+import { countContact } from './metrics.ts';
 import { qualify } from './rules.ts';
-import type { IdentifiedBy, Trust } from './schema.ts';
+import type { ContactCategory, IdentifiedBy, Trust } from './schema.ts';
 
 export type ContactKind = 'human' | 'auto-reply' | 'bounce';
 
@@ -162,7 +163,8 @@ async function identify(client: pg.PoolClient, deps: ReceiveDeps, reply: Incomin
  * opt-out.ts). Automatic replies are kept, closed, and change nothing else.
  */
 export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Promise<Received> {
-  return withTransaction(deps.pool, async (client) => {
+  let category: ContactCategory | undefined;
+  const received = await withTransaction(deps.pool, async (client) => {
     if (await unsubscribeByMail(client, deps, reply)) return { contactId: null, duplicate: false, unsubscribed: true };
     const who = await identify(client, deps, reply);
     const lead = who.leadId ? (await client.query<{ locale: string | null }>(LEAD_LOCALE, [who.leadId])).rows[0] : undefined;
@@ -212,6 +214,7 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
       return { contactId: existing[0]!.id, duplicate: true };
     }
     const contactId = rows[0].id;
+    category = human ? q.category : 'other';
     await recordContactEvent(
       client,
       contactId,
@@ -243,6 +246,9 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
     }
     return { contactId, duplicate: false };
   });
+  // Counted once committed, so a delivery whose transaction failed (and that its sender retries) counts once.
+  if (category) countContact({ channel: reply.channel, kind: reply.kind, category });
+  return received;
 }
 
 /**
@@ -268,6 +274,7 @@ async function unsubscribeByMail(client: pg.PoolClient, deps: ReceiveDeps, reply
         actor: 'recipient',
         evidence: { message_id: id, mail_id: reply.externalId },
         occurredAt: deps.now,
+        asItHappens: true,
       },
     ]);
   }

@@ -48,7 +48,7 @@ export async function handleInboundSms(pool: pg.Pool, sms: InboundSms, helpText:
     if (keyword === 'help') return { duplicate: false, keyword, leads: 0, reply: answered ? undefined : helpText };
 
     const { rows } = await client.query<{ id: number; purposes: string[] | null }>(LEADS_OF_NUMBER, [sms.from]);
-    const base = { channel: 'sms' as const, source: 'sms-keyword', actor: 'recipient', occurredAt: now };
+    const base = { channel: 'sms' as const, source: 'sms-keyword', actor: 'recipient', occurredAt: now, asItHappens: true };
     const evidence = { message_sid: sms.messageSid, keyword: bareKeyword(sms.body) ?? null, opt_out_type: sms.optOutType ?? null };
     const events = rows.flatMap((lead): ConsentEventInput[] =>
       keyword === 'opt-out'

@@ -1,9 +1,13 @@
 import type pg from 'pg';
-import type { Channel } from '../channels/channel.ts';
-import { consentVerdict, UNGATED_PURPOSES, type ConsentStatus } from '../consent/state.ts';
+import { CHANNELS, type Channel } from '../channels/channel.ts';
 import { LOCKS, lockHeld, tryLockForSession, unlockSession } from '../db/locks.ts';
 import { statement, type Queryable } from '../db/statement.ts';
 
+/**
+ * Claiming is taking due messages for one dispatcher; a claim is not a send. A claimed message is
+ * `sending` with `claimed_by` set and no `attempted_at` until its send starts (attempt.ts), so a
+ * claim can be handed back, or taken from a dead dispatcher, as if it had never been made.
+ */
 export interface ClaimedMessage {
   id: number;
   leadId: number;
@@ -15,58 +19,47 @@ export interface ClaimedMessage {
   bodyText: string;
   bodyHtml: string;
   headers: Record<string, string>;
+  /** Sends started before this claim (each counted when it starts). */
   attempts: number;
 }
 
 const CLAIM = statement(
   'messages.claim-due',
   `WITH due AS (
-     SELECT id FROM messages WHERE status = 'queued' AND due_at <= $2
+     SELECT id FROM messages WHERE status = 'queued' AND due_at <= $2 AND channel = ANY($4::text[])
       ORDER BY due_at, id LIMIT $1 FOR UPDATE SKIP LOCKED
-   ), consent AS (
-     SELECT d.id, cs.status, cs.deciding_event_id
-       FROM due d JOIN messages m ON m.id = d.id
-       LEFT JOIN consent_state cs ON cs.lead_id = m.lead_id AND cs.channel = m.channel AND cs.purpose = m.purpose
    )
-   UPDATE messages m
-      SET status = 'sending', claimed_by = $3, claimed_at = $2, attempts = m.attempts + 1, consent_event_id = c.deciding_event_id
-     FROM consent c
-    WHERE m.id = c.id
+   UPDATE messages m SET status = 'sending', claimed_by = $3, claimed_at = $2
+     FROM due WHERE m.id = due.id
    RETURNING m.id, m.lead_id AS "leadId", m.channel, m.purpose, m.to_address AS "toAddress", m.subject, m.body_text AS "bodyText",
-             m.body_html AS "bodyHtml", m.headers, m.attempts, c.status AS consent_status, c.deciding_event_id AS consent_event_id`,
+             m.body_html AS "bodyHtml", m.headers, m.attempts`,
 );
 
-const SUPPRESS_REFUSED = statement(
-  'messages.suppress-refused-claims',
-  `UPDATE messages m SET status = 'suppressed', reason = r.reason, consent_event_id = NULL, claimed_by = NULL,
-          attempts = m.attempts - 1
-     FROM unnest($2::bigint[], $3::text[]) AS r(id, reason)
-    WHERE m.id = r.id AND m.claimed_by = $1`,
-);
-
-const MARK_SENT = statement(
-  'messages.mark-sent',
-  `UPDATE messages m SET status = 'sent', provider_id = s.provider_id, sent_at = $4, last_error = NULL
-     FROM unnest($2::bigint[], $3::text[]) AS s(id, provider_id)
-    WHERE m.id = s.id AND m.claimed_by = $1 AND m.status = 'sending'`,
-);
-
+// Statements that lock several rows take them in id order (see attempt.ts).
+// A send that started and was never settled (its start's answer lost with the connection) did not
+// leave either: the dispatcher hands back only what it never gave to the provider.
 const RELEASE = statement(
   'messages.release-claims',
-  `UPDATE messages SET status = 'queued', claimed_by = NULL, attempts = attempts - 1
-    WHERE id = ANY($2::bigint[]) AND claimed_by = $1 AND status = 'sending'`,
+  `WITH mine AS (SELECT id FROM messages WHERE id = ANY($2::bigint[]) AND claimed_by = $1 AND status = 'sending' ORDER BY id FOR UPDATE)
+   UPDATE messages m SET status = 'queued', claimed_by = NULL, attempted_at = NULL, attempts = attempts - (attempted_at IS NOT NULL)::int
+     FROM mine WHERE m.id = mine.id`,
 );
 
-const RETRY = statement(
-  'messages.mark-retry',
-  `UPDATE messages SET status = 'queued', claimed_by = NULL, last_error = $3, due_at = $4
-    WHERE id = $2 AND claimed_by = $1 AND status = 'sending'`,
+// After its session was cut, a dispatcher may hold claims it never heard of (the answer to its
+// claim was lost): every claim of its whose send has not started and that it does not hold.
+const RELEASE_UNKNOWN = statement(
+  'messages.release-unknown-claims',
+  `WITH lost AS (
+     SELECT id FROM messages WHERE claimed_by = $1 AND status = 'sending' AND attempted_at IS NULL AND id <> ALL($2::bigint[])
+      ORDER BY id FOR UPDATE
+   )
+   UPDATE messages m SET status = 'queued', claimed_by = NULL FROM lost WHERE m.id = lost.id`,
 );
 
-const FAIL = statement(
-  'messages.mark-failed',
-  `UPDATE messages SET status = 'failed', reason = $3, last_error = $4
-    WHERE id = $2 AND claimed_by = $1 AND status = 'sending'`,
+const MAKE_DUE = statement(
+  'messages.make-due',
+  `WITH waiting AS (SELECT id FROM messages WHERE id = ANY($1::bigint[]) AND status = 'queued' AND due_at > $2 ORDER BY id FOR UPDATE)
+   UPDATE messages m SET due_at = $2 FROM waiting WHERE m.id = waiting.id`,
 );
 
 const CLAIMANTS = statement(
@@ -75,68 +68,66 @@ const CLAIMANTS = statement(
 );
 const REQUEUE_OF = statement(
   'messages.requeue-claims-of',
-  `UPDATE messages SET status = 'queued', claimed_by = NULL, possible_duplicate = true, due_at = $2
-    WHERE status = 'sending' AND claimed_by = $1`,
+  `WITH dead AS (SELECT id, attempted_at IS NOT NULL AS started FROM messages WHERE status = 'sending' AND claimed_by = $1 ORDER BY id FOR UPDATE)
+   UPDATE messages m SET status = 'queued', claimed_by = NULL, possible_duplicate = possible_duplicate OR dead.started,
+          attempted_at = NULL, due_at = $2
+     FROM dead WHERE m.id = dead.id
+   RETURNING dead.started`,
 );
 
 /**
- * Claims up to `limit` due messages for `worker` in one statement, reading consent as of now: a
- * withdrawal that committed before this claim suppresses the row instead of sending it (a second
- * statement, only when that happens). SKIP LOCKED lets any number of dispatchers claim side by
- * side without waiting on each other.
+ * Claims up to `limit` messages due by `now` on the given channels for `worker`, in one statement.
+ * SKIP LOCKED lets any number of dispatchers claim side by side without waiting on each other.
+ * Consent is not read here but when each send starts (attempt.ts).
  */
-export async function claimDueMessages(db: Queryable, worker: number, limit: number, now: Date): Promise<ClaimedMessage[]> {
-  const { rows } = await db.query<ClaimedMessage & { consent_status: ConsentStatus | null; consent_event_id: number | null }>(CLAIM, [
-    limit,
-    now,
-    worker,
-  ]);
-  const claimed: ClaimedMessage[] = [];
-  const refused: { id: number; reason: string }[] = [];
-  for (const { consent_status: status, consent_event_id: eventId, ...message } of rows) {
-    const state = status ? { status, decidingEventId: eventId! } : undefined;
-    const verdict = UNGATED_PURPOSES.has(message.purpose)
-      ? ({ allowed: true } as const)
-      : consentVerdict(state, message.channel, message.purpose);
-    if (verdict.allowed) claimed.push(message);
-    else refused.push({ id: message.id, reason: verdict.reason });
-  }
-  if (refused.length > 0) await db.query(SUPPRESS_REFUSED, [worker, refused.map((r) => r.id), refused.map((r) => r.reason)]);
-  return claimed;
+export async function claimDueMessages(
+  db: Queryable,
+  worker: number,
+  limit: number,
+  now: Date,
+  channels: readonly Channel[] = CHANNELS,
+): Promise<ClaimedMessage[]> {
+  const { rows } = await db.query<ClaimedMessage>(CLAIM, [limit, now, worker, channels]);
+  return rows;
 }
 
-/** Records provider acceptance for many messages in one statement. */
-export async function markSent(db: Queryable, worker: number, sent: { id: number; providerId: string }[], now: Date): Promise<number> {
-  const { rowCount } = await db.query(MARK_SENT, [worker, sent.map((s) => s.id), sent.map((s) => s.providerId), now]);
+/** Hands back claimed messages whose send never started (a dispatcher stopping, a channel pausing). */
+export async function releaseClaims(db: Queryable, worker: number, ids: number[]): Promise<void> {
+  if (ids.length > 0) await db.query(RELEASE, [worker, ids]);
+}
+
+/** Hands back `worker`'s claims whose send has not started, except those it `holds`. */
+export async function releaseUnknownClaims(db: Queryable, worker: number, holds: number[]): Promise<number> {
+  const { rowCount } = await db.query(RELEASE_UNKNOWN, [worker, holds]);
   return rowCount ?? 0;
 }
 
-/** Hands back claimed messages that were never attempted (a dispatcher stopping). */
-export async function releaseClaims(db: Queryable, worker: number, ids: number[]): Promise<void> {
-  await db.query(RELEASE, [worker, ids]);
-}
-
-export async function markRetry(db: Queryable, worker: number, id: number, error: string, retryAt: Date): Promise<void> {
-  await db.query(RETRY, [worker, id, error, retryAt]);
-}
-
-export async function markFailed(db: Queryable, worker: number, id: number, reason: string, error: string): Promise<void> {
-  await db.query(FAIL, [worker, id, reason, error]);
+/** Makes queued messages due at `now` that wait for a later retry (their channel is back). */
+export async function makeDue(db: Queryable, ids: number[], now: Date): Promise<number> {
+  if (ids.length === 0) return 0;
+  const { rowCount } = await db.query(MAKE_DUE, [ids, now]);
+  return rowCount ?? 0;
 }
 
 /**
  * Puts back the rows of dispatchers that died mid-send. A dispatcher holds a session advisory lock
- * for its whole life, so a lock we can take belongs to a dead process. Its rows may or may not have
- * reached the provider: they are sent again and marked `possible_duplicate`.
+ * for its whole life, so a lock we can take belongs to a dead process. A row whose send had started
+ * may or may not have reached the provider: it is sent again and marked `possible_duplicate`. A
+ * row that was only claimed goes back as it was.
  */
-export async function reclaimFromDeadWorkers(lockClient: pg.Client, self: number, now: Date): Promise<number> {
+export async function reclaimFromDeadWorkers(
+  lockClient: pg.Client,
+  self: number,
+  now: Date,
+): Promise<{ requeued: number; flagged: number }> {
   const { rows } = await lockClient.query<{ claimed_by: number }>(CLAIMANTS, [self]);
-  let reclaimed = 0;
+  const reclaimed = { requeued: 0, flagged: 0 };
   for (const { claimed_by: worker } of rows) {
     if (!(await tryLockForSession(lockClient, LOCKS.dispatcher, worker))) continue;
     try {
-      const { rowCount } = await lockClient.query(REQUEUE_OF, [worker, now]);
-      reclaimed += rowCount ?? 0;
+      const { rows: requeued } = await lockClient.query<{ started: boolean }>(REQUEUE_OF, [worker, now]);
+      reclaimed.requeued += requeued.length;
+      reclaimed.flagged += requeued.filter((r) => r.started).length;
     } finally {
       await unlockSession(lockClient, LOCKS.dispatcher, worker);
     }

@@ -58,6 +58,7 @@ export async function withdrawUnsubscribed(
       evidence: { provider_id: providerId, error: TWILIO_UNSUBSCRIBED },
       actor: 'twilio',
       occurredAt: now,
+      asItHappens: true,
     },
   ]);
 }

@@ -42,11 +42,6 @@ const LIST = statement(
     ORDER BY m.id DESC LIMIT $4`,
 );
 
-const GAUGES = statement(
-  'messages.gauges',
-  `SELECT status, channel, count(*)::int AS n FROM messages GROUP BY status, channel ORDER BY 1, 2`,
-);
-
 /** The outbox, newest first, a page at a time. */
 export async function listMessages(db: Queryable, filter: MessageFilter): Promise<{ messages: ListedMessage[]; next: number | null }> {
   const { rows } = await db.query<ListedMessage>(LIST, [
@@ -56,10 +51,4 @@ export async function listMessages(db: Queryable, filter: MessageFilter): Promis
     filter.limit,
   ]);
   return { messages: rows, next: rows.length === filter.limit ? rows[rows.length - 1]!.id : null };
-}
-
-/** Messages by status and channel, for /metrics. */
-export async function outboxGauges(db: Queryable): Promise<{ status: MessageStatus; channel: Channel; n: number }[]> {
-  const { rows } = await db.query<{ status: MessageStatus; channel: Channel; n: number }>(GAUGES);
-  return rows;
 }

@@ -1,6 +1,8 @@
 import type pg from 'pg';
+import type { Channel } from '../channels/channel.ts';
 import { statement } from '../db/statement.ts';
-import type { messages } from './schema.ts';
+import { messageMetrics } from './metrics.ts';
+import type { MessageStatus, messages } from './schema.ts';
 
 export type NewMessage = typeof messages.$inferInsert;
 
@@ -39,15 +41,23 @@ const INSERT = statement(
   `INSERT INTO messages (${COLUMNS.map(([, column]) => column).join(', ')})
    SELECT * FROM unnest(${COLUMNS.map(([, , type], i) => `$${i + 1}::${type}[]`).join(', ')})
    ON CONFLICT (idempotency_key) DO NOTHING
-   RETURNING id, status`,
+   RETURNING id, status, channel, reason`,
 );
+
+export interface RecordedMessage {
+  id: number;
+  status: MessageStatus;
+  channel: Channel;
+  reason: string | null;
+}
 
 /**
  * Records a batch in one statement (a hot path: every step of every sequence passes here). A key
  * recorded before is left alone, so a repeated run or a retried batch never records a message
- * twice. Returns the rows this call created. Dispatchers are woken by the table's trigger.
+ * twice. Returns the rows this call created, and counts them for /metrics. Dispatchers are woken by
+ * the table's trigger.
  */
-export async function recordMessages(client: pg.PoolClient, rows: NewMessage[]): Promise<{ id: number; status: string }[]> {
+export async function recordMessages(client: pg.PoolClient, rows: NewMessage[]): Promise<RecordedMessage[]> {
   if (rows.length === 0) return [];
   const params = COLUMNS.map(([key, , type]) =>
     rows.map((row) => {
@@ -56,6 +66,7 @@ export async function recordMessages(client: pg.PoolClient, rows: NewMessage[]):
       return type === 'jsonb' ? JSON.stringify(value) : value;
     }),
   );
-  const { rows: recorded } = await client.query<{ id: number; status: string }>(INSERT, params);
+  const { rows: recorded } = await client.query<RecordedMessage>(INSERT, params);
+  messageMetrics.recorded(recorded);
   return recorded;
 }

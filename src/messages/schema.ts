@@ -43,6 +43,12 @@ export const messages = pgTable(
     dueAt: timestamp('due_at', { withTimezone: true }).notNull().defaultNow(),
     claimedBy: bigint('claimed_by', { mode: 'number' }),
     claimedAt: timestamp('claimed_at', { withTimezone: true }),
+    /**
+     * When the send of the current claim started: set, with the consent then in force, right before
+     * the message is handed to the provider. A row being sent that has it may have reached the
+     * provider; one that has not never left.
+     */
+    attemptedAt: timestamp('attempted_at', { withTimezone: true }),
     providerId: text('provider_id'),
     /** What the provider reported after accepting (delivered, undelivered, failed …) and its error code. */
     deliveryStatus: text('delivery_status'),
@@ -50,6 +56,7 @@ export const messages = pgTable(
     possibleDuplicate: boolean('possible_duplicate').notNull().default(false),
     lastError: text('last_error'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    /** When the send that the provider accepted started: the instant its consent was read. */
     sentAt: timestamp('sent_at', { withTimezone: true }),
   },
   (t) => [

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { expect } from 'chai';
 import { requireCampaign } from '../../src/campaigns/load.ts';
 import { settled, testEngine, type TestEngine } from '../helpers/engine.ts';
-import { seedLeads } from '../helpers/seed.ts';
+import { confirmedLeads, seedLeads } from '../helpers/seed.ts';
 import { recipient, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
 const LEADS = 400;
@@ -29,24 +29,14 @@ describe('a dispatcher killed mid-run', function () {
     // A slow provider, so the kill lands while messages are in flight.
     sink = await startSmtpSink({ delayMs: 15 });
     t = await testEngine({ SMTP_URL: sink.url });
-    await seedLeads(
-      t.database,
-      Array.from({ length: LEADS }, (_, i) => ({
-        id: `lead-${i}`,
-        email: `lead-${i}@example.com`,
-        first: `L${i}`,
-        locale: null,
-        orders: 1,
-        consent: ['grant', 'confirm'] as const,
-      })),
-    );
+    await seedLeads(t.database, confirmedLeads(LEADS, 'lead'));
   });
   after(async () => {
     await t.close();
     await sink.close();
   });
 
-  it('loses nothing after SIGKILL and a restart, and marks every possible second copy', async () => {
+  it('loses nothing after SIGKILL and a restart, and flags exactly the sends that had started', async () => {
     const set = t.engine.loadCampaigns();
     const { counts } = await t.engine.run(requireCampaign(set, 'spring'), set, { occurrence: 'crash', trigger: 'manual' });
     expect(counts.queued).to.equal(LEADS);
@@ -57,10 +47,16 @@ describe('a dispatcher killed mid-run', function () {
     await exited(first);
     const beforeRestart = sink.messages.length;
     expect(beforeRestart).to.be.lessThan(LEADS);
-    const inFlight = await t.database.pool.query(
-      `SELECT count(*)::int AS n FROM messages WHERE occurrence = 'crash' AND status = 'sending'`,
+    // What the dead worker held: sends that had started (they may have reached the server) and
+    // claims whose send had not.
+    const { rows: held } = await t.database.pool.query<{ id: number; started: boolean }>(
+      `SELECT id, attempted_at IS NOT NULL AS started FROM messages WHERE occurrence = 'crash' AND status = 'sending'`,
     );
-    expect(inFlight.rows[0].n, 'the kill should land mid-send').to.be.greaterThan(0);
+    const started = held.filter((r) => r.started).map((r) => r.id);
+    const claimedOnly = held.filter((r) => !r.started).map((r) => r.id);
+    expect(started.length, 'the kill should land mid-send').to.be.greaterThan(0);
+    expect(started.length, 'a send starts only on a free connection').to.be.at.most(4);
+    expect(claimedOnly.length, 'claims wait in memory').to.be.greaterThan(0);
 
     const second = startWorker(t, sink);
     const summary = await settled(t, 'spring', 'crash', 90_000);
@@ -82,5 +78,13 @@ describe('a dispatcher killed mid-run', function () {
       'second copies not marked possible_duplicate',
     ).to.deep.equal([]);
     expect([...copies.values()].every((n) => n <= 2)).to.equal(true);
+
+    // Only the started sends are flagged and counted twice; the claims went back as they were.
+    const { rows: after } = await t.database.pool.query<{ id: number; possible_duplicate: boolean; attempts: number }>(
+      `SELECT id, possible_duplicate, attempts FROM messages WHERE occurrence = 'crash'`,
+    );
+    const flagged = after.filter((r) => r.possible_duplicate).map((r) => r.id);
+    expect(flagged.sort()).to.deep.equal([...started].sort());
+    for (const row of after) expect(row.attempts, `message ${row.id}`).to.equal(started.includes(row.id) ? 2 : 1);
   });
 });

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -57,7 +58,7 @@ function channelContract(name: string, kind: Harness['kind'], setup: () => Promi
 
     it('delivers what it accepts intact to its recipient', async () => {
       const sent = message(h.kind, 1);
-      const { providerId } = await h.channel.send(sent);
+      const { providerId } = (await h.channel.send(sent))!;
       expect(providerId).to.be.a('string').and.not.empty;
       const [delivered] = await h.received();
       expect(delivered!.to).to.equal(sent.to);
@@ -66,7 +67,7 @@ function channelContract(name: string, kind: Harness['kind'], setup: () => Promi
 
     it('gives each accepted message its own provider id', async () => {
       const ids = [];
-      for (const id of [2, 3, 4]) ids.push((await h.channel.send(message(h.kind, id))).providerId);
+      for (const id of [2, 3, 4]) ids.push((await h.channel.send(message(h.kind, id)))!.providerId);
       expect(new Set(ids)).to.have.property('size', 3);
       expect(await h.received()).to.have.length(3);
     });
@@ -77,6 +78,32 @@ function channelContract(name: string, kind: Harness['kind'], setup: () => Promi
       const received = await h.received();
       expect(received).to.have.length(n);
       expect(new Set(received.map((r) => r.to))).to.have.property('size', n);
+    });
+
+    it('starts a send only once it can hand the message over, and sends nothing when the start says no', async () => {
+      let starts = 0;
+      const declined = await h.channel.send(message(h.kind, 8), async () => void starts++);
+      expect(declined).to.equal(undefined);
+      const confirmed: number[] = [];
+      const sent = await h.channel.send(message(h.kind, 9), async () => (starts++, async () => void confirmed.push(9)));
+      expect(sent!.providerId).to.be.a('string').and.not.empty;
+      expect(starts).to.equal(2);
+      expect(confirmed).to.deep.equal([9]);
+      expect((await h.received()).map((r) => r.to)).to.deep.equal([message(h.kind, 9).to]);
+    });
+
+    it('abandons a message whose start cannot be confirmed', async () => {
+      const lost = new Error('the database went away');
+      const err = await h.channel.send(message(h.kind, 10), async () => async () => Promise.reject(lost)).catch((e: unknown) => e);
+      expect(err).to.be.an('error');
+      expect(await h.received()).to.have.length(0);
+      // The adapter is usable again at once.
+      await h.channel.send(message(h.kind, 11));
+      expect((await h.received()).map((r) => r.to)).to.deep.equal([message(h.kind, 11).to]);
+    });
+
+    it('answers a probe while its peer is up', async () => {
+      await h.channel.probe();
     });
 
     if (kind === 'sms') return;
@@ -186,25 +213,91 @@ describe('smtp channel failures', () => {
     }
   });
 
-  it('treats an unreachable server as transient', async () => {
+  it('fails before the start when the server cannot be reached, and its probe fails too', async () => {
     const channel = smtpChannel({
       url: 'smtp://127.0.0.1:1?ignore_tls=true',
       from: 'tp@example.com',
       messageIds: MESSAGE_IDS,
       connections: 1,
     });
-    const err = await channel.send(message('email', 3)).catch((e: unknown) => e);
+    let started = false;
+    const err = await channel.send(message('email', 3), async () => void (started = true)).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(SendError).with.property('channelFailure', 'unreachable');
+    expect(err).to.have.property('permanent', false);
+    expect(started).to.equal(false);
+    expect(
+      await channel.probe().then(
+        () => 'answered',
+        (e: unknown) => e,
+      ),
+    ).to.be.instanceOf(SendError);
     await channel.close();
-    expect(err).to.be.instanceOf(SendError).with.property('permanent', false);
+  });
+
+  it('tells a server that turns the session away (421, 554 greeting) from one that refuses a recipient', async () => {
+    for (const greeting of ['421 too busy, try later', '554 no service here']) {
+      const server = await scriptedSmtp(greeting);
+      const channel = smtpChannel({ url: server.url, from: 'tp@example.com', messageIds: MESSAGE_IDS, connections: 1 });
+      const err = await channel.send(message('email', 4), async () => async () => {}).catch((e: unknown) => e);
+      expect(err, greeting).to.be.instanceOf(SendError).with.property('channelFailure', 'unreachable');
+      expect(err, greeting).to.have.property('permanent', false);
+      await channel.close();
+      await server.close();
+    }
+  });
+
+  it('calls a connection that breaks mid-transaction interrupted: the server may hold a copy', async () => {
+    const server = await scriptedSmtp('220 scripted ESMTP', { dropAfterData: true });
+    const channel = smtpChannel({ url: server.url, from: 'tp@example.com', messageIds: MESSAGE_IDS, connections: 1 });
+    const err = await channel.send(message('email', 5), async () => async () => {}).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(SendError).with.property('channelFailure', 'interrupted');
+    await channel.close();
+    await server.close();
   });
 });
+
+/**
+ * A bare SMTP server speaking just enough of the protocol: its greeting, then 250 to everything and
+ * 354 to DATA; with `dropAfterData` it cuts the connection once the message's body arrives.
+ */
+async function scriptedSmtp(greeting: string, options: { dropAfterData?: boolean } = {}): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.write(`${greeting}\r\n`);
+    if (!greeting.startsWith('220')) return void socket.end();
+    let inData = false;
+    socket.setEncoding('latin1').on('data', (chunk: string) => {
+      for (const line of chunk.split('\r\n').filter(Boolean)) {
+        if (inData) {
+          if (options.dropAfterData) return void socket.destroy();
+          if (line === '.') inData = false;
+          continue;
+        }
+        if (/^DATA/i.test(line)) {
+          inData = true;
+          socket.write('354 go on\r\n');
+        } else socket.write(/^EHLO/i.test(line) ? '250 scripted\r\n' : '250 ok\r\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `smtp://127.0.0.1:${(server.address() as net.AddressInfo).port}?ignore_tls=true`,
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
 
 describe('outbox for SMS', () => {
   it('keeps each SMS as a text file with its recipient and text part', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outbox-sms-'));
     try {
       const channel = outboxChannel({ dir, from: 'tp@example.com', messageIds: MESSAGE_IDS, kind: 'sms' });
-      const { providerId } = await channel.send({ ...message('sms', 5), to: '+4915112345678', text: 'Hi 5. STOP to opt out' });
+      const { providerId } = (await channel.send({ ...message('sms', 5), to: '+4915112345678', text: 'Hi 5. STOP to opt out' }))!;
       expect(providerId).to.equal('outbox:message-5.sms.txt');
       expect(fs.readFileSync(path.join(dir, 'message-5.sms.txt'), 'utf8')).to.equal('To: +4915112345678\n\nHi 5. STOP to opt out\n');
     } finally {

@@ -31,7 +31,7 @@ describe('twilio SMS channel (real SDK, local Twilio-compatible server)', () => 
   }
 
   it('sends the text part through the Messages API and returns the message sid', async () => {
-    const { providerId } = await channel().send(sms(1));
+    const { providerId } = (await channel().send(sms(1)))!;
     expect(providerId).to.match(/^SM[0-9a-f]{32}$/);
     expect(server.messages).to.deep.equal([
       {

@@ -8,12 +8,9 @@ import { expect } from 'chai';
  * `npm run drill:<name>` runs it (its own SMTP server, embedded PostgreSQL, serve and workers),
  * judged by the JSON line it ends with.
  *
- * A drill takes tens of seconds, so they run only with RUN_DRILLS=1. The drills that fail on the
- * current engine are `failingToday` (run with RUN_DRILLS=all), each naming the figure that fails;
- * switch one to `drill` when the fix for its figure lands.
+ * A drill takes tens of seconds, so they run only with RUN_DRILLS=1.
  */
 const drill = process.env.RUN_DRILLS ? it : it.skip;
-const failingToday = process.env.RUN_DRILLS === 'all' ? it : it.skip;
 
 interface Outcome {
   pass: boolean;
@@ -56,26 +53,19 @@ describe('fault drills (reduced; RUN_DRILLS=1)', function () {
     expect(fs.existsSync(dir), dir).to.equal(false);
   });
 
-  // Fails today on flagged_never_attempted (hundreds of rows claimed but never attempted are flagged
-  // possible_duplicate by the reclaim) and at times on duplicates_per_kill_at_most_in_flight.
-  failingToday('kill: SIGKILLed workers lose nothing, and only messages in flight are re-sent and flagged', async () => {
+  drill('kill: SIGKILLed workers lose nothing, and only messages in flight are re-sent and flagged', async () => {
     expectPass((await runDrill('kill', ['--n', '2000', '--kills', '4'])).outcome);
   });
 
-  // Fails today on backlog_done_within_30s_of_return: a row that fails twice in the outage waits
-  // out a 30-60 s backoff after the server is back.
-  failingToday('smtp-outage: an outage fails no message and the backlog drains within 30 s of the return', async () => {
+  drill('smtp-outage: an outage fails no message and the backlog drains within 30 s of the return', async () => {
     expectPass((await runDrill('smtp-outage', ['--n', '1000', '--outage', '20s'])).outcome);
   });
 
-  // Fails today on processes_alive_through_the_restart (every process exits within a second) and
-  // backlog_done_within_30s_of_return.
-  failingToday('db-restart: processes live through a PostgreSQL restart and finish the send', async () => {
+  drill('db-restart: processes live through a PostgreSQL restart and finish the send', async () => {
     expectPass((await runDrill('db-restart', ['--n', '1000', '--recovery', '20s'])).outcome);
   });
 
-  // Fails today on sends_started_after_withdrawal_answer and authorising_event_disagrees.
-  failingToday('withdraw-race: no send starts after a committed withdrawal, and the record agrees with the ledger', async () => {
+  drill('withdraw-race: no send starts after a committed withdrawal, and the record agrees with the ledger', async () => {
     expectPass((await runDrill('withdraw-race', ['--n', '2000', '--withdrawals', '200'])).outcome);
   });
 });

@@ -63,3 +63,15 @@ export async function seedLeads(database: Database, seeds: SeedLead[], now: Date
   );
   await withTransaction(database.pool, (client) => appendConsentEvents(client, [...events, ...smsEvents]));
 }
+
+/** `count` leads `<prefix>-<i>` with a confirmed email marketing consent: each is due a campaign's message. */
+export function confirmedLeads(count: number, prefix: string): SeedLead[] {
+  return Array.from({ length: count }, (_, i) => ({
+    id: `${prefix}-${i}`,
+    email: `${prefix}-${i}@example.com`,
+    first: `${prefix.toUpperCase()}${i}`,
+    locale: null,
+    orders: 1,
+    consent: ['grant', 'confirm'] as const,
+  }));
+}

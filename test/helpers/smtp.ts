@@ -16,6 +16,10 @@ export interface SinkOptions {
   refuse?: (rcpt: string) => { code: number; message: string } | undefined;
   /** Milliseconds to hold each message before accepting it (slow provider). */
   delayMs?: number;
+  /** Listen on this port (a server started again after an outage); default any free one. */
+  port?: number;
+  /** How long `close` lets open connections finish before it answers them 421 and cuts them (default 30 s). */
+  closeTimeoutMs?: number;
 }
 
 /** A real SMTP server on loopback, keeping every message it accepts. */
@@ -26,6 +30,7 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
     size: 10 * 1024 * 1024,
+    closeTimeout: options.closeTimeoutMs,
     onRcptTo(address, _session, callback) {
       const refusal = options.refuse?.(address.address);
       if (!refusal) return callback();
@@ -44,7 +49,7 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
     },
   });
   server.on('error', () => {});
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.server.address() as { port: number };
   return {
     url: `smtp://127.0.0.1:${port}?ignore_tls=true`,

@@ -33,12 +33,19 @@ export async function startTwilioServer(): Promise<TwilioServer> {
   const messages: SentSms[] = [];
   const failures: { status: number; code: number; message: string }[] = [];
   const app = express();
-  app.post('/2010-04-01/Accounts/:sid/Messages.json', express.urlencoded({ extended: false }), (req, res) => {
+  const authenticated = (req: express.Request, res: express.Response): boolean => {
     const expected = `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString('base64')}`;
-    if (req.params.sid !== accountSid || req.get('authorization') !== expected) {
-      res.status(401).json({ code: 20003, message: 'Authenticate', status: 401, more_info: 'https://www.twilio.com/docs/errors/20003' });
-      return;
-    }
+    if (req.params.sid === accountSid && req.get('authorization') === expected) return true;
+    res.status(401).json({ code: 20003, message: 'Authenticate', status: 401, more_info: 'https://www.twilio.com/docs/errors/20003' });
+    return false;
+  };
+  // Fetching the account: what a channel's probe reads.
+  app.get('/2010-04-01/Accounts/:sid.json', (req, res) => {
+    if (!authenticated(req, res)) return;
+    res.json({ sid: accountSid, status: 'active', type: 'Full', friendly_name: 'Touchpoint tests' });
+  });
+  app.post('/2010-04-01/Accounts/:sid/Messages.json', express.urlencoded({ extended: false }), (req, res) => {
+    if (!authenticated(req, res)) return;
     const failure = failures.shift();
     if (failure) {
       res.status(failure.status).json({ ...failure, more_info: `https://www.twilio.com/docs/errors/${failure.code}` });

@@ -106,6 +106,6 @@ describe('HTTP API', () => {
   it('serves health and metrics', async () => {
     expect(await (await call('GET', '/healthz')).json()).to.deep.equal({ ok: true });
     const metrics = await (await call('GET', '/metrics')).text();
-    expect(metrics).to.match(/touchpoint_messages\{status="queued",channel="email"\} \d+/);
+    expect(metrics).to.match(/^touchpoint_outbox_messages\{state="due"\} \d+$/m);
   });
 });

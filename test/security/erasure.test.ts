@@ -8,7 +8,8 @@ import { saveUser } from '../../src/access/users.ts';
 import { requireCampaign } from '../../src/campaigns/load.ts';
 import { outboxDir } from '../../src/channels/index.ts';
 import { verifyLedger } from '../../src/consent/verify.ts';
-import { claimDueMessages, markRetry } from '../../src/messages/claim.ts';
+import { recordRetry, startSends } from '../../src/messages/attempt.ts';
+import { claimDueMessages } from '../../src/messages/claim.ts';
 import { apiKeyFor } from '../helpers/keys.ts';
 import { logIn } from '../helpers/login.ts';
 import { settled, testEngine, until, type TestEngine } from '../helpers/engine.ts';
@@ -275,8 +276,11 @@ describe('security: erasure removes what it promises', function () {
     // A dispatcher has the answer in hand when the erasure runs, and its send fails for a moment.
     const [inFlight] = await claimDueMessages(t.database.pool, 4242, 10, t.engine.clock.now());
     expect(inFlight!.toAddress).to.equal('frank@example.com');
+    const startedAt = t.engine.clock.now();
+    expect(await startSends(t.database.pool, 4242, [inFlight!.id], startedAt)).to.deep.equal([{ go: true, attempts: 1 }]);
     await t.engine.leads.erase('frank');
-    await markRetry(t.database.pool, 4242, inFlight!.id, 'connection reset', t.engine.clock.now());
+    const retry = { id: inFlight!.id, startedAt, error: 'connection reset', retryAt: t.engine.clock.now() };
+    await recordRetry(t.database.pool, 4242, { ...retry, refund: false, possibleDuplicate: true });
 
     await t.engine.startDispatcher();
     const failed = await until(async () => {
@@ -285,7 +289,8 @@ describe('security: erasure removes what it promises', function () {
       ]);
       return rows[0].status === 'failed' ? rows[0] : undefined;
     });
-    expect(failed).to.deep.include({ reason: 'erased', attempts: 2 });
+    // The second send never started: only the first counts.
+    expect(failed).to.deep.include({ reason: 'erased', attempts: 1 });
     expect(failed.last_error).to.contain('erased');
     expect(outboxFiles()).to.deep.equal([]);
   });

@@ -1,27 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { log, setLogLevel, type LogLevel } from '../../src/log.ts';
+import { log } from '../../src/log.ts';
 import { TEST_DATA_DIR } from '../helpers/db.ts';
 import type { TestEngine } from '../helpers/engine.ts';
 import { apiKeyFor } from '../helpers/keys.ts';
+import { captureJsonLog, captureLog } from '../helpers/logs.ts';
 import { postLogin } from '../helpers/sign-in.ts';
 import { useServedEngine, type TestWeb } from '../helpers/web.ts';
-
-/** The log lines (src/log.ts writes to stderr) written while `act` runs, at level info. */
-async function logLines(act: () => Promise<unknown>): Promise<string[]> {
-  const written: string[] = [];
-  const original = process.stderr.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => written.push(String(chunk)) > 0) as typeof process.stderr.write;
-  setLogLevel('info');
-  try {
-    await act();
-  } finally {
-    process.stderr.write = original;
-    setLogLevel((process.env.TEST_LOG_LEVEL as LogLevel | undefined) ?? 'error');
-  }
-  return written.join('').split('\n').slice(0, -1);
-}
 
 /**
  * Item 13: logs held personal data and could be forged. Before: a failed sign-in logged
@@ -37,27 +23,37 @@ describe('security: log forging and personal data in logs', function () {
   before(() => ({ t, web } = served()));
 
   it('a sign-in with a newline in the email writes one line, naming the account by a keyed hash', async () => {
-    const forged = `${new Date().toISOString()} info  forged: admin@example.com signed in`;
-    const lines = await logLines(() =>
+    const forged = JSON.stringify({ level: 'info', msg: 'forged: admin@example.com signed in' });
+    const lines = await captureJsonLog(() =>
       postLogin(web.base, `mallory@example.com\n${forged}`, 'wrong password', { forwardedFor: '203.0.113.5' }),
     );
-    expect(lines).to.have.length(1);
-    expect(lines[0]).to.match(/ warn {2}failed sign-in account=[0-9a-f]{12} ip=203\.0\.113\.5$/);
-    expect(lines[0]).not.to.contain('mallory');
+    // Each line read back as one JSON object (captureJsonLog fails otherwise): the sign-in's, and one per request.
+    expect(lines.map((l) => l.json.msg)).to.deep.equal(['request', 'failed sign-in', 'request']);
+    expect(lines[1]!.json).to.include({ level: 'warn', ip: '203.0.113.5' });
+    expect(lines[1]!.json.account).to.match(/^[0-9a-f]{12}$/);
+    for (const line of lines) expect(line.text).not.to.contain('mallory').and.not.to.contain('forged');
   });
 
-  it('escapes control characters in every message and value, and quotes values that could forge a field', async () => {
-    const lines = await logLines(async () => {
-      log.warn('first\nsecond', {
-        value: 'a\r\n2026-01-01T00:00:00.000Z info  forged',
-        field: 'x ip=10.0.0.1',
-        terminal: '\u001b[2J\u2028',
-      });
-    });
-    expect(lines).to.have.length(1);
-    expect(lines[0]!.replace(/^\S+ /, '')).to.equal(
-      'warn  first\\nsecond value="a\\r\\n2026-01-01T00:00:00.000Z info  forged" field="x ip=10.0.0.1" terminal="\\u001b[2J\\u2028"',
+  it('escapes control characters in every message and value, as JSON and on a terminal', async () => {
+    const fields = { value: 'a\r\n2026-01-01T00:00:00.000Z info  forged', field: 'x ip=10.0.0.1', terminal: '\u001b[2J\u2028\u009b' };
+    const logIt = async () => log.warn('first\nsecond', fields);
+
+    const [json, ...more] = await captureJsonLog(logIt);
+    expect(more).to.deep.equal([]);
+    // eslint-disable-next-line no-control-regex -- no raw control character, DEL, C1 control or line separator may be written
+    expect(json!.text).not.to.match(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
+    expect(json!.json).to.include({ level: 'warn', msg: 'first\nsecond', ...fields });
+
+    const pretty = await captureLog(logIt, { format: 'pretty' });
+    expect(pretty).to.have.length(1);
+    expect(pretty[0]!.replace(/^\S+ /, '')).to.equal(
+      'warn  first\\nsecond value="a\\r\\n2026-01-01T00:00:00.000Z info  forged" field="x ip=10.0.0.1" terminal="\\u001b[2J\\u2028\\u009b"',
     );
+  });
+
+  it("a field named like one of the line's own keys cannot replace it", async () => {
+    const [line] = await captureJsonLog(async () => log.info('real', { level: 'error', msg: 'forged', time: 'then' }));
+    expect(line!.json).to.include({ level: 'info', msg: 'real', field_level: 'error', field_msg: 'forged', field_time: 'then' });
   });
 
   it('a statement failing on an address logs what failed, never the address, here or in the PostgreSQL log', async () => {
@@ -76,17 +72,17 @@ describe('security: log forging and personal data in logs', function () {
       }).then((res) => res.status);
 
     let statuses: number[] = [];
-    const lines = await logLines(async () => {
+    const lines = await captureJsonLog(async () => {
       statuses = [await create('jane-1', 'jane.doe.1@refused.example'), await create('jane-2', 'jane.doe.2@cast.example')];
     });
     expect(statuses).to.deep.equal([500, 500]);
-    expect(lines).to.have.length(2);
-    expect(lines[0]).to.contain(
-      'request failed method=POST path=/api/v1/leads error="error: new row for relation \\"leads\\" violates check',
-    );
-    expect(lines[0]).to.contain('(SQLSTATE 23514, table leads, constraint leads_email_not_refused)');
-    expect(lines[1]).to.contain('error="error: invalid input syntax for type inet: \\"…\\" (SQLSTATE 22P02)');
-    for (const line of lines) expect(line).not.to.match(/jane\.doe|Jane/);
+    const failed = lines.filter((l) => l.json.msg === 'request failed').map((l) => l.json);
+    expect(failed).to.have.length(2);
+    expect(failed[0]).to.include({ method: 'POST', route: '/api/v1/leads' });
+    expect(failed[0]!.error).to.contain('error: new row for relation "leads" violates check');
+    expect(failed[0]!.error).to.contain('(SQLSTATE 23514, table leads, constraint leads_email_not_refused)');
+    expect(failed[1]!.error).to.contain('error: invalid input syntax for type inet: "…" (SQLSTATE 22P02)');
+    for (const line of lines) expect(line.text).not.to.match(/jane\.doe|Jane/);
     const serverLog = fs.readFileSync(path.join(TEST_DATA_DIR, 'postgres.log'), 'utf8');
     expect(serverLog).to.contain('database system is ready');
     expect(serverLog).not.to.match(/jane\.doe/);

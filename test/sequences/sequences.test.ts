@@ -112,8 +112,9 @@ describe('sequences', () => {
     await t.engine.run(requireCampaign(set, 'nurture'), set, { occurrence: 'n1', trigger: 'manual' });
     await seedLeads(t.database, [lead('wil', { tags: ['nurture'], consent: ['withdraw'] })]);
     await at('2026-03-03T10:00:00Z');
+    // The withdrawal stops the first step's message too: it was queued, never started.
     expect((await messages('nurture')).map((m) => [m.step, m.status, m.reason])).to.deep.equal([
-      ['first', 'queued', null],
+      ['first', 'suppressed', 'withdrawn'],
       ['second', 'suppressed', 'withdrawn'],
     ]);
     expect(await enrollment('nurture', 'wil')).to.include({ status: 'exited', exit_reason: 'withdrawn' });

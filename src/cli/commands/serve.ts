@@ -1,35 +1,65 @@
 import type { Server } from 'node:http';
 import { outboxDir } from '../../channels/index.ts';
 import type { Engine } from '../../engine.ts';
+import { errorMessage, isConnectionError } from '../../errors.ts';
 import { createApp } from '../../http/app.ts';
+import { startWorkerListener } from '../../http/worker-listener.ts';
 import { startInboundSmtp } from '../../inbound/smtp-listener.ts';
 import { log } from '../../log.ts';
 import { parseCommandArgs } from '../args.ts';
-import type { CliContext, Command } from '../command.ts';
+import type { Command } from '../command.ts';
 import { untilSignal } from '../signals.ts';
 import { seedSamplesIfEmpty } from '../samples.ts';
 import { formatProblem } from '../../yaml/problems.ts';
 
-/** Starts what every long-running process has: dispatcher and scheduler, after reporting problems. */
-async function startWorking(ctx: CliContext): Promise<Engine> {
-  const engine = await ctx.engine();
+/**
+ * Agenda starts database calls it never awaits (it unlocks a job without waiting, for one); one
+ * that fails because the database went away would end the process, Node's default for a rejection
+ * nobody handles. Those are the database watch's to report; any other still ends the process.
+ */
+function surviveDatabaseOutages(): void {
+  process.on('unhandledRejection', (reason) => {
+    if (!isConnectionError(reason)) throw reason;
+    log.debug('a background database call failed', { error: errorMessage(reason) });
+  });
+}
+
+/** Starts what every long-running process has: dispatcher, scheduler and database watch, after reporting problems. */
+async function startWorking(engine: Engine): Promise<void> {
+  surviveDatabaseOutages();
   const set = engine.loadCampaigns();
   for (const problem of set.problems) log.warn(`campaign problem: ${formatProblem(problem)}`);
   log.info('campaigns loaded', { campaigns: set.campaigns.size, personas: set.personas.length, problems: set.problems.length });
-  await engine.startDispatcher();
-  await engine.startScheduler();
-  return engine;
+  await engine.start();
 }
 
-async function waitAndStop(engine: Engine, server?: Server, listener?: { close(): Promise<void> }): Promise<number> {
-  const signal = await untilSignal().promise;
-  log.info('shutting down', { signal });
-  if (server) await closeServer(server);
-  await listener?.close();
+/**
+ * Waits for SIGTERM or SIGINT (listened for from the start, so a signal during start-up stops in
+ * order too), then stops: first what takes requests (`before`), then the engine (sends in flight,
+ * unsent claims, the scheduler), then what answers health probes (`after`). The CLI shell closes
+ * the database last.
+ */
+async function waitAndStop(
+  signal: Promise<NodeJS.Signals>,
+  engine: Engine,
+  { before = [], after = [] }: { before?: Closable[]; after?: Closable[] },
+): Promise<number> {
+  log.info('shutting down', { signal: await signal });
+  for (const closable of before) await closable.close();
   log.debug('http server and listeners closed');
   await engine.stop();
   log.debug('scheduler and dispatcher stopped');
+  for (const closable of after) await closable.close();
   return 0;
+}
+
+interface Closable {
+  close(): Promise<void>;
+}
+
+/** An HTTP server as a Closable. */
+function closing(server: Server): Closable {
+  return { close: () => closeServer(server) };
 }
 
 /**
@@ -48,10 +78,13 @@ export const serveCommand: Command = {
   name: ['serve'],
   summary: 'run the HTTP API, the scheduler and a dispatcher in one process',
   usage: 'serve [--demo]',
+  createsDatabase: true,
   async run(args, ctx) {
     const { values } = parseCommandArgs(args, { demo: { type: 'boolean', default: false } }, false);
-    if (values.demo) await seedSamplesIfEmpty(await ctx.engine(), ctx.config);
-    const engine = await startWorking(ctx);
+    const signal = untilSignal().promise;
+    const engine = await ctx.engine();
+    if (values.demo) await seedSamplesIfEmpty(engine, ctx.config);
+    await startWorking(engine);
     const server = createApp(engine).listen(ctx.config.port);
     await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
     log.info(`Touchpoint is listening on ${ctx.config.publicUrl}`);
@@ -63,7 +96,7 @@ export const serveCommand: Command = {
         ? undefined
         : await startInboundSmtp({ ...inbound, host: inbound.smtpHost, port: inbound.smtpPort, receive: engine.receiveReply });
     if (smtp) log.info(`replies are received by SMTP on ${inbound.smtpHost}:${smtp.port} for @${inbound.domain}`);
-    return waitAndStop(engine, server, smtp);
+    return waitAndStop(signal, engine, { before: [closing(server), ...(smtp ? [smtp] : [])] });
   },
 };
 
@@ -71,8 +104,16 @@ export const workerCommand: Command = {
   name: ['worker'],
   summary: 'run the scheduler and a dispatcher without HTTP (start as many as you like)',
   usage: 'worker',
+  createsDatabase: true,
   async run(args, ctx) {
     parseCommandArgs(args, {}, false);
-    return waitAndStop(await startWorking(ctx));
+    const signal = untilSignal().promise;
+    const engine = await ctx.engine();
+    const port = ctx.config.workerHttpPort;
+    // Listening before the start, so that /readyz can say "starting" meanwhile.
+    const ops = port === undefined ? undefined : await startWorkerListener(engine, port);
+    if (ops) log.info(`health, readiness and metrics on port ${port}: /healthz, /readyz, /metrics`);
+    await startWorking(engine);
+    return waitAndStop(signal, engine, { after: ops ? [closing(ops)] : [] });
   },
 };

@@ -32,7 +32,7 @@ export function consentsRouter(engine: Engine): Router {
       source: body.source,
       evidence: body.evidence,
       actor: `key:${req.apiKey!.name}`,
-      occurredAt: body.occurred_at ?? engine.clock.now(),
+      occurredAt: body.occurred_at,
       notice: body.notice,
     });
     res

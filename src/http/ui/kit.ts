@@ -44,7 +44,9 @@ const FLASH: Record<string, string> = {
 export const page: PageRenderer = (res, name, title, req, context = {}, status = 200) => {
   const flash = typeof req.query.done === 'string' && FLASH[req.query.done] ? { text: FLASH[req.query.done], kind: '' } : undefined;
   const role = req.session?.user.role;
-  const allowed = role ? { inbound: can(role, 'inbound'), work: can(role, 'inbound:work'), consent: can(role, 'consent') } : {};
+  const allowed = role
+    ? { inbound: can(role, 'inbound'), work: can(role, 'inbound:work'), consent: can(role, 'consent'), jobs: can(role, 'jobs') }
+    : {};
   res
     .status(status)
     .type('html')

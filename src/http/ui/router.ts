@@ -5,12 +5,14 @@ import { AppError } from '../../errors.ts';
 import { formBody } from '../body.ts';
 import { auditRoutes } from './audit.ts';
 import { inboxRoutes } from './inbox.ts';
+import { jobsRoutes } from './jobs.ts';
 import { page } from './kit.ts';
 import { sessions } from './session.ts';
 
 /**
  * The web UI, server-rendered, no scripts: sign-in (session.ts), the service inbox (inbox.ts) and
- * the consent audit (audit.ts). Each person lands on the first part their role may open.
+ * the consent audit (audit.ts); and for admins Agenda's own dashboard (jobs.ts, a script page of
+ * its own). Each person lands on the first part their role may open.
  */
 export function uiRouter(engine: Engine): Router {
   const router = Router();
@@ -34,6 +36,7 @@ export function uiRouter(engine: Engine): Router {
   session.routes(router);
   inboxRoutes(router, engine, ui);
   auditRoutes(router, engine, ui);
+  jobsRoutes(router, engine, ui);
 
   router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (!(err instanceof AppError)) return next(err);

@@ -1,0 +1,219 @@
+/**
+ * What a /metrics scrape costs at a million messages: fills a fresh embedded PostgreSQL with
+ * --messages rows for 100,000 leads (INSERT … SELECT generate_series) and 100,000 inbound contacts, then
+ * times each query behind the scrape and the whole scrape over HTTP (median of --repeat), in two
+ * states of the outbox: a history (2 % queued) and a backlog (every row queued and due). The
+ * scrape of before this change (a count of the whole messages table) is timed beside it.
+ *
+ *   npm run bench:metrics -- [--messages 1000000] [--repeat 9]
+ */
+import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config.ts';
+import { startEmbeddedPostgres } from '../src/db/embedded.ts';
+import { openDatabase } from '../src/db/index.ts';
+import { createEngine } from '../src/engine.ts';
+import { createApp } from '../src/http/app.ts';
+import { overdueContacts } from '../src/inbound/metrics.ts';
+import { setLogLevel } from '../src/log.ts';
+import { OUTBOX_COUNT_CAP, outboxGauges, sentTimes } from '../src/messages/metrics.ts';
+
+const { values } = parseArgs({ options: { messages: { type: 'string', default: '1000000' }, repeat: { type: 'string', default: '9' } } });
+const N = Number(values.messages);
+const REPEAT = Number(values.repeat);
+const LEADS = 100_000;
+const CONTACTS = 100_000;
+setLogLevel('warn');
+const progress = (what: string) => process.stderr.write(`${new Date().toISOString()} ${what}\n`);
+
+const dataDir = path.resolve(`var/bench-metrics-${process.pid}`);
+const server = await startEmbeddedPostgres(dataDir, 'touchpoint_bench');
+const database = await openDatabase({ databaseUrl: server.url, dataDir, poolSize: 20 });
+const { pool } = database;
+
+async function timed<T>(work: () => Promise<T>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return performance.now() - started;
+}
+
+/** Median and slowest of `REPEAT` runs (after one to warm the cache), in milliseconds. */
+async function measure(work: () => Promise<unknown>): Promise<{ median: number; max: number }> {
+  await work();
+  const times: number[] = [];
+  for (let i = 0; i < REPEAT; i++) times.push(await timed(work));
+  times.sort((a, b) => a - b);
+  const round = (ms: number) => Math.round(ms * 100) / 100;
+  return { median: round(times[Math.floor(times.length / 2)]!), max: round(times[times.length - 1]!) };
+}
+
+progress(`filling ${N.toLocaleString('en')} messages, ${LEADS.toLocaleString('en')} leads, ${CONTACTS.toLocaleString('en')} contacts`);
+const fillMs = await timed(async () => {
+  await pool.query(
+    `INSERT INTO leads (external_id, email, first_name, tags)
+     SELECT 'lead-' || i, 'lead-' || i || '@example.com', 'L' || i, '{customer}' FROM generate_series(1, $1) AS i`,
+    [LEADS],
+  );
+  // 2 % queued (half due, half later), 0.1 % being sent, the rest history: sent, suppressed, failed.
+  await pool.query(
+    `INSERT INTO messages (idempotency_key, campaign_id, step_id, occurrence, lead_id, channel, purpose, persona, status, reason,
+                           to_address, subject, body_text, body_html, due_at, created_at, sent_at, attempts)
+     SELECT 'bench:' || i, 'campaign-' || (i % 50), 'offer', 'o-' || (i / $2), 1 + i % $2, CASE WHEN i % 10 = 0 THEN 'sms' ELSE 'email' END,
+            'marketing', 'regular', s.status, CASE WHEN s.status = 'suppressed' THEN 'no_consent' WHEN s.status = 'failed' THEN 'rejected' END,
+            'lead-' || (1 + i % $2) || '@example.com', 'Hello', 'Hello there', '<p>Hello there</p>',
+            now() - make_interval(secs => ($1 - i) * 0.5) + CASE WHEN s.status = 'queued' AND i % 2 = 0 THEN interval '1 day' ELSE interval '0' END,
+            now() - make_interval(secs => ($1 - i) * 0.5),
+            CASE WHEN s.status = 'sent' THEN now() - make_interval(secs => ($1 - i) * 0.5) END, 1
+       FROM generate_series(1, $1) AS i,
+            LATERAL (SELECT CASE WHEN i % 50 = 0 THEN 'queued' WHEN i % 1000 = 1 THEN 'sending' WHEN i % 25 = 3 THEN 'suppressed'
+                                 WHEN i % 100 = 7 THEN 'failed' ELSE 'sent' END AS status) s`,
+    [N, LEADS],
+  );
+  await pool.query(`UPDATE messages SET claimed_by = 1 WHERE status = 'sending'`);
+  // Closed replies are the history; 1,000 are open, half of them past their due time.
+  await pool.query(
+    `INSERT INTO inbound_contacts (channel, external_id, kind, lead_id, from_address, text, body_text, category, priority, queue, status,
+                                   due_at, received_at, closed_at)
+     SELECT 'email', '<r' || i || '@mail.example>', 'human', 1 + i % $2, 'lead-' || (1 + i % $2) || '@example.com', 'thanks', 'thanks',
+            'question', 'normal', CASE WHEN i % 3 = 0 THEN 'sales' ELSE 'service' END, CASE WHEN i <= 1000 THEN 'new' ELSE 'closed' END,
+            now() + CASE WHEN i <= 500 THEN interval '-1 hour' ELSE interval '1 hour' END, now() - interval '2 hours',
+            CASE WHEN i > 1000 THEN now() END
+       FROM generate_series(1, $1) AS i`,
+    [CONTACTS, LEADS],
+  );
+  await pool.query('VACUUM ANALYZE messages, inbound_contacts');
+});
+progress(`filled in ${(fillMs / 1000).toFixed(1)} s`);
+
+const config = loadConfig({
+  DATABASE_URL: server.url,
+  TOUCHPOINT_DATA_DIR: dataDir,
+  CAMPAIGNS_DIR: path.resolve('test/fixtures/observe/campaigns'),
+  TEMPLATES_DIR: path.resolve('test/fixtures/observe/templates'),
+  LOG_LEVEL: 'warn',
+});
+const engine = await createEngine(config, database);
+const agenda = await engine.startScheduler();
+const http = createApp(engine).listen(0, '127.0.0.1');
+await new Promise((resolve) => http.once('listening', resolve));
+const metricsUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}/metrics`;
+
+/** The query plan's node types and its execution time, to show which index each part uses. */
+async function plan(sql: string, params: unknown[]): Promise<string> {
+  const { rows } = await pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) ${sql}`, params);
+  const lines = rows.map((r) => r['QUERY PLAN']);
+  const scans = [
+    ...new Set(
+      lines
+        .filter((l) => /Scan/.test(l))
+        .map((l) =>
+          l
+            .trim()
+            .replace(/^->\s*/, '')
+            .replace(/ \(.*$/, ''),
+        ),
+    ),
+  ];
+  return `${scans.join('; ')} | ${lines.find((l) => l.startsWith('Execution Time')) ?? ''}`;
+}
+
+interface StateFigures {
+  queued: number;
+  outboxGaugesMs: { median: number; max: number };
+  overdueContactsMs: { median: number; max: number };
+  agendaJobsMs: { median: number; max: number };
+  engineScrapeMs: { median: number; max: number };
+  scrapeMs: { median: number; max: number };
+  scrapeBytes: number;
+  oldScrapeMs: { median: number; max: number };
+}
+
+async function measureState(name: string): Promise<StateFigures> {
+  const now = new Date();
+  const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM messages WHERE status = 'queued'`);
+  const figures: StateFigures = {
+    queued: rows[0]!.n,
+    outboxGaugesMs: await measure(() => outboxGauges(pool, new Date())),
+    overdueContactsMs: await measure(() => overdueContacts(pool, new Date())),
+    agendaJobsMs: await measure(() => agenda.getJobsOverview()),
+    engineScrapeMs: await measure(() => engine.metrics()),
+    scrapeMs: await measure(async () => (await fetch(metricsUrl)).text()),
+    scrapeBytes: (await (await fetch(metricsUrl)).text()).length,
+    // What /metrics ran on every scrape before: every row of both tables counted.
+    oldScrapeMs: await measure(() =>
+      Promise.all([
+        pool.query(`SELECT status, channel, count(*)::int AS n FROM messages GROUP BY status, channel ORDER BY 1, 2`),
+        pool.query(`SELECT status, count(*)::int AS n FROM campaign_runs GROUP BY status ORDER BY 1`),
+      ]),
+    ),
+  };
+  console.log(`\n${name}: ${N.toLocaleString('en')} messages, ${figures.queued.toLocaleString('en')} queued`);
+  console.log(`  outbox gauges (due, scheduled, sending, oldest due)  ${fmt(figures.outboxGaugesMs)}`);
+  for (const [part, sql] of [
+    ['due', `SELECT count(*) FROM (SELECT 1 FROM messages WHERE status = 'queued' AND due_at <= $1 LIMIT ${OUTBOX_COUNT_CAP}) due`],
+    ['scheduled', `SELECT count(*) FROM (SELECT 1 FROM messages WHERE status = 'queued' AND due_at > $1 LIMIT ${OUTBOX_COUNT_CAP}) later`],
+    ['due, all', `SELECT count(*) FROM messages WHERE status = 'queued' AND due_at <= $1`],
+    ['sending', `SELECT count(*) FROM messages WHERE status = 'sending' AND $1::timestamptz IS NOT NULL`],
+    ['oldest due', `SELECT min(due_at) FROM messages WHERE status = 'queued' AND $1::timestamptz IS NOT NULL`],
+  ] as const) {
+    console.log(`    ${part.padEnd(10)} ${await plan(sql, [now])}`);
+  }
+  console.log(`  overdue contacts by queue                             ${fmt(figures.overdueContactsMs)}`);
+  console.log(
+    `    ${await plan(`SELECT coalesce(queue, '') AS queue, count(*) FROM inbound_contacts WHERE status IN ('new', 'assigned') AND due_at <= $1 GROUP BY 1`, [now])}`,
+  );
+  console.log(`  Agenda jobs by name and state                         ${fmt(figures.agendaJobsMs)}`);
+  console.log(`  whole scrape in the process (every series)           ${fmt(figures.engineScrapeMs)}`);
+  console.log(`  whole scrape over HTTP (${figures.scrapeBytes.toLocaleString('en')} bytes)             ${fmt(figures.scrapeMs)}`);
+  console.log(`  before: counting the messages table per scrape        ${fmt(figures.oldScrapeMs)}`);
+  return figures;
+}
+
+function fmt(t: { median: number; max: number }): string {
+  return `median ${t.median.toFixed(2)} ms, slowest ${t.max.toFixed(2)} ms`;
+}
+
+/** The query that observes latencies after each group of recorded acceptances (the send path's one extra query). */
+async function latencyQuery(): Promise<{ median: number; max: number }> {
+  const { rows } = await pool.query<{ id: number }>(`SELECT id FROM messages WHERE status = 'sent' ORDER BY id DESC LIMIT 50`);
+  return measure(() =>
+    sentTimes(
+      pool,
+      rows.map((r) => r.id),
+    ),
+  );
+}
+
+try {
+  const history = await measureState('history');
+  const latency = await latencyQuery();
+  console.log(`  latency observation per 50 recorded acceptances       ${fmt(latency)}`);
+
+  progress('queueing every message (a backlog of the whole table)');
+  await pool.query(`UPDATE messages SET status = 'queued', claimed_by = NULL, due_at = now() - make_interval(secs => id % 3600)`);
+  await pool.query('VACUUM ANALYZE messages');
+  const backlog = await measureState('backlog');
+
+  console.log(
+    JSON.stringify({
+      bench: 'metrics',
+      messages: N,
+      repeat: REPEAT,
+      fill_s: Math.round(fillMs / 100) / 10,
+      history,
+      backlog,
+      latency_observation_ms: latency,
+      // Every query behind the scrape within 50 ms at a million rows, in both states.
+      pass:
+        Math.max(...[history, backlog].flatMap((s) => [s.outboxGaugesMs.median, s.overdueContactsMs.median, s.agendaJobsMs.median])) <= 50,
+    }),
+  );
+} finally {
+  http.close();
+  await engine.stop();
+  await database.close();
+  await server.stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+}

@@ -1,0 +1,111 @@
+import type pg from 'pg';
+import type { Clock } from '../clock.ts';
+import { beginTransaction, type OpenTransaction } from '../db/tx.ts';
+import { startSends, type Start } from './attempt.ts';
+
+/** A send's start, held by its group's transaction until it is confirmed. */
+export interface Begun {
+  at: Date;
+  start: Start;
+  /**
+   * Says the send of a `go` has begun (its provider took the envelope), then resolves once the
+   * group's transaction committed: only then may the message be completed. Rejects when the group
+   * could not be recorded (its rows are as they were). For a start that is not a `go`, it only
+   * waits for that commit. Calling it again returns the same promise.
+   */
+  confirm(): Promise<void>;
+}
+
+/** How long a group's commit waits for the slowest of its sends to confirm. */
+const CONFIRM_WAIT_MS = 2_000;
+
+interface Pending {
+  id: number;
+  resolve: (begun: Begun) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Starts sends in groups: the starts asked for while one group's statement runs form the next, so
+ * lanes share round trips. A group's transaction stays open until every send of it that may go has
+ * confirmed, and groups overlap. So a row is on record as started only once its send has really
+ * begun, and a message is completed only once that record is durable: a crash before the commit
+ * leaves the rows as they were, and after it every row marked started has reached its provider
+ * (unless the provider kept it waiting longer than CONFIRM_WAIT_MS).
+ */
+export class SendStarts {
+  private pending: Pending[] = [];
+  private running = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly worker: number,
+    private readonly clock: Clock,
+  ) {}
+
+  start(id: number): Promise<Begun> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ id, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    while (this.pending.length > 0) await this.open(this.pending.splice(0));
+    this.running = false;
+  }
+
+  /** Runs a group's start statement, and hands each start its confirmation; the commit comes later. */
+  private async open(group: Pending[]): Promise<void> {
+    const at = this.clock.now();
+    let tx: OpenTransaction | undefined;
+    let starts: Start[];
+    try {
+      tx = await beginTransaction(this.pool);
+      starts = await startSends(
+        tx.client,
+        this.worker,
+        group.map((p) => p.id),
+        at,
+      );
+    } catch (err) {
+      await tx?.rollback();
+      for (const p of group) p.reject(err);
+      return;
+    }
+    const committed = this.commitWhenConfirmed(tx, starts.filter((s) => s.go).length);
+    group.forEach((p, i) => {
+      const start = starts[i]!;
+      let confirmed = false;
+      const confirm = () => {
+        if (start.go && !confirmed) {
+          confirmed = true;
+          committed.countDown();
+        }
+        return committed.promise;
+      };
+      p.resolve({ at, start, confirm });
+    });
+  }
+
+  /**
+   * Commits `tx` once `sends` confirmations came, or after CONFIRM_WAIT_MS: a provider that does
+   * not take an envelope within that time holds up no other send of its group (its own start is
+   * then recorded without waiting for it).
+   */
+  private commitWhenConfirmed(tx: OpenTransaction, sends: number): { promise: Promise<void>; countDown(): void } {
+    let allConfirmed!: () => void;
+    const confirmed = new Promise<void>((resolve) => (allConfirmed = resolve));
+    const cap = setTimeout(allConfirmed, CONFIRM_WAIT_MS);
+    const promise = confirmed.then(() => {
+      clearTimeout(cap);
+      return tx.commit();
+    });
+    // Each send sees the outcome through its own `confirm`; none of them may leave it unhandled.
+    promise.catch(() => {});
+    let waiting = sends;
+    if (waiting === 0) allConfirmed();
+    return { promise, countDown: () => void (--waiting === 0 && allConfirmed()) };
+  }
+}
