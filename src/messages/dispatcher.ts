@@ -133,6 +133,7 @@ export class Dispatcher {
     // At once, not after the sends in flight: those may outlast the stop's timeout (engine.ts).
     await this.release(this.queue.splice(0));
     await this.loop;
+    await this.starts.close();
     for (const circuit of this.circuits.values()) circuit.stop();
     await this.session.close();
   }
