@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { withTransaction } from '../db/tx.ts';
 import { AppError, errorMessage } from '../errors.ts';
-import { streamAudience } from '../leads/audience.ts';
+import { streamAudience, type Member } from '../leads/audience.ts';
 import { log, withLogContext } from '../log.ts';
 import { enroll } from '../sequences/enrollments.ts';
 import { processEnrollments, type StepContext } from '../sequences/steps.ts';
@@ -55,6 +55,13 @@ export async function runCampaign(deps: RunDeps, campaign: Campaign, options: Ru
   return withLogContext({ run_id: runId }, () => recordRun(deps, campaign, options, runId));
 }
 
+/**
+ * Batches recorded at once, each in its own transaction on its own connection: while one waits for
+ * the database, the next is read, checked and rendered. Distinct batches hold distinct leads, so
+ * their transactions never wait on each other.
+ */
+const BATCHES_IN_FLIGHT = 3;
+
 async function recordRun(
   deps: RunDeps,
   campaign: Campaign,
@@ -64,27 +71,42 @@ async function recordRun(
   const { clock } = deps.steps;
   const counts: RunCounts = { audience: 0, enrolled: 0, queued: 0, suppressed: 0, failed: 0, existing: 0 };
   const { personas } = deps.steps.set;
+  const recordBatch = (members: Member[]) =>
+    withTransaction(deps.pool, async (client) => {
+      const now = clock.now();
+      const enrolled = await enroll(
+        client,
+        campaign,
+        members.map((m) => ({ leadId: m.lead.id, occurrence: options.occurrence })),
+        now,
+      );
+      const dueNow = enrolled.filter((e) => e.nextDueAt.getTime() <= now.getTime());
+      // The audience's walk already read these leads.
+      const leads = new Map(members.map((m) => [m.lead.id, m.lead]));
+      const recorded = await processEnrollments(client, deps.steps, dueNow, { runId, leads });
+      counts.audience += members.length;
+      counts.enrolled += enrolled.length;
+      counts.existing += members.length - enrolled.length;
+      counts.queued += recorded.queued;
+      counts.suppressed += recorded.suppressed;
+      counts.failed += recorded.failed;
+    });
   try {
+    const inFlight = new Set<Promise<void>>();
+    let failure: { err: unknown } | undefined;
     for await (const members of streamAudience(deps.pool, campaign.audience ?? {}, personas, deps.batchSize)) {
-      await withTransaction(deps.pool, async (client) => {
-        const now = clock.now();
-        const enrolled = await enroll(
-          client,
-          campaign,
-          members.map((m) => ({ leadId: m.lead.id, occurrence: options.occurrence })),
-          now,
-        );
-        const dueNow = enrolled.filter((e) => e.nextDueAt.getTime() <= now.getTime());
-        const recorded = await processEnrollments(client, deps.steps, dueNow, { runId });
-        counts.audience += members.length;
-        counts.enrolled += enrolled.length;
-        counts.existing += members.length - enrolled.length;
-        counts.queued += recorded.queued;
-        counts.suppressed += recorded.suppressed;
-        counts.failed += recorded.failed;
-      });
-      options.onProgress?.({ ...counts });
+      const batch: Promise<void> = recordBatch(members)
+        .then(
+          () => options.onProgress?.({ ...counts }),
+          (err: unknown) => void (failure ??= { err }),
+        )
+        .finally(() => inFlight.delete(batch));
+      inFlight.add(batch);
+      if (inFlight.size >= BATCHES_IN_FLIGHT) await Promise.race(inFlight);
+      if (failure) break;
     }
+    await Promise.all(inFlight);
+    if (failure) throw failure.err;
     await finishRun(deps.pool, runId, { counts }, clock.now());
     log.info('run recorded', { campaign: campaign.id, occurrence: options.occurrence, ...counts });
     return { runId, counts };

@@ -1,7 +1,7 @@
 import v8 from 'node:v8';
 
 /**
- * For commands that stream millions of rows (imports, plans): a young generation of up to 32 MB
+ * For commands that stream millions of rows (imports, plans, runs): a young generation of up to 32 MB
  * per semi-space instead of 16. Their rows live for one batch, across a few awaits; in the default
  * young generation many outlive two scavenges and pile up as old garbage, which cost a plan of a
  * million leads 60 MB of peak memory and a quarter of its CPU time. V8 grows the young generation

@@ -132,6 +132,8 @@ export class Dispatcher {
     this.wakeUp(false);
     // At once, not after the sends in flight: those may outlast the stop's timeout (engine.ts).
     await this.release(this.queue.splice(0));
+    // Also at once: the connection of the transaction begun ahead must not keep the pool from closing.
+    await this.starts.close();
     await this.loop;
     for (const circuit of this.circuits.values()) circuit.stop();
     await this.session.close();

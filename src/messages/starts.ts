@@ -36,6 +36,12 @@ interface Pending {
 export class SendStarts {
   private pending: Pending[] = [];
   private running = false;
+  /**
+   * The next group's transaction, begun while this group runs: a group then costs one round trip
+   * before its sends may go, not two (BEGIN takes no snapshot: an open one waiting holds nothing).
+   */
+  private spare: Promise<OpenTransaction> | undefined;
+  private closed = false;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -62,7 +68,7 @@ export class SendStarts {
     let tx: OpenTransaction | undefined;
     let starts: Start[];
     try {
-      tx = await beginTransaction(this.pool);
+      tx = await this.transaction();
       starts = await startSends(
         tx.client,
         this.worker,
@@ -87,6 +93,26 @@ export class SendStarts {
       };
       p.resolve({ at, start, confirm });
     });
+  }
+
+  /** Gives back the transaction begun ahead, if any; no group opens after this. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const spare = this.spare;
+    this.spare = undefined;
+    await spare?.then(
+      (tx) => tx.rollback(),
+      () => {},
+    );
+  }
+
+  /** The transaction begun ahead (or a new one), and the next one begun. */
+  private transaction(): Promise<OpenTransaction> {
+    const tx = this.spare ?? beginTransaction(this.pool);
+    this.spare = this.closed ? undefined : beginTransaction(this.pool);
+    // A spare that could not begin fails the group that takes it, as beginning then would have.
+    this.spare?.catch(() => {});
+    return tx;
   }
 
   /**

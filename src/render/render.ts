@@ -50,7 +50,7 @@ export class TemplateRenderer {
     const subject = run(name, 'subject', () => compiled.subject(context));
     if (/[\r\n]/.test(subject)) throw new AppError('invalid_campaign', `${name}: the subject must be one line`);
     const html = run(name, 'body', () => compiled.html(context));
-    const text = compiled.text ? run(name, 'text', () => compiled.text!(context)) : deriveText(html);
+    const text = compiled.text ? run(name, 'text', () => compiled.text!(context)) : derivedText(html, context.unsubscribe_url);
     return { subject: subject.trim(), html, text };
   }
 
@@ -98,4 +98,37 @@ function run(name: string, part: string, fn: () => string): string {
 }
 
 /** Compiled once: building the converter costs far more than converting one message. */
-const deriveText = compile({ wordwrap: 78, selectors: [{ selector: 'a', options: { hideLinkHrefIfSameAsText: true } }] });
+export const deriveText = compile({ wordwrap: 78, selectors: [{ selector: 'a', options: { hideLinkHrefIfSameAsText: true } }] });
+
+/** Text parts derived, by their HTML with the unsubscribe link masked; emptied when full. */
+const derived = new Map<string, string>();
+const DERIVED_MAX = 2_000;
+
+/** Where html-to-text changes words (upper case in headings and table headers): a masked link would not come back as it was. */
+const CHANGES_WORDS = /<(h[1-6]|th)[\s>]/i;
+
+/**
+ * The text part of an email without one of its own, derived from its HTML. Converting HTML costs
+ * more than everything else in rendering a message, and a run renders the same few variants for
+ * everyone whose personal fields in them are alike; only the unsubscribe link differs in each. So
+ * the link is masked with as many `x` (one word of the same length for html-to-text: the same
+ * wrapping, nothing to escape or rewrite), the conversion of the masked HTML is remembered, and
+ * the link is put back into its text. HTML where that could differ from converting it as it is
+ * (no verbatim link, the mask already there, words changed, a mask run into other x) is converted
+ * as it is.
+ */
+export function derivedText(html: string, link: string): string {
+  const mask = 'x'.repeat(link.length);
+  if (!link || /\s/.test(link) || /^(#|mailto:)/.test(link) || !html.includes(link) || html.includes(mask) || CHANGES_WORDS.test(html)) {
+    return deriveText(html);
+  }
+  const masked = html.replaceAll(link, mask);
+  let text = derived.get(masked);
+  if (text === undefined) {
+    text = deriveText(masked);
+    if (text.includes(`x${mask}`) || text.includes(`${mask}x`)) return deriveText(html);
+    if (derived.size >= DERIVED_MAX) derived.clear();
+    derived.set(masked, text);
+  }
+  return text.replaceAll(mask, link);
+}

@@ -5,6 +5,7 @@ import { AppError } from '../../errors.ts';
 import { isSettled, type DeliverySummary } from '../../messages/report.ts';
 import { parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
+import { tuneHeapForBulkWork } from '../heap.ts';
 import { untilSignal } from '../signals.ts';
 
 export const runCommand: Command = {
@@ -21,6 +22,8 @@ export const runCommand: Command = {
     const occurrence = values.occurrence.trim();
     if (!occurrence) throw new AppError('invalid_input', '--occurrence must not be empty');
 
+    // A run records its whole audience, rendered, a batch at a time.
+    tuneHeapForBulkWork();
     const engine = await ctx.engine();
     const set = engine.loadCampaigns();
     const campaign = requireCampaign(set, id);
