@@ -168,10 +168,18 @@ try {
   );
   const bytesPerMessageByPart = Object.fromEntries(parts.map((p) => [p.part, round(p.bytes / Math.max(1, storage!.messages))]));
   // What a live row holds (stored sizes, after compression), and the dead row versions its updates left.
-  const [rowSizes] = await d.db.query<{ row: number; body_html: number; body_text: number; headers: number; dead: number }>(
+  const [rowSizes] = await d.db.query<{
+    row: number;
+    body_html: number;
+    body_text: number;
+    headers: number;
+    dead: number;
+    count_deltas: number;
+  }>(
     `SELECT avg(pg_column_size(m.*))::int AS row, avg(pg_column_size(body_html))::int AS body_html,
             avg(pg_column_size(body_text))::int AS body_text, avg(pg_column_size(headers))::int AS headers,
-            (SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'messages')::int AS dead
+            (SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'messages')::int AS dead,
+            (SELECT count(*) FROM message_counts)::int AS count_deltas
        FROM messages m`,
   );
   // Which dispatcher sent how many (each process's worker id), and the engine's own view of duplicates.
@@ -305,7 +313,7 @@ try {
       .map(([part, bytes]) => `${part} ${bytes}`)
       .join(
         ', ',
-      )}; a live row ${rowSizes!.row} (body_html ${rowSizes!.body_html}, body_text ${rowSizes!.body_text}, headers ${rowSizes!.headers}), ${rowSizes!.dead} dead row versions`,
+      )}; a live row ${rowSizes!.row} (body_html ${rowSizes!.body_html}, body_text ${rowSizes!.body_text}, headers ${rowSizes!.headers}), ${rowSizes!.dead} dead row versions; ${rowSizes!.count_deltas} rows of report counts`,
   );
   console.log(JSON.stringify({ ...figures, targets: TARGETS, checks, pass: Object.values(checks).every(Boolean) }));
 } finally {

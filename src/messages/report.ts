@@ -16,6 +16,11 @@ export interface DeliverySummary {
   reasons: Record<string, number>;
 }
 
+/** A summary of no messages. */
+export function emptySummary(): DeliverySummary {
+  return { queued: 0, retrying: 0, scheduled: 0, sending: 0, sent: 0, failed: 0, suppressed: 0, possibleDuplicates: 0, reasons: {} };
+}
+
 const COUNTS = statement(
   'messages.delivery-counts',
   `SELECT state, reason, possible_duplicate AS dup, sum(n)::int AS n, count(*)::int AS deltas
@@ -59,17 +64,7 @@ export async function deliverySummary(db: Queryable, campaignId: string, occurre
     ]),
     db.query<{ n: number }>(SCHEDULED, [campaignId, occurrence, now]),
   ]);
-  const summary: DeliverySummary = {
-    queued: 0,
-    retrying: 0,
-    scheduled: scheduled.rows[0]!.n,
-    sending: 0,
-    sent: 0,
-    failed: 0,
-    suppressed: 0,
-    possibleDuplicates: 0,
-    reasons: {},
-  };
+  const summary = { ...emptySummary(), scheduled: scheduled.rows[0]!.n };
   let deltas = 0;
   for (const row of counts.rows) {
     deltas += row.deltas;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { Database } from '../../src/db/index.ts';
-import { deliverySummary, foldCounts, type DeliverySummary } from '../../src/messages/report.ts';
+import { deliverySummary, emptySummary, foldCounts, type DeliverySummary } from '../../src/messages/report.ts';
 import { freshDatabase } from '../helpers/db.ts';
 
 /**
@@ -20,17 +20,7 @@ async function scannedSummary(db: Database, campaign: string, occurrence: string
        FROM messages WHERE campaign_id = $1 AND occurrence = $2 GROUP BY 1, 2`,
     [campaign, occurrence, NOW],
   );
-  const summary: DeliverySummary = {
-    queued: 0,
-    retrying: 0,
-    scheduled: 0,
-    sending: 0,
-    sent: 0,
-    failed: 0,
-    suppressed: 0,
-    possibleDuplicates: 0,
-    reasons: {},
-  };
+  const summary = emptySummary();
   for (const row of rows) {
     (summary[row.status] as number) += row.n;
     if (row.status === 'sent') summary.possibleDuplicates += row.dup;
