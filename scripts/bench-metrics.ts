@@ -214,10 +214,32 @@ async function latencyQuery(): Promise<{ median: number; max: number }> {
   );
 }
 
+/**
+ * A campaign sent while nobody read its report leaves about 0.7 count delta a message (bench:scale
+ * counts them): adds that many to the history (pairs that cancel, so the figures stay) and times
+ * the first report, which sums them all and folds the first batch, then the reports after it.
+ */
+async function unfoldedReport(): Promise<{ deltas: number; firstMs: number; nextMs: { median: number; max: number } }> {
+  const deltas = Math.round(N * 0.7);
+  await pool.query(
+    `INSERT INTO message_counts (campaign_id, occurrence, state, reason, possible_duplicate, lead_id, n)
+     SELECT $1, $2, 'sent', NULL, false, 1 + i % $4, CASE WHEN i % 2 = 0 THEN 1 ELSE -1 END FROM generate_series(1, $3) AS i`,
+    [CAMPAIGN, OCCURRENCE, deltas, LEADS],
+  );
+  await pool.query('VACUUM ANALYZE message_counts');
+  const firstMs = await timed(report);
+  const nextMs = await measure(report);
+  console.log(
+    `  report after ${deltas.toLocaleString('en')} count deltas: first ${firstMs.toFixed(0)} ms (sums them, folds a batch), then ${fmt(nextMs)}`,
+  );
+  return { deltas, firstMs: Math.round(firstMs), nextMs };
+}
+
 try {
   const history = await measureState('history');
   const latency = await latencyQuery();
   console.log(`  latency observation per 50 recorded acceptances       ${fmt(latency)}`);
+  const unfolded = await unfoldedReport();
 
   progress('queueing every message (a backlog of the whole table)');
   await pool.query(`UPDATE messages SET status = 'queued', claimed_by = NULL, due_at = now() - make_interval(secs => id % 3600)`);
@@ -233,10 +255,11 @@ try {
       history,
       backlog,
       latency_observation_ms: latency,
+      unfolded_report: unfolded,
       // Every query behind the scrape within 50 ms and the report within a second at a million rows, in both states.
       pass:
         Math.max(...[history, backlog].flatMap((s) => [s.outboxGaugesMs.median, s.overdueContactsMs.median, s.agendaJobsMs.median])) <=
-          50 && Math.max(...[history, backlog].map((s) => s.reportMs.median)) <= 1000,
+          50 && Math.max(...[history, backlog].map((s) => s.reportMs.median), unfolded.firstMs, unfolded.nextMs.median) <= 1000,
     }),
   );
 } finally {
