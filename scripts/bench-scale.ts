@@ -2,7 +2,7 @@
  * A million leads on one box (issue 13): the whole life of a big campaign, as a user runs it, with
  * every figure of the issue's table against its target.
  *
- *   npm run bench:scale -- --n 1000000 [--raw-n 100000] [--profile DIR] [--keep]
+ *   npm run bench:scale -- --n 1000000 [--raw-n 100000] [--workers 0] [--profile DIR] [--keep]
  *
  * Deploys like the fault drills do (scripts/drills/lib): an SMTP server in its own process,
  * `touchpoint serve` on an embedded PostgreSQL of its own under var/drills/bench-scale-<pid>. Then:
@@ -11,7 +11,9 @@
  * `consent import`, `consent verify`, `plan --json --out`, the raw nodemailer baseline (raw-n
  * messages, 10 pooled connections, to the same server) and `run`, whose messages serve's
  * dispatcher sends; it follows the SMTP server's record to the last acceptance. Prints a table
- * and, last, one JSON line with every figure and `"pass"`.
+ * and, last, one JSON line with every figure and `"pass"`. `--workers N` starts N `touchpoint
+ * worker` processes beside serve (N + 1 dispatchers on one database) and checks that no recipient
+ * was sent the campaign twice.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -30,6 +32,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '10' },
     profile: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    workers: { type: 'string', default: '0' },
     timeout: { type: 'string', default: '90' },
   },
 });
@@ -37,7 +40,9 @@ const N = Number(values.n);
 const RAW_N = Number(values['raw-n'] ?? Math.min(N, 100_000));
 const CONNECTIONS = Number(values.connections);
 const TIMEOUT_MS = Number(values.timeout) * 60_000;
+const WORKERS = Number(values.workers);
 if (!Number.isInteger(N) || N < 100) throw new Error('--n must be a whole number of at least 100');
+if (!Number.isInteger(WORKERS) || WORKERS < 0) throw new Error('--workers must be a whole number');
 
 /** The issue's targets. */
 const TARGETS = {
@@ -56,7 +61,7 @@ const started = performance.now();
 const progress = (what: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1).padStart(7)} s] ${what}\n`);
 const round = (x: number, digits = 0) => Number(x.toFixed(digits));
 
-const d = await Deployment.create({ drill: 'bench-scale', workers: 0, latencyMs: 0 });
+const d = await Deployment.create({ drill: 'bench-scale', workers: WORKERS, latencyMs: 0 });
 let tornDown = false;
 const teardown = async () => {
   if (tornDown) return;
@@ -77,6 +82,10 @@ try {
   const data = generateData(d.root, N);
   await d.startSmtp();
   await d.startServe();
+  if (WORKERS > 0) {
+    progress(`starting ${WORKERS} worker(s)`);
+    await d.startWorkers();
+  }
   const servePid = d.serve.pid!;
   const accepted = new AcceptedCount(path.join(d.root, 'smtp-record.jsonl'));
 
@@ -103,8 +112,8 @@ try {
   const rawRate = await rawNodemailer(d.smtpPort, RAW_N, CONNECTIONS);
   progress(`  ${rawRate.toFixed(0)} msg/s`);
 
-  progress('run (serve dispatches while the run records)');
-  accepted.mark();
+  progress(`run (${WORKERS > 0 ? `serve and ${WORKERS} worker(s) dispatch` : 'serve dispatches'} while the run records)`);
+  accepted.mark(true);
   const serveRss = new RssSampler(() => [servePid]);
   const postgresRss = new RssSampler(() => processesUnder(d.dataDir));
   const runStarted = performance.timeOrigin + performance.now();
@@ -126,6 +135,9 @@ try {
     }
     await sleep(250);
   }
+  // A second copy would arrive right after the first ones: look once more before judging.
+  await sleep(2_000);
+  accepted.update();
   const serveMem = serveRss.stop();
   const postgresMem = postgresRss.stop();
   const lastAccepted = accepted.last!;
@@ -147,6 +159,35 @@ try {
     `SELECT (SELECT count(*) FROM messages)::int AS messages, pg_total_relation_size('messages')::float8 AS bytes,
             (SELECT count(*) FROM leads)::int AS leads, pg_total_relation_size('leads')::float8 AS leads_bytes,
             (SELECT count(*) FROM consent_events)::int AS events, pg_total_relation_size('consent_events')::float8 AS events_bytes`,
+  );
+  // Where a message's bytes are: the row (heap), TOAST (long bodies), and each index.
+  const parts = await d.db.query<{ part: string; bytes: number }>(
+    `SELECT 'heap' AS part, pg_relation_size('messages')::float8 AS bytes
+     UNION ALL SELECT 'toast', (pg_table_size('messages') - pg_relation_size('messages'))::float8
+     UNION ALL SELECT indexrelname::text, pg_relation_size(indexrelid)::float8 FROM pg_stat_user_indexes WHERE relname = 'messages'`,
+  );
+  const bytesPerMessageByPart = Object.fromEntries(parts.map((p) => [p.part, round(p.bytes / Math.max(1, storage!.messages))]));
+  // What a live row holds (stored sizes, after compression), and the dead row versions its updates left.
+  const [rowSizes] = await d.db.query<{
+    row: number;
+    body_html: number;
+    body_text: number;
+    headers: number;
+    dead: number;
+    count_deltas: number;
+  }>(
+    `SELECT avg(pg_column_size(m.*))::int AS row, avg(pg_column_size(body_html))::int AS body_html,
+            avg(pg_column_size(body_text))::int AS body_text, avg(pg_column_size(headers))::int AS headers,
+            (SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'messages')::int AS dead,
+            (SELECT count(*) FROM message_counts)::int AS count_deltas
+       FROM messages m`,
+  );
+  // Which dispatcher sent how many (each process's worker id), and the engine's own view of duplicates.
+  const senders = await d.db.query<{ worker: string; n: number }>(
+    `SELECT claimed_by::text AS worker, count(*)::int AS n FROM messages WHERE status = 'sent' GROUP BY 1 ORDER BY 2 DESC`,
+  );
+  const [flags] = await d.db.query<{ possible_duplicates: number }>(
+    `SELECT count(*)::int AS possible_duplicates FROM messages WHERE possible_duplicate`,
   );
   const smtpRss = statusMb(d.smtp.pid!, 'VmHWM') ?? 0;
   const serveHwm = statusMb(servePid, 'VmHWM') ?? 0;
@@ -178,6 +219,12 @@ try {
     campaign_msg_per_s: round(campaignRate),
     raw_s_for_campaign: round(queued / rawRate, 1),
     campaign_vs_raw: round(campaignRate / rawRate, 2),
+    workers: WORKERS,
+    dispatchers: WORKERS + 1,
+    sent_by_dispatcher: senders.map((s) => s.n),
+    smtp_accepted: accepted.accepted,
+    double_sends: accepted.duplicates,
+    possible_duplicates: flags!.possible_duplicates,
     serve_peak_rss_during_send_mb: serveMem.peakMb,
     serve_peak_rss_mb: Math.round(serveHwm),
     smtp_server_peak_rss_mb: Math.round(smtpRss),
@@ -185,6 +232,8 @@ try {
     postgres_peak_rss_all_processes_mb: postgresMem.peakSumMb,
     bench_peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     bytes_per_message: round(storage!.bytes / Math.max(1, storage!.messages)),
+    bytes_per_message_by_part: bytesPerMessageByPart,
+    message_row_bytes: rowSizes,
     messages_table_mb: round(storage!.bytes / 1e6),
     bytes_per_lead: round(storage!.leads_bytes / Math.max(1, storage!.leads)),
     bytes_per_consent_event: round(storage!.events_bytes / Math.max(1, storage!.events)),
@@ -204,6 +253,7 @@ try {
     dispatch: figures.dispatch_vs_raw >= TARGETS.dispatchVsRaw,
     campaign: figures.campaign_vs_raw >= TARGETS.campaignVsRaw,
     serve_rss: figures.serve_peak_rss_during_send_mb <= TARGETS.serveRssMb,
+    no_double_sends: figures.double_sends === 0 && figures.smtp_accepted === queued,
   };
   const row = (work: string, now: string, target: string, ok: boolean) =>
     `${work.padEnd(44)} ${now.padEnd(40)} ${target.padEnd(28)} ${ok ? 'ok' : 'MISSED'}`;
@@ -247,12 +297,23 @@ try {
   );
   console.log(row('serve peak RSS during the send', `${figures.serve_peak_rss_during_send_mb} MB`, '≤ 300 MB', checks.serve_rss));
   console.log(
-    `\npeak RSS: leads import ${figures.leads_import_peak_rss_mb} MB, consent import ${figures.consent_import_peak_rss_mb} MB, plan ${figures.plan_peak_rss_mb} MB, ` +
+    `\ndispatchers: serve${WORKERS > 0 ? ` and ${WORKERS} worker(s)` : ''}, sent ${figures.sent_by_dispatcher.join(' + ')}; ` +
+      `${figures.smtp_accepted} accepted for ${queued} queued, ${figures.double_sends} recipients sent twice, ${figures.possible_duplicates} flagged possible_duplicate`,
+  );
+  console.log(
+    `peak RSS: leads import ${figures.leads_import_peak_rss_mb} MB, consent import ${figures.consent_import_peak_rss_mb} MB, plan ${figures.plan_peak_rss_mb} MB, ` +
       `run ${figures.run_peak_rss_mb} MB, serve ${figures.serve_peak_rss_mb} MB, SMTP server ${figures.smtp_server_peak_rss_mb} MB, ` +
       `PostgreSQL ${figures.postgres_peak_rss_one_process_mb} MB (one process; all together ${figures.postgres_peak_rss_all_processes_mb} MB, shared buffers counted in each)`,
   );
   console.log(
     `storage: ${figures.bytes_per_message} bytes per message (row, indexes, TOAST), ${figures.bytes_per_lead} per lead, ${figures.bytes_per_consent_event} per consent event`,
+  );
+  console.log(
+    `  per message: ${Object.entries(bytesPerMessageByPart)
+      .map(([part, bytes]) => `${part} ${bytes}`)
+      .join(
+        ', ',
+      )}; a live row ${rowSizes!.row} (body_html ${rowSizes!.body_html}, body_text ${rowSizes!.body_text}, headers ${rowSizes!.headers}), ${rowSizes!.dead} dead row versions; ${rowSizes!.count_deltas} rows of report counts`,
   );
   console.log(JSON.stringify({ ...figures, targets: TARGETS, checks, pass: Object.values(checks).every(Boolean) }));
 } finally {

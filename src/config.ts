@@ -10,6 +10,8 @@ import { DEFAULT_MAX_FILE_BYTES } from './yaml/positions.ts';
 export interface Config {
   /** PostgreSQL server to use; unset means the embedded server under `dataDir`. */
   databaseUrl: string | undefined;
+  /** Connections this process's pool may open (its dispatcher, the scheduler's listener and the database watch hold one more each). */
+  databasePoolSize: number;
   /** The embedded server's data directory (also the outbox's home): see `dataDirOrigin`. */
   dataDir: string;
   /** How `dataDir` was found, in words, for messages that must say where they looked. */
@@ -65,6 +67,7 @@ export interface Config {
 
 const schema = Joi.object({
   DATABASE_URL: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }),
+  DATABASE_POOL_SIZE: Joi.number().integer().min(2).max(200).default(20),
   TOUCHPOINT_DATA_DIR: Joi.string(),
   CAMPAIGNS_DIR: Joi.string(),
   TEMPLATES_DIR: Joi.string(),
@@ -186,6 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const publicUrl = (value.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, '');
   return {
     databaseUrl: value.DATABASE_URL,
+    databasePoolSize: value.DATABASE_POOL_SIZE,
     dataDir,
     dataDirOrigin,
     campaignsDir: directory('CAMPAIGNS_DIR', 'campaigns'),

@@ -246,7 +246,7 @@ export async function openEngine(config: Config, { createDatabase }: { createDat
       ],
     });
   }
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databasePoolSize });
   try {
     const engine = await createEngine(config, database);
     return {

@@ -32,6 +32,15 @@ describe('configuration', () => {
     expect(config.dispatch).to.include({ batchSize: 200, concurrency: 10 });
   });
 
+  it('sizes the database pool from DATABASE_POOL_SIZE, 20 by default, and names a size it refuses', () => {
+    expect(loadConfig({}).databasePoolSize).to.equal(20);
+    expect(loadConfig({ DATABASE_POOL_SIZE: '5' }).databasePoolSize).to.equal(5);
+    expect(() => loadConfig({ DATABASE_POOL_SIZE: '1' }))
+      .to.throw(AppError)
+      .with.property('details')
+      .that.satisfies((details: string[]) => details.some((d) => d.includes('DATABASE_POOL_SIZE')));
+  });
+
   it('refuses an account-wide sign-in limit that one address could reach, defaults included', () => {
     expect(loadConfig({}).signIn).to.deep.equal({ perAccountAndAddress: 5, perAddress: 20, perAccount: 50 });
     for (const env of [{ SIGN_IN_MAX_FAILURES_PER_ADDRESS: '60' }, { SIGN_IN_MAX_FAILURES_PER_ACCOUNT: '20' }]) {

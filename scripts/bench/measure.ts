@@ -84,6 +84,9 @@ export class AcceptedCount {
   accepted = 0;
   first: number | undefined;
   last: number | undefined;
+  /** Recipients accepted since `mark(true)`: a second acceptance for one is a double send. */
+  private recipients: Set<string> | undefined;
+  duplicates = 0;
   private readonly tail: FileTail;
 
   constructor(file: string) {
@@ -94,7 +97,11 @@ export class AcceptedCount {
   update(): this {
     for (const line of this.tail.lines()) {
       if (!line.startsWith('{"event":"accepted"')) continue;
-      const at = (JSON.parse(line) as { at: number }).at;
+      const { at, to } = JSON.parse(line) as { at: number; to: string | null };
+      if (this.recipients && to !== null) {
+        if (this.recipients.has(to)) this.duplicates++;
+        else this.recipients.add(to);
+      }
       this.accepted++;
       this.first ??= at;
       this.last = at;
@@ -102,9 +109,11 @@ export class AcceptedCount {
     return this;
   }
 
-  /** A fresh count from here on (the next phase of the benchmark). */
-  mark(): void {
+  /** A fresh count from here on (the next phase of the benchmark), counting repeated recipients when `distinct`. */
+  mark(distinct = false): void {
     this.update();
+    this.recipients = distinct ? new Set() : undefined;
+    this.duplicates = 0;
     this.accepted = 0;
     this.first = this.last = undefined;
   }

@@ -92,6 +92,8 @@ export const inboundContacts = pgTable(
       .on(t.dueAt)
       .where(sql`status IN ('new', 'assigned') AND escalated_at IS NULL`),
     index('inbound_contacts_lead_idx').on(t.leadId),
+    // A campaign's report counts its replies.
+    index('inbound_contacts_campaign_idx').on(t.campaignId),
   ],
 );
 

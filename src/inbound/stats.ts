@@ -12,13 +12,14 @@ const COUNTS = statement(
   'inbound.reply-counts',
   `SELECT c.kind, c.category, count(*)::int AS n
      FROM inbound_contacts c JOIN messages m ON m.id = c.message_id
-    WHERE m.campaign_id = $1 AND m.occurrence = $2
+    WHERE c.campaign_id = $1 AND m.campaign_id = $1 AND m.occurrence = $2
     GROUP BY 1, 2`,
 );
 
 /**
  * What came back from one occurrence of a campaign: how marketers learn from replies without
- * reading them (counts only; bodies stay with the service team).
+ * reading them (counts only; bodies stay with the service team). A reply carries its message's
+ * campaign, so this reads the campaign's replies (inbound_contacts_campaign_idx), not its messages.
  */
 export async function replyCounts(db: Queryable, campaignId: string, occurrence: string): Promise<ReplyCounts> {
   const { rows } = await db.query<{ kind: string; category: string; n: number }>(COUNTS, [campaignId, occurrence]);

@@ -68,10 +68,39 @@ export const messages = pgTable(
       .where(sql`status = 'sending'`),
     index('messages_campaign_idx').on(t.campaignId, t.occurrence),
     index('messages_lead_idx').on(t.leadId),
-    index('messages_provider_idx').on(t.providerId),
+    // Delivery reports name the provider's id of a text (Twilio's SID); emails are never looked up by theirs.
+    index('messages_provider_idx')
+      .on(t.providerId)
+      .where(sql`channel = 'sms'`),
     // An SMS reply is tied to the last text we sent that number.
     index('messages_sms_to_idx')
       .on(t.toAddress, t.sentAt)
       .where(sql`channel = 'sms' AND status = 'sent'`),
   ],
+);
+
+/**
+ * Where the messages of each campaign occurrence stand, kept as deltas so that a report never
+ * reads the messages themselves: statement triggers on messages (migration 0017) append, for each
+ * statement that records or changes messages, one row per (state, reason, possible duplicate) whose
+ * count changed, with the change. Appending never waits for a lock (a counter row updated in place
+ * would make every dispatcher and run wait for the others' commits). The report sums the rows and
+ * folds them into one per key now and then (report.ts). `state` is the status, with queued
+ * messages that have been attempted before counted apart as `retrying`; `reason` is kept for
+ * suppressed and failed messages, `possible_duplicate` for sent ones. `lead_id` is the smallest
+ * lead of the rows counted: on a database sharded by lead, each delta lives on the shard of the
+ * rows it counts (docs/SCALING.md).
+ */
+export const messageCounts = pgTable(
+  'message_counts',
+  {
+    campaignId: text('campaign_id').notNull(),
+    occurrence: text('occurrence').notNull(),
+    state: text('state').notNull(),
+    reason: text('reason'),
+    possibleDuplicate: boolean('possible_duplicate').notNull(),
+    leadId: bigint('lead_id', { mode: 'number' }).notNull(),
+    n: bigint('n', { mode: 'number' }).notNull(),
+  },
+  (t) => [index('message_counts_campaign_idx').on(t.campaignId, t.occurrence)],
 );
