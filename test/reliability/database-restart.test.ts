@@ -22,7 +22,7 @@ async function bothReady(d: Deployment): Promise<void> {
     'serve and the worker to be ready',
     async () =>
       (await d.fetchStatus('/readyz')) === 200 && (await d.fetchStatus('/readyz', d.workerPorts[0]!)) === 200 ? true : undefined,
-    60_000,
+    120_000,
   );
 }
 
@@ -58,7 +58,7 @@ function watchReadiness(d: Deployment) {
  * then serve and the worker stopped together, in that order.
  */
 describe('serve and a worker on a shared embedded PostgreSQL', function () {
-  this.timeout(180_000);
+  this.timeout(400_000);
   let d: Deployment;
   let audience: Audience;
   let ready: ReturnType<typeof watchReadiness> | undefined;
@@ -133,8 +133,8 @@ describe('serve and a worker on a shared embedded PostgreSQL', function () {
         for (const p of d.touchpoint) p.start();
         await bothReady(d);
       }
-      // One SIGTERM each, sent back to back.
-      await Promise.all(d.touchpoint.map((p) => p.stop()));
+      // One SIGTERM each, sent back to back; a generous grace before SIGKILL, for a loaded machine.
+      await Promise.all(d.touchpoint.map((p) => p.stop(40_000)));
 
       expect(
         d.touchpoint.map((p) => p.exits.at(-1)?.code),
