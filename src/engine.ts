@@ -1,7 +1,7 @@
 import type { Agenda } from 'agenda';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { liveCampaigns } from './campaigns/live.ts';
-import { planBatches, planCampaign, type Plan, type PlanBatch } from './campaigns/plan.ts';
+import { planBatches, planCampaign, type Plan, type PlanBatch, type PlanOptions } from './campaigns/plan.ts';
 import { runCampaign, type RunOptions } from './campaigns/run.ts';
 import type { CampaignSet } from './campaigns/set.ts';
 import type { Campaign } from './campaigns/types.ts';
@@ -46,9 +46,9 @@ export interface Engine extends Services {
   stepContext(set: CampaignSet): StepContext;
   run(campaign: Campaign, set: CampaignSet, options: RunOptions): ReturnType<typeof runCampaign>;
   /** Who would get what if the campaign ran now; records nothing. */
-  plan(campaign: Campaign, set: CampaignSet): Promise<Plan>;
+  plan(campaign: Campaign, set: CampaignSet, options?: PlanOptions): Promise<Plan>;
   /** The same, a batch of the audience at a time, for campaigns of any size (campaigns/plan-output.ts). */
-  planBatches(campaign: Campaign, set: CampaignSet): AsyncIterable<PlanBatch>;
+  planBatches(campaign: Campaign, set: CampaignSet, options?: PlanOptions): AsyncIterable<PlanBatch>;
   ingestEvents(inputs: EventInput[]): Promise<IngestResult>;
   /** Turns a reply (email or SMS) into an inbound contact. */
   receiveReply(reply: IncomingReply): Promise<Received>;
@@ -139,8 +139,10 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     loadCampaigns,
     stepContext,
     run: (campaign, set, options) => runCampaign({ pool, steps: stepContext(set), batchSize: config.runBatchSize }, campaign, options),
-    plan: (campaign, set) => planCampaign({ ...links, db: pool, batchSize: config.runBatchSize, clock }, campaign, set.personas),
-    planBatches: (campaign, set) => planBatches({ ...links, db: pool, batchSize: config.runBatchSize, clock }, campaign, set.personas),
+    plan: (campaign, set, options) =>
+      planCampaign({ ...links, db: pool, batchSize: config.runBatchSize, clock }, campaign, set.personas, options),
+    planBatches: (campaign, set, options) =>
+      planBatches({ ...links, db: pool, batchSize: config.runBatchSize, clock }, campaign, set.personas, options),
     ingestEvents: (inputs) => ingestEvents(pool, stepContext(loadCampaigns()), inputs),
     receiveReply: (reply) =>
       receiveReply(

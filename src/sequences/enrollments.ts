@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { durationMs } from '../campaigns/duration.ts';
 import type { Campaign } from '../campaigns/types.ts';
-import { statement } from '../db/statement.ts';
+import { statement, type Queryable } from '../db/statement.ts';
+import { ONE_SHOT_OCCURRENCE } from '../scheduler/schedule.ts';
 
 /** An enrollment as step processing needs it (a row of `enrollments`). */
 export interface DueEnrollment {
@@ -33,15 +34,33 @@ export interface EnrollRequest {
 const DUE = `id, campaign_id AS "campaignId", lead_id AS "leadId", occurrence, current_step AS "currentStep", next_due_at AS "nextDueAt",
   converted_at AS "convertedAt", replied_at AS "repliedAt"`;
 
+/**
+ * Runs of a one-shot campaign (occurrence `once`) recorded before it had one occurrence used
+ * `manual` (by hand) or `at:<instant>` (scheduled); an enrollment under either counts as the
+ * `once` one, so upgrading sends nobody a step again.
+ */
+const ONE_SHOT_BEFORE = `(p.occurrence = 'manual' OR p.occurrence LIKE 'at:%')`;
+
 const ENROLL = statement(
   'sequences.enroll',
   `INSERT INTO enrollments (campaign_id, lead_id, occurrence, current_step, next_due_at, trigger_event_id, enrolled_at)
    SELECT $1, r.lead_id, r.occurrence, $2, $3, r.event_id, $4
      FROM unnest($5::bigint[], $6::text[], $7::bigint[]) AS r(lead_id, occurrence, event_id)
-    WHERE $8::timestamptz IS NULL OR NOT EXISTS (
-            SELECT 1 FROM enrollments p WHERE p.campaign_id = $1 AND p.lead_id = r.lead_id AND p.enrolled_at > $8::timestamptz)
+    WHERE ($8::timestamptz IS NULL OR NOT EXISTS (
+            SELECT 1 FROM enrollments p WHERE p.campaign_id = $1 AND p.lead_id = r.lead_id AND p.enrolled_at > $8::timestamptz))
+      AND (r.occurrence <> $9 OR NOT EXISTS (
+            SELECT 1 FROM enrollments p WHERE p.campaign_id = $1 AND p.lead_id = r.lead_id AND ${ONE_SHOT_BEFORE}))
    ON CONFLICT DO NOTHING
    RETURNING ${DUE}`,
+);
+
+const ENROLLED = statement(
+  'sequences.enrolled',
+  `SELECT p.lead_id AS "leadId", bool_or(p.occurrence = $3 OR ($3 = $4 AND ${ONE_SHOT_BEFORE})) AS "thisOccurrence"
+     FROM enrollments p
+    WHERE p.campaign_id = $1 AND p.lead_id = ANY($2::bigint[])
+      AND (p.occurrence = $3 OR p.status = 'active' OR ($3 = $4 AND ${ONE_SHOT_BEFORE}))
+    GROUP BY p.lead_id`,
 );
 
 const CLAIM_DUE = statement(
@@ -113,8 +132,29 @@ export async function enroll(client: pg.PoolClient, campaign: Campaign, requests
     requests.map((r) => r.occurrence),
     requests.map((r) => r.triggerEventId ?? null),
     reentryCutoff(campaign, now),
+    ONE_SHOT_OCCURRENCE,
   ]);
   return rows;
+}
+
+/**
+ * Why a run of this occurrence would leave these leads alone, as `enroll` decides: `already_sent`
+ * when they were enrolled for the occurrence, `in_sequence` when they are still going through an
+ * enrollment of another one. Leads not in the map would be enrolled.
+ */
+export async function enrolledAlready(
+  db: Queryable,
+  campaignId: string,
+  leadIds: number[],
+  occurrence: string,
+): Promise<Map<number, 'already_sent' | 'in_sequence'>> {
+  const { rows } = await db.query<{ leadId: number; thisOccurrence: boolean }>(ENROLLED, [
+    campaignId,
+    leadIds,
+    occurrence,
+    ONE_SHOT_OCCURRENCE,
+  ]);
+  return new Map(rows.map((r) => [r.leadId, r.thisOccurrence ? 'already_sent' : 'in_sequence']));
 }
 
 /** Claims due enrollments for processing (SKIP LOCKED: several processes advance side by side). */

@@ -91,6 +91,8 @@ const planReasons = members<Plan['suppressed'][number]['reason']>()([
   'no_template',
   'frequency_cap',
   'render_error',
+  'already_sent',
+  'in_sequence',
 ]);
 const consentStatuses = members<ConsentAnswer['status']>()(['granted', 'confirmed', 'withdrawn', 'none']);
 const contactKinds = members<ContactKind>()(['human', 'auto-reply', 'bounce']);

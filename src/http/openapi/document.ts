@@ -120,7 +120,8 @@ const OPERATIONS: Operation[] = [
     operationId: 'runCampaign',
     tag: 'campaigns',
     summary: 'Run a lead campaign now',
-    description: 'The same occurrence twice sends nothing twice (default occurrence: `manual`).',
+    description:
+      'A step reaches each lead once per occurrence. The default occurrence is the campaign’s own: `once` for a one-shot campaign (however it is started), the latest firing for a cron one; naming a new occurrence sends again deliberately.',
     permission: 'write',
     params: { id: campaignId },
     body: { schema: request.runBody, limit: 'small' },
