@@ -23,6 +23,7 @@ import { registerSchedules, restartScheduler, startScheduler } from './scheduler
 import { advanceDueSteps } from './sequences/advance.ts';
 import type { StepContext } from './sequences/steps.ts';
 import { ingestEvents, type IngestResult } from './sequences/triggers.ts';
+import { linkBase } from './public-url.ts';
 import { createServices, type Services } from './services.ts';
 
 /**
@@ -57,6 +58,8 @@ export interface Engine extends Services {
   /** Records every sequence step that has come due. */
   advanceSequences(): ReturnType<typeof advanceDueSteps>;
   startDispatcher(): Promise<Dispatcher>;
+  /** Makes this process's URL the one links in messages use, in every process (`serve`, at its start). */
+  announcePublicUrl(): Promise<void>;
   startScheduler(): Promise<Agenda>;
   /** The scheduler this process runs, if it started one (Agenda's dashboard works on it). */
   scheduler(): Agenda | undefined;
@@ -88,7 +91,16 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     clock,
   );
   const loadCampaigns = campaigns.current;
-  const links = { renderer, templatesDir: config.templatesDir, publicUrl: config.publicUrl, secret };
+  const base = await linkBase(pool, config);
+  // Read at each use: `serve` announces its URL after the engine is made.
+  const links = {
+    renderer,
+    templatesDir: config.templatesDir,
+    secret,
+    get publicUrl() {
+      return base.url();
+    },
+  };
   const stepContext = (set: CampaignSet): StepContext => ({ ...links, set, clock });
   const services = createServices({ pool, config, clock, secret, confirmation: links, loadCampaigns });
   let dispatcher: Dispatcher | undefined;
@@ -146,7 +158,7 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     ingestEvents: (inputs) => ingestEvents(pool, stepContext(loadCampaigns()), inputs),
     receiveReply: (reply) =>
       receiveReply(
-        { pool, secret, publicUrl: config.publicUrl, messageDomain: messageDomain(config), set: loadCampaigns(), now: clock.now() },
+        { pool, secret, publicUrl: links.publicUrl, messageDomain: messageDomain(config), set: loadCampaigns(), now: clock.now() },
         reply,
       ),
     escalateOverdue: () => services.inbox.escalateOverdue(),
@@ -174,6 +186,7 @@ export async function createEngine(config: Config, database: Database, clock: Cl
       return agenda;
     },
     scheduler: () => agenda,
+    announcePublicUrl: () => base.announce(),
     metrics,
     async start() {
       await engine.startDispatcher();
