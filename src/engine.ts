@@ -36,7 +36,7 @@ export interface Engine extends Services {
   clock: Clock;
   /** Signs and verifies links in messages (unsubscribe, double opt-in). */
   secret: string;
-  /** Renders templates (compiled once per process). */
+  /** Renders templates (compiled, and compiled again when their file changes). */
   renderer: TemplateRenderer;
   /**
    * The campaign files as last loaded: reloaded in the background when they change, never on the

@@ -14,6 +14,8 @@ export interface DueEnrollment {
   nextDueAt: Date;
   convertedAt: Date | null;
   repliedAt: Date | null;
+  /** The event that started it (event campaigns): its properties are `event.*` in templates. */
+  triggerEventId: number | null;
 }
 
 /** Where an enrollment goes after its step was recorded. */
@@ -32,7 +34,7 @@ export interface EnrollRequest {
 }
 
 const DUE = `id, campaign_id AS "campaignId", lead_id AS "leadId", occurrence, current_step AS "currentStep", next_due_at AS "nextDueAt",
-  converted_at AS "convertedAt", replied_at AS "repliedAt"`;
+  converted_at AS "convertedAt", replied_at AS "repliedAt", trigger_event_id AS "triggerEventId"`;
 
 /**
  * Runs of a one-shot campaign (occurrence `once`) recorded before it had one occurrence used

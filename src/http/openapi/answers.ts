@@ -180,6 +180,7 @@ const timelineDetail = {
     channel,
     status: { type: 'string', enum: [...MESSAGE_STATUSES] },
     reason: orNull(string),
+    error: orNull({ ...string, description: 'the error itself when it failed or its last attempt did' }),
     subject: orNull(string),
     template: orNull(string),
   }),
@@ -244,6 +245,10 @@ const messageProperties: Properties<ListedMessage> = {
   template: orNull(string),
   status: { type: 'string', enum: [...MESSAGE_STATUSES] },
   reason: orNull({ ...string, description: 'why it was suppressed or failed' }),
+  error: orNull({
+    ...string,
+    description: 'the error itself: why it failed (a render error names the template and the variable), or why its last attempt did',
+  }),
   consent_event: orNull({ ...integer, description: 'id of the ledger event that allowed it' }),
   to: orNull(string),
   subject: orNull(string),

@@ -1,0 +1,94 @@
+import fs from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { createApp } from '../../src/http/app.ts';
+import { testEngine, type TestEngine } from '../helpers/engine.ts';
+import { apiKeyFor } from '../helpers/keys.ts';
+import { seedLeads } from '../helpers/seed.ts';
+
+const FIXTURE = 'test/fixtures/templates-live';
+const TEMPLATE = 'upgrade/default.email.hbs';
+
+/** A copy of the fixture's templates that a test may edit, as a marketer edits theirs. */
+export function editableTemplates(): { dir: string; edit(name: string, change: (source: string) => string): void; remove(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'touchpoint-templates-'));
+  fs.cpSync(path.join(FIXTURE, 'templates'), dir, { recursive: true });
+  return {
+    dir,
+    edit(name, change) {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, change(fs.readFileSync(file, 'utf8')));
+      // A later modification time than the compiled one, even on a coarse file system clock.
+      const later = new Date(Date.now() + 5_000);
+      fs.utimesSync(file, later, later);
+    },
+    remove: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+describe('templates of a running engine', function () {
+  this.timeout(60_000);
+  let t: TestEngine;
+  let templates: ReturnType<typeof editableTemplates>;
+  let server: Server;
+  let base: string;
+  let key: string;
+
+  before(async () => {
+    templates = editableTemplates();
+    t = await testEngine({ CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns'), TEMPLATES_DIR: templates.dir });
+    await seedLeads(
+      t.database,
+      ['ann', 'ben'].map((id) => ({
+        id,
+        email: `${id}@example.com`,
+        first: id.toUpperCase(),
+        locale: null,
+        orders: 1,
+        consent: ['grant', 'confirm'],
+      })),
+    );
+    key = await apiKeyFor(t.database, 'marketer');
+    server = createApp(t.engine).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    await new Promise((r) => server.close(r));
+    await t.close();
+    templates.remove();
+  });
+
+  const get = async (route: string) => {
+    const res = await fetch(base + route, { headers: { authorization: `Bearer ${key}` } });
+    expect(res.status).to.equal(200);
+    return res.json();
+  };
+
+  it('shows why a message failed to render, in the messages API and the lead timeline', async () => {
+    await t.engine.ingestEvents([{ lead: 'ann', event: 'upgraded', properties: { plan: 'pro' } }]);
+    const { messages } = (await get('/api/v1/messages?campaign=upgrade')) as { messages: Record<string, unknown>[] };
+    expect(messages).to.have.length(1);
+    expect(messages[0]).to.include({ lead: 'ann', status: 'failed', reason: 'render_error' });
+    expect(messages[0]!.error).to.equal('upgrade/default.email.hbs (subject): "firstname" not defined - 1:29');
+    const { timeline } = (await get('/api/v1/leads/ann/timeline')) as { timeline: { kind: string; detail: Record<string, unknown> }[] };
+    const message = timeline.find((e) => e.kind === 'message')!;
+    expect(message.detail).to.include({ reason: 'render_error', error: 'upgrade/default.email.hbs (subject): "firstname" not defined - 1:29' });
+  });
+
+  it('uses a fixed template for the next message, without a restart, and lets it read the trigger event (event.*)', async () => {
+    templates.edit(TEMPLATE, (source) => source.replaceAll('lead.firstname', 'lead.first_name'));
+    // The renderer looks at a template file again at most once a second.
+    await new Promise((r) => setTimeout(r, 1_100));
+    await t.engine.ingestEvents([{ lead: 'ben', event: 'upgraded', properties: { plan: 'business' } }]);
+    const { rows } = await t.database.pool.query(
+      `SELECT status, subject, body_html FROM messages m JOIN leads l ON l.id = m.lead_id WHERE l.external_id = 'ben'`,
+    );
+    expect(rows).to.have.length(1);
+    expect(rows[0]).to.include({ status: 'queued', subject: 'Welcome to business, BEN' });
+    expect(rows[0].body_html).to.contain('your business plan is active');
+  });
+});
