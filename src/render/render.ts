@@ -35,6 +35,11 @@ interface CompiledEmail {
  * registered elsewhere in the process.
  */
 const handlebars = Handlebars.create();
+/**
+ * `{{plural lead.orders "Bestellung" "Bestellungen"}}`: the singular for 1, else the plural, so
+ * a count reads right in any language with two forms.
+ */
+handlebars.registerHelper('plural', (count: unknown, one: unknown, other: unknown) => (Number(count) === 1 ? one : other));
 const STRICT = { strict: true } as const;
 
 const FRONT_MATTER = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/;
