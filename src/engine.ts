@@ -21,6 +21,7 @@ import { Dispatcher } from './messages/dispatcher.ts';
 import { TemplateRenderer } from './render/render.ts';
 import { registerSchedules, restartScheduler, startScheduler } from './scheduler/agenda.ts';
 import { advanceDueSteps } from './sequences/advance.ts';
+import { retryFailedSteps, type RetryCounts, type RetryOptions } from './sequences/retry.ts';
 import type { StepContext } from './sequences/steps.ts';
 import { ingestEvents, type IngestResult } from './sequences/triggers.ts';
 import { linkBase } from './public-url.ts';
@@ -46,6 +47,8 @@ export interface Engine extends Services {
   /** What recording steps needs, for a set of campaigns. */
   stepContext(set: CampaignSet): StepContext;
   run(campaign: Campaign, set: CampaignSet, options: RunOptions): ReturnType<typeof runCampaign>;
+  /** Records again (or skips) the failed steps that hold people in a campaign (sequences/retry.ts). */
+  retry(campaign: Campaign, set: CampaignSet, options: RetryOptions): Promise<RetryCounts>;
   /** Who would get what if the campaign ran now; records nothing. */
   plan(campaign: Campaign, set: CampaignSet, options?: PlanOptions): Promise<Plan>;
   /** The same, a batch of the audience at a time, for campaigns of any size (campaigns/plan-output.ts). */
@@ -151,6 +154,7 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     loadCampaigns,
     stepContext,
     run: (campaign, set, options) => runCampaign({ pool, steps: stepContext(set), batchSize: config.runBatchSize }, campaign, options),
+    retry: (campaign, set, options) => retryFailedSteps(pool, stepContext(set), campaign, options, config.runBatchSize),
     plan: (campaign, set, options) =>
       planCampaign({ ...links, db: pool, batchSize: config.runBatchSize, clock }, campaign, set.personas, options),
     planBatches: (campaign, set, options) =>

@@ -72,6 +72,17 @@ const CLAIM_DUE = statement(
     FOR UPDATE SKIP LOCKED`,
 );
 
+const CLAIM_HELD = statement(
+  'sequences.claim-held',
+  `SELECT ${DUE} FROM enrollments e
+    WHERE e.campaign_id = $1 AND e.id > $5 AND e.status = 'active' AND e.next_due_at IS NULL
+      AND ($2::text IS NULL OR e.current_step = $2)
+      AND EXISTS (SELECT 1 FROM messages m WHERE m.enrollment_id = e.id AND m.step_id = e.current_step AND m.status = 'failed'
+                     AND ($3::text IS NULL OR m.reason = $3))
+    ORDER BY e.id LIMIT $4
+    FOR UPDATE SKIP LOCKED`,
+);
+
 const SAVE_OUTCOMES = statement(
   'sequences.save-outcomes',
   `UPDATE enrollments e
@@ -162,6 +173,23 @@ export async function enrolledAlready(
 /** Claims due enrollments for processing (SKIP LOCKED: several processes advance side by side). */
 export async function claimDueEnrollments(client: pg.PoolClient, now: Date, limit: number): Promise<DueEnrollment[]> {
   const { rows } = await client.query<DueEnrollment>(CLAIM_DUE, [now, limit]);
+  return rows;
+}
+
+/**
+ * Claims enrollments of a campaign held on a failed step (see sequences/steps.ts), optionally of
+ * one step and one failure reason, in id order after `afterId` (a retry that fails again holds
+ * the person again, and must not take them twice). SKIP LOCKED, and a claimed one is no longer
+ * held once its transaction commits: two retries at once take each enrollment once.
+ */
+export async function claimHeldEnrollments(
+  client: pg.PoolClient,
+  campaignId: string,
+  filter: { step?: string; reason?: string },
+  afterId: number,
+  limit: number,
+): Promise<DueEnrollment[]> {
+  const { rows } = await client.query<DueEnrollment>(CLAIM_HELD, [campaignId, filter.step ?? null, filter.reason ?? null, limit, afterId]);
   return rows;
 }
 

@@ -104,14 +104,14 @@ export async function processEnrollments(
       );
       rows.push(row);
       const sentAt = row.dueAt as Date;
-      const next = campaign.steps[index + 1];
       if (row.reason === 'withdrawn') {
         outcomes.push({ id: enrollment.id, status: 'exited', currentStep: step.id, nextDueAt: null, exitReason: 'withdrawn' });
-      } else if (next) {
-        const nextDueAt = new Date(sentAt.getTime() + (next.wait ? durationMs(next.wait) : 0));
-        outcomes.push({ id: enrollment.id, status: 'active', currentStep: next.id, nextDueAt, exitReason: null });
+      } else if (row.status === 'failed') {
+        // Held on this step (no due time) until `retry` records it again or skips it: the next
+        // step must not go out as if this one had.
+        outcomes.push({ id: enrollment.id, status: 'active', currentStep: step.id, nextDueAt: null, exitReason: null });
       } else {
-        outcomes.push({ id: enrollment.id, status: 'completed', currentStep: null, nextDueAt: null, exitReason: null });
+        outcomes.push(movedOn(campaign, index, enrollment.id, sentAt));
       }
       if (row.status === 'queued') capTimes?.get(lead.id)?.push(sentAt.getTime());
     }
@@ -121,6 +121,14 @@ export async function processEnrollments(
   for (const r of recorded) counts[r.status === 'queued' ? 'queued' : r.status === 'failed' ? 'failed' : 'suppressed']++;
   await saveOutcomes(client, outcomes, ctx.clock.now());
   return counts;
+}
+
+/** An enrollment past the step at `index` (recorded or skipped at `after`): waiting for the next step, or completed. */
+export function movedOn(campaign: Campaign, index: number, id: number, after: Date): Outcome {
+  const next = campaign.steps[index + 1];
+  if (!next) return { id, status: 'completed', currentStep: null, nextDueAt: null, exitReason: null };
+  const nextDueAt = new Date(after.getTime() + (next.wait ? durationMs(next.wait) : 0));
+  return { id, status: 'active', currentStep: next.id, nextDueAt, exitReason: null };
 }
 
 /** The message row for one enrollment's step: suppressed with its reason, failed to render, or queued. */

@@ -1,33 +1,15 @@
-import fs from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { createApp } from '../../src/http/app.ts';
 import { testEngine, type TestEngine } from '../helpers/engine.ts';
 import { apiKeyFor } from '../helpers/keys.ts';
+import { editableTemplates } from '../helpers/templates.ts';
 import { seedLeads } from '../helpers/seed.ts';
 
 const FIXTURE = 'test/fixtures/templates-live';
 const TEMPLATE = 'upgrade/default.email.hbs';
-
-/** A copy of the fixture's templates that a test may edit, as a marketer edits theirs. */
-export function editableTemplates(): { dir: string; edit(name: string, change: (source: string) => string): void; remove(): void } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'touchpoint-templates-'));
-  fs.cpSync(path.join(FIXTURE, 'templates'), dir, { recursive: true });
-  return {
-    dir,
-    edit(name, change) {
-      const file = path.join(dir, name);
-      fs.writeFileSync(file, change(fs.readFileSync(file, 'utf8')));
-      // A later modification time than the compiled one, even on a coarse file system clock.
-      const later = new Date(Date.now() + 5_000);
-      fs.utimesSync(file, later, later);
-    },
-    remove: () => fs.rmSync(dir, { recursive: true, force: true }),
-  };
-}
 
 describe('templates of a running engine', function () {
   this.timeout(60_000);
@@ -38,7 +20,7 @@ describe('templates of a running engine', function () {
   let key: string;
 
   before(async () => {
-    templates = editableTemplates();
+    templates = editableTemplates(FIXTURE);
     t = await testEngine({ CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns'), TEMPLATES_DIR: templates.dir });
     await seedLeads(
       t.database,
@@ -76,7 +58,10 @@ describe('templates of a running engine', function () {
     expect(messages[0]!.error).to.equal('upgrade/default.email.hbs (subject): "firstname" not defined - 1:29');
     const { timeline } = (await get('/api/v1/leads/ann/timeline')) as { timeline: { kind: string; detail: Record<string, unknown> }[] };
     const message = timeline.find((e) => e.kind === 'message')!;
-    expect(message.detail).to.include({ reason: 'render_error', error: 'upgrade/default.email.hbs (subject): "firstname" not defined - 1:29' });
+    expect(message.detail).to.include({
+      reason: 'render_error',
+      error: 'upgrade/default.email.hbs (subject): "firstname" not defined - 1:29',
+    });
   });
 
   it('uses a fixed template for the next message, without a restart, and lets it read the trigger event (event.*)', async () => {

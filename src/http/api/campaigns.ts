@@ -6,7 +6,7 @@ import { defaultOccurrence, ONE_SHOT_OCCURRENCE } from '../../scheduler/schedule
 import { requirePermission } from '../auth.ts';
 import { jsonBody } from '../body.ts';
 import { validateBody, validateQuery } from '../validate.ts';
-import { reportQuery, runBody } from './schemas.ts';
+import { reportQuery, retryBody, runBody } from './schemas.ts';
 
 export function campaignsRouter(engine: Engine): Router {
   const router = Router();
@@ -42,6 +42,14 @@ export function campaignsRouter(engine: Engine): Router {
     const campaign = requireCampaign(set, req.params.id as string);
     const { runId, occurrence, counts } = await engine.run(campaign, set, { occurrence: body.occurrence, trigger: 'api' });
     res.status(201).json({ run: runId, campaign: campaign.id, occurrence, counts });
+  });
+
+  // After a fix: records again (or skips) the failed steps that hold people (sequences/retry.ts).
+  router.post('/:id/retry', requirePermission('write'), jsonBody('small'), async (req, res) => {
+    const body = validateBody(req, retryBody);
+    const set = engine.loadCampaigns();
+    const campaign = requireCampaign(set, req.params.id as string);
+    res.json({ campaign: campaign.id, ...(await engine.retry(campaign, set, body)) });
   });
 
   router.get('/:id/report', requirePermission('read'), async (req, res) => {

@@ -26,6 +26,11 @@ export const runBody = Joi.object({
     'what makes this run’s messages unique: the same occurrence never sends a step twice. Default: the campaign’s own (`once` for a one-shot campaign, the latest firing for a cron one); name a new one to send again deliberately',
   ),
 });
+export const retryBody = Joi.object({
+  step: id.description('only this step'),
+  reason: Joi.string().trim().min(1).max(100).description('only failures with this reason, e.g. render_error'),
+  skip: Joi.boolean().default(false).description('move the people past their failed step instead of recording it again'),
+});
 export const reportQuery = Joi.object({ occurrence: occurrence.description('default: the campaign’s own occurrence') });
 
 // ---- leads

@@ -432,6 +432,14 @@ export const answerSchemas: Record<string, JsonSchema> = {
   ]),
   CampaignProblem: object(problemProperties),
   Plan: object(planProperties),
+  RetryDone: object({
+    campaign: string,
+    retried: { ...count, description: 'failed steps recorded again' },
+    skipped: { ...count, description: 'people moved past their failed step (`skip`)' },
+    queued: count,
+    suppressed: count,
+    failed: { ...count, description: 'failed again: those people stay held' },
+  }),
   RunStarted: object({ run: integer, campaign: string, occurrence: string, counts: object(runCounts) }),
   Report: object({
     queued: count,
