@@ -1,14 +1,13 @@
 import { execFile } from 'node:child_process';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { requireCampaign } from '../../src/campaigns/load.ts';
 import { ManualClock } from '../../src/clock.ts';
-import { createApp } from '../../src/http/app.ts';
 import { E2E_FIXTURE, testEngine, until, type TestEngine } from '../helpers/engine.ts';
 import { apiKeyFor } from '../helpers/keys.ts';
+import { api } from '../helpers/observed.ts';
+import { startWeb, type TestWeb } from '../helpers/web.ts';
 import { confirmedLeads, seedLeads } from '../helpers/seed.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
@@ -31,8 +30,7 @@ describe('occurrences: a step reaches a lead once per occurrence, however the ru
   this.timeout(90_000);
   let t: TestEngine;
   let sink: SmtpSink;
-  let server: Server;
-  let base: string;
+  let web: TestWeb;
   let key: string;
 
   before(async () => {
@@ -40,12 +38,11 @@ describe('occurrences: a step reaches a lead once per occurrence, however the ru
     t = await testEngine({ SMTP_URL: sink.url, ...FIXTURE });
     await seedLeads(t.database, confirmedLeads(2, 'occ'));
     key = await apiKeyFor(t.database, 'marketer');
-    server = createApp(t.engine).listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    web = await startWeb();
+    web.serve(t.engine);
   });
   after(async () => {
-    await new Promise((r) => server.close(r));
+    await web.close();
     await t.close();
     await sink.close();
   });
@@ -53,11 +50,7 @@ describe('occurrences: a step reaches a lead once per occurrence, however the ru
   const cli = (args: string[]) =>
     exec(process.execPath, ['bin/touchpoint.js', ...args], { env: { ...process.env, ...t.env, LOG_LEVEL: 'error' } });
   const runByApi = async (campaign: string, body: object = {}) => {
-    const res = await fetch(`${base}/api/v1/campaigns/${campaign}/runs`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+    const res = await api(web, key, 'POST', `/campaigns/${campaign}/runs`, body);
     expect(res.status).to.equal(201);
     return (await res.json()) as { occurrence: string; counts: { enrolled: number; existing: number; queued: number } };
   };

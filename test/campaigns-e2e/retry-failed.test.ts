@@ -1,14 +1,13 @@
 import { execFile } from 'node:child_process';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { requireCampaign } from '../../src/campaigns/load.ts';
 import { ManualClock } from '../../src/clock.ts';
-import { createApp } from '../../src/http/app.ts';
-import { testEngine, type TestEngine } from '../helpers/engine.ts';
+import type { TestEngine } from '../helpers/engine.ts';
 import { apiKeyFor } from '../helpers/keys.ts';
+import { api } from '../helpers/observed.ts';
+import { useServedEngine, type TestWeb } from '../helpers/web.ts';
 import { seedLeads } from '../helpers/seed.ts';
 import { editableTemplates } from '../helpers/templates.ts';
 
@@ -19,17 +18,16 @@ const DAY = 86_400_000;
 
 describe('fixing a failed step and retrying it', function () {
   this.timeout(90_000);
-  let t: TestEngine;
-  let templates: ReturnType<typeof editableTemplates>;
-  let server: Server;
-  let base: string;
-  let key: string;
+  const templates = editableTemplates(FIXTURE);
   // From now: the CLI process reads the system clock.
   const clock = new ManualClock(new Date());
+  const served = useServedEngine({ CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns'), TEMPLATES_DIR: templates.dir }, clock);
+  let t: TestEngine;
+  let web: TestWeb;
+  let key: string;
 
   before(async () => {
-    templates = editableTemplates(FIXTURE);
-    t = await testEngine({ CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns'), TEMPLATES_DIR: templates.dir }, clock);
+    ({ t, web } = served());
     await seedLeads(
       t.database,
       ['ann', 'ben', 'cara', 'dan'].map((id) => ({
@@ -43,15 +41,8 @@ describe('fixing a failed step and retrying it', function () {
       clock.now(),
     );
     key = await apiKeyFor(t.database, 'marketer');
-    server = createApp(t.engine).listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  after(async () => {
-    await new Promise((r) => server.close(r));
-    await t.close();
-    templates.remove();
-  });
+  after(() => templates.remove());
 
   async function messagesOf(lead: string): Promise<{ step: string; status: string; reason: string | null; subject: string | null }[]> {
     const { rows } = await t.database.pool.query(
@@ -69,11 +60,7 @@ describe('fixing a failed step and retrying it', function () {
     await new Promise((r) => setTimeout(r, 1_100));
   }
   const retryByApi = async (body: object) => {
-    const res = await fetch(`${base}/api/v1/campaigns/upgrade/retry`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+    const res = await api(web, key, 'POST', '/campaigns/upgrade/retry', body);
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
 

@@ -1,10 +1,9 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { expect } from 'chai';
-import { createApp } from '../../src/http/app.ts';
-import { testEngine, type TestEngine } from '../helpers/engine.ts';
+import type { TestEngine } from '../helpers/engine.ts';
 import { apiKeyFor } from '../helpers/keys.ts';
+import { api } from '../helpers/observed.ts';
+import { useServedEngine, type TestWeb } from '../helpers/web.ts';
 import { editableTemplates } from '../helpers/templates.ts';
 import { seedLeads } from '../helpers/seed.ts';
 
@@ -13,15 +12,14 @@ const TEMPLATE = 'upgrade/default.email.hbs';
 
 describe('templates of a running engine', function () {
   this.timeout(60_000);
+  const templates = editableTemplates(FIXTURE);
+  const served = useServedEngine({ CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns'), TEMPLATES_DIR: templates.dir });
   let t: TestEngine;
-  let templates: ReturnType<typeof editableTemplates>;
-  let server: Server;
-  let base: string;
+  let web: TestWeb;
   let key: string;
 
   before(async () => {
-    templates = editableTemplates(FIXTURE);
-    t = await testEngine({ CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns'), TEMPLATES_DIR: templates.dir });
+    ({ t, web } = served());
     await seedLeads(
       t.database,
       ['ann', 'ben'].map((id) => ({
@@ -34,29 +32,22 @@ describe('templates of a running engine', function () {
       })),
     );
     key = await apiKeyFor(t.database, 'marketer');
-    server = createApp(t.engine).listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  after(async () => {
-    await new Promise((r) => server.close(r));
-    await t.close();
-    templates.remove();
-  });
+  after(() => templates.remove());
 
   const get = async (route: string) => {
-    const res = await fetch(base + route, { headers: { authorization: `Bearer ${key}` } });
+    const res = await api(web, key, 'GET', route);
     expect(res.status).to.equal(200);
     return res.json();
   };
 
   it('shows why a message failed to render, in the messages API and the lead timeline', async () => {
     await t.engine.ingestEvents([{ lead: 'ann', event: 'upgraded', properties: { plan: 'pro' } }]);
-    const { messages } = (await get('/api/v1/messages?campaign=upgrade')) as { messages: Record<string, unknown>[] };
+    const { messages } = (await get('/messages?campaign=upgrade')) as { messages: Record<string, unknown>[] };
     expect(messages).to.have.length(1);
     expect(messages[0]).to.include({ lead: 'ann', status: 'failed', reason: 'render_error' });
     expect(messages[0]!.error).to.equal('upgrade/default.email.hbs (subject): "firstname" not defined - 1:29');
-    const { timeline } = (await get('/api/v1/leads/ann/timeline')) as { timeline: { kind: string; detail: Record<string, unknown> }[] };
+    const { timeline } = (await get('/leads/ann/timeline')) as { timeline: { kind: string; detail: Record<string, unknown> }[] };
     const message = timeline.find((e) => e.kind === 'message')!;
     expect(message.detail).to.include({
       reason: 'render_error',
