@@ -23,7 +23,10 @@ export interface Config {
   port: number;
   /** Port of `touchpoint worker`'s own HTTP listener (/healthz, /readyz, /metrics); unset: the worker listens on none. */
   workerHttpPort: number | undefined;
+  /** This process's public base URL: PUBLIC_URL, else http://localhost:PORT. */
   publicUrl: string;
+  /** Whether PUBLIC_URL was set (else links in messages use the URL the running server announced). */
+  publicUrlConfigured: boolean;
   /** Key that signs links and addresses in messages (unsubscribe, double opt-in, reply tokens); generated and kept in the database when unset. */
   secret: string | undefined;
   smtpUrl: string | undefined;
@@ -198,6 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     port,
     workerHttpPort: value.WORKER_HTTP_PORT,
     publicUrl,
+    publicUrlConfigured: value.PUBLIC_URL !== undefined,
     secret: value.TOUCHPOINT_SECRET,
     smtpUrl: value.SMTP_URL,
     mailFrom: value.MAIL_FROM,

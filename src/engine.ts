@@ -1,7 +1,7 @@
 import type { Agenda } from 'agenda';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { liveCampaigns } from './campaigns/live.ts';
-import { planBatches, planCampaign, type Plan, type PlanBatch } from './campaigns/plan.ts';
+import { planBatches, planCampaign, type Plan, type PlanBatch, type PlanOptions } from './campaigns/plan.ts';
 import { runCampaign, type RunOptions } from './campaigns/run.ts';
 import type { CampaignSet } from './campaigns/set.ts';
 import type { Campaign } from './campaigns/types.ts';
@@ -21,8 +21,10 @@ import { Dispatcher } from './messages/dispatcher.ts';
 import { TemplateRenderer } from './render/render.ts';
 import { registerSchedules, restartScheduler, startScheduler } from './scheduler/agenda.ts';
 import { advanceDueSteps } from './sequences/advance.ts';
+import { retryFailedSteps, type RetryCounts, type RetryOptions } from './sequences/retry.ts';
 import type { StepContext } from './sequences/steps.ts';
 import { ingestEvents, type IngestResult } from './sequences/triggers.ts';
+import { linkBase } from './public-url.ts';
 import { createServices, type Services } from './services.ts';
 
 /**
@@ -35,7 +37,7 @@ export interface Engine extends Services {
   clock: Clock;
   /** Signs and verifies links in messages (unsubscribe, double opt-in). */
   secret: string;
-  /** Renders templates (compiled once per process). */
+  /** Renders templates (compiled, and compiled again when their file changes). */
   renderer: TemplateRenderer;
   /**
    * The campaign files as last loaded: reloaded in the background when they change, never on the
@@ -45,10 +47,12 @@ export interface Engine extends Services {
   /** What recording steps needs, for a set of campaigns. */
   stepContext(set: CampaignSet): StepContext;
   run(campaign: Campaign, set: CampaignSet, options: RunOptions): ReturnType<typeof runCampaign>;
+  /** Records again (or skips) the failed steps that hold people in a campaign (sequences/retry.ts). */
+  retry(campaign: Campaign, set: CampaignSet, options: RetryOptions): Promise<RetryCounts>;
   /** Who would get what if the campaign ran now; records nothing. */
-  plan(campaign: Campaign, set: CampaignSet): Promise<Plan>;
+  plan(campaign: Campaign, set: CampaignSet, options?: PlanOptions): Promise<Plan>;
   /** The same, a batch of the audience at a time, for campaigns of any size (campaigns/plan-output.ts). */
-  planBatches(campaign: Campaign, set: CampaignSet): AsyncIterable<PlanBatch>;
+  planBatches(campaign: Campaign, set: CampaignSet, options?: PlanOptions): AsyncIterable<PlanBatch>;
   ingestEvents(inputs: EventInput[]): Promise<IngestResult>;
   /** Turns a reply (email or SMS) into an inbound contact. */
   receiveReply(reply: IncomingReply): Promise<Received>;
@@ -57,6 +61,8 @@ export interface Engine extends Services {
   /** Records every sequence step that has come due. */
   advanceSequences(): ReturnType<typeof advanceDueSteps>;
   startDispatcher(): Promise<Dispatcher>;
+  /** Makes this process's URL the one links in messages use, in every process (`serve`, at its start). */
+  announcePublicUrl(): Promise<void>;
   startScheduler(): Promise<Agenda>;
   /** The scheduler this process runs, if it started one (Agenda's dashboard works on it). */
   scheduler(): Agenda | undefined;
@@ -88,7 +94,16 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     clock,
   );
   const loadCampaigns = campaigns.current;
-  const links = { renderer, templatesDir: config.templatesDir, publicUrl: config.publicUrl, secret };
+  const base = await linkBase(pool, config);
+  // Read at each use: `serve` announces its URL after the engine is made.
+  const links = {
+    renderer,
+    templatesDir: config.templatesDir,
+    secret,
+    get publicUrl() {
+      return base.url();
+    },
+  };
   const stepContext = (set: CampaignSet): StepContext => ({ ...links, set, clock });
   const services = createServices({ pool, config, clock, secret, confirmation: links, loadCampaigns });
   let dispatcher: Dispatcher | undefined;
@@ -139,12 +154,15 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     loadCampaigns,
     stepContext,
     run: (campaign, set, options) => runCampaign({ pool, steps: stepContext(set), batchSize: config.runBatchSize }, campaign, options),
-    plan: (campaign, set) => planCampaign({ ...links, db: pool, batchSize: config.runBatchSize, clock }, campaign, set.personas),
-    planBatches: (campaign, set) => planBatches({ ...links, db: pool, batchSize: config.runBatchSize, clock }, campaign, set.personas),
+    retry: (campaign, set, options) => retryFailedSteps(pool, stepContext(set), campaign, options, config.runBatchSize),
+    plan: (campaign, set, options) =>
+      planCampaign({ ...links, db: pool, batchSize: config.runBatchSize, clock }, campaign, set.personas, options),
+    planBatches: (campaign, set, options) =>
+      planBatches({ ...links, db: pool, batchSize: config.runBatchSize, clock }, campaign, set.personas, options),
     ingestEvents: (inputs) => ingestEvents(pool, stepContext(loadCampaigns()), inputs),
     receiveReply: (reply) =>
       receiveReply(
-        { pool, secret, publicUrl: config.publicUrl, messageDomain: messageDomain(config), set: loadCampaigns(), now: clock.now() },
+        { pool, secret, publicUrl: links.publicUrl, messageDomain: messageDomain(config), set: loadCampaigns(), now: clock.now() },
         reply,
       ),
     escalateOverdue: () => services.inbox.escalateOverdue(),
@@ -172,6 +190,7 @@ export async function createEngine(config: Config, database: Database, clock: Cl
       return agenda;
     },
     scheduler: () => agenda,
+    announcePublicUrl: () => base.announce(),
     metrics,
     async start() {
       await engine.startDispatcher();

@@ -26,6 +26,7 @@ import { recordDeliveryStatus } from './messages/delivery.ts';
 import { listMessages } from './messages/list.ts';
 import { deliverySummary } from './messages/report.ts';
 import { removedStepWarnings } from './sequences/deployed.ts';
+import { dataKeys } from './leads/data-keys.ts';
 
 /** A domain function with the database bound: what a shell calls. */
 type Bound<F> = F extends (db: pg.Pool, ...args: infer A) => infer R ? (...args: A) => R : never;
@@ -104,7 +105,7 @@ export function createServices(deps: ServiceDeps) {
       deliveryStatus: (report: Parameters<typeof recordDeliveryStatus>[1]) => recordDeliveryStatus(pool, report, clock.now()),
     },
     campaigns: {
-      ...bound(pool, { removedStepWarnings }),
+      ...bound(pool, { removedStepWarnings, dataKeys }),
       /** Where one occurrence's messages stand, and what came back. */
       report: async (campaignId: string, occurrence: string) => {
         const [summary, replies] = await Promise.all([

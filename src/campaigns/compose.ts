@@ -32,7 +32,13 @@ export function unsubscribeUrlFor(
 }
 
 /** What a template sees of a lead, its persona and the campaign step. */
-export function renderContext(campaign: Campaign, step: Step, member: Member, unsubscribeUrl: string): RenderContext {
+export function renderContext(
+  campaign: Campaign,
+  step: Step,
+  member: Member,
+  unsubscribeUrl: string,
+  event?: Record<string, unknown>,
+): RenderContext {
   const { lead, persona } = member;
   const { persona: _explicit, ...fields } = leadFields(lead);
   // Unknown fields are left out rather than set to null, so strict rendering fails the message
@@ -44,6 +50,7 @@ export function renderContext(campaign: Campaign, step: Step, member: Member, un
     persona: personaKeys,
     campaign: { id: campaign.id, name: campaign.name, step: step.id },
     unsubscribe_url: unsubscribeUrl,
+    ...(event ? { event } : {}),
   };
 }
 
@@ -57,10 +64,10 @@ export function composeMessage(
   campaign: Campaign,
   step: Step,
   member: Member,
-  send: { channel: Channel; template: string; messageKey: string },
+  send: { channel: Channel; template: string; messageKey: string; event?: Record<string, unknown> },
 ): ComposedMessage {
   const unsubscribeUrl = unsubscribeUrlFor(ctx, member.lead.id, send.channel, campaign.purpose, send.messageKey);
-  const context = renderContext(campaign, step, member, unsubscribeUrl);
+  const context = renderContext(campaign, step, member, unsubscribeUrl, send.event);
   if (send.channel === 'sms') return { subject: '', bodyText: ctx.renderer.renderSms(send.template, context), bodyHtml: '', headers: {} };
   const email = ctx.renderer.renderEmail(send.template, context);
   return {

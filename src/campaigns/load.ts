@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Channel } from '../channels/channel.ts';
 import { AppError, errorMessage } from '../errors.ts';
-import { DEFAULT_INBOUND, INBOUND_FILE, loadInboundRules } from '../inbound/rules.ts';
+import { DEFAULT_INBOUND, INBOUND_FILE, loadInboundRules, type CampaignSource } from '../inbound/rules.ts';
 import { DEFAULT_PERSONA, type Persona } from '../leads/personas.ts';
 import { hasFallbackTemplate } from '../render/templates.ts';
 import { DEFAULT_MAX_FILE_BYTES, readYamlFile, validateYaml, type YamlFile } from '../yaml/positions.ts';
@@ -63,6 +63,7 @@ export function loadCampaignSet(options: LoadOptions): CampaignSet {
   const files = (named ?? yamlFilesIn(campaignsDir)).filter((f) => !RESERVED_FILES.has(path.basename(f)));
 
   const declared = new Map<string, string>();
+  const sources: CampaignSource[] = [];
   for (const file of files) {
     if (!fs.existsSync(file)) {
       problems.push({ file, line: 1, col: 1, message: 'file does not exist', severity: 'error' });
@@ -77,7 +78,10 @@ export function loadCampaignSet(options: LoadOptions): CampaignSet {
         if (first) fileProblems.push(yaml.problem(['id'], `campaign id '${id}' is already used by ${path.basename(first)}`));
         else declared.set(id, file);
       }
-      if (campaign && !fileProblems.some((p) => p.severity === 'error')) campaigns.set(campaign.id, campaign);
+      if (campaign && !fileProblems.some((p) => p.severity === 'error')) {
+        campaigns.set(campaign.id, campaign);
+        sources.push({ campaign, yaml });
+      }
     } catch (err) {
       // Whatever else goes wrong with one file (a template folder that cannot be read, say) is that file's problem.
       fileProblems.push({ file, line: 1, col: 1, message: `cannot be checked: ${errorMessage(err)}`, severity: 'error' });
@@ -85,7 +89,7 @@ export function loadCampaignSet(options: LoadOptions): CampaignSet {
     problems.push(...fileProblems);
   }
   const wantsInbound = !named || named.includes(inboundPath);
-  const inbound = wantsInbound ? loadInboundRules(campaignsDir, campaigns.values(), maxFileBytes, problems) : DEFAULT_INBOUND;
+  const inbound = wantsInbound ? loadInboundRules(campaignsDir, sources, maxFileBytes, problems) : DEFAULT_INBOUND;
   problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col);
   return { campaigns, personas, problems, files: declared, inbound };
 }

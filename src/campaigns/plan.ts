@@ -6,6 +6,8 @@ import { AppError, errorMessage } from '../errors.ts';
 import { streamAudience } from '../leads/audience.ts';
 import type { Persona } from '../leads/personas.ts';
 import { capTimes } from '../messages/cap.ts';
+import { defaultOccurrence, planStart } from '../scheduler/schedule.ts';
+import { enrolledAlready } from '../sequences/enrollments.ts';
 import { idempotencyKey } from '../messages/record.ts';
 import { composeMessage, type ComposeContext } from './compose.ts';
 import { campaignChannels, decide, type SuppressionReason } from './decide.ts';
@@ -29,7 +31,7 @@ export interface PlannedMessage {
 export interface PlanSuppression {
   lead: string;
   step: string;
-  reason: SuppressionReason | 'frequency_cap' | 'render_error';
+  reason: SuppressionReason | 'frequency_cap' | 'render_error' | 'already_sent' | 'in_sequence';
   detail?: string;
 }
 
@@ -47,16 +49,23 @@ export interface PlanBatch {
   suppressed: PlanSuppression[];
 }
 
+export interface PlanOptions {
+  /** The occurrence to plan; by default the one a run would use (scheduler/schedule.ts). */
+  occurrence?: string;
+}
+
 /**
- * Who would get the first step if the campaign ran now, at which local time, and who would not
- * and why; nothing is recorded or sent. Works for any loaded campaign file, deployed or not. The
- * plan comes a batch of the audience at a time, in memory that does not grow with the audience:
- * planCampaign gathers it for small campaigns, plan-output.ts counts or streams it for any size.
+ * Who would get the first step if the campaign ran (at its `schedule.at` when that is ahead, else
+ * now), at which local time, and who would not and why, `already_sent` included; nothing is
+ * recorded or sent. Works for any loaded campaign file, deployed or not. The plan comes a batch of
+ * the audience at a time, in memory that does not grow with the audience: planCampaign gathers it
+ * for small campaigns, plan-output.ts counts or streams it for any size.
  */
 export async function* planBatches(
   deps: ComposeContext & { db: Queryable; templatesDir: string; batchSize: number; clock: Clock },
   campaign: Campaign,
   personas: readonly Persona[],
+  options: PlanOptions = {},
 ): AsyncGenerator<PlanBatch> {
   if (campaign.kind === 'event') {
     throw new AppError(
@@ -66,19 +75,16 @@ export async function* planBatches(
   }
   const step = campaign.steps[0]!;
   const now = deps.clock.now();
-  const due = new Date(now.getTime() + (step.wait ? durationMs(step.wait) : 0));
+  const occurrence = options.occurrence ?? defaultOccurrence(campaign, now);
+  const due = new Date(planStart(campaign, now).getTime() + (step.wait ? durationMs(step.wait) : 0));
   const audience = streamAudience(deps.db, campaign.audience ?? {}, personas, deps.batchSize)[Symbol.asyncIterator]();
   const lookUp = async () => {
     const next = await audience.next();
     if (next.done) return undefined;
     const members = next.value;
-    const [verdicts, counted] = await Promise.all([
-      consentVerdictsFor(
-        deps.db,
-        members.map((m) => m.lead.id),
-        campaignChannels(campaign),
-        campaign.purpose,
-      ),
+    const ids = members.map((m) => m.lead.id);
+    const [verdicts, counted, enrolled] = await Promise.all([
+      consentVerdictsFor(deps.db, ids, campaignChannels(campaign), campaign.purpose),
       campaign.frequency_cap
         ? capTimes(
             deps.db,
@@ -86,8 +92,9 @@ export async function* planBatches(
             members.map((m) => ({ leadId: m.lead.id, nextDueAt: due })),
           )
         : undefined,
+      enrolledAlready(deps.db, campaign.id, ids, occurrence),
     ]);
-    return { members, verdicts, counted };
+    return { members, verdicts, counted, enrolled };
   };
   // The database reads the next batch while this one is decided: one batch ahead, no more.
   let ahead = lookUp();
@@ -97,7 +104,7 @@ export async function* planBatches(
     ahead = lookUp();
     // Awaited on the next turn; until then a failure must not count as unhandled.
     ahead.catch(() => {});
-    const { members, verdicts, counted } = current;
+    const { members, verdicts, counted, enrolled } = current;
     const batch: PlanBatch = { recipients: [], suppressed: [] };
     // Most of a batch is due at the same instant in a few zones: each local time is written once.
     const localTimes = new Map<string, string>();
@@ -108,8 +115,14 @@ export async function* planBatches(
       return text;
     };
     for (const member of members) {
-      const decision = decide(member, step, verdicts.get(member.lead.id)!, deps.templatesDir);
       const lead = member.lead.externalId;
+      // A run would not enroll them, so it would send them nothing.
+      const left = enrolled.get(member.lead.id);
+      if (left) {
+        batch.suppressed.push({ lead, step: step.id, reason: left });
+        continue;
+      }
+      const decision = decide(member, step, verdicts.get(member.lead.id)!, deps.templatesDir);
       if (decision.kind === 'suppress') {
         batch.suppressed.push({ lead, step: step.id, reason: decision.reason });
         continue;
@@ -160,9 +173,10 @@ export async function planCampaign(
   deps: Parameters<typeof planBatches>[0],
   campaign: Campaign,
   personas: readonly Persona[],
+  options: PlanOptions = {},
 ): Promise<Plan> {
   const plan: Plan = { campaign: campaign.id, recipients: [], suppressed: [], sms: { messages: 0, segments: 0 } };
-  for await (const batch of planBatches(deps, campaign, personas)) {
+  for await (const batch of planBatches(deps, campaign, personas, options)) {
     plan.recipients.push(...batch.recipients);
     plan.suppressed.push(...batch.suppressed);
     addSmsCost(plan.sms, batch.recipients);

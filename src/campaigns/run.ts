@@ -4,6 +4,7 @@ import { AppError, errorMessage } from '../errors.ts';
 import { streamAudience, type Member } from '../leads/audience.ts';
 import { log, withLogContext } from '../log.ts';
 import { enroll } from '../sequences/enrollments.ts';
+import { defaultOccurrence } from '../scheduler/schedule.ts';
 import { processEnrollments, type StepContext } from '../sequences/steps.ts';
 import { finishRun, startRun, type RunTrigger } from './runs.ts';
 import type { Campaign } from './types.ts';
@@ -15,8 +16,11 @@ export interface RunDeps {
 }
 
 export interface RunOptions {
-  /** What makes this run's messages unique; the same occurrence never sends a step twice. */
-  occurrence: string;
+  /**
+   * What makes this run's messages unique; the same occurrence never sends a step twice. Named
+   * only to send again deliberately; by default the campaign's own (scheduler/schedule.ts).
+   */
+  occurrence?: string;
   trigger: RunTrigger;
   onProgress?: (counts: RunCounts) => void;
 }
@@ -33,26 +37,26 @@ export interface RunCounts {
   existing: number;
 }
 
-/** Occurrence label for a run started by hand, unless the user names one. */
-export const MANUAL_OCCURRENCE = 'manual';
-
 /**
  * One run of a lead campaign: streams the audience and, per batch in one transaction, enrolls it
  * in the campaign's sequence and records every first step that is due now (consent re-checked,
  * rendered, queued or suppressed with its reason). Later steps follow as they fall due.
  */
-export async function runCampaign(deps: RunDeps, campaign: Campaign, options: RunOptions): Promise<{ runId: number; counts: RunCounts }> {
+export async function runCampaign(deps: RunDeps, campaign: Campaign, options: RunOptions): Promise<RunResult> {
   if (campaign.kind !== 'lead') {
     throw new AppError('unsupported', `${campaign.id} is an event campaign: its events enroll people, it is not run`);
   }
   const { clock } = deps.steps;
-  const runId = await startRun(
-    deps.pool,
-    { campaignId: campaign.id, occurrence: options.occurrence, trigger: options.trigger },
-    clock.now(),
-  );
+  const occurrence = options.occurrence ?? defaultOccurrence(campaign, clock.now());
+  const runId = await startRun(deps.pool, { campaignId: campaign.id, occurrence, trigger: options.trigger }, clock.now());
   // Every line logged while this run records its messages carries its id.
-  return withLogContext({ run_id: runId }, () => recordRun(deps, campaign, options, runId));
+  return withLogContext({ run_id: runId }, () => recordRun(deps, campaign, { ...options, occurrence }, runId));
+}
+
+export interface RunResult {
+  runId: number;
+  occurrence: string;
+  counts: RunCounts;
 }
 
 /**
@@ -65,9 +69,9 @@ const BATCHES_IN_FLIGHT = 3;
 async function recordRun(
   deps: RunDeps,
   campaign: Campaign,
-  options: RunOptions,
+  options: RunOptions & { occurrence: string },
   runId: number,
-): Promise<{ runId: number; counts: RunCounts }> {
+): Promise<RunResult> {
   const { clock } = deps.steps;
   const counts: RunCounts = { audience: 0, enrolled: 0, queued: 0, suppressed: 0, failed: 0, existing: 0 };
   const { personas } = deps.steps.set;
@@ -109,7 +113,7 @@ async function recordRun(
     if (failure) throw failure.err;
     await finishRun(deps.pool, runId, { counts }, clock.now());
     log.info('run recorded', { campaign: campaign.id, occurrence: options.occurrence, ...counts });
-    return { runId, counts };
+    return { runId, occurrence: options.occurrence, counts };
   } catch (err) {
     await finishRun(deps.pool, runId, { counts, error: errorMessage(err) }, clock.now());
     throw err;

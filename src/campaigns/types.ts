@@ -7,8 +7,9 @@ import type { Filter } from '../leads/filter.ts';
  *   `kind: event` (a customer's action starts a sequence).
  * - step: one message of a campaign's sequence, on a channel, with a template.
  * - run: one execution of a lead campaign for one occurrence.
- * - occurrence: what makes a run's messages unique: the scheduled instant, or a label for runs
- *   started by hand (default `manual`), so running the same occurrence again sends nothing twice.
+ * - occurrence: what makes a run's messages unique: `once` for a one-shot campaign (no schedule or
+ *   `schedule.at`), the firing instant for a `cron` one, or a label named deliberately
+ *   (`--occurrence`); running the same occurrence again sends nothing twice.
  * - campaign set: everything under `campaigns/`, loaded and checked (see set.ts).
  */
 export type StepChannel = Channel | 'preferred';

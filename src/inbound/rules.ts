@@ -110,10 +110,16 @@ const schema = Joi.object({
     .default([]),
 });
 
+/** A loaded campaign with its file, so that a problem of its `reply_queue` points at that line. */
+export interface CampaignSource {
+  campaign: Campaign;
+  yaml: YamlFile;
+}
+
 /** Loads inbound.yaml from the campaigns folder; problems go to `problems`, defaults when absent or broken. */
 export function loadInboundRules(
   campaignsDir: string,
-  campaigns: Iterable<Campaign>,
+  campaigns: Iterable<CampaignSource>,
   maxFileBytes: number,
   problems: Problem[],
 ): InboundRules {
@@ -130,7 +136,7 @@ export function loadInboundRules(
   return { ...parsed, rules: parsed.rules.map(normaliseRule) };
 }
 
-function checkInbound(yaml: YamlFile, rules: InboundRules, campaigns: Iterable<Campaign>, problems: Problem[]): void {
+function checkInbound(yaml: YamlFile, rules: InboundRules, campaigns: Iterable<CampaignSource>, problems: Problem[]): void {
   const queues = new Set(rules.queues.map((q) => q.id));
   const known = `defined queues: ${[...queues].join(', ')}`;
   if (!queues.has(rules.default_queue)) problems.push(yaml.problem(['default_queue'], `unknown queue '${rules.default_queue}'; ${known}`));
@@ -156,15 +162,16 @@ function checkInbound(yaml: YamlFile, rules: InboundRules, campaigns: Iterable<C
       );
     }
   });
-  for (const campaign of campaigns) {
+  for (const { campaign, yaml: source } of campaigns) {
     if (campaign.reply_queue && !queues.has(campaign.reply_queue)) {
-      problems.push({
-        file: yaml.file,
-        line: 1,
-        col: 1,
-        severity: 'warning',
-        message: `campaign '${campaign.id}' sends replies to queue '${campaign.reply_queue}', which is not defined here`,
-      });
+      problems.push(
+        source.problem(
+          ['reply_queue'],
+          `reply queue '${campaign.reply_queue}' is not defined in ${INBOUND_FILE} (queues: ${[...queues].join(', ')}); replies go to its default queue`,
+          'value',
+          'warning',
+        ),
+      );
     }
   }
 }

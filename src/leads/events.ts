@@ -1,6 +1,6 @@
 import Joi from 'joi';
 import type pg from 'pg';
-import { statement } from '../db/statement.ts';
+import { statement, type Queryable } from '../db/statement.ts';
 import { leadIdsByExternalId, leadWithAddress, saveLeads } from './store.ts';
 
 /** An event as the API and CLI accept it (validated at the edge by `eventInputSchema`). */
@@ -48,6 +48,15 @@ const INSERT = statement(
    SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::jsonb[], $6::timestamptz[])
    ON CONFLICT (event_key) DO NOTHING RETURNING id`,
 );
+
+const PROPERTIES = statement('leads.event-properties', `SELECT id, properties FROM events WHERE id = ANY($1::bigint[])`);
+
+/** The properties of these events, by id (what `event.*` means in the templates of the sequences they started). */
+export async function eventProperties(db: Queryable, ids: number[]): Promise<Map<number, Record<string, unknown>>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await db.query<{ id: number; properties: Record<string, unknown> }>(PROPERTIES, [ids]);
+  return new Map(rows.map((r) => [r.id, r.properties]));
+}
 
 export interface RecordResult {
   /** Events recorded now (not seen before), in input order. */

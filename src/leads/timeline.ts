@@ -19,7 +19,8 @@ const TIMELINE = statement(
        FROM events WHERE lead_id = $1
      UNION ALL
      SELECT coalesce(sent_at, due_at) AS at, 'message', campaign_id || '/' || step_id,
-            jsonb_build_object('channel', channel, 'status', status, 'reason', reason, 'subject', subject, 'template', template)
+            jsonb_build_object('channel', channel, 'status', status, 'reason', reason, 'error', last_error,
+                               'subject', subject, 'template', template)
        FROM messages WHERE lead_id = $1
      UNION ALL
      SELECT occurred_at, 'consent', action, jsonb_build_object('channel', channel, 'purpose', purpose, 'source', source)

@@ -14,6 +14,8 @@ export interface ListedMessage {
   template: string | null;
   status: MessageStatus;
   reason: string | null;
+  /** The failure's own words (a render error names the template and the variable), or the last attempt's. */
+  error: string | null;
   consent_event: number | null;
   to: string | null;
   subject: string | null;
@@ -35,7 +37,7 @@ export interface MessageFilter {
 const LIST = statement(
   'messages.list',
   `SELECT m.id, l.external_id AS lead, m.campaign_id AS campaign, m.step_id AS step, m.occurrence, m.channel, m.persona, m.template,
-          m.status, m.reason, m.consent_event_id AS consent_event, m.to_address AS "to", m.subject, m.attempts, m.possible_duplicate,
+          m.status, m.reason, m.last_error AS error, m.consent_event_id AS consent_event, m.to_address AS "to", m.subject, m.attempts, m.possible_duplicate,
           m.provider_id, m.created_at, m.sent_at
      FROM messages m JOIN leads l ON l.id = m.lead_id
     WHERE ($1::text IS NULL OR m.campaign_id = $1) AND ($2::text IS NULL OR m.status = $2) AND ($3::bigint IS NULL OR m.id < $3)

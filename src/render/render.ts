@@ -5,11 +5,13 @@ import { compile } from 'html-to-text';
 import YAML from 'yaml';
 import { AppError } from '../errors.ts';
 
-/** What a template sees: `lead`, `persona`, `campaign` and the per-message `unsubscribe_url`. */
+/** What a template sees: `lead`, `persona`, `campaign`, `event` and the per-message `unsubscribe_url`. */
 export interface RenderContext {
   lead: Record<string, unknown>;
   persona: Record<string, unknown>;
   campaign: { id: string; name: string; step: string };
+  /** Event campaigns only: the properties of the event that started the person's sequence. */
+  event?: Record<string, unknown>;
   unsubscribe_url: string;
   /** Only in the double opt-in confirmation email. */
   confirm_url?: string;
@@ -33,16 +35,51 @@ interface CompiledEmail {
  * registered elsewhere in the process.
  */
 const handlebars = Handlebars.create();
+/**
+ * `{{plural lead.orders "Bestellung" "Bestellungen"}}`: the singular for 1, else the plural, so
+ * a count reads right in any language with two forms.
+ */
+handlebars.registerHelper('plural', (count: unknown, one: unknown, other: unknown) => (Number(count) === 1 ? one : other));
 const STRICT = { strict: true } as const;
 
 const FRONT_MATTER = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/;
 
-/** Compiles template files once per process; templates change with deploys, not per message. */
+/** How long a compiled template is used before its file is looked at again (wall time: this is about the disk). */
+const RECHECK_MS = 1_000;
+
+interface Compiled<T> {
+  value: T;
+  /** The file's modification time and size when it was compiled, and when that was last checked. */
+  version: string;
+  checkedAt: number;
+}
+
+/**
+ * Compiles template files and keeps them compiled, like campaign files are kept loaded: a file
+ * changed on disk is compiled again for the next message (its modification time and size are
+ * looked at once a second, not per message), so a fixed template needs no restart.
+ */
 export class TemplateRenderer {
-  private readonly cache = new Map<string, CompiledEmail>();
-  private readonly smsCache = new Map<string, HandlebarsTemplateDelegate>();
+  private readonly cache = new Map<string, Compiled<CompiledEmail>>();
+  private readonly smsCache = new Map<string, Compiled<HandlebarsTemplateDelegate>>();
 
   constructor(private readonly templatesDir: string) {}
+
+  private current<T>(cache: Map<string, Compiled<T>>, name: string, compile: (source: string) => T): T {
+    const now = Date.now();
+    const cached = cache.get(name);
+    if (cached && now - cached.checkedAt < RECHECK_MS) return cached.value;
+    const file = path.join(this.templatesDir, name);
+    const stat = fs.statSync(file);
+    const version = `${stat.mtimeMs}:${stat.size}`;
+    if (cached && cached.version === version) {
+      cached.checkedAt = now;
+      return cached.value;
+    }
+    const value = compile(fs.readFileSync(file, 'utf8'));
+    cache.set(name, { value, version, checkedAt: now });
+    return value;
+  }
 
   /** Renders an email from a file name relative to the templates dir (see templates.ts). */
   renderEmail(name: string, context: RenderContext): RenderedEmail {
@@ -56,35 +93,30 @@ export class TemplateRenderer {
 
   /** Renders an SMS: the whole file is its plain text, one line (SMS carry no line breaks here). */
   renderSms(name: string, context: RenderContext): string {
-    let compiled = this.smsCache.get(name);
-    if (!compiled) {
-      compiled = handlebars.compile(fs.readFileSync(path.join(this.templatesDir, name), 'utf8'), { ...STRICT, noEscape: true });
-      this.smsCache.set(name, compiled);
-    }
+    const compiled = this.current(this.smsCache, name, (source) => handlebars.compile(source, { ...STRICT, noEscape: true }));
     const text = run(name, 'text', () => compiled(context)).trim();
     if (/[\r\n]/.test(text)) throw new AppError('invalid_campaign', `${name}: an SMS must be one line`);
     return text;
   }
 
   private compileEmail(name: string): CompiledEmail {
-    const cached = this.cache.get(name);
-    if (cached) return cached;
-    const source = fs.readFileSync(path.join(this.templatesDir, name), 'utf8');
-    const match = FRONT_MATTER.exec(source);
-    const meta = match ? ((YAML.parse(match[1]!) as Record<string, unknown> | null) ?? {}) : {};
-    if (typeof meta.subject !== 'string' || !meta.subject.trim()) {
-      throw new AppError('invalid_campaign', `${name}: front matter needs a 'subject:'`);
-    }
-    const body = match ? source.slice(match[0].length) : source;
-    const compiled: CompiledEmail = {
-      // Subjects are plain text: escaping them would show `&amp;` to the reader.
-      subject: handlebars.compile(meta.subject, { ...STRICT, noEscape: true }),
-      html: handlebars.compile(body, STRICT),
-      text: typeof meta.text === 'string' ? handlebars.compile(meta.text, { ...STRICT, noEscape: true }) : undefined,
-    };
-    this.cache.set(name, compiled);
-    return compiled;
+    return this.current(this.cache, name, (source) => compileEmailSource(name, source));
   }
+}
+
+function compileEmailSource(name: string, source: string): CompiledEmail {
+  const match = FRONT_MATTER.exec(source);
+  const meta = match ? ((YAML.parse(match[1]!) as Record<string, unknown> | null) ?? {}) : {};
+  if (typeof meta.subject !== 'string' || !meta.subject.trim()) {
+    throw new AppError('invalid_campaign', `${name}: front matter needs a 'subject:'`);
+  }
+  const body = match ? source.slice(match[0].length) : source;
+  return {
+    // Subjects are plain text: escaping them would show `&amp;` to the reader.
+    subject: handlebars.compile(meta.subject, { ...STRICT, noEscape: true }),
+    html: handlebars.compile(body, STRICT),
+    text: typeof meta.text === 'string' ? handlebars.compile(meta.text, { ...STRICT, noEscape: true }) : undefined,
+  };
 }
 
 function run(name: string, part: string, fn: () => string): string {

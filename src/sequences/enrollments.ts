@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { durationMs } from '../campaigns/duration.ts';
 import type { Campaign } from '../campaigns/types.ts';
-import { statement } from '../db/statement.ts';
+import { statement, type Queryable } from '../db/statement.ts';
+import { ONE_SHOT_OCCURRENCE } from '../scheduler/schedule.ts';
 
 /** An enrollment as step processing needs it (a row of `enrollments`). */
 export interface DueEnrollment {
@@ -13,6 +14,8 @@ export interface DueEnrollment {
   nextDueAt: Date;
   convertedAt: Date | null;
   repliedAt: Date | null;
+  /** The event that started it (event campaigns): its properties are `event.*` in templates. */
+  triggerEventId: number | null;
 }
 
 /** Where an enrollment goes after its step was recorded. */
@@ -31,23 +34,52 @@ export interface EnrollRequest {
 }
 
 const DUE = `id, campaign_id AS "campaignId", lead_id AS "leadId", occurrence, current_step AS "currentStep", next_due_at AS "nextDueAt",
-  converted_at AS "convertedAt", replied_at AS "repliedAt"`;
+  converted_at AS "convertedAt", replied_at AS "repliedAt", trigger_event_id AS "triggerEventId"`;
+
+/**
+ * Runs of a one-shot campaign (occurrence `once`) recorded before it had one occurrence used
+ * `manual` (by hand) or `at:<instant>` (scheduled); an enrollment under either counts as the
+ * `once` one, so upgrading sends nobody a step again.
+ */
+const ONE_SHOT_BEFORE = `(p.occurrence = 'manual' OR p.occurrence LIKE 'at:%')`;
 
 const ENROLL = statement(
   'sequences.enroll',
   `INSERT INTO enrollments (campaign_id, lead_id, occurrence, current_step, next_due_at, trigger_event_id, enrolled_at)
    SELECT $1, r.lead_id, r.occurrence, $2, $3, r.event_id, $4
      FROM unnest($5::bigint[], $6::text[], $7::bigint[]) AS r(lead_id, occurrence, event_id)
-    WHERE $8::timestamptz IS NULL OR NOT EXISTS (
-            SELECT 1 FROM enrollments p WHERE p.campaign_id = $1 AND p.lead_id = r.lead_id AND p.enrolled_at > $8::timestamptz)
+    WHERE ($8::timestamptz IS NULL OR NOT EXISTS (
+            SELECT 1 FROM enrollments p WHERE p.campaign_id = $1 AND p.lead_id = r.lead_id AND p.enrolled_at > $8::timestamptz))
+      AND (r.occurrence <> $9 OR NOT EXISTS (
+            SELECT 1 FROM enrollments p WHERE p.campaign_id = $1 AND p.lead_id = r.lead_id AND ${ONE_SHOT_BEFORE}))
    ON CONFLICT DO NOTHING
    RETURNING ${DUE}`,
+);
+
+const ENROLLED = statement(
+  'sequences.enrolled',
+  `SELECT p.lead_id AS "leadId", bool_or(p.occurrence = $3 OR ($3 = $4 AND ${ONE_SHOT_BEFORE})) AS "thisOccurrence"
+     FROM enrollments p
+    WHERE p.campaign_id = $1 AND p.lead_id = ANY($2::bigint[])
+      AND (p.occurrence = $3 OR p.status = 'active' OR ($3 = $4 AND ${ONE_SHOT_BEFORE}))
+    GROUP BY p.lead_id`,
 );
 
 const CLAIM_DUE = statement(
   'sequences.claim-due',
   `SELECT ${DUE} FROM enrollments WHERE status = 'active' AND next_due_at <= $1
     ORDER BY next_due_at, id LIMIT $2
+    FOR UPDATE SKIP LOCKED`,
+);
+
+const CLAIM_HELD = statement(
+  'sequences.claim-held',
+  `SELECT ${DUE} FROM enrollments e
+    WHERE e.campaign_id = $1 AND e.id > $5 AND e.status = 'active' AND e.next_due_at IS NULL
+      AND ($2::text IS NULL OR e.current_step = $2)
+      AND EXISTS (SELECT 1 FROM messages m WHERE m.enrollment_id = e.id AND m.step_id = e.current_step AND m.status = 'failed'
+                     AND ($3::text IS NULL OR m.reason = $3))
+    ORDER BY e.id LIMIT $4
     FOR UPDATE SKIP LOCKED`,
 );
 
@@ -113,13 +145,51 @@ export async function enroll(client: pg.PoolClient, campaign: Campaign, requests
     requests.map((r) => r.occurrence),
     requests.map((r) => r.triggerEventId ?? null),
     reentryCutoff(campaign, now),
+    ONE_SHOT_OCCURRENCE,
   ]);
   return rows;
+}
+
+/**
+ * Why a run of this occurrence would leave these leads alone, as `enroll` decides: `already_sent`
+ * when they were enrolled for the occurrence, `in_sequence` when they are still going through an
+ * enrollment of another one. Leads not in the map would be enrolled.
+ */
+export async function enrolledAlready(
+  db: Queryable,
+  campaignId: string,
+  leadIds: number[],
+  occurrence: string,
+): Promise<Map<number, 'already_sent' | 'in_sequence'>> {
+  const { rows } = await db.query<{ leadId: number; thisOccurrence: boolean }>(ENROLLED, [
+    campaignId,
+    leadIds,
+    occurrence,
+    ONE_SHOT_OCCURRENCE,
+  ]);
+  return new Map(rows.map((r) => [r.leadId, r.thisOccurrence ? 'already_sent' : 'in_sequence']));
 }
 
 /** Claims due enrollments for processing (SKIP LOCKED: several processes advance side by side). */
 export async function claimDueEnrollments(client: pg.PoolClient, now: Date, limit: number): Promise<DueEnrollment[]> {
   const { rows } = await client.query<DueEnrollment>(CLAIM_DUE, [now, limit]);
+  return rows;
+}
+
+/**
+ * Claims enrollments of a campaign held on a failed step (see sequences/steps.ts), optionally of
+ * one step and one failure reason, in id order after `afterId` (a retry that fails again holds
+ * the person again, and must not take them twice). SKIP LOCKED, and a claimed one is no longer
+ * held once its transaction commits: two retries at once take each enrollment once.
+ */
+export async function claimHeldEnrollments(
+  client: pg.PoolClient,
+  campaignId: string,
+  filter: { step?: string; reason?: string },
+  afterId: number,
+  limit: number,
+): Promise<DueEnrollment[]> {
+  const { rows } = await client.query<DueEnrollment>(CLAIM_HELD, [campaignId, filter.step ?? null, filter.reason ?? null, limit, afterId]);
   return rows;
 }
 

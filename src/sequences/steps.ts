@@ -9,6 +9,7 @@ import type { Clock } from '../clock.ts';
 import { consentVerdictsFor } from '../consent/check.ts';
 import { errorMessage } from '../errors.ts';
 import type { Member } from '../leads/audience.ts';
+import { eventProperties } from '../leads/events.ts';
 import { resolvePersona } from '../leads/personas.ts';
 import { leadsByIds } from '../leads/store.ts';
 import type { Lead } from '../leads/types.ts';
@@ -53,6 +54,10 @@ export async function processEnrollments(
       client,
       due.map((e) => e.leadId),
     ));
+  const triggers = await eventProperties(
+    client,
+    due.flatMap((e) => (e.triggerEventId === null ? [] : [e.triggerEventId])),
+  );
   const rows: NewMessage[] = [];
   const outcomes: Outcome[] = [];
 
@@ -74,6 +79,7 @@ export async function processEnrollments(
     for (const enrollment of group) {
       const lead = leadById.get(enrollment.leadId)!;
       const member: Member = { lead, persona: resolvePersona(lead, ctx.set.personas) };
+      const event = enrollment.triggerEventId === null ? undefined : triggers.get(enrollment.triggerEventId);
       const index = campaign.steps.findIndex((s) => s.id === enrollment.currentStep);
       if (index < 0) {
         outcomes.push({
@@ -86,17 +92,26 @@ export async function processEnrollments(
         continue;
       }
       const step = campaign.steps[index]!;
-      const row = stepMessage(ctx, campaign, step, member, enrollment, verdicts.get(lead.id)!, capTimes?.get(lead.id) ?? [], options.runId);
+      const row = stepMessage(
+        ctx,
+        campaign,
+        step,
+        { ...member, event },
+        enrollment,
+        verdicts.get(lead.id)!,
+        capTimes?.get(lead.id) ?? [],
+        options.runId,
+      );
       rows.push(row);
       const sentAt = row.dueAt as Date;
-      const next = campaign.steps[index + 1];
       if (row.reason === 'withdrawn') {
         outcomes.push({ id: enrollment.id, status: 'exited', currentStep: step.id, nextDueAt: null, exitReason: 'withdrawn' });
-      } else if (next) {
-        const nextDueAt = new Date(sentAt.getTime() + (next.wait ? durationMs(next.wait) : 0));
-        outcomes.push({ id: enrollment.id, status: 'active', currentStep: next.id, nextDueAt, exitReason: null });
+      } else if (row.status === 'failed') {
+        // Held on this step (no due time) until `retry` records it again or skips it: the next
+        // step must not go out as if this one had.
+        outcomes.push({ id: enrollment.id, status: 'active', currentStep: step.id, nextDueAt: null, exitReason: null });
       } else {
-        outcomes.push({ id: enrollment.id, status: 'completed', currentStep: null, nextDueAt: null, exitReason: null });
+        outcomes.push(movedOn(campaign, index, enrollment.id, sentAt));
       }
       if (row.status === 'queued') capTimes?.get(lead.id)?.push(sentAt.getTime());
     }
@@ -108,12 +123,20 @@ export async function processEnrollments(
   return counts;
 }
 
+/** An enrollment past the step at `index` (recorded or skipped at `after`): waiting for the next step, or completed. */
+export function movedOn(campaign: Campaign, index: number, id: number, after: Date): Outcome {
+  const next = campaign.steps[index + 1];
+  if (!next) return { id, status: 'completed', currentStep: null, nextDueAt: null, exitReason: null };
+  const nextDueAt = new Date(after.getTime() + (next.wait ? durationMs(next.wait) : 0));
+  return { id, status: 'active', currentStep: next.id, nextDueAt, exitReason: null };
+}
+
 /** The message row for one enrollment's step: suppressed with its reason, failed to render, or queued. */
 function stepMessage(
   ctx: StepContext,
   campaign: Campaign,
   step: Step,
-  member: Member,
+  member: Member & { event: Record<string, unknown> | undefined },
   enrollment: DueEnrollment,
   verdicts: Verdicts,
   capTimes: number[],
@@ -154,7 +177,12 @@ function stepMessage(
     return {
       ...withContent,
       status: 'queued',
-      ...composeMessage(ctx, campaign, step, member, { channel: decision.channel, template: decision.template, messageKey: key }),
+      ...composeMessage(ctx, campaign, step, member, {
+        channel: decision.channel,
+        template: decision.template,
+        messageKey: key,
+        event: member.event,
+      }),
     };
   } catch (err) {
     // A template that cannot render for this person fails this message only, with the reason kept.

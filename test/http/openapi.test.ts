@@ -196,6 +196,15 @@ describe('OpenAPI document', function () {
     });
     await send({ method: 'POST', path: `${API_BASE}/campaigns/nope/runs`, body: {}, expect: 404 });
     await send({ method: 'POST', path: `${API_BASE}/campaigns/onboarding/runs`, body: {}, expect: 422 });
+    await send({
+      method: 'POST',
+      path: `${API_BASE}/campaigns/spring/retry`,
+      as: 'marketer',
+      body: { reason: 'render_error' },
+      expect: 200,
+    });
+    await send({ method: 'POST', path: `${API_BASE}/campaigns/spring/retry`, body: { step: 'nope' }, expect: 400 });
+    await send({ method: 'POST', path: `${API_BASE}/campaigns/spring/retry`, body: { skip: 'yes' }, expect: 400, invalid: true });
     await send({ method: 'GET', path: `${API_BASE}/campaigns/spring/report?occurrence=openapi`, as: 'compliance', expect: 200 });
     await send({ method: 'GET', path: `${API_BASE}/campaigns/spring/report?occurrence=`, expect: 400, invalid: true });
     await send({ method: 'GET', path: `${API_BASE}/campaigns/spring/report?bogus=1`, expect: 400, invalid: true });

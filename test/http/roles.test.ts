@@ -73,6 +73,7 @@ describe('role matrix', function () {
     ['GET', '/api/v1/campaigns/followup/plan', ALL],
     ['GET', '/api/v1/campaigns/followup/report', ALL],
     ['POST', '/api/v1/campaigns/followup/runs', ['admin', 'marketer'], { occurrence: 'matrix' }],
+    ['POST', '/api/v1/campaigns/followup/retry', ['admin', 'marketer'], {}],
     ['POST', '/api/v1/leads', ['admin', 'marketer'], { external_id: 'y', email: 'y@example.com' }],
     ['GET', '/api/v1/leads/x', ALL],
     ['GET', '/api/v1/leads/x/timeline', ALL],

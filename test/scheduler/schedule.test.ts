@@ -49,7 +49,7 @@ describe('schedules', () => {
       await t.engine.startDispatcher();
       agenda = await t.engine.startScheduler();
       const summary = await until(async () => {
-        const s = await deliverySummary(t.database.pool, 'launch', 'at:2026-01-05T08:00:00.000Z', new Date());
+        const s = await deliverySummary(t.database.pool, 'launch', 'once', new Date());
         return s.sent === 1 && isSettled(s) ? s : undefined;
       });
       expect(summary).to.include({ sent: 1 });

@@ -6,6 +6,7 @@ import { consentImportCommand, leadsImportCommand } from './imports.ts';
 import { keysCreateCommand, keysListCommand, keysRevokeCommand } from './keys.ts';
 import { planCommand } from './plan.ts';
 import { previewCommand } from './preview.ts';
+import { retryCommand } from './retry.ts';
 import { runCommand } from './run.ts';
 import { serveCommand, workerCommand } from './serve.ts';
 import { usersAddCommand, usersDisableCommand, usersEnableCommand, usersListCommand } from './users.ts';
@@ -24,6 +25,7 @@ export const commands: Command[] = [
   planCommand,
   previewCommand,
   runCommand,
+  retryCommand,
   eventsSendCommand,
   serveCommand,
   workerCommand,

@@ -14,12 +14,13 @@ const FORMATS = ['table', 'json', 'ndjson'] as const;
 export const planCommand: Command = {
   name: ['plan'],
   summary: 'show who would get which step, and who is suppressed and why; sends nothing',
-  usage: 'plan <campaign-id> [--json | --format table|json|ndjson] [--out <file>]',
+  usage: 'plan <campaign-id> [--occurrence <label>] [--json | --format table|json|ndjson] [--out <file>]',
   async run(args, ctx) {
     const { values, positionals } = parseCommandArgs(args, {
       json: { type: 'boolean', default: false },
       format: { type: 'string' },
       out: { type: 'string' },
+      occurrence: { type: 'string' },
     });
     const [id] = positionals;
     if (!id || positionals.length > 1) throw new AppError('invalid_input', 'plan takes exactly one campaign id');
@@ -32,7 +33,8 @@ export const planCommand: Command = {
     const engine = await ctx.engine();
     const set = engine.loadCampaigns();
     const campaign = requireCampaign(set, id);
-    const batches = engine.planBatches(campaign, set);
+    const occurrence = values.occurrence?.trim() || undefined;
+    const batches = engine.planBatches(campaign, set, { occurrence });
     const out = values.out ? fs.createWriteStream(path.resolve(values.out)) : ctx.stdout;
     const write = streamSink(out);
     try {

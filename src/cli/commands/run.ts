@@ -1,5 +1,4 @@
 import { requireCampaign } from '../../campaigns/load.ts';
-import { MANUAL_OCCURRENCE } from '../../campaigns/run.ts';
 import { outboxDir } from '../../channels/index.ts';
 import { AppError } from '../../errors.ts';
 import { isSettled, type DeliverySummary } from '../../messages/report.ts';
@@ -10,24 +9,25 @@ import { untilSignal } from '../signals.ts';
 
 export const runCommand: Command = {
   name: ['run'],
-  summary: 'start a run of a lead campaign now; --wait returns when every message is sent or failed',
+  summary:
+    'start a run of a lead campaign now (a step reaches each lead once per occurrence; --occurrence names a new one to send again); --wait returns when every message is sent or failed',
   usage: 'run <campaign-id> [--wait] [--occurrence <label>]',
   async run(args, ctx) {
     const { values, positionals } = parseCommandArgs(args, {
       wait: { type: 'boolean', default: false },
-      occurrence: { type: 'string', default: MANUAL_OCCURRENCE },
+      occurrence: { type: 'string' },
     });
     const [id] = positionals;
     if (!id || positionals.length > 1) throw new AppError('invalid_input', 'run takes exactly one campaign id');
-    const occurrence = values.occurrence.trim();
-    if (!occurrence) throw new AppError('invalid_input', '--occurrence must not be empty');
+    const named = values.occurrence?.trim();
+    if (named === '') throw new AppError('invalid_input', '--occurrence must not be empty');
 
     // A run records its whole audience, rendered, a batch at a time.
     tuneHeapForBulkWork();
     const engine = await ctx.engine();
     const set = engine.loadCampaigns();
     const campaign = requireCampaign(set, id);
-    const { runId, counts } = await engine.run(campaign, set, { occurrence, trigger: 'manual' });
+    const { runId, occurrence, counts } = await engine.run(campaign, set, { occurrence: named, trigger: 'manual' });
     ctx.stderr.write(
       `run ${runId} of ${campaign.id} (occurrence '${occurrence}'): ${counts.audience} in audience, ${counts.enrolled} enrolled ` +
         `(${counts.existing} already); first step: ${counts.queued} queued, ${counts.suppressed} suppressed, ${counts.failed} failed\n`,

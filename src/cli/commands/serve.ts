@@ -83,6 +83,7 @@ export const serveCommand: Command = {
     const { values } = parseCommandArgs(args, { demo: { type: 'boolean', default: false } }, false);
     const signal = untilSignal().promise;
     const engine = await ctx.engine();
+    await engine.announcePublicUrl();
     if (values.demo) await seedSamplesIfEmpty(engine, ctx.config);
     await startWorking(engine);
     const server = createApp(engine).listen(ctx.config.port);

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadCampaignSet } from '../../campaigns/load.ts';
+import { templateVariableWarnings } from '../../campaigns/variables.ts';
 import type { CampaignSet } from '../../campaigns/set.ts';
 import { formatProblem, type Problem } from '../../yaml/problems.ts';
 import type { CliContext, Command } from '../command.ts';
@@ -12,7 +13,12 @@ function hasDatabase(ctx: CliContext): boolean {
 }
 
 async function deployedWarnings(ctx: CliContext, set: CampaignSet): Promise<Problem[]> {
-  return (await ctx.engine()).campaigns.removedStepWarnings(set, ctx.config.campaignMaxFileBytes);
+  const { campaigns } = await ctx.engine();
+  const triggers = [...set.campaigns.values()].flatMap((c) => (c.trigger ? [c.trigger.event] : []));
+  return [
+    ...(await campaigns.removedStepWarnings(set, ctx.config.campaignMaxFileBytes)),
+    ...templateVariableWarnings(set, ctx.config.templatesDir, await campaigns.dataKeys(triggers), ctx.config.campaignMaxFileBytes),
+  ];
 }
 
 export const validateCommand: Command = {
@@ -24,7 +30,10 @@ export const validateCommand: Command = {
     const { campaignsDir, templatesDir, campaignMaxFileBytes: maxFileBytes } = ctx.config;
     const set = loadCampaignSet({ campaignsDir, templatesDir, maxFileBytes, files: positionals.length > 0 ? positionals : undefined });
     // Against the deployed state: edits that would strand people enrolled in a removed step.
-    const warnings = !values.offline && hasDatabase(ctx) ? await deployedWarnings(ctx, set) : [];
+    const warnings =
+      !values.offline && hasDatabase(ctx)
+        ? await deployedWarnings(ctx, set)
+        : templateVariableWarnings(set, templatesDir, undefined, maxFileBytes);
     const problems = [...set.problems, ...warnings];
     for (const problem of problems) ctx.stdout.write(formatProblem(problem) + '\n');
     const errors = problems.filter((p) => p.severity === 'error');
@@ -36,7 +45,7 @@ export const validateCommand: Command = {
       return 1;
     }
     const where = positionals.length > 0 ? positionals.join(', ') : path.relative(process.cwd(), campaignsDir) || '.';
-    const warned = warnings.length > 0 ? `, ${warnings.length} warning(s)` : '';
+    const warned = problems.length > 0 ? `, ${problems.length} warning(s)` : '';
     ctx.stderr.write(`${where}: valid (${set.campaigns.size} campaign(s), ${set.personas.length} persona(s)${warned})\n`);
     return 0;
   },

@@ -2,10 +2,11 @@ import { Router } from 'express';
 import { requireCampaign } from '../../campaigns/load.ts';
 import { streamSink, writePlanJson } from '../../campaigns/plan-output.ts';
 import type { Engine } from '../../engine.ts';
+import { defaultOccurrence, ONE_SHOT_OCCURRENCE } from '../../scheduler/schedule.ts';
 import { requirePermission } from '../auth.ts';
 import { jsonBody } from '../body.ts';
 import { validateBody, validateQuery } from '../validate.ts';
-import { reportQuery, runBody } from './schemas.ts';
+import { reportQuery, retryBody, runBody } from './schemas.ts';
 
 export function campaignsRouter(engine: Engine): Router {
   const router = Router();
@@ -39,13 +40,25 @@ export function campaignsRouter(engine: Engine): Router {
     const body = validateBody(req, runBody);
     const set = engine.loadCampaigns();
     const campaign = requireCampaign(set, req.params.id as string);
-    const { runId, counts } = await engine.run(campaign, set, { occurrence: body.occurrence, trigger: 'api' });
-    res.status(201).json({ run: runId, campaign: campaign.id, occurrence: body.occurrence, counts });
+    const { runId, occurrence, counts } = await engine.run(campaign, set, { occurrence: body.occurrence, trigger: 'api' });
+    res.status(201).json({ run: runId, campaign: campaign.id, occurrence, counts });
+  });
+
+  // After a fix: records again (or skips) the failed steps that hold people (sequences/retry.ts).
+  router.post('/:id/retry', requirePermission('write'), jsonBody('small'), async (req, res) => {
+    const body = validateBody(req, retryBody);
+    const set = engine.loadCampaigns();
+    const campaign = requireCampaign(set, req.params.id as string);
+    res.json({ campaign: campaign.id, ...(await engine.retry(campaign, set, body)) });
   });
 
   router.get('/:id/report', requirePermission('read'), async (req, res) => {
     const query = validateQuery(req, reportQuery);
-    const { possibleDuplicates, replies, ...counts } = await engine.campaigns.report(req.params.id as string, query.occurrence);
+    const id = req.params.id as string;
+    // A campaign whose file is gone keeps its records; its default is then the one-shot occurrence.
+    const campaign = engine.loadCampaigns().campaigns.get(id);
+    const occurrence = query.occurrence ?? (campaign ? defaultOccurrence(campaign, engine.clock.now()) : ONE_SHOT_OCCURRENCE);
+    const { possibleDuplicates, replies, ...counts } = await engine.campaigns.report(id, occurrence);
     res.json({
       ...counts,
       possible_duplicates: possibleDuplicates,

@@ -1,5 +1,4 @@
 import Joi from 'joi';
-import { MANUAL_OCCURRENCE } from '../../campaigns/run.ts';
 import { evidenceSchema } from '../../consent/evidence.ts';
 import { OCCURRED_AT_TOLERANCE } from '../../consent/state.ts';
 import { CONTACT_STATUSES } from '../../inbound/schema.ts';
@@ -21,11 +20,18 @@ export const externalIdParam = leadRecordSchema.extract('external_id');
 export const contactIdParam = Joi.number().integer().min(1);
 
 // ---- campaigns
-const occurrence = Joi.string().trim().min(1).max(200).default(MANUAL_OCCURRENCE);
+const occurrence = Joi.string().trim().min(1).max(200);
 export const runBody = Joi.object({
-  occurrence: occurrence.description('what makes this run’s messages unique: the same occurrence never sends a step twice'),
+  occurrence: occurrence.description(
+    'what makes this run’s messages unique: the same occurrence never sends a step twice. Default: the campaign’s own (`once` for a one-shot campaign, the latest firing for a cron one); name a new one to send again deliberately',
+  ),
 });
-export const reportQuery = Joi.object({ occurrence });
+export const retryBody = Joi.object({
+  step: id.description('only this step'),
+  reason: Joi.string().trim().min(1).max(100).description('only failures with this reason, e.g. render_error'),
+  skip: Joi.boolean().default(false).description('move the people past their failed step instead of recording it again'),
+});
+export const reportQuery = Joi.object({ occurrence: occurrence.description('default: the campaign’s own occurrence') });
 
 // ---- leads
 export const LEAD_BATCH = 1000;

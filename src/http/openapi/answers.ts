@@ -91,6 +91,8 @@ const planReasons = members<Plan['suppressed'][number]['reason']>()([
   'no_template',
   'frequency_cap',
   'render_error',
+  'already_sent',
+  'in_sequence',
 ]);
 const consentStatuses = members<ConsentAnswer['status']>()(['granted', 'confirmed', 'withdrawn', 'none']);
 const contactKinds = members<ContactKind>()(['human', 'auto-reply', 'bounce']);
@@ -178,6 +180,7 @@ const timelineDetail = {
     channel,
     status: { type: 'string', enum: [...MESSAGE_STATUSES] },
     reason: orNull(string),
+    error: orNull({ ...string, description: 'the error itself when it failed or its last attempt did' }),
     subject: orNull(string),
     template: orNull(string),
   }),
@@ -242,6 +245,10 @@ const messageProperties: Properties<ListedMessage> = {
   template: orNull(string),
   status: { type: 'string', enum: [...MESSAGE_STATUSES] },
   reason: orNull({ ...string, description: 'why it was suppressed or failed' }),
+  error: orNull({
+    ...string,
+    description: 'the error itself: why it failed (a render error names the template and the variable), or why its last attempt did',
+  }),
   consent_event: orNull({ ...integer, description: 'id of the ledger event that allowed it' }),
   to: orNull(string),
   subject: orNull(string),
@@ -425,6 +432,14 @@ export const answerSchemas: Record<string, JsonSchema> = {
   ]),
   CampaignProblem: object(problemProperties),
   Plan: object(planProperties),
+  RetryDone: object({
+    campaign: string,
+    retried: { ...count, description: 'failed steps recorded again' },
+    skipped: { ...count, description: 'people moved past their failed step (`skip`)' },
+    queued: count,
+    suppressed: count,
+    failed: { ...count, description: 'failed again: those people stay held' },
+  }),
   RunStarted: object({ run: integer, campaign: string, occurrence: string, counts: object(runCounts) }),
   Report: object({
     queued: count,

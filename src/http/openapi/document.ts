@@ -120,7 +120,8 @@ const OPERATIONS: Operation[] = [
     operationId: 'runCampaign',
     tag: 'campaigns',
     summary: 'Run a lead campaign now',
-    description: 'The same occurrence twice sends nothing twice (default occurrence: `manual`).',
+    description:
+      'A step reaches each lead once per occurrence. The default occurrence is the campaign’s own: `once` for a one-shot campaign (however it is started), the latest firing for a cron one; naming a new occurrence sends again deliberately.',
     permission: 'write',
     params: { id: campaignId },
     body: { schema: request.runBody, limit: 'small' },
@@ -131,6 +132,24 @@ const OPERATIONS: Operation[] = [
         description: 'an event campaign (people enter it by events), or a campaign file with errors',
         codes: ['unsupported', 'invalid_campaign'],
       },
+    },
+  },
+  {
+    method: 'post',
+    path: '/campaigns/{id}/retry',
+    operationId: 'retryCampaign',
+    tag: 'campaigns',
+    summary: 'Record again the failed steps that hold people, after a fix',
+    description:
+      'A step that failed when it was recorded (a template that could not render) holds the person until it is retried or skipped. Retrying records it again as of now under the same idempotency key, so it still reaches each person once; one that fails again holds them again. `skip` moves them on to their next step instead.',
+    permission: 'write',
+    params: { id: campaignId },
+    body: { schema: request.retryBody, limit: 'small' },
+    answers: { 200: { description: 'what the retry recorded', json: 'RetryDone' } },
+    errors: {
+      400: { description: 'a step the campaign does not have', codes: ['invalid_input'] },
+      404: notFound('campaign'),
+      422: { description: 'a campaign file with errors', codes: ['invalid_campaign'] },
     },
   },
   {
