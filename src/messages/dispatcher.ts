@@ -479,7 +479,7 @@ export class Dispatcher {
     if (!this.running) return;
     if (this.troubles === 0) log.warn('dispatcher: the database did not answer; holding on and trying again', { error: errorMessage(err) });
     this.troubles++;
-    await this.wait(backoff(this.troubles, 100, 5_000));
+    await this.wait(backoff(this.troubles, 100, 1_000));
   }
 
   /** Waits `ms`, or less: until stopped, the session changes, or (`untilNotified`) messages are queued. */

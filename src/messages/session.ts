@@ -79,7 +79,9 @@ export class DispatcherSession {
 
   private async reconnect(): Promise<void> {
     for (let tries = 1; !this.closed; tries++) {
-      await new Promise((resolve) => setTimeout(resolve, backoff(tries, 250, 5_000)));
+      // At most a second apart: a try costs one connection attempt, and every second of waiting
+      // after the database is back delays the backlog.
+      await new Promise((resolve) => setTimeout(resolve, backoff(tries, 250, 1_000)));
       if (this.closed) return;
       try {
         const client = await this.connect();
