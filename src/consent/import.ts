@@ -4,13 +4,21 @@ import Joi from 'joi';
 import type pg from 'pg';
 import type { Channel } from '../channels/channel.ts';
 import { assertReadable, countLines, csvRows } from '../csv.ts';
-import { withTransaction } from '../db/tx.ts';
-import { leadIdsByExternalId } from '../leads/store.ts';
-import { appendConsentEvents, type ConsentEventInput } from './ledger.ts';
+import { statement } from '../db/statement.ts';
+import { transactionOn, withSession } from '../db/tx.ts';
+import { appendConsentEventsInBulk, type BulkConsentEvent, type ConsentEventInput } from './ledger.ts';
 
 export interface ConsentImportReport {
   imported: number;
   rejected: { row: number; reason: string }[];
+}
+
+/** What is wrong with an occurred_at value, as a joi message template; undefined when nothing is. */
+function instantProblem(value: string): string | undefined {
+  if (Number.isNaN(Date.parse(value)) || !/^\d{4}-\d{2}-\d{2}T/.test(value)) return `{#label} '${value}' is not an ISO 8601 instant`;
+  // Without an offset the instant would depend on the importing machine's timezone.
+  if (!/(Z|[+-]\d{2}:?\d{2})$/.test(value)) return '{#label} needs a timezone (Z or +01:00)';
+  return undefined;
 }
 
 const rowSchema = Joi.object({
@@ -25,12 +33,8 @@ const rowSchema = Joi.object({
   occurred_at: Joi.string()
     .required()
     .custom((value: string, helpers) => {
-      if (Number.isNaN(Date.parse(value)) || !/^\d{4}-\d{2}-\d{2}T/.test(value)) {
-        return helpers.message({ custom: `{#label} '${value}' is not an ISO 8601 instant` });
-      }
-      // Without an offset the instant would depend on the importing machine's timezone.
-      if (!/(Z|[+-]\d{2}:?\d{2})$/.test(value)) return helpers.message({ custom: '{#label} needs a timezone (Z or +01:00)' });
-      return value;
+      const problem = instantProblem(value);
+      return problem === undefined ? value : helpers.message({ custom: problem });
     }),
   source: Joi.string().trim().min(1).max(200).required(),
   // Optional evidence columns: where and how the consent was given, and what the person was told.
@@ -67,11 +71,63 @@ type Row = {
   notice_hash?: string;
 };
 
+const OPTIONAL = ['ip', 'user_agent', 'form', 'notice_version', 'notice_hash'] as const;
+const COLUMNS = new Set(['external_id', 'channel', 'purpose', 'action', 'occurred_at', 'source', ...OPTIONAL]);
+const PURPOSE = /^[a-z][a-z0-9_-]*$/;
+const trimmed = (value: string | undefined, max = Infinity): value is string =>
+  value !== undefined && value.length > 0 && value.length <= max && value.trim() === value;
+
+/**
+ * The row as rowSchema would return it, for the common shape only (required values already
+ * trimmed and valid, optional columns empty), decided without joi, which would cost more than the
+ * rest of the import; undefined for any other row, which joi then judges (and names what is
+ * wrong). test/consent/import.test.ts holds the two to the same answers.
+ */
+export function commonConsentRow(values: Record<string, string>): Omit<Row, 'row'> | undefined {
+  for (const column in values) if (!COLUMNS.has(column)) return undefined;
+  for (const column of OPTIONAL) if (values[column] !== undefined && values[column] !== '') return undefined;
+  const { external_id, channel, purpose, action, occurred_at, source } = values;
+  if (!trimmed(external_id) || !trimmed(source, 200) || occurred_at === undefined || occurred_at === '') return undefined;
+  if (channel !== 'email' && channel !== 'sms') return undefined;
+  if (action !== 'grant' && action !== 'confirm' && action !== 'withdraw') return undefined;
+  if (purpose === undefined || !PURPOSE.test(purpose) || instantProblem(occurred_at) !== undefined) return undefined;
+  const row: Omit<Row, 'row'> = { external_id, channel, purpose, action, occurred_at, source };
+  for (const column of OPTIONAL) if (values[column] !== undefined) row[column] = '';
+  return row;
+}
+
+/** The row, or the reasons it is kept out. */
+export function checkConsentRow(values: Record<string, string>): { value: Omit<Row, 'row'> } | { errors: string } {
+  const common = commonConsentRow(values);
+  const { value, error } = common ? { value: common, error: undefined } : rowSchema.validate(values);
+  if (error) return { errors: error.details.map((d) => d.message).join('; ') };
+  // PostgreSQL keeps a NUL in no text or jsonb: one such value would fail its whole batch.
+  for (const [column, cell] of Object.entries(value as Record<string, string>)) {
+    if (cell.includes('\u0000')) return { errors: `${column} holds a NUL character (\\u0000), which no field accepts` };
+  }
+  return { value: value as Omit<Row, 'row'> };
+}
+
+// The lead of each row by external id, in the rows' order (NULL for none), and the keyed hash of
+// the address the row's channel reaches, as the insert trigger would find it.
+const LEADS_OF_ROWS = statement(
+  'consent.import-leads-of-rows',
+  `SELECT l.id AS lead_id, consent_subject_hash(CASE k.channel WHEN 'email' THEN l.email ELSE l.phone END, s.value) AS subject_hash
+     FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(external_id, channel, n)
+     LEFT JOIN leads l ON l.external_id = k.external_id
+     CROSS JOIN (SELECT value FROM settings WHERE key = 'ledger_subject_key') s
+    ORDER BY k.n`,
+);
+
 /**
  * Imports consent history (external_id, channel, purpose, action, occurred_at, source, and
  * optionally ip, user_agent, form, notice_version, notice_hash) into the ledger. Every event names
- * this import (an id, the file and its row) in its evidence. Each batch is one transaction; rows
- * naming unknown leads or holding bad values are reported by row number and skipped.
+ * this import (an id, the file and its row) in its evidence; rows naming unknown leads or holding
+ * bad values are reported by row number and skipped. Built for files of millions of rows, in
+ * memory that does not grow with the file: rows stream from the file through a cheap check (joi
+ * only for rows off the common shape) and are appended in batches, each in its own transaction
+ * while the next one is read, by the bulk form of appendConsentEvents (same events, same state,
+ * same suppressions; the chain sealed a batch at a time under the ledger's lock).
  */
 export async function importConsents(
   pool: pg.Pool,
@@ -79,31 +135,47 @@ export async function importConsents(
   options: { batchSize?: number; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<ConsentImportReport> {
   assertReadable(file, ['csv']);
-  const batchSize = options.batchSize ?? 1000;
+  const batchSize = options.batchSize ?? 10_000;
   const total = await countLines(file);
   const report: ConsentImportReport = { imported: 0, rejected: [] };
   const importId = `import-${new Date().toISOString()}-${crypto.randomBytes(3).toString('hex')}`;
-  let batch: Row[] = [];
-  let done = 0;
+  const fileName = path.basename(file);
 
-  const flush = async () => {
-    const ids = await leadIdsByExternalId(pool, [...new Set(batch.map((r) => r.external_id))]);
-    const events: ConsentEventInput[] = [];
-    for (const r of batch) {
-      const leadId = ids.get(r.external_id);
-      if (leadId === undefined) {
+  // The events of a batch, their leads looked up (each external id once) on a connection of the
+  // pool, so that this runs while the batch before is appended.
+  const eventsOf = async (batch: Row[]): Promise<BulkConsentEvent[]> => {
+    const index = new Map<string, number>();
+    const keys: { externalId: string[]; channel: string[] } = { externalId: [], channel: [] };
+    const slots = batch.map((r) => {
+      const key = `${r.channel}/${r.external_id}`;
+      let slot = index.get(key);
+      if (slot === undefined) {
+        slot = keys.externalId.push(r.external_id) - 1;
+        keys.channel.push(r.channel);
+        index.set(key, slot);
+      }
+      return slot;
+    });
+    const { rows: leads } = await pool.query<{ lead_id: string | null; subject_hash: string | null }>(LEADS_OF_ROWS, [
+      keys.externalId,
+      keys.channel,
+    ]);
+    const events: BulkConsentEvent[] = [];
+    batch.forEach((r, i) => {
+      const { lead_id: leadId, subject_hash: subjectHash } = leads[slots[i]!]!;
+      if (leadId === null) {
         report.rejected.push({ row: r.row, reason: `no lead with external_id '${r.external_id}' (import leads first)` });
-        continue;
+        return;
       }
       events.push({
-        leadId,
+        leadId: Number(leadId),
         channel: r.channel,
         purpose: r.purpose,
         action: r.action,
         source: r.source,
         evidence: {
           import: importId,
-          file: path.basename(file),
+          file: fileName,
           row: r.row,
           ...(r.ip ? { ip: r.ip } : {}),
           ...(r.user_agent ? { user_agent: r.user_agent } : {}),
@@ -113,22 +185,57 @@ export async function importConsents(
         occurredAt: new Date(r.occurred_at),
         noticeVersion: r.notice_version || undefined,
         noticeHash: r.notice_hash || undefined,
+        subjectHash,
       });
-    }
-    await withTransaction(pool, (client) => appendConsentEvents(client, events));
-    report.imported += events.length;
-    batch = [];
-    options.onProgress?.(done, Math.max(total, done));
+    });
+    return events;
   };
 
-  for await (const { row, values } of csvRows(file)) {
-    done++;
-    const { value, error } = rowSchema.validate(values);
-    if (error) report.rejected.push({ row, reason: error.details.map((d) => d.message).join('; ') });
-    else batch.push({ row, ...value });
-    if (batch.length >= batchSize) await flush();
-  }
-  if (batch.length > 0) await flush();
-  report.rejected.sort((a, b) => a.row - b.row);
-  return report;
+  return withSession(pool, async (client) => {
+    // One batch is appended while the next is read: the database and this process work side by side.
+    let saving: Promise<void> = Promise.resolve();
+    let failure: unknown;
+    const save = (events: Promise<BulkConsentEvent[]>, upTo: number) => {
+      saving = saving
+        .then(() => events)
+        .then((batchEvents) => transactionOn(client, () => appendConsentEventsInBulk(client, batchEvents)).then(() => batchEvents.length))
+        .then(
+          (imported) => {
+            report.imported += imported;
+            options.onProgress?.(upTo, Math.max(total, upTo));
+          },
+          (err: unknown) => {
+            failure ??= err;
+          },
+        );
+    };
+    const settle = async () => {
+      await saving;
+      if (failure !== undefined) throw failure;
+    };
+
+    let batch: Row[] = [];
+    let done = 0;
+    for await (const { row, values } of csvRows(file)) {
+      done++;
+      const checked = checkConsentRow(values);
+      if ('errors' in checked) {
+        report.rejected.push({ row, reason: checked.errors });
+        continue;
+      }
+      batch.push({ row, ...checked.value });
+      if (batch.length >= batchSize) {
+        // This batch's leads are looked up while the batch before is still being appended.
+        const events = eventsOf(batch);
+        events.catch(() => {}); // a failure surfaces when the batch is saved
+        batch = [];
+        await settle();
+        save(events, done);
+      }
+    }
+    if (batch.length > 0) save(eventsOf(batch), done);
+    await settle();
+    report.rejected.sort((a, b) => a.row - b.row);
+    return report;
+  });
 }

@@ -1,8 +1,10 @@
 import type pg from 'pg';
 import type { Channel } from '../channels/channel.ts';
+import { copyIn, copyRow } from '../db/copy.ts';
 import { LOCKS, lockForTransaction } from '../db/locks.ts';
 import { statement } from '../db/statement.ts';
 import { holdSends, suppressUnstarted } from '../messages/consent-change.ts';
+import { canonicalEvent, evidenceText, sealedTimestamp, sealOf, type FlatEvidence } from './seal.ts';
 import {
   consentKeyOf as keyOf,
   consentVerdict,
@@ -101,6 +103,87 @@ export async function appendConsentEvents(client: pg.PoolClient, events: Consent
     dated.map((e) => e.noticeHash ?? null),
     dated.map((e) => e.subjectHash ?? null),
   ]);
+  await settleKeys(client, keys);
+  return inserted.map((r) => r.id);
+}
+
+/** An event of a bulk append: its subject already known, its evidence flat (what imports record). */
+export interface BulkConsentEvent extends Omit<ConsentEventInput, 'evidence' | 'asItHappens' | 'subjectHash'> {
+  evidence: FlatEvidence;
+  subjectHash: string | null;
+}
+
+// Where the chain ends, and ids for n events after it, taken under the chain lock (ids follow the
+// chain); recorded_at is the transaction's now(), as the column's default, written as the seal reads it.
+const CHAIN_END = statement(
+  'consent.chain-end',
+  `SELECT coalesce((SELECT hash FROM consent_events ORDER BY id DESC LIMIT 1), '') AS hash,
+          setval(pg_get_serial_sequence('consent_events', 'id'), nextval(pg_get_serial_sequence('consent_events', 'id')) + $1::int - 1)
+            - $1::int + 1 AS first_id,
+          to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS recorded_at`,
+);
+const COPY_SEALED = statement(
+  'consent.copy-sealed-events',
+  `COPY consent_events (id, lead_id, channel, purpose, action, source, evidence, actor, occurred_at, recorded_at,
+                        notice_version, notice_hash, subject_hash, prev_hash, hash) FROM STDIN`,
+);
+
+/**
+ * appendConsentEvents for a batch of thousands (consent import): the same events, state and
+ * suppressions, with the seals computed here in order under the chain lock (consent/seal.ts) and
+ * the sealed events sent by COPY. The per-key locks are not taken: every writer of a key holds
+ * the chain lock first, and this one holds it throughout. Same contract: `client` is in a transaction.
+ */
+export async function appendConsentEventsInBulk(client: pg.PoolClient, events: BulkConsentEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await lockLedger(client);
+  const { rows } = await client.query<{ hash: string; first_id: string; recorded_at: string }>(CHAIN_END, [events.length]);
+  const end = rows[0]!;
+  const recordedAt = end.recorded_at;
+  let id = Number(end.first_id);
+  let prevHash = end.hash;
+  let copy = '';
+  for (const e of events) {
+    const evidence = evidenceText(e.evidence);
+    const sealed = {
+      ...e,
+      id,
+      occurredAt: sealedTimestamp(e.occurredAt),
+      recordedAt,
+      noticeVersion: e.noticeVersion ?? null,
+      noticeHash: e.noticeHash ?? null,
+      prevHash,
+    };
+    const hash = sealOf(canonicalEvent(sealed, evidence));
+    copy += copyRow([
+      id,
+      e.leadId,
+      e.channel,
+      e.purpose,
+      e.action,
+      e.source,
+      evidence,
+      e.actor,
+      sealed.occurredAt,
+      recordedAt,
+      sealed.noticeVersion,
+      sealed.noticeHash,
+      e.subjectHash,
+      prevHash,
+      hash,
+    ]);
+    prevHash = hash;
+    id++;
+  }
+  await copyIn(client, COPY_SEALED, copy);
+  await settleKeys(client, uniqueKeys(events));
+}
+
+/**
+ * Re-derives the state of these keys from their events and suppresses the unstarted messages of
+ * every key whose new state no longer allows sending.
+ */
+async function settleKeys(client: pg.PoolClient, keys: ConsentKey[]): Promise<void> {
   const states = await rederiveState(client, keys);
   await suppressUnstarted(
     client,
@@ -110,11 +193,10 @@ export async function appendConsentEvents(client: pg.PoolClient, events: Consent
       return verdict.allowed ? [] : [{ ...key, reason: verdict.reason }];
     }),
   );
-  return inserted.map((r) => r.id);
 }
 
 /** The keys of these events, each once, in lock order. */
-function uniqueKeys(events: ConsentEventInput[]): ConsentKey[] {
+function uniqueKeys(events: ConsentKey[]): ConsentKey[] {
   return [...new Map(events.map((e) => [keyOf(e), { leadId: e.leadId, channel: e.channel, purpose: e.purpose }])).entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([, k]) => k);
