@@ -22,7 +22,8 @@ BEGIN
   IF first_id IS NULL THEN
     RETURN NULL;
   END IF;
-  IF EXISTS (SELECT 1 FROM consent_events WHERE id > last_id) THEN
+  -- (max() reads the end of the primary key; EXISTS (… id > last_id) may be planned as a full scan)
+  IF (SELECT max(id) FROM consent_events) > last_id THEN
     RAISE EXCEPTION 'consent events % to % do not end the chain: later events exist', first_id, last_id;
   END IF;
   SELECT coalesce((SELECT p.hash FROM consent_events p WHERE p.id < first_id ORDER BY p.id DESC LIMIT 1), '') INTO before_first;

@@ -21,7 +21,7 @@ function instantProblem(value: string): string | undefined {
   return undefined;
 }
 
-const rowSchema = Joi.object({
+export const consentRowSchema = Joi.object({
   external_id: Joi.string().trim().min(1).required(),
   channel: Joi.string().valid('email', 'sms').required(),
   purpose: Joi.string()
@@ -78,7 +78,7 @@ const trimmed = (value: string | undefined, max = Infinity): value is string =>
   value !== undefined && value.length > 0 && value.length <= max && value.trim() === value;
 
 /**
- * The row as rowSchema would return it, for the common shape only (required values already
+ * The row as consentRowSchema would return it, for the common shape only (required values already
  * trimmed and valid, optional columns empty), decided without joi, which would cost more than the
  * rest of the import; undefined for any other row, which joi then judges (and names what is
  * wrong). test/consent/import.test.ts holds the two to the same answers.
@@ -99,7 +99,7 @@ export function commonConsentRow(values: Record<string, string>): Omit<Row, 'row
 /** The row, or the reasons it is kept out. */
 export function checkConsentRow(values: Record<string, string>): { value: Omit<Row, 'row'> } | { errors: string } {
   const common = commonConsentRow(values);
-  const { value, error } = common ? { value: common, error: undefined } : rowSchema.validate(values);
+  const { value, error } = common ? { value: common, error: undefined } : consentRowSchema.validate(values);
   if (error) return { errors: error.details.map((d) => d.message).join('; ') };
   // PostgreSQL keeps a NUL in no text or jsonb: one such value would fail its whole batch.
   for (const [column, cell] of Object.entries(value as Record<string, string>)) {
