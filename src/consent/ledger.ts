@@ -5,15 +5,7 @@ import { LOCKS, lockForTransaction } from '../db/locks.ts';
 import { statement } from '../db/statement.ts';
 import { holdSends, suppressUnstarted } from '../messages/consent-change.ts';
 import { canonicalEvent, evidenceText, sealedTimestamp, sealOf, type FlatEvidence } from './seal.ts';
-import {
-  consentKeyOf as keyOf,
-  consentVerdict,
-  foldConsent,
-  UNGATED_PURPOSES,
-  type ConsentAction,
-  type ConsentKey,
-  type ConsentState,
-} from './state.ts';
+import { consentKeyOf as keyOf, foldSql, refusalSql, type ConsentAction, type ConsentKey } from './state.ts';
 
 export interface ConsentEventInput {
   leadId: number;
@@ -48,21 +40,22 @@ const APPEND = statement(
    RETURNING id`,
 );
 
-const EVENTS_OF_KEYS = statement(
-  'consent.events-of-keys',
-  `SELECT e.id, e.lead_id, e.channel, e.purpose, e.action, e.source
-     FROM consent_events e
-     JOIN unnest($1::bigint[], $2::text[], $3::text[]) AS k(lead_id, channel, purpose)
-       ON e.lead_id = k.lead_id AND e.channel = k.channel AND e.purpose = k.purpose
-    ORDER BY e.occurred_at, e.id`,
-);
-
-const SAVE_STATES = statement(
-  'consent.save-states',
-  `INSERT INTO consent_state (lead_id, channel, purpose, status, deciding_event_id, updated_at)
-   SELECT *, now() FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[])
-   ON CONFLICT (lead_id, channel, purpose)
-   DO UPDATE SET status = EXCLUDED.status, deciding_event_id = EXCLUDED.deciding_event_id, updated_at = now()`,
+// The state of each key folded from all of its events and saved; the keys whose new state refuses
+// sending come back, with the reason.
+const SETTLE_KEYS = statement(
+  'consent.settle-keys',
+  `WITH keys AS (SELECT DISTINCT * FROM unnest($1::bigint[], $2::text[], $3::text[]) AS k(lead_id, channel, purpose)),
+   folded AS (${foldSql(`SELECT e.lead_id, e.channel, e.purpose, e.id, e.action, e.source, e.occurred_at
+                           FROM consent_events e JOIN keys k ON e.lead_id = k.lead_id AND e.channel = k.channel AND e.purpose = k.purpose`)}),
+   saved AS (
+     INSERT INTO consent_state (lead_id, channel, purpose, status, deciding_event_id, updated_at)
+     SELECT lead_id, channel, purpose, status, deciding_event_id, now() FROM folded
+     ON CONFLICT (lead_id, channel, purpose)
+     DO UPDATE SET status = EXCLUDED.status, deciding_event_id = EXCLUDED.deciding_event_id, updated_at = now()
+     RETURNING lead_id, channel, purpose, status)
+   SELECT lead_id AS "leadId", channel, purpose, reason
+     FROM (SELECT s.*, ${refusalSql({ status: 's.status', channel: 's.channel', purpose: 's.purpose' })} AS reason FROM saved s) r
+    WHERE reason IS NOT NULL`,
 );
 
 /**
@@ -176,23 +169,20 @@ export async function appendConsentEventsInBulk(client: pg.PoolClient, events: B
     id++;
   }
   await copyIn(client, COPY_SEALED, copy);
-  await settleKeys(client, uniqueKeys(events));
+  await settleKeys(client, events);
 }
 
 /**
- * Re-derives the state of these keys from their events and suppresses the unstarted messages of
- * every key whose new state no longer allows sending.
+ * Re-derives the state of these keys from all of their events (in one statement, however many
+ * keys) and suppresses the unstarted messages of every key whose new state no longer allows sending.
  */
 async function settleKeys(client: pg.PoolClient, keys: ConsentKey[]): Promise<void> {
-  const states = await rederiveState(client, keys);
-  await suppressUnstarted(
-    client,
-    states.flatMap(({ state, ...key }) => {
-      if (UNGATED_PURPOSES.has(key.purpose)) return [];
-      const verdict = consentVerdict(state, key.channel, key.purpose);
-      return verdict.allowed ? [] : [{ ...key, reason: verdict.reason }];
-    }),
-  );
+  const { rows: refused } = await client.query<ConsentKey & { reason: string }>(SETTLE_KEYS, [
+    keys.map((k) => k.leadId),
+    keys.map((k) => k.channel),
+    keys.map((k) => k.purpose),
+  ]);
+  await suppressUnstarted(client, refused);
 }
 
 /** The keys of these events, each once, in lock order. */
@@ -216,31 +206,4 @@ async function datedAfterStartedSends(client: pg.PoolClient, events: ConsentEven
     const latest = e.asItHappens ? started.get(keyOf(e)) : undefined;
     return latest && latest >= e.occurredAt ? { ...e, occurredAt: new Date(latest.getTime() + 1) } : e;
   });
-}
-
-async function rederiveState(client: pg.PoolClient, keys: ConsentKey[]): Promise<(ConsentKey & { state: ConsentState })[]> {
-  const { rows } = await client.query<{
-    id: number;
-    lead_id: number;
-    channel: Channel;
-    purpose: string;
-    action: ConsentAction;
-    source: string;
-  }>(EVENTS_OF_KEYS, [keys.map((k) => k.leadId), keys.map((k) => k.channel), keys.map((k) => k.purpose)]);
-  const byKey = new Map<string, typeof rows>();
-  for (const row of rows) {
-    const key = keyOf({ leadId: row.lead_id, channel: row.channel, purpose: row.purpose });
-    const list = byKey.get(key);
-    if (list) list.push(row);
-    else byKey.set(key, [row]);
-  }
-  const states = keys.map((k) => ({ ...k, state: foldConsent(byKey.get(keyOf(k)) ?? [])! }));
-  await client.query(SAVE_STATES, [
-    states.map((s) => s.leadId),
-    states.map((s) => s.channel),
-    states.map((s) => s.purpose),
-    states.map((s) => s.state.status),
-    states.map((s) => s.state.decidingEventId),
-  ]);
-  return states;
 }
