@@ -6,7 +6,7 @@ import type { Channel } from '../channels/channel.ts';
 import { assertReadable, countLines, csvRows } from '../csv.ts';
 import { statement } from '../db/statement.ts';
 import { transactionOn, withSession } from '../db/tx.ts';
-import { appendConsentEventsInBulk, type BulkConsentEvent, type ConsentEventInput } from './ledger.ts';
+import { appendConsentEventsInBulk, BulkConsentBatch, type ConsentEventInput } from './ledger.ts';
 
 export interface ConsentImportReport {
   imported: number;
@@ -143,7 +143,7 @@ export async function importConsents(
 
   // The events of a batch, their leads looked up (each external id once) on a connection of the
   // pool, so that this runs while the batch before is appended.
-  const eventsOf = async (batch: Row[]): Promise<BulkConsentEvent[]> => {
+  const eventsOf = async (batch: Row[]): Promise<BulkConsentBatch> => {
     const index = new Map<string, number>();
     const keys: { externalId: string[]; channel: string[] } = { externalId: [], channel: [] };
     const slots = batch.map((r) => {
@@ -160,14 +160,14 @@ export async function importConsents(
       keys.externalId,
       keys.channel,
     ]);
-    const events: BulkConsentEvent[] = [];
+    const events = new BulkConsentBatch();
     batch.forEach((r, i) => {
       const { lead_id: leadId, subject_hash: subjectHash } = leads[slots[i]!]!;
       if (leadId === null) {
         report.rejected.push({ row: r.row, reason: `no lead with external_id '${r.external_id}' (import leads first)` });
         return;
       }
-      events.push({
+      events.add({
         leadId: Number(leadId),
         channel: r.channel,
         purpose: r.purpose,
@@ -183,8 +183,8 @@ export async function importConsents(
         },
         actor: 'import',
         occurredAt: new Date(r.occurred_at),
-        noticeVersion: r.notice_version || undefined,
-        noticeHash: r.notice_hash || undefined,
+        noticeVersion: r.notice_version || null,
+        noticeHash: r.notice_hash || null,
         subjectHash,
       });
     });
@@ -195,10 +195,10 @@ export async function importConsents(
     // One batch is appended while the next is read: the database and this process work side by side.
     let saving: Promise<void> = Promise.resolve();
     let failure: unknown;
-    const save = (events: Promise<BulkConsentEvent[]>, upTo: number) => {
+    const save = (events: Promise<BulkConsentBatch>, upTo: number) => {
       saving = saving
         .then(() => events)
-        .then((batchEvents) => transactionOn(client, () => appendConsentEventsInBulk(client, batchEvents)).then(() => batchEvents.length))
+        .then((batchEvents) => transactionOn(client, () => appendConsentEventsInBulk(client, batchEvents)).then(() => batchEvents.size))
         .then(
           (imported) => {
             report.imported += imported;

@@ -1,10 +1,10 @@
 import type pg from 'pg';
 import type { Channel } from '../channels/channel.ts';
-import { copyIn, copyRow } from '../db/copy.ts';
+import { copyIn } from '../db/copy.ts';
 import { LOCKS, lockForTransaction } from '../db/locks.ts';
 import { statement } from '../db/statement.ts';
 import { holdSends, suppressUnstarted } from '../messages/consent-change.ts';
-import { canonicalEvent, evidenceText, sealedTimestamp, sealOf, type FlatEvidence } from './seal.ts';
+import { placed, unplaced, type SealableEvent, type UnplacedEvent } from './seal.ts';
 import { consentKeyOf as keyOf, foldSql, refusalSql, type ConsentAction, type ConsentKey } from './state.ts';
 
 export interface ConsentEventInput {
@@ -96,14 +96,36 @@ export async function appendConsentEvents(client: pg.PoolClient, events: Consent
     dated.map((e) => e.noticeHash ?? null),
     dated.map((e) => e.subjectHash ?? null),
   ]);
-  await settleKeys(client, keys);
+  await settleKeys(client, {
+    leadId: keys.map((k) => k.leadId),
+    channel: keys.map((k) => k.channel),
+    purpose: keys.map((k) => k.purpose),
+  });
   return inserted.map((r) => r.id);
 }
 
 /** An event of a bulk append: its subject already known, its evidence flat (what imports record). */
-export interface BulkConsentEvent extends Omit<ConsentEventInput, 'evidence' | 'asItHappens' | 'subjectHash'> {
-  evidence: FlatEvidence;
-  subjectHash: string | null;
+export type BulkConsentEvent = SealableEvent & { channel: Channel; action: ConsentAction };
+
+/**
+ * Events on their way into appendConsentEventsInBulk: what of their seals and rows does not
+ * depend on their place in the chain is made here, before the chain lock is taken (a batch is
+ * prepared while the one before it is appended).
+ */
+export class BulkConsentBatch {
+  readonly keys: { leadId: number[]; channel: string[]; purpose: string[] } = { leadId: [], channel: [], purpose: [] };
+  readonly events: UnplacedEvent[] = [];
+
+  add(e: BulkConsentEvent): void {
+    this.keys.leadId.push(e.leadId);
+    this.keys.channel.push(e.channel);
+    this.keys.purpose.push(e.purpose);
+    this.events.push(unplaced(e));
+  }
+
+  get size(): number {
+    return this.events.length;
+  }
 }
 
 // Where the chain ends, and ids for n events after it, taken under the chain lock (ids follow the
@@ -127,61 +149,28 @@ const COPY_SEALED = statement(
  * the sealed events sent by COPY. The per-key locks are not taken: every writer of a key holds
  * the chain lock first, and this one holds it throughout. Same contract: `client` is in a transaction.
  */
-export async function appendConsentEventsInBulk(client: pg.PoolClient, events: BulkConsentEvent[]): Promise<void> {
-  if (events.length === 0) return;
+export async function appendConsentEventsInBulk(client: pg.PoolClient, batch: BulkConsentBatch): Promise<void> {
+  if (batch.size === 0) return;
   await lockLedger(client);
-  const { rows } = await client.query<{ hash: string; first_id: string; recorded_at: string }>(CHAIN_END, [events.length]);
-  const end = rows[0]!;
-  const recordedAt = end.recorded_at;
-  let id = Number(end.first_id);
-  let prevHash = end.hash;
-  let copy = '';
-  for (const e of events) {
-    const evidence = evidenceText(e.evidence);
-    const sealed = {
-      ...e,
-      id,
-      occurredAt: sealedTimestamp(e.occurredAt),
-      recordedAt,
-      noticeVersion: e.noticeVersion ?? null,
-      noticeHash: e.noticeHash ?? null,
-      prevHash,
-    };
-    const hash = sealOf(canonicalEvent(sealed, evidence));
-    copy += copyRow([
-      id,
-      e.leadId,
-      e.channel,
-      e.purpose,
-      e.action,
-      e.source,
-      evidence,
-      e.actor,
-      sealed.occurredAt,
-      recordedAt,
-      sealed.noticeVersion,
-      sealed.noticeHash,
-      e.subjectHash,
-      prevHash,
-      hash,
-    ]);
+  const { rows } = await client.query<{ hash: string; first_id: number; recorded_at: string }>(CHAIN_END, [batch.size]);
+  const { first_id: firstId, recorded_at: recordedAt } = rows[0]!;
+  let prevHash = rows[0]!.hash;
+  const copy: string[] = [];
+  for (const [i, e] of batch.events.entries()) {
+    const { hash, row } = placed(e, Number(firstId) + i, recordedAt, prevHash);
+    copy.push(row);
     prevHash = hash;
-    id++;
   }
-  await copyIn(client, COPY_SEALED, copy);
-  await settleKeys(client, events);
+  await copyIn(client, COPY_SEALED, copy.join(''));
+  await settleKeys(client, batch.keys);
 }
 
 /**
  * Re-derives the state of these keys from all of their events (in one statement, however many
  * keys) and suppresses the unstarted messages of every key whose new state no longer allows sending.
  */
-async function settleKeys(client: pg.PoolClient, keys: ConsentKey[]): Promise<void> {
-  const { rows: refused } = await client.query<ConsentKey & { reason: string }>(SETTLE_KEYS, [
-    keys.map((k) => k.leadId),
-    keys.map((k) => k.channel),
-    keys.map((k) => k.purpose),
-  ]);
+async function settleKeys(client: pg.PoolClient, keys: { leadId: number[]; channel: string[]; purpose: string[] }): Promise<void> {
+  const { rows: refused } = await client.query<ConsentKey & { reason: string }>(SETTLE_KEYS, [keys.leadId, keys.channel, keys.purpose]);
   await suppressUnstarted(client, refused);
 }
 

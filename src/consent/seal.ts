@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { copyField } from '../db/copy.ts';
 
 /**
  * The ledger's seal computed here instead of in the insert trigger, for bulk appends: a batch is
@@ -11,8 +12,8 @@ import crypto from 'node:crypto';
 /** Evidence of a bulk-written event: flat, strings and integers, which is all an import records. */
 export type FlatEvidence = Record<string, string | number>;
 
+/** What of an event its seal covers, but its place in the chain (id, link) and recorded_at. */
 export interface SealableEvent {
-  id: number;
   leadId: number;
   channel: string;
   purpose: string;
@@ -20,20 +21,28 @@ export interface SealableEvent {
   source: string;
   evidence: FlatEvidence;
   actor: string;
-  /** As `SealedTimestamp` makes them. */
-  occurredAt: string;
-  recordedAt: string;
+  occurredAt: Date;
   noticeVersion: string | null;
   noticeHash: string | null;
   subjectHash: string | null;
-  prevHash: string;
+}
+
+/**
+ * An event's canonical text and COPY row without what only the chain lock decides (id, link, and
+ * recorded_at: the transaction's), made before the lock is taken. `placed` completes both.
+ */
+export interface UnplacedEvent {
+  /** The canonical array from lead_id to occurred_at, and from notice_version to subject_hash. */
+  canonical: [string, string];
+  /** The COPY fields lead_id … occurred_at, and notice_version … subject_hash (see ledger's COPY_SEALED). */
+  copy: [string, string];
 }
 
 /**
  * An instant as `to_char(… AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` writes it, for a
  * Date (millisecond precision, so the microseconds end in 000). Also what the event is stored as.
  */
-export function sealedTimestamp(date: Date): string {
+function sealedTimestamp(date: Date): string {
   return `${date.toISOString().slice(0, 23)}000Z`;
 }
 
@@ -52,7 +61,7 @@ function jsonbKeyOrder(a: string, b: string): number {
 }
 
 /** Flat evidence as jsonb's text output writes it: keys in jsonb's order, `": "` and `", "` between. */
-export function evidenceText(evidence: FlatEvidence): string {
+function evidenceText(evidence: FlatEvidence): string {
   const fields = Object.keys(evidence)
     .sort(jsonbKeyOrder)
     .map((key) => {
@@ -63,12 +72,28 @@ export function evidenceText(evidence: FlatEvidence): string {
   return `{${fields.join(', ')}}`;
 }
 
-/** consent_event_canonical: the event as a JSON array, as jsonb_build_array(…)::text writes it. */
-export function canonicalEvent(e: SealableEvent, evidence = evidenceText(e.evidence)): string {
-  return `[${e.id}, ${e.leadId}, ${str(e.channel)}, ${str(e.purpose)}, ${str(e.action)}, ${str(e.source)}, ${evidence}, ${str(e.actor)}, "${e.occurredAt}", "${e.recordedAt}", ${str(e.noticeVersion)}, ${str(e.noticeHash)}, ${str(e.subjectHash)}, ${str(e.prevHash)}]`;
+export function unplaced(e: SealableEvent): UnplacedEvent {
+  const evidence = evidenceText(e.evidence);
+  const occurredAt = sealedTimestamp(e.occurredAt);
+  return {
+    canonical: [
+      `${e.leadId}, ${str(e.channel)}, ${str(e.purpose)}, ${str(e.action)}, ${str(e.source)}, ${evidence}, ${str(e.actor)}, "${occurredAt}"`,
+      `${str(e.noticeVersion)}, ${str(e.noticeHash)}, ${str(e.subjectHash)}`,
+    ],
+    copy: [
+      [e.leadId, e.channel, e.purpose, e.action, e.source, evidence, e.actor, occurredAt].map(copyField).join('\t'),
+      [e.noticeVersion, e.noticeHash, e.subjectHash].map(copyField).join('\t'),
+    ],
+  };
 }
 
-/** consent_event_digest: SHA-256 of the canonical text, in hex. */
-export function sealOf(canonical: string): string {
-  return crypto.createHash('sha256').update(canonical).digest('hex');
+/**
+ * The event placed in the chain: consent_event_canonical's text (the event as a JSON array, as
+ * jsonb_build_array(…)::text writes it), sealed as consent_event_digest does (SHA-256, hex), and
+ * its COPY row.
+ */
+export function placed(e: UnplacedEvent, id: number, recordedAt: string, prevHash: string): { hash: string; row: string } {
+  const canonical = `[${id}, ${e.canonical[0]}, "${recordedAt}", ${e.canonical[1]}, ${str(prevHash)}]`;
+  const hash = crypto.createHash('sha256').update(canonical).digest('hex');
+  return { hash, row: `${id}\t${e.copy[0]}\t${recordedAt}\t${e.copy[1]}\t${prevHash}\t${hash}\n` };
 }
