@@ -5,7 +5,7 @@ import { copyField } from '../db/copy.ts';
  * The ledger's seal computed here instead of in the insert trigger, for bulk appends: a batch is
  * sealed in this process under the chain lock and sent by COPY, since sealing each event in SQL
  * costs as much as the rest of an import. It must be byte for byte what migration 0008's
- * `consent_event_digest` computes (test/consent/seal.test.ts holds the two together), so that
+ * `consent_event_digest` computes (test/consent/import.test.ts holds the two together: its events verify), so that
  * `consent verify` and proofs read both kinds of event alike.
  */
 
