@@ -6,7 +6,8 @@ import type { Channel } from '../channels/channel.ts';
 import { assertReadable, countLines, csvRows } from '../csv.ts';
 import { statement } from '../db/statement.ts';
 import { transactionOn, withSession } from '../db/tx.ts';
-import { appendConsentEventsInBulk, BulkConsentBatch, type ConsentEventInput } from './ledger.ts';
+import { appendConsentEventsInBulk, type ConsentEventInput } from './ledger.ts';
+import { SealBatch, type UnplacedEvent } from './seal.ts';
 
 export interface ConsentImportReport {
   imported: number;
@@ -141,64 +142,46 @@ export async function importConsents(
   const importId = `import-${new Date().toISOString()}-${crypto.randomBytes(3).toString('hex')}`;
   const fileName = path.basename(file);
 
-  // The events of a batch, their leads looked up (each external id once) on a connection of the
-  // pool, so that this runs while the batch before is appended.
-  const eventsOf = async (batch: Row[]): Promise<BulkConsentBatch> => {
+  // Two batches take turns: one is read while the other is looked up and appended.
+  const batches = [new ImportBatch(), new ImportBatch()];
+  let filling = 0;
+
+  // The leads of a batch looked up (each external id once) on a connection of the pool, so that
+  // this runs while the batch before is appended; rows naming no lead are rejected.
+  const placeLeads = async (batch: ImportBatch): Promise<SealBatch> => {
     const index = new Map<string, number>();
     const keys: { externalId: string[]; channel: string[] } = { externalId: [], channel: [] };
-    const slots = batch.map((r) => {
-      const key = `${r.channel}/${r.external_id}`;
+    const slots = batch.externalIds.map((externalId, i) => {
+      const key = `${batch.events.channels[i]}/${externalId}`;
       let slot = index.get(key);
       if (slot === undefined) {
-        slot = keys.externalId.push(r.external_id) - 1;
-        keys.channel.push(r.channel);
+        slot = keys.externalId.push(externalId) - 1;
+        keys.channel.push(batch.events.channels[i]!);
         index.set(key, slot);
       }
       return slot;
     });
-    const { rows: leads } = await pool.query<{ lead_id: string | null; subject_hash: string | null }>(LEADS_OF_ROWS, [
+    const { rows: leads } = await pool.query<{ lead_id: number | null; subject_hash: string | null }>(LEADS_OF_ROWS, [
       keys.externalId,
       keys.channel,
     ]);
-    const events = new BulkConsentBatch();
-    batch.forEach((r, i) => {
-      const { lead_id: leadId, subject_hash: subjectHash } = leads[slots[i]!]!;
+    slots.forEach((slot, i) => {
+      const { lead_id: leadId, subject_hash: subjectHash } = leads[slot]!;
       if (leadId === null) {
-        report.rejected.push({ row: r.row, reason: `no lead with external_id '${r.external_id}' (import leads first)` });
-        return;
-      }
-      events.add({
-        leadId: Number(leadId),
-        channel: r.channel,
-        purpose: r.purpose,
-        action: r.action,
-        source: r.source,
-        evidence: {
-          import: importId,
-          file: fileName,
-          row: r.row,
-          ...(r.ip ? { ip: r.ip } : {}),
-          ...(r.user_agent ? { user_agent: r.user_agent } : {}),
-          ...(r.form ? { form: r.form } : {}),
-        },
-        actor: 'import',
-        occurredAt: new Date(r.occurred_at),
-        noticeVersion: r.notice_version || null,
-        noticeHash: r.notice_hash || null,
-        subjectHash,
-      });
+        report.rejected.push({ row: batch.rows[i]!, reason: `no lead with external_id '${batch.externalIds[i]}' (import leads first)` });
+      } else batch.events.placeLead(i, Number(leadId), subjectHash);
     });
-    return events;
+    return batch.events;
   };
 
   return withSession(pool, async (client) => {
     // One batch is appended while the next is read: the database and this process work side by side.
     let saving: Promise<void> = Promise.resolve();
     let failure: unknown;
-    const save = (events: Promise<BulkConsentBatch>, upTo: number) => {
+    const save = (events: Promise<SealBatch>, upTo: number) => {
       saving = saving
         .then(() => events)
-        .then((batchEvents) => transactionOn(client, () => appendConsentEventsInBulk(client, batchEvents)).then(() => batchEvents.size))
+        .then((placed) => transactionOn(client, () => appendConsentEventsInBulk(client, placed)))
         .then(
           (imported) => {
             report.imported += imported;
@@ -214,7 +197,6 @@ export async function importConsents(
       if (failure !== undefined) throw failure;
     };
 
-    let batch: Row[] = [];
     let done = 0;
     for await (const { row, values } of csvRows(file)) {
       done++;
@@ -223,19 +205,61 @@ export async function importConsents(
         report.rejected.push({ row, reason: checked.errors });
         continue;
       }
-      batch.push({ row, ...checked.value });
-      if (batch.length >= batchSize) {
+      const r = checked.value;
+      batches[filling]!.add(row, r.external_id, {
+        channel: r.channel,
+        purpose: r.purpose,
+        action: r.action,
+        source: r.source,
+        evidence: {
+          import: importId,
+          file: fileName,
+          row,
+          ...(r.ip ? { ip: r.ip } : {}),
+          ...(r.user_agent ? { user_agent: r.user_agent } : {}),
+          ...(r.form ? { form: r.form } : {}),
+        },
+        actor: 'import',
+        occurredAt: new Date(r.occurred_at),
+        noticeVersion: r.notice_version || null,
+        noticeHash: r.notice_hash || null,
+      });
+      if (batches[filling]!.size >= batchSize) {
         // This batch's leads are looked up while the batch before is still being appended.
-        const events = eventsOf(batch);
-        events.catch(() => {}); // a failure surfaces when the batch is saved
-        batch = [];
+        const placed = placeLeads(batches[filling]!);
+        placed.catch(() => {}); // a failure surfaces when the batch is saved
         await settle();
-        save(events, done);
+        save(placed, done);
+        filling = 1 - filling;
+        batches[filling]!.clear();
       }
     }
-    if (batch.length > 0) save(eventsOf(batch), done);
+    if (batches[filling]!.size > 0) save(placeLeads(batches[filling]!), done);
     await settle();
     report.rejected.sort((a, b) => a.row - b.row);
     return report;
   });
+}
+
+/** A batch of the file's rows: their events (SealBatch), and the row and external id of each. */
+class ImportBatch {
+  readonly events = new SealBatch();
+  rows: number[] = [];
+  externalIds: string[] = [];
+
+  get size(): number {
+    return this.rows.length;
+  }
+
+  add(row: number, externalId: string, event: UnplacedEvent): void {
+    this.rows.push(row);
+    this.externalIds.push(externalId);
+    this.events.add(event);
+  }
+
+  clear(): void {
+    this.events.clear();
+    this.rows = [];
+    this.externalIds = [];
+  }
 }

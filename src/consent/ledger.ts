@@ -4,7 +4,7 @@ import { copyIn } from '../db/copy.ts';
 import { LOCKS, lockForTransaction } from '../db/locks.ts';
 import { statement } from '../db/statement.ts';
 import { holdSends, suppressUnstarted } from '../messages/consent-change.ts';
-import { placed, unplaced, type SealableEvent, type UnplacedEvent } from './seal.ts';
+import type { SealBatch } from './seal.ts';
 import { consentKeyOf as keyOf, foldSql, refusalSql, type ConsentAction, type ConsentKey } from './state.ts';
 
 export interface ConsentEventInput {
@@ -104,30 +104,6 @@ export async function appendConsentEvents(client: pg.PoolClient, events: Consent
   return inserted.map((r) => r.id);
 }
 
-/** An event of a bulk append: its subject already known, its evidence flat (what imports record). */
-export type BulkConsentEvent = SealableEvent & { channel: Channel; action: ConsentAction };
-
-/**
- * Events on their way into appendConsentEventsInBulk: what of their seals and rows does not
- * depend on their place in the chain is made here, before the chain lock is taken (a batch is
- * prepared while the one before it is appended).
- */
-export class BulkConsentBatch {
-  readonly keys: { leadId: number[]; channel: string[]; purpose: string[] } = { leadId: [], channel: [], purpose: [] };
-  readonly events: UnplacedEvent[] = [];
-
-  add(e: BulkConsentEvent): void {
-    this.keys.leadId.push(e.leadId);
-    this.keys.channel.push(e.channel);
-    this.keys.purpose.push(e.purpose);
-    this.events.push(unplaced(e));
-  }
-
-  get size(): number {
-    return this.events.length;
-  }
-}
-
 // Where the chain ends, and ids for n events after it, taken under the chain lock (ids follow the
 // chain); recorded_at is the transaction's now(), as the column's default, written as the seal reads it.
 const CHAIN_END = statement(
@@ -149,20 +125,15 @@ const COPY_SEALED = statement(
  * the sealed events sent by COPY. The per-key locks are not taken: every writer of a key holds
  * the chain lock first, and this one holds it throughout. Same contract: `client` is in a transaction.
  */
-export async function appendConsentEventsInBulk(client: pg.PoolClient, batch: BulkConsentBatch): Promise<void> {
-  if (batch.size === 0) return;
+export async function appendConsentEventsInBulk(client: pg.PoolClient, batch: SealBatch): Promise<number> {
+  const keys = batch.placedKeys();
+  if (keys.count === 0) return 0;
   await lockLedger(client);
-  const { rows } = await client.query<{ hash: string; first_id: number; recorded_at: string }>(CHAIN_END, [batch.size]);
-  const { first_id: firstId, recorded_at: recordedAt } = rows[0]!;
-  let prevHash = rows[0]!.hash;
-  const copy: string[] = [];
-  for (const [i, e] of batch.events.entries()) {
-    const { hash, row } = placed(e, Number(firstId) + i, recordedAt, prevHash);
-    copy.push(row);
-    prevHash = hash;
-  }
-  await copyIn(client, COPY_SEALED, copy.join(''));
-  await settleKeys(client, batch.keys);
+  const { rows } = await client.query<{ hash: string; first_id: number; recorded_at: string }>(CHAIN_END, [keys.count]);
+  const { hash, first_id: firstId, recorded_at: recordedAt } = rows[0]!;
+  await copyIn(client, COPY_SEALED, batch.seal(Number(firstId), recordedAt, hash));
+  await settleKeys(client, keys);
+  return keys.count;
 }
 
 /**
