@@ -57,8 +57,8 @@ export const consentRowSchema = Joi.object({
   .unknown(false)
   .prefs({ abortEarly: false, errors: { wrap: { label: false } }, messages: { 'object.unknown': 'unexpected column {#label}' } });
 
+/** A row of the file as consentRowSchema returns it. */
 type Row = {
-  row: number;
   external_id: string;
   channel: Channel;
   purpose: string;
@@ -84,7 +84,7 @@ const trimmed = (value: string | undefined, max = Infinity): value is string =>
  * rest of the import; undefined for any other row, which joi then judges (and names what is
  * wrong). test/consent/import.test.ts holds the two to the same answers.
  */
-export function commonConsentRow(values: Record<string, string>): Omit<Row, 'row'> | undefined {
+export function commonConsentRow(values: Record<string, string>): Row | undefined {
   for (const column in values) if (!COLUMNS.has(column)) return undefined;
   for (const column of OPTIONAL) if (values[column] !== undefined && values[column] !== '') return undefined;
   const { external_id, channel, purpose, action, occurred_at, source } = values;
@@ -92,13 +92,13 @@ export function commonConsentRow(values: Record<string, string>): Omit<Row, 'row
   if (channel !== 'email' && channel !== 'sms') return undefined;
   if (action !== 'grant' && action !== 'confirm' && action !== 'withdraw') return undefined;
   if (purpose === undefined || !PURPOSE.test(purpose) || instantProblem(occurred_at) !== undefined) return undefined;
-  const row: Omit<Row, 'row'> = { external_id, channel, purpose, action, occurred_at, source };
+  const row: Row = { external_id, channel, purpose, action, occurred_at, source };
   for (const column of OPTIONAL) if (values[column] !== undefined) row[column] = '';
   return row;
 }
 
 /** The row, or the reasons it is kept out. */
-export function checkConsentRow(values: Record<string, string>): { value: Omit<Row, 'row'> } | { errors: string } {
+export function checkConsentRow(values: Record<string, string>): { value: Row } | { errors: string } {
   const common = commonConsentRow(values);
   const { value, error } = common ? { value: common, error: undefined } : consentRowSchema.validate(values);
   if (error) return { errors: error.details.map((d) => d.message).join('; ') };
@@ -106,7 +106,7 @@ export function checkConsentRow(values: Record<string, string>): { value: Omit<R
   for (const [column, cell] of Object.entries(value as Record<string, string>)) {
     if (cell.includes('\u0000')) return { errors: `${column} holds a NUL character (\\u0000), which no field accepts` };
   }
-  return { value: value as Omit<Row, 'row'> };
+  return { value: value as Row };
 }
 
 // The lead of each row by external id, in the rows' order (NULL for none), and the keyed hash of

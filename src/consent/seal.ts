@@ -65,9 +65,9 @@ export class SealBatch {
   private readonly sealed = new Bytes();
   /** Per event: where its two canonical and two COPY segments end (the first starts where the one before ends). */
   private ends: number[] = [];
-  leadIds: number[] = [];
+  private leadIds: number[] = [];
   channels: string[] = [];
-  purposes: string[] = [];
+  private purposes: string[] = [];
   private subjects: (string | null)[] = [];
 
   get size(): number {
