@@ -149,15 +149,16 @@ export async function importConsents(
   // The leads of a batch looked up (each external id once) on a connection of the pool, so that
   // this runs while the batch before is appended; rows naming no lead are rejected.
   const placeLeads = async (batch: ImportBatch): Promise<SealBatch> => {
-    const index = new Map<string, number>();
+    // One index per channel: keys made of channel and id would be garbage that outlives the batch.
+    const index = { email: new Map<string, number>(), sms: new Map<string, number>() };
     const keys: { externalId: string[]; channel: string[] } = { externalId: [], channel: [] };
     const slots = batch.externalIds.map((externalId, i) => {
-      const key = `${batch.events.channels[i]}/${externalId}`;
-      let slot = index.get(key);
+      const channel = batch.events.channels[i] as Channel;
+      let slot = index[channel].get(externalId);
       if (slot === undefined) {
         slot = keys.externalId.push(externalId) - 1;
-        keys.channel.push(batch.events.channels[i]!);
-        index.set(key, slot);
+        keys.channel.push(channel);
+        index[channel].set(externalId, slot);
       }
       return slot;
     });

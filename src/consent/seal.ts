@@ -64,7 +64,7 @@ export class SealBatch {
   private readonly copy = new Bytes();
   private readonly sealed = new Bytes();
   /** Per event: where its two canonical and two COPY segments end (the first starts where the one before ends). */
-  private ends: number[] = [];
+  private ends = new Uint32Array(4 << 10);
   private leadIds: number[] = [];
   channels: string[] = [];
   private purposes: string[] = [];
@@ -87,7 +87,13 @@ export class SealBatch {
     this.copy.write(`\t${copyField(evidence)}\t${copyField(e.actor)}\t${occurredAt}`);
     const c = this.copy.length;
     this.copy.write(`\t${copyField(e.noticeVersion)}\t${copyField(e.noticeHash)}`);
-    this.ends.push(a, this.canonical.length, c, this.copy.length);
+    const at = this.size * 4;
+    if (at + 4 > this.ends.length) {
+      const bigger = new Uint32Array(this.ends.length * 2);
+      bigger.set(this.ends);
+      this.ends = bigger;
+    }
+    this.ends.set([a, this.canonical.length, c, this.copy.length], at);
     this.channels.push(e.channel);
     this.purposes.push(e.purpose);
   }
@@ -151,7 +157,6 @@ export class SealBatch {
   clear(): void {
     this.canonical.length = 0;
     this.copy.length = 0;
-    this.ends = [];
     this.leadIds = [];
     this.channels = [];
     this.purposes = [];
