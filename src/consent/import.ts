@@ -75,6 +75,15 @@ type Row = {
 const OPTIONAL = ['ip', 'user_agent', 'form', 'notice_version', 'notice_hash'] as const;
 const COLUMNS = new Set(['external_id', 'channel', 'purpose', 'action', 'occurred_at', 'source', ...OPTIONAL]);
 const PURPOSE = /^[a-z][a-z0-9_-]*$/;
+const CHANNEL = { email: 'email', sms: 'sms' } as const;
+// The purposes seen so far, each kept once (a file names a handful; past 100 they are not kept).
+const PURPOSES = new Map<string, string>();
+function interned(purpose: string): string {
+  const known = PURPOSES.get(purpose);
+  if (known !== undefined) return known;
+  if (PURPOSES.size < 100) PURPOSES.set(purpose, purpose);
+  return purpose;
+}
 const trimmed = (value: string | undefined, max = Infinity): value is string =>
   value !== undefined && value.length > 0 && value.length <= max && value.trim() === value;
 
@@ -92,7 +101,8 @@ export function commonConsentRow(values: Record<string, string>): Row | undefine
   if (channel !== 'email' && channel !== 'sms') return undefined;
   if (action !== 'grant' && action !== 'confirm' && action !== 'withdraw') return undefined;
   if (purpose === undefined || !PURPOSE.test(purpose) || instantProblem(occurred_at) !== undefined) return undefined;
-  const row: Row = { external_id, channel, purpose, action, occurred_at, source };
+  // The constants rather than the parsed strings: a batch keeps channel and purpose until it is appended.
+  const row: Row = { external_id, channel: CHANNEL[channel], purpose: interned(purpose), action, occurred_at, source };
   for (const column of OPTIONAL) if (values[column] !== undefined) row[column] = '';
   return row;
 }
