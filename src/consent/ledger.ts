@@ -1,17 +1,11 @@
 import type pg from 'pg';
 import type { Channel } from '../channels/channel.ts';
+import { copyIn } from '../db/copy.ts';
 import { LOCKS, lockForTransaction } from '../db/locks.ts';
 import { statement } from '../db/statement.ts';
 import { holdSends, suppressUnstarted } from '../messages/consent-change.ts';
-import {
-  consentKeyOf as keyOf,
-  consentVerdict,
-  foldConsent,
-  UNGATED_PURPOSES,
-  type ConsentAction,
-  type ConsentKey,
-  type ConsentState,
-} from './state.ts';
+import type { SealBatch } from './seal.ts';
+import { consentKeyOf as keyOf, foldSql, refusalSql, type ConsentAction, type ConsentKey } from './state.ts';
 
 export interface ConsentEventInput {
   leadId: number;
@@ -46,21 +40,22 @@ const APPEND = statement(
    RETURNING id`,
 );
 
-const EVENTS_OF_KEYS = statement(
-  'consent.events-of-keys',
-  `SELECT e.id, e.lead_id, e.channel, e.purpose, e.action, e.source
-     FROM consent_events e
-     JOIN unnest($1::bigint[], $2::text[], $3::text[]) AS k(lead_id, channel, purpose)
-       ON e.lead_id = k.lead_id AND e.channel = k.channel AND e.purpose = k.purpose
-    ORDER BY e.occurred_at, e.id`,
-);
-
-const SAVE_STATES = statement(
-  'consent.save-states',
-  `INSERT INTO consent_state (lead_id, channel, purpose, status, deciding_event_id, updated_at)
-   SELECT *, now() FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[])
-   ON CONFLICT (lead_id, channel, purpose)
-   DO UPDATE SET status = EXCLUDED.status, deciding_event_id = EXCLUDED.deciding_event_id, updated_at = now()`,
+// The state of each key folded from all of its events and saved; the keys whose new state refuses
+// sending come back, with the reason.
+const SETTLE_KEYS = statement(
+  'consent.settle-keys',
+  `WITH keys AS (SELECT DISTINCT * FROM unnest($1::bigint[], $2::text[], $3::text[]) AS k(lead_id, channel, purpose)),
+   folded AS (${foldSql(`SELECT e.lead_id, e.channel, e.purpose, e.id, e.action, e.source, e.occurred_at
+                           FROM consent_events e JOIN keys k ON e.lead_id = k.lead_id AND e.channel = k.channel AND e.purpose = k.purpose`)}),
+   saved AS (
+     INSERT INTO consent_state (lead_id, channel, purpose, status, deciding_event_id, updated_at)
+     SELECT lead_id, channel, purpose, status, deciding_event_id, now() FROM folded
+     ON CONFLICT (lead_id, channel, purpose)
+     DO UPDATE SET status = EXCLUDED.status, deciding_event_id = EXCLUDED.deciding_event_id, updated_at = now()
+     RETURNING lead_id, channel, purpose, status)
+   SELECT lead_id AS "leadId", channel, purpose, reason
+     FROM (SELECT s.*, ${refusalSql({ status: 's.status', channel: 's.channel', purpose: 's.purpose' })} AS reason FROM saved s) r
+    WHERE reason IS NOT NULL`,
 );
 
 /**
@@ -101,20 +96,57 @@ export async function appendConsentEvents(client: pg.PoolClient, events: Consent
     dated.map((e) => e.noticeHash ?? null),
     dated.map((e) => e.subjectHash ?? null),
   ]);
-  const states = await rederiveState(client, keys);
-  await suppressUnstarted(
-    client,
-    states.flatMap(({ state, ...key }) => {
-      if (UNGATED_PURPOSES.has(key.purpose)) return [];
-      const verdict = consentVerdict(state, key.channel, key.purpose);
-      return verdict.allowed ? [] : [{ ...key, reason: verdict.reason }];
-    }),
-  );
+  await settleKeys(client, {
+    leadId: keys.map((k) => k.leadId),
+    channel: keys.map((k) => k.channel),
+    purpose: keys.map((k) => k.purpose),
+  });
   return inserted.map((r) => r.id);
 }
 
+// Where the chain ends, and ids for n events after it, taken under the chain lock (ids follow the
+// chain); recorded_at is the transaction's now(), as the column's default, written as the seal reads it.
+const CHAIN_END = statement(
+  'consent.chain-end',
+  `SELECT coalesce((SELECT hash FROM consent_events ORDER BY id DESC LIMIT 1), '') AS hash,
+          setval(pg_get_serial_sequence('consent_events', 'id'), nextval(pg_get_serial_sequence('consent_events', 'id')) + $1::int - 1)
+            - $1::int + 1 AS first_id,
+          to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS recorded_at`,
+);
+const COPY_SEALED = statement(
+  'consent.copy-sealed-events',
+  `COPY consent_events (id, lead_id, channel, purpose, action, source, evidence, actor, occurred_at, recorded_at,
+                        notice_version, notice_hash, subject_hash, prev_hash, hash) FROM STDIN`,
+);
+
+/**
+ * appendConsentEvents for a batch of thousands (consent import): the same events, state and
+ * suppressions, with the seals computed here in order under the chain lock (consent/seal.ts) and
+ * the sealed events sent by COPY. The per-key locks are not taken: every writer of a key holds
+ * the chain lock first, and this one holds it throughout. Same contract: `client` is in a transaction.
+ */
+export async function appendConsentEventsInBulk(client: pg.PoolClient, batch: SealBatch): Promise<number> {
+  const keys = batch.placedKeys();
+  if (keys.count === 0) return 0;
+  await lockLedger(client);
+  const { rows } = await client.query<{ hash: string; first_id: number; recorded_at: string }>(CHAIN_END, [keys.count]);
+  const { hash, first_id: firstId, recorded_at: recordedAt } = rows[0]!;
+  await copyIn(client, COPY_SEALED, batch.seal(Number(firstId), recordedAt, hash));
+  await settleKeys(client, keys);
+  return keys.count;
+}
+
+/**
+ * Re-derives the state of these keys from all of their events (in one statement, however many
+ * keys) and suppresses the unstarted messages of every key whose new state no longer allows sending.
+ */
+async function settleKeys(client: pg.PoolClient, keys: { leadId: number[]; channel: string[]; purpose: string[] }): Promise<void> {
+  const { rows: refused } = await client.query<ConsentKey & { reason: string }>(SETTLE_KEYS, [keys.leadId, keys.channel, keys.purpose]);
+  await suppressUnstarted(client, refused);
+}
+
 /** The keys of these events, each once, in lock order. */
-function uniqueKeys(events: ConsentEventInput[]): ConsentKey[] {
+function uniqueKeys(events: ConsentKey[]): ConsentKey[] {
   return [...new Map(events.map((e) => [keyOf(e), { leadId: e.leadId, channel: e.channel, purpose: e.purpose }])).entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([, k]) => k);
@@ -134,31 +166,4 @@ async function datedAfterStartedSends(client: pg.PoolClient, events: ConsentEven
     const latest = e.asItHappens ? started.get(keyOf(e)) : undefined;
     return latest && latest >= e.occurredAt ? { ...e, occurredAt: new Date(latest.getTime() + 1) } : e;
   });
-}
-
-async function rederiveState(client: pg.PoolClient, keys: ConsentKey[]): Promise<(ConsentKey & { state: ConsentState })[]> {
-  const { rows } = await client.query<{
-    id: number;
-    lead_id: number;
-    channel: Channel;
-    purpose: string;
-    action: ConsentAction;
-    source: string;
-  }>(EVENTS_OF_KEYS, [keys.map((k) => k.leadId), keys.map((k) => k.channel), keys.map((k) => k.purpose)]);
-  const byKey = new Map<string, typeof rows>();
-  for (const row of rows) {
-    const key = keyOf({ leadId: row.lead_id, channel: row.channel, purpose: row.purpose });
-    const list = byKey.get(key);
-    if (list) list.push(row);
-    else byKey.set(key, [row]);
-  }
-  const states = keys.map((k) => ({ ...k, state: foldConsent(byKey.get(keyOf(k)) ?? [])! }));
-  await client.query(SAVE_STATES, [
-    states.map((s) => s.leadId),
-    states.map((s) => s.channel),
-    states.map((s) => s.purpose),
-    states.map((s) => s.state.status),
-    states.map((s) => s.state.decidingEventId),
-  ]);
-  return states;
 }

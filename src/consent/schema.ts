@@ -5,7 +5,9 @@ import { leads } from '../leads/schema.ts';
  * The consent ledger: append-only (triggers refuse UPDATE, DELETE and TRUNCATE) and hash-chained:
  * a BEFORE INSERT trigger (migration 0008) takes the chain lock, numbers the event, links it to the
  * previous one (`prev_hash`) and seals it (`hash`, SHA-256 over `consent_event_canonical`), so
- * `touchpoint consent verify` can name the first event that was altered or removed. It also keeps
+ * `touchpoint consent verify` can name the first event that was altered or removed. A bulk writer
+ * holding the chain lock may insert events it sealed itself (consent/seal.ts, migration 0019); a
+ * statement trigger checks that every insert extends the chain where it ends. It also keeps
  * `subject_hash`, a keyed hash of the address the consent is for, which survives erasure of the
  * lead. Current state is derived into `consent_state` in the same transaction as each append.
  */

@@ -106,3 +106,23 @@ export function foldConsent(events: { id: number; action: ConsentAction; source:
   }
   return state;
 }
+
+/**
+ * foldConsent in SQL, for a statement that folds many keys at once: over `events` (a query with
+ * lead_id, channel, purpose, id, action, source, occurred_at), one row per key with its status and
+ * deciding_event_id. The fold keeps the events after the key's latest withdrawal: the latest
+ * confirmation among them decides, else the latest grant, else the withdrawal itself.
+ * test/consent/fold-sql.test.ts holds the two together.
+ */
+export function foldSql(events: string): string {
+  return `SELECT DISTINCT ON (lead_id, channel, purpose) lead_id, channel, purpose, status, id AS deciding_event_id
+     FROM (SELECT f.lead_id, f.channel, f.purpose, f.id, f.action, f.occurred_at,
+                  count(*) FILTER (WHERE f.action = 'withdraw')
+                    OVER (PARTITION BY f.lead_id, f.channel, f.purpose ORDER BY f.occurred_at DESC, f.id DESC) AS withdrawals_since,
+                  CASE WHEN f.action = 'withdraw' THEN 'withdrawn'
+                       WHEN f.action = 'confirm' OR f.source = '${LEGACY_CONFIRMED}' THEN 'confirmed'
+                       ELSE 'granted' END AS status
+             FROM (${events}) f) e
+    WHERE withdrawals_since = 0 OR (withdrawals_since = 1 AND action = 'withdraw')
+    ORDER BY lead_id, channel, purpose, CASE status WHEN 'confirmed' THEN 1 WHEN 'granted' THEN 2 ELSE 3 END, occurred_at DESC, id DESC`;
+}
