@@ -3,7 +3,7 @@ import { requireCampaign } from '../../src/campaigns/load.ts';
 import { appendConsentEvents } from '../../src/consent/ledger.ts';
 import { withTransaction } from '../../src/db/tx.ts';
 import { settled, testEngine, until, type TestEngine } from '../helpers/engine.ts';
-import { seedLeads } from '../helpers/seed.ts';
+import { confirmedLeads, seedLeads } from '../helpers/seed.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
 describe('withdrawal during a running campaign', function () {
@@ -15,17 +15,7 @@ describe('withdrawal during a running campaign', function () {
     // A slow provider and small claims, so the run is still sending when people withdraw.
     sink = await startSmtpSink({ delayMs: 15 });
     t = await testEngine({ SMTP_URL: sink.url, DISPATCH_CONCURRENCY: '2', DISPATCH_BATCH_SIZE: '4' });
-    await seedLeads(
-      t.database,
-      Array.from({ length: 200 }, (_, i) => ({
-        id: `w-${i}`,
-        email: `w${i}@example.com`,
-        first: `W${i}`,
-        locale: null,
-        orders: 1,
-        consent: ['grant', 'confirm'] as const,
-      })),
-    );
+    await seedLeads(t.database, confirmedLeads(200, 'w'));
   });
   afterEach(async () => {
     await t.close();

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { requireCampaign } from '../../src/campaigns/load.ts';
 import { settled, testEngine, until, type TestEngine } from '../helpers/engine.ts';
-import { seedLeads } from '../helpers/seed.ts';
+import { confirmedLeads, seedLeads } from '../helpers/seed.ts';
 import { recipient, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
 const LEADS = 150;
@@ -25,17 +25,7 @@ describe('an SMTP server going away mid-send', function () {
       DISPATCH_CIRCUIT_FAILURES: '3',
       DISPATCH_CIRCUIT_PROBE_MS: '100',
     });
-    await seedLeads(
-      t.database,
-      Array.from({ length: LEADS }, (_, i) => ({
-        id: `o-${i}`,
-        email: `o${i}@example.com`,
-        first: `O${i}`,
-        locale: null,
-        orders: 1,
-        consent: ['grant', 'confirm'] as const,
-      })),
-    );
+    await seedLeads(t.database, confirmedLeads(LEADS, 'o'));
   });
   after(async () => {
     await t.close();

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import pg from 'pg';
 import { requireCampaign } from '../../src/campaigns/load.ts';
 import { settled, testEngine, until, type TestEngine } from '../helpers/engine.ts';
-import { seedLeads } from '../helpers/seed.ts';
+import { confirmedLeads, seedLeads } from '../helpers/seed.ts';
 import { recipient, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
 const LEADS = 200;
@@ -25,17 +25,7 @@ describe('the database going away under a dispatcher', function () {
   before(async () => {
     sink = await startSmtpSink({ delayMs: 30 });
     t = await testEngine({ SMTP_URL: sink.url, DISPATCH_CONCURRENCY: String(LANES), DISPATCH_BATCH_SIZE: '50' });
-    await seedLeads(
-      t.database,
-      Array.from({ length: LEADS }, (_, i) => ({
-        id: `d-${i}`,
-        email: `d${i}@example.com`,
-        first: `D${i}`,
-        locale: null,
-        orders: 1,
-        consent: ['grant', 'confirm'] as const,
-      })),
-    );
+    await seedLeads(t.database, confirmedLeads(LEADS, 'd'));
   });
   after(async () => {
     await t.close();

@@ -5,18 +5,8 @@ import { consentAsOf } from '../../src/consent/check.ts';
 import { recordSent, startSends } from '../../src/messages/attempt.ts';
 import { claimDueMessages, releaseClaims } from '../../src/messages/claim.ts';
 import { settled, testEngine, until, type TestEngine } from '../helpers/engine.ts';
-import { seedLeads } from '../helpers/seed.ts';
+import { confirmedLeads, seedLeads } from '../helpers/seed.ts';
 import { recipient, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
-
-const people = (n: number, prefix: string) =>
-  Array.from({ length: n }, (_, i) => ({
-    id: `${prefix}-${i}`,
-    email: `${prefix}${i}@example.com`,
-    first: `P${i}`,
-    locale: null,
-    orders: 1,
-    consent: ['grant', 'confirm'] as const,
-  }));
 
 interface Row {
   id: number;
@@ -48,7 +38,7 @@ describe('consent at the moment a send starts', function () {
       // One slow lane and a large claim: most claimed messages wait in memory while one is sent.
       sink = await startSmtpSink({ delayMs: 150 });
       t = await testEngine({ SMTP_URL: sink.url, DISPATCH_CONCURRENCY: '1', DISPATCH_BATCH_SIZE: '30' });
-      await seedLeads(t.database, people(30, 'w'));
+      await seedLeads(t.database, confirmedLeads(30, 'w'));
     });
     after(async () => {
       await t.close();
@@ -108,7 +98,7 @@ describe('consent at the moment a send starts', function () {
 
     beforeEach(async () => {
       t = await testEngine({}, clock);
-      await seedLeads(t.database, people(2, 's'), clock.now());
+      await seedLeads(t.database, confirmedLeads(2, 's'), clock.now());
       const set = t.engine.loadCampaigns();
       await t.engine.run(requireCampaign(set, 'spring'), set, { occurrence: 'statements', trigger: 'manual' });
     });
