@@ -5,6 +5,7 @@ import type pg from 'pg';
 import type { Channel } from '../channels/channel.ts';
 import { assertReadable, countLines, csvRows } from '../csv.ts';
 import { statement } from '../db/statement.ts';
+import { SaveBehind } from '../save-behind.ts';
 import { transactionOn, withSession } from '../db/tx.ts';
 import { appendConsentEventsInBulk, type ConsentEventInput } from './ledger.ts';
 import { SealBatch, type UnplacedEvent } from './seal.ts';
@@ -186,27 +187,14 @@ export async function importConsents(
   };
 
   return withSession(pool, async (client) => {
-    // One batch is appended while the next is read: the database and this process work side by side.
-    let saving: Promise<void> = Promise.resolve();
-    let failure: unknown;
-    const save = (events: Promise<SealBatch>, upTo: number) => {
-      saving = saving
-        .then(() => events)
-        .then((placed) => transactionOn(client, () => appendConsentEventsInBulk(client, placed)))
-        .then(
-          (imported) => {
-            report.imported += imported;
-            options.onProgress?.(upTo, Math.max(total, upTo));
-          },
-          (err: unknown) => {
-            failure ??= err;
-          },
-        );
-    };
-    const settle = async () => {
-      await saving;
-      if (failure !== undefined) throw failure;
-    };
+    const behind = new SaveBehind();
+    const save = (events: Promise<SealBatch>, upTo: number) =>
+      behind.add(async () => {
+        const placed = await events;
+        report.imported += await transactionOn(client, () => appendConsentEventsInBulk(client, placed));
+        options.onProgress?.(upTo, Math.max(total, upTo));
+      });
+    const settle = () => behind.settle();
 
     let done = 0;
     for await (const { row, values } of csvRows(file)) {

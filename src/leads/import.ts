@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { assertReadable, countLines, csvRows } from '../csv.ts';
 import { copyOut } from '../db/copy.ts';
 import { statement } from '../db/statement.ts';
+import { SaveBehind } from '../save-behind.ts';
 import { transactionOn, withSession } from '../db/tx.ts';
 import { AppError } from '../errors.ts';
 import { LeadStage, prepareLeadStage, saveStagedLeads, stagedRow, type LeadInput } from './store.ts';
@@ -146,41 +147,27 @@ export async function importLeads(pool: pg.Pool, file: string, options: ImportOp
   return withSession(pool, async (client) => {
     await prepareLeadStage(client);
     await client.query(SEEN_CREATE);
-    // One batch is saved while the next is read: the database and this process work side by side.
-    let saving: Promise<void> = Promise.resolve();
-    let failure: unknown;
-    const save = (stage: LeadStage, upTo: number) => {
-      saving = saving
-        .then(() =>
-          transactionOn(client, async () => {
-            const saved = await saveStagedLeads(client, stage);
-            await client.query(SEEN_ADD);
-            return saved;
-          }),
-        )
-        .then(
-          (saved) => {
-            report.imported += saved.saved;
-            report.created += saved.created;
-            for (const { row, events } of saved.carried) {
-              for (const event of events) {
-                problems.warn(
-                  row,
-                  `this address withdrew consent before its earlier record was erased; the withdrawal (event ${event}) carries over`,
-                );
-              }
-            }
-            options.onProgress?.(upTo, Math.max(total, upTo));
-          },
-          (err: unknown) => {
-            failure ??= err;
-          },
-        );
-    };
-    const settle = async () => {
-      await saving;
-      if (failure !== undefined) throw failure;
-    };
+    const behind = new SaveBehind();
+    const save = (stage: LeadStage, upTo: number) =>
+      behind.add(async () => {
+        const saved = await transactionOn(client, async () => {
+          const staged = await saveStagedLeads(client, stage);
+          await client.query(SEEN_ADD);
+          return staged;
+        });
+        report.imported += saved.saved;
+        report.created += saved.created;
+        for (const { row, events } of saved.carried) {
+          for (const event of events) {
+            problems.warn(
+              row,
+              `this address withdrew consent before its earlier record was erased; the withdrawal (event ${event}) carries over`,
+            );
+          }
+        }
+        options.onProgress?.(upTo, Math.max(total, upTo));
+      });
+    const settle = () => behind.settle();
 
     // Two batches take turns: one is filled while the other is saved.
     const stages = [new LeadStage(), new LeadStage()];
