@@ -9,6 +9,7 @@ import { verifyLedger } from '../../src/consent/verify.ts';
 import { withTransaction } from '../../src/db/tx.ts';
 import { saveLeads } from '../../src/leads/store.ts';
 import { testEngine, type TestEngine } from '../helpers/engine.ts';
+import { contactLead } from '../helpers/seed.ts';
 
 const exec = promisify(execFile);
 const T0 = Date.parse('2025-01-01T00:00:00Z');
@@ -23,18 +24,7 @@ describe('tamper-evident consent ledger', function () {
     t = await testEngine();
     const rows = await saveLeads(
       t.database.pool,
-      Array.from({ length: 8 }, (_, i) => ({
-        externalId: `l-${i}`,
-        email: `l${i}@example.com`,
-        phone: `+49151123456${i}0`,
-        firstName: null,
-        lastName: null,
-        locale: null,
-        timezone: null,
-        persona: null,
-        tags: [],
-        attributes: {},
-      })),
+      Array.from({ length: 8 }, (_, i) => contactLead(`l-${i}`, `l${i}@example.com`, `+49151123456${i}0`)),
     );
     leadIds = rows.map((r) => r.id);
   });
@@ -127,20 +117,7 @@ describe('tamper-evident consent ledger', function () {
 
     const fresh = await testEngine();
     try {
-      const [lead] = await saveLeads(fresh.database.pool, [
-        {
-          externalId: 'x',
-          email: 'x@example.com',
-          phone: null,
-          firstName: null,
-          lastName: null,
-          locale: null,
-          timezone: null,
-          persona: null,
-          tags: [],
-          attributes: {},
-        },
-      ]);
+      const [lead] = await saveLeads(fresh.database.pool, [contactLead('x', 'x@example.com')]);
       const more = await withTransaction(fresh.database.pool, (c) =>
         appendConsentEvents(
           c,
@@ -229,20 +206,7 @@ describe('tamper-evident consent ledger', function () {
         fc.array(fc.integer({ min: -5, max: 105 }), { minLength: 1, maxLength: 6 }),
         fc.constantFrom('email' as const, 'sms' as const),
         async (steps, instants, channel) => {
-          const [lead] = await saveLeads(t.database.pool, [
-            {
-              externalId: `prop-${++n}`,
-              email: `p${n}@example.com`,
-              phone: null,
-              firstName: null,
-              lastName: null,
-              locale: null,
-              timezone: null,
-              persona: null,
-              tags: [],
-              attributes: {},
-            },
-          ]);
+          const [lead] = await saveLeads(t.database.pool, [contactLead(`prop-${++n}`, `p${n}@example.com`)]);
           await append(
             ...steps.map((s) => ({
               leadId: lead!.id,

@@ -5,6 +5,7 @@ import type { Database } from '../../src/db/index.ts';
 import { withTransaction } from '../../src/db/tx.ts';
 import { saveLeads } from '../../src/leads/store.ts';
 import { freshDatabase } from '../helpers/db.ts';
+import { contactLead } from '../helpers/seed.ts';
 
 /**
  * The ledger folds and saves the state of many keys in one statement (foldSql); answers as of an
@@ -20,18 +21,7 @@ describe('consent fold in SQL', () => {
   it('saves, for every key, the state and deciding event foldConsent derives from its events', async () => {
     const leads = await saveLeads(
       database.pool,
-      Array.from({ length: 40 }, (_, i) => ({
-        externalId: `f-${i}`,
-        email: `f-${i}@example.com`,
-        phone: null,
-        firstName: null,
-        lastName: null,
-        locale: null,
-        timezone: null,
-        persona: null,
-        tags: [],
-        attributes: {},
-      })),
+      Array.from({ length: 40 }, (_, i) => contactLead(`f-${i}`, `f-${i}@example.com`)),
     );
     let seed = 11;
     const next = (n: number) => (seed = (seed * 48271) % 2147483647) % n;

@@ -9,6 +9,7 @@ import type { Database } from '../../src/db/index.ts';
 import { withTransaction } from '../../src/db/tx.ts';
 import { saveLeads } from '../../src/leads/store.ts';
 import { freshDatabase } from '../helpers/db.ts';
+import { contactLead } from '../helpers/seed.ts';
 
 const HEADER = 'external_id,channel,purpose,action,occurred_at,source';
 
@@ -34,18 +35,9 @@ const MIXED = [
   'a-1,email,marketing,withdraw,yesterday,support', // 15: bad instant
 ].join('\n');
 
-const LEADS = ['a-1', 'a-2', 'a-3', 'a-4'].map((externalId, i) => ({
-  externalId,
-  email: `${externalId}@example.com`,
-  phone: i === 1 ? '+14155550100' : null,
-  firstName: null,
-  lastName: null,
-  locale: null,
-  timezone: null,
-  persona: null,
-  tags: [],
-  attributes: {},
-}));
+const LEADS = ['a-1', 'a-2', 'a-3', 'a-4'].map((externalId, i) =>
+  contactLead(externalId, `${externalId}@example.com`, i === 1 ? '+14155550100' : null),
+);
 
 describe('consent import in bulk', () => {
   let database: Database;

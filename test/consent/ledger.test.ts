@@ -9,6 +9,7 @@ import { withTransaction } from '../../src/db/tx.ts';
 import { importLeads } from '../../src/leads/import.ts';
 import { saveLeads } from '../../src/leads/store.ts';
 import { freshDatabase } from '../helpers/db.ts';
+import { contactLead } from '../helpers/seed.ts';
 
 const FIXTURES = path.resolve('test/fixtures/imports');
 const T0 = Date.parse('2025-01-01T00:00:00Z');
@@ -19,20 +20,7 @@ describe('consent ledger', () => {
 
   beforeEach(async () => {
     database = await freshDatabase();
-    const [lead] = await saveLeads(database.pool, [
-      {
-        externalId: 'p-1',
-        email: 'p@example.com',
-        phone: null,
-        firstName: null,
-        lastName: null,
-        locale: null,
-        timezone: null,
-        persona: null,
-        tags: [],
-        attributes: {},
-      },
-    ]);
+    const [lead] = await saveLeads(database.pool, [contactLead('p-1', 'p@example.com')]);
     leadId = lead!.id;
   });
   afterEach(() => database.close());

@@ -2,7 +2,7 @@ import type { Database } from '../../src/db/index.ts';
 import { withTransaction } from '../../src/db/tx.ts';
 import { appendConsentEvents, type ConsentEventInput } from '../../src/consent/ledger.ts';
 import { LEGACY_CONFIRMED } from '../../src/consent/state.ts';
-import { saveLeads } from '../../src/leads/store.ts';
+import { saveLeads, type LeadInput } from '../../src/leads/store.ts';
 
 /** A compact test lead: consent steps apply to email marketing, in order, a minute apart. */
 export interface SeedLead {
@@ -74,4 +74,20 @@ export function confirmedLeads(count: number, prefix: string): SeedLead[] {
     orders: 1,
     consent: ['grant', 'confirm'] as const,
   }));
+}
+
+/** A lead to save with only its external id, email and phone; every other field is empty. */
+export function contactLead(externalId: string, email: string | null, phone: string | null = null): LeadInput {
+  return {
+    externalId,
+    email,
+    phone,
+    firstName: null,
+    lastName: null,
+    locale: null,
+    timezone: null,
+    persona: null,
+    tags: [],
+    attributes: {},
+  };
 }
