@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { can, type Permission } from '../../access/roles.ts';
+import type { Role } from '../../access/schema.ts';
 import type { Session } from '../../access/sessions.ts';
 import { AppError } from '../../errors.ts';
 import { renderPage } from './views.ts';
@@ -32,6 +33,13 @@ export interface Ui {
   guard: Guard;
 }
 
+/** Where each role lands after signing in: the part of the product it works in. */
+const HOME: Record<Role, string> = { admin: '/inbox', marketer: '/campaigns', service: '/inbox', compliance: '/audit' };
+
+export function homeOf(role: Role): string {
+  return HOME[role];
+}
+
 /** Messages shown after an action redirects back (`?done=`). */
 const FLASH: Record<string, string> = {
   accepted: 'Accepted: the contact is yours.',
@@ -45,7 +53,13 @@ export const page: PageRenderer = (res, name, title, req, context = {}, status =
   const flash = typeof req.query.done === 'string' && FLASH[req.query.done] ? { text: FLASH[req.query.done], kind: '' } : undefined;
   const role = req.session?.user.role;
   const allowed = role
-    ? { inbound: can(role, 'inbound'), work: can(role, 'inbound:work'), consent: can(role, 'consent'), jobs: can(role, 'jobs') }
+    ? {
+        campaigns: can(role, 'write'),
+        inbound: can(role, 'inbound'),
+        work: can(role, 'inbound:work'),
+        consent: can(role, 'consent'),
+        jobs: can(role, 'jobs'),
+      }
     : {};
   res
     .status(status)

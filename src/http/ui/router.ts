@@ -1,18 +1,18 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
-import { can } from '../../access/roles.ts';
 import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
 import { formBody } from '../body.ts';
 import { auditRoutes } from './audit.ts';
+import { campaignRoutes } from './campaigns.ts';
 import { inboxRoutes } from './inbox.ts';
 import { jobsRoutes } from './jobs.ts';
-import { page } from './kit.ts';
+import { homeOf, page } from './kit.ts';
 import { sessions } from './session.ts';
 
 /**
- * The web UI, server-rendered, no scripts: sign-in (session.ts), the service inbox (inbox.ts) and
- * the consent audit (audit.ts); and for admins Agenda's own dashboard (jobs.ts, a script page of
- * its own). Each person lands on the first part their role may open.
+ * The web UI, server-rendered, no scripts: sign-in (session.ts), the service inbox (inbox.ts), the
+ * consent audit (audit.ts) and the marketer's campaigns (campaigns.ts); and for admins Agenda's own
+ * dashboard (jobs.ts, a script page of its own). Each person lands on their role's own part.
  */
 export function uiRouter(engine: Engine): Router {
   const router = Router();
@@ -25,17 +25,13 @@ export function uiRouter(engine: Engine): Router {
   router.get('/', (req, res) => {
     const role = req.session?.user.role;
     if (!role) return res.redirect(303, '/login');
-    if (can(role, 'inbound')) return res.redirect(303, '/inbox');
-    if (can(role, 'consent')) return res.redirect(303, '/audit');
-    page(res, 'error', 'Touchpoint', req, {
-      heading: `Signed in as ${req.session!.user.email}`,
-      message: 'The web UI has no pages for your role yet: campaigns are worked with the CLI and the API.',
-    });
+    res.redirect(303, homeOf(role));
   });
 
   session.routes(router);
   inboxRoutes(router, engine, ui);
   auditRoutes(router, engine, ui);
+  campaignRoutes(router, engine, ui);
   jobsRoutes(router, engine, ui);
 
   router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {

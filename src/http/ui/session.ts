@@ -6,7 +6,7 @@ import { SESSION_TTL_MS } from '../../access/sessions.ts';
 import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
 import { log } from '../../log.ts';
-import { page, type Guard } from './kit.ts';
+import { homeOf, page, type Guard } from './kit.ts';
 
 /**
  * Signing in and out. Sessions live in PostgreSQL behind an HttpOnly SameSite cookie; every form
@@ -42,8 +42,8 @@ function cookies(req: Request): Record<string, string> {
 }
 
 /** Only paths of our own after login, never another origin (`//evil.example`). */
-function safeNext(next: unknown): string {
-  return typeof next === 'string' && /^\/(?!\/)[\w\-/?=&%.]*$/.test(next) ? next : '/inbox';
+function safeNext(next: unknown): string | undefined {
+  return typeof next === 'string' && /^\/(?!\/)[\w\-/?=&%.]*$/.test(next) ? next : undefined;
 }
 
 export function sessions(engine: Engine) {
@@ -73,7 +73,7 @@ export function sessions(engine: Engine) {
 
   function routes(router: Router): void {
     router.get('/login', (req, res) => {
-      if (req.session) return res.redirect(303, safeNext(req.query.next));
+      if (req.session) return res.redirect(303, safeNext(req.query.next) ?? homeOf(req.session.user.role));
       const loginCsrf = crypto.randomBytes(24).toString('base64url');
       res.set('Set-Cookie', cookie(LOGIN_COOKIE, loginCsrf, 3_600_000));
       page(res, 'login', 'Sign in', req, { loginCsrf, next: safeNext(req.query.next) });
@@ -101,7 +101,7 @@ export function sessions(engine: Engine) {
       }
       const { token } = await engine.access.createSession(result.user.id, engine.clock.now());
       res.set('Set-Cookie', [cookie(SESSION_COOKIE, token, SESSION_TTL_MS), cookie(LOGIN_COOKIE, '', 0)]);
-      res.redirect(303, safeNext(body.next));
+      res.redirect(303, safeNext(body.next) ?? homeOf(result.user.role));
     });
 
     router.post('/logout', guard('read'), async (req, res) => {
