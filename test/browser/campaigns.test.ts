@@ -52,6 +52,12 @@ describe('the marketer’s campaign list in headless Chromium', function () {
       expect(broken.length, 'problems of broken.yaml').to.be.at.least(1);
       expect(broken.join('\n')).to.match(/broken\.yaml:\d+:\d+/);
       expect(await page.locator('tr[data-campaign="broken"]').count(), 'a broken campaign is not listed as loadable').to.equal(0);
+
+      // A page of another role's part answers 403 with a way back to the marketer's own start page.
+      const refused = await page.goto(`${web.base}/inbox`);
+      expect(refused!.status()).to.equal(403);
+      await page.click('text=Back to your start page');
+      await page.waitForURL(`${web.base}/campaigns`);
     } finally {
       await page.close();
     }

@@ -65,7 +65,17 @@ export const page: PageRenderer = (res, name, title, req, context = {}, status =
     .status(status)
     .type('html')
     .set('Cache-Control', 'no-store')
-    .send(renderPage(name, { title, user: req.session?.user, csrf: req.session?.csrfToken, flash, can: allowed, ...context }));
+    .send(
+      renderPage(name, {
+        title,
+        user: req.session?.user,
+        csrf: req.session?.csrfToken,
+        flash,
+        can: allowed,
+        home: role && homeOf(role),
+        ...context,
+      }),
+    );
 };
 
 /** A trimmed form field, '' when absent. */
