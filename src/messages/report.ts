@@ -45,10 +45,10 @@ const FOLD = statement(
   `WITH gone AS (
      DELETE FROM message_counts
       WHERE ctid = ANY(ARRAY(SELECT ctid FROM message_counts WHERE campaign_id = $1 AND occurrence = $2 LIMIT $3))
-     RETURNING state, reason, possible_duplicate, lead_id, n)
-   INSERT INTO message_counts (campaign_id, occurrence, state, reason, possible_duplicate, lead_id, n)
-   SELECT $1, $2, state, reason, possible_duplicate, min(lead_id), sum(n) FROM gone
-    GROUP BY state, reason, possible_duplicate HAVING sum(n) <> 0`,
+     RETURNING state, reason, possible_duplicate, step_id, persona, channel, day, delivered, lead_id, n)
+   INSERT INTO message_counts (campaign_id, occurrence, state, reason, possible_duplicate, step_id, persona, channel, day, delivered, lead_id, n)
+   SELECT $1, $2, state, reason, possible_duplicate, step_id, persona, channel, day, delivered, min(lead_id), sum(n) FROM gone
+    GROUP BY state, reason, possible_duplicate, step_id, persona, channel, day, delivered HAVING sum(n) <> 0`,
 );
 
 /**
