@@ -7,7 +7,7 @@ CREATE FUNCTION message_count_split(status text, channel text, delivery_status t
   RETURNS TABLE (day date, delivered boolean)
   LANGUAGE sql IMMUTABLE PARALLEL SAFE ROWS 1 AS $$
   SELECT (coalesce(sent_at, created_at) AT TIME ZONE 'UTC')::date,
-         status = 'sent' AND (channel = 'email' OR delivery_status = 'delivered')
+         status = 'sent' AND (channel = 'email' OR coalesce(delivery_status = 'delivered', false))
 $$;
 --> statement-breakpoint
 CREATE OR REPLACE FUNCTION messages_count_changes() RETURNS trigger LANGUAGE plpgsql AS $$
