@@ -183,7 +183,17 @@ function listed<K extends string>(map: Map<string, Figures>, name: K, order?: st
     const [i, j] = order ? [order.indexOf(a), order.indexOf(b)] : [-1, -1];
     return i !== j ? (i < 0 ? 1 : j < 0 ? -1 : i - j) : a < b ? -1 : a > b ? 1 : 0;
   });
-  return keys.map((key) => ({ [name]: key, ...map.get(key)! }) as { [k in K]: string } & Figures);
+  return keys.map((key) => {
+    const f = map.get(key)!;
+    return { [name]: key, ...f, failed: sorted(f.failed), suppressed: sorted(f.suppressed), replies: sorted(f.replies) } as {
+      [k in K]: string;
+    } & Figures;
+  });
+}
+
+/** The counts with their keys in order, so that the same figures always print the same. */
+function sorted(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
 /**

@@ -56,8 +56,11 @@ describe('campaign report', function () {
   };
   const cli = (args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, ['bin/touchpoint.js', ...args], { env: { ...process.env, ...t.env, LOG_LEVEL: 'error' } }, (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      execFile(
+        process.execPath,
+        ['bin/touchpoint.js', ...args],
+        { env: { ...process.env, ...t.env, LOG_LEVEL: 'error' } },
+        (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
     });
 
@@ -106,7 +109,14 @@ describe('campaign report', function () {
     const to = (mails: ParsedMail[], who: string) => mails.find((m) => recipient(m) === `${who}@example.com`)!;
     const replyTo = (mail: ParsedMail) => (mail.replyTo as AddressObject).value[0]!.address!;
 
-    expect((await api('POST', '/api/v1/events', [{ id: 's-1', lead: 'vera', event: 'signed_up' }, { id: 's-2', lead: 'rob', event: 'signed_up' }])).status).to.equal(201);
+    expect(
+      (
+        await api('POST', '/api/v1/events', [
+          { id: 's-1', lead: 'vera', event: 'signed_up' },
+          { id: 's-2', lead: 'rob', event: 'signed_up' },
+        ])
+      ).status,
+    ).to.equal(201);
     await sink.waitFor(6);
     expect(
       (
@@ -122,7 +132,12 @@ describe('campaign report', function () {
       ).status,
     ).to.equal(201);
 
-    await deliverMail(inbound.port, { from: 'vera@example.com', to: replyTo(to(march, 'vera')), subject: 'Re', text: 'I am disappointed.' });
+    await deliverMail(inbound.port, {
+      from: 'vera@example.com',
+      to: replyTo(to(march, 'vera')),
+      subject: 'Re',
+      text: 'I am disappointed.',
+    });
     await deliverMail(inbound.port, { from: 'rob@example.com', to: replyTo(to(april, 'rob')), subject: 'Re', text: 'I want to buy two.' });
     await until(async () => ((await t.database.pool.query('SELECT 1 FROM inbound_contacts')).rowCount === 2 ? true : undefined));
 

@@ -33,7 +33,15 @@ async function scannedSummary(db: Database, campaign: string, occurrence: string
 
 /** The splits of the campaign report of before: every message of the campaign (or occurrence) read and grouped. */
 async function scannedSplits(db: Database, campaign: string, occurrence: string | null) {
-  const { rows } = await db.pool.query<{ step: string; persona: string; channel: string; day: string; status: string; reason: string | null; delivered: boolean }>(
+  const { rows } = await db.pool.query<{
+    step: string;
+    persona: string;
+    channel: string;
+    day: string;
+    status: string;
+    reason: string | null;
+    delivered: boolean;
+  }>(
     `SELECT step_id AS step, persona, channel, to_char(coalesce(sent_at, created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, status, reason,
             status = 'sent' AND (channel = 'email' OR delivery_status = 'delivered') AS delivered
        FROM messages WHERE campaign_id = $1 AND ($2::text IS NULL OR occurrence = $2) ORDER BY id`,
@@ -42,7 +50,16 @@ async function scannedSplits(db: Database, campaign: string, occurrence: string 
   const split = (key: 'step' | 'persona' | 'channel' | 'day') => {
     const figures = new Map<string, Figures>();
     for (const row of rows) {
-      const f = figures.get(row[key]) ?? { recorded: 0, sent: 0, delivered: 0, failed: {}, suppressed: {}, replies: {}, opt_outs: 0, conversions: 0 };
+      const f = figures.get(row[key]) ?? {
+        recorded: 0,
+        sent: 0,
+        delivered: 0,
+        failed: {},
+        suppressed: {},
+        replies: {},
+        opt_outs: 0,
+        conversions: 0,
+      };
       figures.set(row[key], f);
       f.recorded++;
       if (row.status === 'sent') f.sent++;

@@ -47,7 +47,14 @@ function formatReport(report: CampaignReport): string {
     );
   const occurrences = formatTable(
     ['occurrence', 'recorded', 'sent', 'delivered', 'failed', 'suppressed'],
-    report.occurrences.map((o) => [o.occurrence, String(o.recorded), String(o.sent), String(o.delivered), String(o.failed), String(o.suppressed)]),
+    report.occurrences.map((o) => [
+      o.occurrence,
+      String(o.recorded),
+      String(o.sent),
+      String(o.delivered),
+      String(o.failed),
+      String(o.suppressed),
+    ]),
   );
   return [
     `campaign ${report.campaign}, ${report.occurrence === null ? 'all occurrences' : `occurrence ${report.occurrence}`}`,
