@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
 import type { AddressObject, ParsedMail } from 'mailparser';
 import { saveUser } from '../../src/access/users.ts';
@@ -15,7 +14,6 @@ import { settled, testEngine, until, type TestEngine } from '../helpers/engine.t
 import { seedLeads, type SeedLead } from '../helpers/seed.ts';
 import { deliverMail, recipient, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
-const exec = promisify(execFile);
 const FIXTURE = path.resolve('test/fixtures/reports');
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
