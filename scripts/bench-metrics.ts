@@ -208,7 +208,6 @@ async function measureState(name: string): Promise<StateFigures> {
   console.log(`  campaign report over HTTP (${N.toLocaleString('en')} messages)          ${fmt(figures.reportMs)}`);
   console.log(`    ${JSON.stringify(await report())}`);
   for (const [part, sql, params] of [
-    ['occurrences', statementText('campaigns.report-occurrences'), [CAMPAIGN]],
     ['counts', statementText('campaigns.report-counts'), [CAMPAIGN, null]],
     ['replies', statementText('campaigns.report-replies'), [CAMPAIGN, null]],
     ['opt-outs', statementText('campaigns.report-opt-outs'), [CAMPAIGN, null]],

@@ -77,23 +77,22 @@ interface Slice {
   day: string;
 }
 
-const SLICE = `step_id AS step, persona, channel, to_char(day, 'YYYY-MM-DD') AS day`;
-/** The same slice read from a message (`m`) with the day the counts give it (migration 0021). */
+/** The slice of a message (`m`): its step, persona, channel and the day the counts give it (migration 0021). */
 const MESSAGE_SLICE = `m.step_id AS step, m.persona, m.channel,
   to_char((SELECT s.day FROM message_count_split(m.status, m.channel, m.delivery_status, m.sent_at, m.created_at) s), 'YYYY-MM-DD') AS day`;
 const OF_OCCURRENCE = `($2::text IS NULL OR m.occurrence = $2)`;
 
-const OCCURRENCES = statement(
-  'campaigns.report-occurrences',
-  `SELECT occurrence, state, delivered, sum(n)::int AS n, count(*)::int AS deltas
-     FROM message_counts WHERE campaign_id = $1 GROUP BY 1, 2, 3`,
-);
-
+/**
+ * The counts in one pass over the campaign's deltas (they may be many until folded): per occurrence
+ * (all of them, for the list) and per slice (of the occurrence asked for, or all).
+ */
 const COUNTS = statement(
   'campaigns.report-counts',
-  `SELECT ${SLICE}, state, reason, delivered, sum(n)::int AS n
-     FROM message_counts WHERE campaign_id = $1 AND ($2::text IS NULL OR occurrence = $2)
-    GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(n) <> 0`,
+  `SELECT grouping(occurrence) = 0 AS per_occurrence, occurrence, step_id AS step, persona, channel,
+          to_char(day, 'YYYY-MM-DD') AS day, state, reason, delivered, sum(n)::int AS total,
+          coalesce(sum(n) FILTER (WHERE $2::text IS NULL OR occurrence = $2), 0)::int AS n, count(*)::int AS deltas
+     FROM message_counts WHERE campaign_id = $1
+    GROUP BY GROUPING SETS ((occurrence, state, delivered), (step_id, persona, channel, day, state, reason, delivered))`,
 );
 
 /** Replies carry their message's campaign (inbound_contacts_campaign_idx): the campaign's replies are read, not its messages. */
@@ -139,7 +138,7 @@ const CONVERSIONS = statement(
     GROUP BY 1, 2, 3, 4`,
 );
 
-const emptyFigures = (): Figures => ({
+export const emptyFigures = (): Figures => ({
   recorded: 0,
   sent: 0,
   delivered: 0,
@@ -204,7 +203,28 @@ function sorted(counts: Record<string, number>): Record<string, number> {
  */
 export async function campaignReport(db: Queryable, request: ReportRequest): Promise<CampaignReport> {
   const { campaignId, occurrence, goal, stepOrder } = request;
-  const occurrences = await occurrenceFigures(db, campaignId);
+  const params = [campaignId, occurrence];
+  type Row = Slice & { n: number };
+  type CountRow = Row & {
+    per_occurrence: boolean;
+    occurrence: string;
+    state: string;
+    reason: string | null;
+    delivered: boolean;
+    total: number;
+    deltas: number;
+  };
+  const [counts, replies, optOuts, conversions] = await Promise.all([
+    db.query<CountRow>(COUNTS, params),
+    db.query<Row & { key: string }>(REPLIES, params),
+    db.query<Row>(OPT_OUTS, params),
+    goal ? db.query<Row>(CONVERSIONS, [...params, goal.event, goal.withinMs]) : Promise.resolve({ rows: [] as Row[] }),
+  ]);
+  const occurrences = await occurrenceFigures(
+    db,
+    campaignId,
+    counts.rows.filter((r) => r.per_occurrence),
+  );
   if (!request.defined && occurrences.length === 0) throw new AppError('not_found', `no campaign '${campaignId}' and no messages of one`);
   if (occurrence !== null && !occurrences.some((o) => o.occurrence === occurrence)) {
     const known = occurrences.map((o) => o.occurrence);
@@ -214,16 +234,9 @@ export async function campaignReport(db: Queryable, request: ReportRequest): Pro
         (known.length ? `its occurrences: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', …' : ''}` : 'it has none yet'),
     );
   }
-  const params = [campaignId, occurrence];
-  type Row = Slice & { n: number };
-  const [counts, replies, optOuts, conversions] = await Promise.all([
-    db.query<Row & { state: string; reason: string | null; delivered: boolean }>(COUNTS, params),
-    db.query<Row & { key: string }>(REPLIES, params),
-    db.query<Row>(OPT_OUTS, params),
-    goal ? db.query<Row>(CONVERSIONS, [...params, goal.event, goal.withinMs]) : Promise.resolve({ rows: [] as Row[] }),
-  ]);
   const splits = new Splits();
   for (const row of counts.rows) {
+    if (row.per_occurrence || row.n === 0) continue;
     splits.each(row, (f) => {
       f.recorded += row.n;
       if (row.state === 'sent') f.sent += row.n;
@@ -246,11 +259,15 @@ export async function campaignReport(db: Queryable, request: ReportRequest): Pro
   };
 }
 
-/** Each occurrence with messages, and its totals; folds the count deltas of those that have many. */
-async function occurrenceFigures(db: Queryable, campaignId: string): Promise<OccurrenceFigures[]> {
-  const { rows } = await db.query<{ occurrence: string; state: string; delivered: boolean; n: number; deltas: number }>(OCCURRENCES, [
-    campaignId,
-  ]);
+/**
+ * Each occurrence with messages, and its totals, from the counts per occurrence; folds the deltas
+ * of those that have many, so that the next report reads a handful.
+ */
+async function occurrenceFigures(
+  db: Queryable,
+  campaignId: string,
+  rows: { occurrence: string; state: string; delivered: boolean; total: number; deltas: number }[],
+): Promise<OccurrenceFigures[]> {
   const byOccurrence = new Map<string, OccurrenceFigures & { deltas: number }>();
   for (const row of rows) {
     let o = byOccurrence.get(row.occurrence);
@@ -259,11 +276,13 @@ async function occurrenceFigures(db: Queryable, campaignId: string): Promise<Occ
       byOccurrence.set(row.occurrence, o);
     }
     o.deltas += row.deltas;
-    o.recorded += row.n;
-    if (row.delivered) o.delivered += row.n;
-    if (row.state === 'sent' || row.state === 'failed' || row.state === 'suppressed') o[row.state] += row.n;
+    o.recorded += row.total;
+    if (row.delivered) o.delivered += row.total;
+    if (row.state === 'sent' || row.state === 'failed' || row.state === 'suppressed') o[row.state] += row.total;
   }
-  const list = [...byOccurrence.values()].filter((o) => o.recorded > 0).sort((a, b) => (a.occurrence < b.occurrence ? -1 : 1));
-  for (const o of list) if (o.deltas > FOLD_ABOVE) await foldCounts(db, campaignId, o.occurrence);
-  return list.map(({ deltas: _deltas, ...o }) => o);
+  for (const o of byOccurrence.values()) if (o.deltas > FOLD_ABOVE) await foldCounts(db, campaignId, o.occurrence);
+  return [...byOccurrence.values()]
+    .filter((o) => o.recorded > 0)
+    .sort((a, b) => (a.occurrence < b.occurrence ? -1 : 1))
+    .map(({ deltas: _deltas, ...o }) => o);
 }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { Database } from '../../src/db/index.ts';
-import { campaignReport, type Figures } from '../../src/campaigns/report.ts';
+import { campaignReport, emptyFigures, type Figures } from '../../src/campaigns/report.ts';
 import { deliverySummary, emptySummary, foldCounts, type DeliverySummary } from '../../src/messages/report.ts';
 import { freshDatabase } from '../helpers/db.ts';
 
@@ -50,16 +50,7 @@ async function scannedSplits(db: Database, campaign: string, occurrence: string 
   const split = (key: 'step' | 'persona' | 'channel' | 'day') => {
     const figures = new Map<string, Figures>();
     for (const row of rows) {
-      const f = figures.get(row[key]) ?? {
-        recorded: 0,
-        sent: 0,
-        delivered: 0,
-        failed: {},
-        suppressed: {},
-        replies: {},
-        opt_outs: 0,
-        conversions: 0,
-      };
+      const f = figures.get(row[key]) ?? emptyFigures();
       figures.set(row[key], f);
       f.recorded++;
       if (row.status === 'sent') f.sent++;
