@@ -125,16 +125,18 @@ const OPT_OUTS = statement(
 
 /**
  * Sent messages followed by the goal event of the same person within the attribution window: each
- * message converts once, however many goal events follow it. Starts from the goal events
- * (events_name_idx) and the messages of their people (messages_lead_idx).
+ * message converts once, however many goal events follow it. Starts from the people with a goal
+ * event (events_name_idx), reads their messages (messages_lead_idx; the OFFSET keeps PostgreSQL
+ * from turning this into a scan of every message to hash) and looks for an event in each window
+ * (events_lead_idx): the cost follows the buyers, not the campaign's size.
  */
 const CONVERSIONS = statement(
   'campaigns.report-conversions',
-  `SELECT ${MESSAGE_SLICE}, count(DISTINCT m.id)::int AS n
-     FROM events e
-     JOIN messages m ON m.lead_id = e.lead_id AND m.campaign_id = $1 AND m.status = 'sent'
-      AND e.occurred_at > m.sent_at AND e.occurred_at <= m.sent_at + make_interval(secs => $4::double precision / 1000)
-    WHERE e.name = $3 AND ${OF_OCCURRENCE}
+  `SELECT ${MESSAGE_SLICE}, count(*)::int AS n
+     FROM (SELECT DISTINCT lead_id FROM events WHERE name = $3) p
+    CROSS JOIN LATERAL (SELECT * FROM messages m WHERE m.lead_id = p.lead_id AND m.campaign_id = $1 AND m.status = 'sent' AND ${OF_OCCURRENCE} OFFSET 0) m
+    WHERE EXISTS (SELECT 1 FROM events e WHERE e.lead_id = m.lead_id AND e.name = $3
+                     AND e.occurred_at > m.sent_at AND e.occurred_at <= m.sent_at + make_interval(secs => $4::double precision / 1000))
     GROUP BY 1, 2, 3, 4`,
 );
 
