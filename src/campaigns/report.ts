@@ -1,6 +1,6 @@
 import { statement, type Queryable } from '../db/statement.ts';
 import { AppError } from '../errors.ts';
-import { foldCounts, FOLD_ABOVE } from '../messages/report.ts';
+import { foldCampaignCounts, FOLD_ABOVE } from '../messages/report.ts';
 import { durationMs } from './duration.ts';
 import { requireCampaign } from './load.ts';
 import type { CampaignSet } from './set.ts';
@@ -262,8 +262,8 @@ export async function campaignReport(db: Queryable, request: ReportRequest): Pro
 }
 
 /**
- * Each occurrence with messages, and its totals, from the counts per occurrence; folds the deltas
- * of those that have many, so that the next report reads a handful.
+ * Each occurrence with messages, and its totals, from the counts per occurrence; folds the
+ * campaign's deltas when they are many, so that the next report reads a handful.
  */
 async function occurrenceFigures(
   db: Queryable,
@@ -282,7 +282,7 @@ async function occurrenceFigures(
     if (row.delivered) o.delivered += row.total;
     if (row.state === 'sent' || row.state === 'failed' || row.state === 'suppressed') o[row.state] += row.total;
   }
-  for (const o of byOccurrence.values()) if (o.deltas > FOLD_ABOVE) await foldCounts(db, campaignId, o.occurrence);
+  if (rows.reduce((sum, row) => sum + row.deltas, 0) > FOLD_ABOVE) await foldCampaignCounts(db, campaignId);
   return [...byOccurrence.values()]
     .filter((o) => o.recorded > 0)
     .sort((a, b) => (a.occurrence < b.occurrence ? -1 : 1))
