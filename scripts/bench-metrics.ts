@@ -3,7 +3,8 @@
  * for 100,000 leads (INSERT … SELECT generate_series), all of one campaign occurrence (the largest
  * report there can be), and 100,000 inbound contacts of which a tenth answer its messages, then
  * times each query behind a /metrics scrape, the whole scrape over HTTP, and the campaign report
- * (GET /api/v1/campaigns/:id/report) over HTTP (median of --repeat), in two states of the outbox: a
+ * (GET /api/v1/campaigns/:id/report, every split, with 10,000 goal events to attribute) over HTTP
+ * (median of --repeat), in two states of the outbox: a
  * history (2 % queued) and a backlog (every row queued and due). The scrape of before (a count of
  * the whole messages table) is timed beside it.
  *
@@ -90,14 +91,31 @@ const fillMs = await timed(async () => {
        FROM generate_series(1, $1) AS i`,
     [CONTACTS, LEADS, CAMPAIGN],
   );
-  await pool.query('VACUUM ANALYZE messages, inbound_contacts');
+  // A tenth of the leads bought during the campaign: the report attributes them to the messages before.
+  await pool.query(
+    `INSERT INTO events (lead_id, name, occurred_at) SELECT 1 + i * 10, 'purchase', now() - make_interval(secs => i * 40) FROM generate_series(0, $1 - 1) AS i`,
+    [LEADS / 10],
+  );
+  await pool.query('VACUUM ANALYZE messages, inbound_contacts, events');
 });
 progress(`filled in ${(fillMs / 1000).toFixed(1)} s`);
+
+/** The observe fixture's campaigns and the benchmark's own, whose goal the report attributes. */
+function campaignsDir(): string {
+  const dir = path.join(dataDir, 'campaigns');
+  fs.cpSync(path.resolve('test/fixtures/observe/campaigns'), dir, { recursive: true });
+  fs.writeFileSync(
+    path.join(dir, `${CAMPAIGN}.yaml`),
+    `id: ${CAMPAIGN}\nname: Spring sale\nkind: lead\npurpose: marketing\naudience: { tags: [customer] }\n` +
+      `goal: { event: purchase, within: 7d }\nsteps:\n  - id: offer\n    channel: email\n    template: offer\n`,
+  );
+  return dir;
+}
 
 const config = loadConfig({
   DATABASE_URL: server.url,
   TOUCHPOINT_DATA_DIR: dataDir,
-  CAMPAIGNS_DIR: path.resolve('test/fixtures/observe/campaigns'),
+  CAMPAIGNS_DIR: campaignsDir(),
   TEMPLATES_DIR: path.resolve('test/fixtures/observe/templates'),
   LOG_LEVEL: 'warn',
 });
@@ -107,7 +125,7 @@ const http = createApp(engine).listen(0, '127.0.0.1');
 await new Promise((resolve) => http.once('listening', resolve));
 const baseUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
 const metricsUrl = `${baseUrl}/metrics`;
-const reportUrl = `${baseUrl}/api/v1/campaigns/${CAMPAIGN}/report?occurrence=${OCCURRENCE}`;
+const reportUrl = `${baseUrl}/api/v1/campaigns/${CAMPAIGN}/report`;
 const { key } = await createApiKey(pool, 'marketer', 'bench');
 const report = async () => {
   const res = await fetch(reportUrl, { headers: { authorization: `Bearer ${key}` } });
@@ -190,9 +208,10 @@ async function measureState(name: string): Promise<StateFigures> {
   console.log(`  campaign report over HTTP (${N.toLocaleString('en')} messages)          ${fmt(figures.reportMs)}`);
   console.log(`    ${JSON.stringify(await report())}`);
   for (const [part, sql, params] of [
-    ['counts', statementText('messages.delivery-counts'), [CAMPAIGN, OCCURRENCE]],
-    ['scheduled', statementText('messages.delivery-scheduled'), [CAMPAIGN, OCCURRENCE, now]],
-    ['replies', statementText('inbound.reply-counts'), [CAMPAIGN, OCCURRENCE]],
+    ['counts', statementText('campaigns.report-counts'), [CAMPAIGN, null]],
+    ['replies', statementText('campaigns.report-replies'), [CAMPAIGN, null]],
+    ['opt-outs', statementText('campaigns.report-opt-outs'), [CAMPAIGN, null]],
+    ['conversions', statementText('campaigns.report-conversions'), [CAMPAIGN, null, 'purchase', 7 * 86_400_000]],
   ] as const) {
     console.log(`    ${part.padEnd(10)} ${await plan(sql, [...params])}`);
   }
@@ -222,8 +241,9 @@ async function latencyQuery(): Promise<{ median: number; max: number }> {
 async function unfoldedReport(): Promise<{ deltas: number; firstMs: number; nextMs: { median: number; max: number } }> {
   const deltas = Math.round(N * 0.7);
   await pool.query(
-    `INSERT INTO message_counts (campaign_id, occurrence, state, reason, possible_duplicate, lead_id, n)
-     SELECT $1, $2, 'sent', NULL, false, 1 + i % $4, CASE WHEN i % 2 = 0 THEN 1 ELSE -1 END FROM generate_series(1, $3) AS i`,
+    `INSERT INTO message_counts (campaign_id, occurrence, state, reason, possible_duplicate, step_id, persona, channel, day, delivered, lead_id, n)
+     SELECT $1, $2, 'sent', NULL, false, 'offer', 'regular', 'email', current_date, true, 1 + i % $4, CASE WHEN i % 2 = 0 THEN 1 ELSE -1 END
+       FROM generate_series(1, $3) AS i`,
     [CAMPAIGN, OCCURRENCE, deltas, LEADS],
   );
   await pool.query('VACUUM ANALYZE message_counts');

@@ -16,7 +16,6 @@ import { recordConsent, type ConsentDecision } from './consent/record.ts';
 import type { ConfirmPayload } from './consent/tokens.ts';
 import { verifyLedger } from './consent/verify.ts';
 import { inboxService } from './inbound/service.ts';
-import { replyCounts } from './inbound/stats.ts';
 import { eraseLead } from './leads/erase.ts';
 import { importLeads, type ImportOptions } from './leads/import.ts';
 import { findLeadByExternalId, hasLeads, saveLeads, searchLeads } from './leads/store.ts';
@@ -25,6 +24,7 @@ import { dispatcherAlive } from './messages/claim.ts';
 import { recordDeliveryStatus } from './messages/delivery.ts';
 import { listMessages } from './messages/list.ts';
 import { deliverySummary } from './messages/report.ts';
+import { campaignReport, type ReportRequest } from './campaigns/report.ts';
 import { removedStepWarnings } from './sequences/deployed.ts';
 import { dataKeys } from './leads/data-keys.ts';
 
@@ -106,14 +106,8 @@ export function createServices(deps: ServiceDeps) {
     },
     campaigns: {
       ...bound(pool, { removedStepWarnings, dataKeys }),
-      /** Where one occurrence's messages stand, and what came back. */
-      report: async (campaignId: string, occurrence: string) => {
-        const [summary, replies] = await Promise.all([
-          deliverySummary(pool, campaignId, occurrence, clock.now()),
-          replyCounts(pool, campaignId, occurrence),
-        ]);
-        return { ...summary, replies };
-      },
+      /** What a campaign's messages did, over all its occurrences or one. */
+      report: (request: ReportRequest) => campaignReport(pool, request),
       deliverySummary: (campaignId: string, occurrence: string) => deliverySummary(pool, campaignId, occurrence, clock.now()),
     },
   };

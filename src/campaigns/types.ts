@@ -33,7 +33,8 @@ export interface Campaign {
   send_window?: { from: string; to: string };
   frequency_cap?: { max: number; per: string; on_cap?: 'defer' | 'skip' };
   reply_queue?: string;
-  goal?: { event: string };
+  /** The event that counts as a conversion when it follows a message within `within` (default 7d). */
+  goal?: { event: string; within?: string };
   trigger?: { event: string; where?: Filter };
   reentry?: 'never' | 'always' | { after: string };
   exit_on?: string[];

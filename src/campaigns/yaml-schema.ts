@@ -66,7 +66,7 @@ export const campaignSchema = Joi.object({
     on_cap: Joi.string().valid('defer', 'skip'),
   }),
   reply_queue: id,
-  goal: Joi.object({ event: Joi.string().required() }),
+  goal: Joi.object({ event: Joi.string().required(), within: duration }),
   trigger: Joi.object({ event: Joi.string().required(), where: filterSchema }).when('kind', {
     is: 'event',
     then: Joi.required(),

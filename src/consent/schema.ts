@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { bigint, bigserial, index, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
 import { leads } from '../leads/schema.ts';
 
@@ -37,6 +38,10 @@ export const consentEvents = pgTable(
   (t) => [
     index('consent_events_key_idx').on(t.leadId, t.channel, t.purpose, t.occurredAt),
     index('consent_events_subject_idx').on(t.subjectHash),
+    // A campaign's report counts the opt-outs its messages led to: few withdrawals among many grants.
+    index('consent_events_withdraw_idx')
+      .on(t.id)
+      .where(sql`action = 'withdraw'`),
   ],
 );
 

@@ -45,10 +45,22 @@ const FOLD = statement(
   `WITH gone AS (
      DELETE FROM message_counts
       WHERE ctid = ANY(ARRAY(SELECT ctid FROM message_counts WHERE campaign_id = $1 AND occurrence = $2 LIMIT $3))
-     RETURNING state, reason, possible_duplicate, lead_id, n)
-   INSERT INTO message_counts (campaign_id, occurrence, state, reason, possible_duplicate, lead_id, n)
-   SELECT $1, $2, state, reason, possible_duplicate, min(lead_id), sum(n) FROM gone
-    GROUP BY state, reason, possible_duplicate HAVING sum(n) <> 0`,
+     RETURNING state, reason, possible_duplicate, step_id, persona, channel, day, delivered, lead_id, n)
+   INSERT INTO message_counts (campaign_id, occurrence, state, reason, possible_duplicate, step_id, persona, channel, day, delivered, lead_id, n)
+   SELECT $1, $2, state, reason, possible_duplicate, step_id, persona, channel, day, delivered, min(lead_id), sum(n) FROM gone
+    GROUP BY state, reason, possible_duplicate, step_id, persona, channel, day, delivered HAVING sum(n) <> 0`,
+);
+
+/** FOLD over every occurrence of a campaign: an event campaign has one per enrollment, each with a few deltas. */
+const FOLD_CAMPAIGN = statement(
+  'messages.fold-campaign-counts',
+  `WITH gone AS (
+     DELETE FROM message_counts
+      WHERE ctid = ANY(ARRAY(SELECT ctid FROM message_counts WHERE campaign_id = $1 LIMIT $2))
+     RETURNING occurrence, state, reason, possible_duplicate, step_id, persona, channel, day, delivered, lead_id, n)
+   INSERT INTO message_counts (campaign_id, occurrence, state, reason, possible_duplicate, step_id, persona, channel, day, delivered, lead_id, n)
+   SELECT $1, occurrence, state, reason, possible_duplicate, step_id, persona, channel, day, delivered, min(lead_id), sum(n) FROM gone
+    GROUP BY occurrence, state, reason, possible_duplicate, step_id, persona, channel, day, delivered HAVING sum(n) <> 0`,
 );
 
 /**
@@ -91,6 +103,11 @@ export async function deliverySummary(db: Queryable, campaignId: string, occurre
 /** Folds count deltas of one occurrence (up to FOLD_BATCH) into one row per key (the sums stay the same). */
 export async function foldCounts(db: Queryable, campaignId: string, occurrence: string): Promise<void> {
   await db.query(FOLD, [campaignId, occurrence, FOLD_BATCH]);
+}
+
+/** Folds count deltas of a campaign's occurrences (up to FOLD_BATCH) into one row per occurrence and key. */
+export async function foldCampaignCounts(db: Queryable, campaignId: string): Promise<void> {
+  await db.query(FOLD_CAMPAIGN, [campaignId, FOLD_BATCH]);
 }
 
 /** Nothing due is left to send: what remains waits for a window or cap on purpose. */

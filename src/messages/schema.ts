@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, date, index, integer, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 import { campaignRuns } from '../campaigns/schema.ts';
 import { consentEvents } from '../consent/schema.ts';
 import { leads } from '../leads/schema.ts';
@@ -89,7 +89,10 @@ export const messages = pgTable(
  * messages that have been attempted before counted apart as `retrying`; `reason` is kept for
  * suppressed and failed messages, `possible_duplicate` for sent ones. `lead_id` is the smallest
  * lead of the rows counted: on a database sharded by lead, each delta lives on the shard of the
- * rows it counts (docs/SCALING.md).
+ * rows it counts (docs/SCALING.md). The step, persona, channel, day (UTC date of the send, or of the
+ * recording while unsent) and whether the message was delivered (email: accepted by SMTP; SMS: Twilio
+ * reported it delivered) are kept too, so that the campaign report splits its figures without
+ * reading messages (migration 0021, campaigns/report.ts).
  */
 export const messageCounts = pgTable(
   'message_counts',
@@ -99,6 +102,11 @@ export const messageCounts = pgTable(
     state: text('state').notNull(),
     reason: text('reason'),
     possibleDuplicate: boolean('possible_duplicate').notNull(),
+    stepId: text('step_id').notNull(),
+    persona: text('persona').notNull(),
+    channel: text('channel').notNull(),
+    day: date('day', { mode: 'string' }).notNull(),
+    delivered: boolean('delivered').notNull(),
     leadId: bigint('lead_id', { mode: 'number' }).notNull(),
     n: bigint('n', { mode: 'number' }).notNull(),
   },

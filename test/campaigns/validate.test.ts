@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { expect } from 'chai';
 import { loadCampaignSet, requireCampaign } from '../../src/campaigns/load.ts';
+import { campaignSchema } from '../../src/campaigns/yaml-schema.ts';
 import { validateCommand } from '../../src/cli/commands/validate.ts';
 import type { CliContext } from '../../src/cli/command.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -97,5 +98,25 @@ describe('campaign validation', () => {
       'campaigns/promo.yaml:9:15 marketing email template templates/promo/default.email.hbs has no {{unsubscribe_url}} link',
       'campaigns/promo.yaml:12:15 marketing SMS template templates/promo/default.sms.hbs does not say how to opt out (e.g. "Reply STOP to opt out")',
     ]);
+  });
+});
+
+describe('campaign goal', () => {
+  const campaign = (goal: unknown) => ({
+    id: 'launch',
+    name: 'Launch',
+    kind: 'lead',
+    purpose: 'marketing',
+    audience: { tags: ['customer'] },
+    goal,
+    steps: [{ id: 'offer', channel: 'email', template: 'offer' }],
+  });
+
+  it('takes an attribution window as a duration, and keeps a goal without one valid', () => {
+    expect(campaignSchema.validate(campaign({ event: 'purchase' })).error).to.equal(undefined);
+    expect(campaignSchema.validate(campaign({ event: 'purchase', within: '2d' })).error).to.equal(undefined);
+    expect(campaignSchema.validate(campaign({ event: 'purchase', within: 'a week' })).error?.message).to.equal(
+      '"goal.within" must be a duration like 30s, 15m, 2h, 3d or 1w, got "a week"',
+    );
   });
 });

@@ -206,6 +206,8 @@ describe('OpenAPI document', function () {
     await send({ method: 'POST', path: `${API_BASE}/campaigns/spring/retry`, body: { step: 'nope' }, expect: 400 });
     await send({ method: 'POST', path: `${API_BASE}/campaigns/spring/retry`, body: { skip: 'yes' }, expect: 400, invalid: true });
     await send({ method: 'GET', path: `${API_BASE}/campaigns/spring/report?occurrence=openapi`, as: 'compliance', expect: 200 });
+    await send({ method: 'GET', path: `${API_BASE}/campaigns/spring/report`, expect: 200 });
+    await send({ method: 'GET', path: `${API_BASE}/campaigns/spring/report?occurrence=never`, expect: 404 });
     await send({ method: 'GET', path: `${API_BASE}/campaigns/spring/report?occurrence=`, expect: 400, invalid: true });
     await send({ method: 'GET', path: `${API_BASE}/campaigns/spring/report?bogus=1`, expect: 400, invalid: true });
 

@@ -4,11 +4,11 @@ import type { SendMailOptions } from 'nodemailer';
 import type { AddressObject, ParsedMail } from 'mailparser';
 import { saveUser } from '../../src/access/users.ts';
 import { requireCampaign } from '../../src/campaigns/load.ts';
+import { reportRequest } from '../../src/campaigns/report.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { getContact, listContacts } from '../../src/inbound/contacts.ts';
 import { acceptContact } from '../../src/inbound/workflow.ts';
 import { startInboundSmtp, type InboundSmtp } from '../../src/inbound/smtp-listener.ts';
-import { replyCounts } from '../../src/inbound/stats.ts';
 import { testEngine, until, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads, type SeedLead } from '../helpers/seed.ts';
 import { deliverMail, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
@@ -265,11 +265,9 @@ describe('replies become inbound contacts', function () {
       ['carol', 'queued'],
     ]);
     // The campaign learns what came back, in counts.
-    expect(await replyCounts(t.database.pool, 'followup', 'o')).to.deep.equal({
-      human: 2,
-      byCategory: { 'opt-out': 1, 'purchase-interest': 1 },
-      automatic: 0,
-    });
+    const report = await t.engine.campaigns.report(reportRequest(t.engine.loadCampaigns(), 'followup', 'o'));
+    expect(report.steps[0]).to.include({ step: 'offer', opt_outs: 1 });
+    expect(report.steps[0]!.replies).to.deep.equal({ 'opt-out': 1, 'purchase-interest': 1 });
   });
 
   it('escalates a contact nobody accepted by its due time (4 business hours) exactly once', async () => {

@@ -6,6 +6,7 @@ import { consentImportCommand, leadsImportCommand } from './imports.ts';
 import { keysCreateCommand, keysListCommand, keysRevokeCommand } from './keys.ts';
 import { planCommand } from './plan.ts';
 import { previewCommand } from './preview.ts';
+import { reportCommand } from './report.ts';
 import { retryCommand } from './retry.ts';
 import { runCommand } from './run.ts';
 import { serveCommand, workerCommand } from './serve.ts';
@@ -26,6 +27,7 @@ export const commands: Command[] = [
   previewCommand,
   runCommand,
   retryCommand,
+  reportCommand,
   eventsSendCommand,
   serveCommand,
   workerCommand,

@@ -1,8 +1,8 @@
 import { Router } from 'express';
 import { requireCampaign } from '../../campaigns/load.ts';
 import { streamSink, writePlanJson } from '../../campaigns/plan-output.ts';
+import { reportRequest } from '../../campaigns/report.ts';
 import type { Engine } from '../../engine.ts';
-import { defaultOccurrence, ONE_SHOT_OCCURRENCE } from '../../scheduler/schedule.ts';
 import { requirePermission } from '../auth.ts';
 import { jsonBody } from '../body.ts';
 import { validateBody, validateQuery } from '../validate.ts';
@@ -52,18 +52,10 @@ export function campaignsRouter(engine: Engine): Router {
     res.json({ campaign: campaign.id, ...(await engine.retry(campaign, set, body)) });
   });
 
+  // The same JSON as `touchpoint report --json`: over all occurrences, or the one asked for (404 if it has no messages).
   router.get('/:id/report', requirePermission('read'), async (req, res) => {
     const query = validateQuery(req, reportQuery);
-    const id = req.params.id as string;
-    // A campaign whose file is gone keeps its records; its default is then the one-shot occurrence.
-    const campaign = engine.loadCampaigns().campaigns.get(id);
-    const occurrence = query.occurrence ?? (campaign ? defaultOccurrence(campaign, engine.clock.now()) : ONE_SHOT_OCCURRENCE);
-    const { possibleDuplicates, replies, ...counts } = await engine.campaigns.report(id, occurrence);
-    res.json({
-      ...counts,
-      possible_duplicates: possibleDuplicates,
-      replies: { human: replies.human, by_category: replies.byCategory, automatic: replies.automatic },
-    });
+    res.json(await engine.campaigns.report(reportRequest(engine.loadCampaigns(), req.params.id as string, query.occurrence ?? null)));
   });
 
   return router;

@@ -31,7 +31,7 @@ export const retryBody = Joi.object({
   reason: Joi.string().trim().min(1).max(100).description('only failures with this reason, e.g. render_error'),
   skip: Joi.boolean().default(false).description('move the people past their failed step instead of recording it again'),
 });
-export const reportQuery = Joi.object({ occurrence: occurrence.description('default: the campaign’s own occurrence') });
+export const reportQuery = Joi.object({ occurrence: occurrence.description('default: every occurrence') });
 
 // ---- leads
 export const LEAD_BATCH = 1000;

@@ -1,4 +1,5 @@
 import type { Plan, PlannedMessage } from '../../campaigns/plan.ts';
+import type { Figures, OccurrenceFigures } from '../../campaigns/report.ts';
 import type { RunCounts } from '../../campaigns/run.ts';
 import type { Campaign, Step } from '../../campaigns/types.ts';
 import { CHANNELS } from '../../channels/channel.ts';
@@ -171,6 +172,26 @@ const runCounts: Properties<RunCounts> = {
 };
 
 const counts = (of: string) => freeForm(`message counts by ${of}`, count);
+
+/** What a campaign's messages did, in one split of its report (campaigns/report.ts). */
+const figureProperties: Properties<Figures> = {
+  recorded: count,
+  sent: count,
+  delivered: { ...count, description: 'email accepted by the SMTP server; SMS reported delivered by Twilio' },
+  failed: counts('failure reason'),
+  suppressed: counts('suppression reason'),
+  replies: freeForm('replies by category (human) or kind (auto-reply, bounce)', count),
+  opt_outs: { ...count, description: 'withdrawals through the message’s unsubscribe link, preference page or an opt-out reply to it' },
+  conversions: { ...count, description: 'sent messages followed by the campaign’s goal event within its window (default 7d)' },
+};
+const occurrenceProperties: Properties<OccurrenceFigures> = {
+  occurrence: string,
+  recorded: count,
+  sent: count,
+  delivered: count,
+  failed: count,
+  suppressed: count,
+};
 
 // ---- leads
 
@@ -442,20 +463,18 @@ export const answerSchemas: Record<string, JsonSchema> = {
   }),
   RunStarted: object({ run: integer, campaign: string, occurrence: string, counts: object(runCounts) }),
   Report: object({
-    queued: count,
-    retrying: count,
-    scheduled: count,
-    sending: count,
-    sent: count,
-    failed: count,
-    suppressed: count,
-    possible_duplicates: count,
-    reasons: counts('suppression or failure reason'),
-    replies: object({
-      human: count,
-      by_category: freeForm('human replies by category', count, { enum: [...CONTACT_CATEGORIES] }),
-      automatic: { ...count, description: 'out-of-office answers and bounces' },
-    }),
+    campaign: string,
+    occurrence: { ...orNull(string), description: 'the occurrence reported on; null: all of them' },
+    occurrences: array(object(occurrenceProperties)),
+    steps: array(object({ step: string, ...figureProperties })),
+    by_persona: array(object({ persona: string, ...figureProperties })),
+    by_channel: array(object({ channel: string, ...figureProperties })),
+    by_day: array(
+      object({
+        day: { type: 'string', format: 'date', description: 'UTC day of the send (of the recording while unsent)' },
+        ...figureProperties,
+      }),
+    ),
   }),
   LeadSaved: object({ external_id: string, id: integer, created: boolean, warnings: array(string) }),
   LeadsSaved: object({ leads: array(object({ external_id: string, id: integer, created: boolean })), warnings: array(string) }),

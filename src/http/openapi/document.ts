@@ -157,12 +157,17 @@ const OPERATIONS: Operation[] = [
     path: '/campaigns/{id}/report',
     operationId: 'reportCampaign',
     tag: 'campaigns',
-    summary: 'Delivery counts and reasons of one occurrence, and reply counts by category',
-    description: 'Counts what was recorded: an id with no messages (also one no campaign file has any more) answers zeros, not 404.',
+    summary: 'What a campaign did, over all its occurrences or one: per step, persona, channel and day',
+    description:
+      'Recorded, sent, delivered, failed and suppressed by reason, replies by category, opt-outs and conversions (the goal event within its window after a sent message). The same JSON as `touchpoint report <id> --json`. A campaign whose file is gone is reported while it has messages.',
     permission: 'read',
     params: { id: campaignId },
     query: request.reportQuery,
     answers: { 200: { description: 'the report', json: 'Report' } },
+    errors: {
+      404: { description: 'no such campaign, or an occurrence it has no messages of', codes: ['not_found'] },
+      422: { description: 'a campaign file with errors', codes: ['invalid_campaign'] },
+    },
   },
   {
     method: 'post',
