@@ -104,6 +104,15 @@ describe('consent at the moment a send starts', function () {
     });
     afterEach(() => t.close());
 
+    /** Withdraws a person's email marketing consent through the engine; returns the event's id. */
+    const withdraw = async (leadId: number) =>
+      (await t.engine.consent.record({ leadId, channel: 'email', purpose: 'marketing', action: 'withdraw', source: 'test', actor: 'test' }))
+        .event;
+    /** The instant the ledger gives a consent event. */
+    const occurredAt = async (event: number) =>
+      (await t.database.pool.query<{ occurred_at: Date }>(`SELECT occurred_at FROM consent_events WHERE id = $1`, [event])).rows[0]!
+        .occurred_at;
+
     it('leaves a started send alone, and dates a withdrawal made meanwhile after the start', async () => {
       const [message] = await claimDueMessages(t.database.pool, 7, 1, clock.now());
       // The withdrawal is asked for at 10:00:00.000, the send starts at 10:00:00.250 and the
@@ -113,23 +122,13 @@ describe('consent at the moment a send starts', function () {
       const startedAt = clock.now();
       expect(await startSends(t.database.pool, 7, [message!.id], startedAt)).to.deep.equal([{ go: true, attempts: 1 }]);
       clock.set(asked);
-      const { event } = await t.engine.consent.record({
-        leadId: message!.leadId,
-        channel: 'email',
-        purpose: 'marketing',
-        action: 'withdraw',
-        source: 'test',
-        actor: 'test',
-      });
+      const event = await withdraw(message!.leadId);
       await recordSent(t.database.pool, 7, [{ id: message!.id, startedAt, providerId: '<p@test>' }]);
 
       const row = (await rows(t)).find((r) => r.id === message!.id)!;
       expect(row).to.include({ status: 'sent' });
       expect(row.sent_at!.toISOString()).to.equal('2026-05-04T10:00:00.250Z');
-      const { rows: events } = await t.database.pool.query<{ occurred_at: Date }>(`SELECT occurred_at FROM consent_events WHERE id = $1`, [
-        event,
-      ]);
-      expect(events[0]!.occurred_at.toISOString()).to.equal('2026-05-04T10:00:00.251Z');
+      expect((await occurredAt(event)).toISOString()).to.equal('2026-05-04T10:00:00.251Z');
       const asOf = await consentAsOf(t.database.pool, row.lead_id, 'email', 'marketing', row.sent_at!);
       expect(asOf).to.include({ allowed: true });
       expect(asOf.deciding_event!.id).to.equal(row.consent_event_id);
@@ -137,18 +136,8 @@ describe('consent at the moment a send starts', function () {
 
     it('keeps a withdrawal’s own instant when no send of its key started after it', async () => {
       const [message] = await claimDueMessages(t.database.pool, 7, 2, clock.now());
-      const { event } = await t.engine.consent.record({
-        leadId: message!.leadId,
-        channel: 'email',
-        purpose: 'marketing',
-        action: 'withdraw',
-        source: 'test',
-        actor: 'test',
-      });
-      const { rows: events } = await t.database.pool.query<{ occurred_at: Date }>(`SELECT occurred_at FROM consent_events WHERE id = $1`, [
-        event,
-      ]);
-      expect(events[0]!.occurred_at.toISOString()).to.equal(clock.now().toISOString());
+      const event = await withdraw(message!.leadId);
+      expect((await occurredAt(event)).toISOString()).to.equal(clock.now().toISOString());
       // Claimed but not started: the withdrawal stopped it, and its start finds nothing to send.
       expect(await startSends(t.database.pool, 7, [message!.id], clock.now())).to.deep.equal([{ go: false, status: 'gone' }]);
       expect((await rows(t)).find((r) => r.id === message!.id)).to.include({ status: 'suppressed', reason: 'withdrawn' });
