@@ -84,6 +84,15 @@ function reachableCopy(nativeDir: string): string {
   return target;
 }
 
+/**
+ * Where throwaway embedded servers of `project` keep their data: `project/sub`, unless the server
+ * could not reach it (as root it runs as the `postgres` user, which cannot pass a private directory
+ * such as a clone under mktemp); then `fallback` under the system's temporary directory.
+ */
+export function scratchHome(project: string, sub: string, fallback: string): string {
+  return process.getuid?.() !== 0 || reachableByOthers(project) ? path.join(project, sub) : path.join(os.tmpdir(), fallback);
+}
+
 /** Whether users other than the owner can pass through every directory down to `dir`. */
 export function reachableByOthers(dir: string): boolean {
   for (let current = dir; ; current = path.dirname(current)) {

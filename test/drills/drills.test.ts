@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
+import { DRILLS_HOME } from '../../scripts/drills/lib/deployment.ts';
 
 /**
  * The fault drills of scripts/drills/, at a reduced size, each run as its own process exactly as
@@ -28,7 +29,7 @@ async function runDrill(name: string, args: string[]): Promise<{ outcome: Outcom
   await new Promise((resolve) => child.once('exit', resolve));
   const last = stdout.trim().split('\n').at(-1) ?? '';
   if (!last.startsWith('{')) throw new Error(`drill ${name} printed no JSON line\n${stderr}\n${stdout}`);
-  return { outcome: JSON.parse(last) as Outcome, dir: path.resolve('var/drills', `${name}-${child.pid}`) };
+  return { outcome: JSON.parse(last) as Outcome, dir: path.join(DRILLS_HOME, `${name}-${child.pid}`) };
 }
 
 function expectPass(outcome: Outcome): void {

@@ -1,9 +1,8 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { migrateDatabase, openDatabase, type Database } from '../../src/db/index.ts';
-import { reachableByOthers, startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded.ts';
+import { scratchHome, startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded.ts';
 
 /**
  * One embedded PostgreSQL per test run; a template database migrated once, cloned per suite with
@@ -16,8 +15,7 @@ let counter = 0;
  * Where test servers keep their data: var/test in the checkout, unless (as root) the `postgres`
  * user cannot reach the checkout, as in a clone under a private temporary directory.
  */
-export const TEST_BASE =
-  process.getuid?.() !== 0 || reachableByOthers(process.cwd()) ? path.resolve('var/test') : path.join(os.tmpdir(), 'touchpoint-test');
+export const TEST_BASE = scratchHome(process.cwd(), 'var/test', 'touchpoint-test');
 export const TEST_DATA_DIR = path.join(TEST_BASE, `run-${process.pid}`);
 
 export async function startTestServer(): Promise<void> {

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { scratchHome } from '../../../src/db/embedded.ts';
 import { DrillDatabase } from './database.ts';
 import { BIN, freePort, isAlive, ManagedProcess, processesUnder, REPO, runCommand, sleep, until } from './processes.ts';
 import { CAMPAIGN } from './seed.ts';
@@ -31,6 +32,9 @@ export interface DeploymentOptions {
  * `touchpoint worker`s, on the embedded PostgreSQL that the first of them starts under the drill's
  * own directory var/drills/<drill>-<pid>. Nothing is shared with another drill or a developer's ./var.
  */
+/** Where every drill's deployment lives: var/drills in the checkout, unless PostgreSQL could not reach it. */
+export const DRILLS_HOME = scratchHome(REPO, 'var/drills', 'touchpoint-drills');
+
 export class Deployment {
   readonly root: string;
   readonly dataDir: string;
@@ -50,7 +54,7 @@ export class Deployment {
     /** Where each worker's health listener would be (WORKER_HTTP_PORT), once workers have one. */
     readonly workerPorts: number[],
   ) {
-    this.root = path.join(REPO, 'var', 'drills', `${options.drill}-${process.pid}`);
+    this.root = path.join(DRILLS_HOME, `${options.drill}-${process.pid}`);
     this.dataDir = path.join(this.root, 'data');
     this.campaignsDir = path.join(this.root, 'campaigns');
     this.templatesDir = path.join(this.root, 'templates');
