@@ -1,6 +1,6 @@
 import path from 'node:path';
 import nodemailer from 'nodemailer';
-import { freePort, ManagedProcess } from '../drills/lib/processes.ts';
+import { freePort, ManagedProcess, TSX } from '../drills/lib/processes.ts';
 
 /**
  * The benchmarks' mail provider: the drills' SMTP server (scripts/drills/lib/smtp-server.ts) in its
@@ -11,7 +11,7 @@ export async function startSmtpProcess(dir: string, recordFile: string): Promise
   const port = await freePort();
   const smtp = new ManagedProcess(
     'smtp',
-    ['--import', 'tsx', path.resolve(import.meta.dirname, '../drills/lib/smtp-server.ts'), String(port), recordFile, '0'],
+    [...TSX, path.resolve(import.meta.dirname, '../drills/lib/smtp-server.ts'), String(port), recordFile, '0'],
     { cwd: dir, env: process.env, log: path.join(dir, 'smtp.log'), ipc: true },
   );
   const child = smtp.start()!;

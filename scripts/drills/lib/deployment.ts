@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { scratchHome } from '../../../src/db/embedded.ts';
 import { DrillDatabase } from './database.ts';
-import { BIN, freePort, isAlive, ManagedProcess, processesUnder, REPO, runCommand, sleep, until } from './processes.ts';
+import { BIN, freePort, isAlive, ManagedProcess, processesUnder, REPO, runCommand, sleep, TSX, until } from './processes.ts';
 import { CAMPAIGN } from './seed.ts';
 import { SmtpRecord } from './smtp-record.ts';
 
@@ -66,7 +66,7 @@ export class Deployment {
     const log = (name: string) => path.join(this.logsDir, `${name}.log`);
     this.smtp = new ManagedProcess(
       'smtp',
-      ['--import', 'tsx', path.join(import.meta.dirname, 'smtp-server.ts'), String(smtpPort), recordFile, String(options.latencyMs)],
+      [...TSX, path.join(import.meta.dirname, 'smtp-server.ts'), String(smtpPort), recordFile, String(options.latencyMs)],
       { cwd: this.root, env: process.env, log: log('smtp'), ipc: true },
     );
     this.serve = new ManagedProcess('serve', [BIN, 'serve'], { cwd: this.root, env: this.env(), log: log('serve') });

@@ -6,6 +6,8 @@ import { now } from './smtp-record.ts';
 
 export const REPO = path.resolve(import.meta.dirname, '../../..');
 export const BIN = path.join(REPO, 'bin/touchpoint.js');
+/** Node's `--import` for TypeScript scripts, resolved here: a process may run in a folder outside the checkout. */
+export const TSX = ['--import', import.meta.resolve('tsx')];
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
