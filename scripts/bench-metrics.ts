@@ -23,7 +23,7 @@ import { createEngine } from '../src/engine.ts';
 import { createApp } from '../src/http/app.ts';
 import { overdueContacts } from '../src/inbound/metrics.ts';
 import { setLogLevel } from '../src/log.ts';
-import { OUTBOX_COUNT_CAP, outboxGauges, sentTimes } from '../src/messages/metrics.ts';
+import { OUTBOX_COUNT_CAP, outboxGauges } from '../src/messages/metrics.ts';
 
 const { values } = parseArgs({ options: { messages: { type: 'string', default: '1000000' }, repeat: { type: 'string', default: '9' } } });
 const N = Number(values.messages);
@@ -222,17 +222,6 @@ function fmt(t: { median: number; max: number }): string {
   return `median ${t.median.toFixed(2)} ms, slowest ${t.max.toFixed(2)} ms`;
 }
 
-/** The query that observes latencies after each group of recorded acceptances (the send path's one extra query). */
-async function latencyQuery(): Promise<{ median: number; max: number }> {
-  const { rows } = await pool.query<{ id: number }>(`SELECT id FROM messages WHERE status = 'sent' ORDER BY id DESC LIMIT 50`);
-  return measure(() =>
-    sentTimes(
-      pool,
-      rows.map((r) => r.id),
-    ),
-  );
-}
-
 /**
  * A campaign sent while nobody read its report leaves about 0.7 count delta a message (bench:scale
  * counts them): adds that many to the history (pairs that cancel, so the figures stay) and times
@@ -257,8 +246,6 @@ async function unfoldedReport(): Promise<{ deltas: number; firstMs: number; next
 
 try {
   const history = await measureState('history');
-  const latency = await latencyQuery();
-  console.log(`  latency observation per 50 recorded acceptances       ${fmt(latency)}`);
   const unfolded = await unfoldedReport();
 
   progress('queueing every message (a backlog of the whole table)');
@@ -274,7 +261,6 @@ try {
       fill_s: Math.round(fillMs / 100) / 10,
       history,
       backlog,
-      latency_observation_ms: latency,
       unfolded_report: unfolded,
       // Every query behind the scrape within 50 ms and the report within a second at a million rows, in both states.
       pass:

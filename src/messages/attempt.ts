@@ -24,19 +24,23 @@ export type Start =
 
 const ERASED_ERROR = 'the recipient’s data was erased: there is no address to send to';
 
-const MARK_SENT = statement(
-  'messages.mark-sent',
+// The acceptances of sends started by this dispatcher ($1): `sent_at` is the instant each started.
+const sentRows = (ids: string, providerIds: string, startedAts: string) =>
   `UPDATE messages m SET status = 'sent', provider_id = s.provider_id, sent_at = s.started_at, last_error = NULL
-     FROM unnest($2::bigint[], $3::text[], $4::timestamptz[]) AS s(id, provider_id, started_at)
-    WHERE m.id = s.id AND m.claimed_by = $1 AND m.status = 'sending' AND m.attempted_at = s.started_at`,
-);
+     FROM unnest(${ids}::bigint[], ${providerIds}::text[], ${startedAts}::timestamptz[]) AS s(id, provider_id, started_at)
+    WHERE m.id = s.id AND m.claimed_by = $1 AND m.status = 'sending' AND m.attempted_at = s.started_at`;
+
+const MARK_SENT = statement('messages.mark-sent', sentRows('$2', '$3', '$4'));
 
 // Starts the sends of a group ($2, at $3). Each row is taken only while it is still this
 // dispatcher's claim, and consent is read as it stands then: a withdrawal that committed first has
 // suppressed the row (consent/ledger.ts), and one that commits later leaves a started send alone.
+// The same statement records the acceptances given with it ($5–$7, rows apart from the group's):
+// one round trip and one commit for both.
 const START = statement(
   'messages.start-sends',
-  `WITH decided AS (
+  `WITH sent AS (${sentRows('$5', '$6', '$7')}),
+   decided AS (
      SELECT m.id, m.to_address IS NULL AS erased, cs.deciding_event_id,
             ${refusalSql({ status: 'cs.status', channel: 'm.channel', purpose: 'm.purpose' })} AS refusal
        FROM messages m
@@ -75,14 +79,14 @@ const FAIL = statement(
  * Starts the sends of these messages at `startedAt`. A row is marked attempted, naming as its
  * authority the consent event in force now, only if it is still `worker`'s claim and consent
  * allows it; a refused row is suppressed with its reason, an erased one fails. Only a `go` may be
- * handed to the provider.
+ * handed to the provider. Records `sent` as recordSent does, in the same statement.
  */
-export async function startSends(db: Queryable, worker: number, ids: number[], startedAt: Date): Promise<Start[]> {
+export async function startSends(db: Queryable, worker: number, ids: number[], startedAt: Date, sent: Accepted[] = []): Promise<Start[]> {
   // Prepared once per connection: this runs for every message.
   const { rows } = await db.query<{ id: number; status: 'sending' | 'suppressed' | 'failed'; reason: string | null; attempts: number }>({
     name: 'messages.start-sends',
     text: START,
-    values: [worker, ids, startedAt, ERASED_ERROR],
+    values: [worker, ids, startedAt, ERASED_ERROR, ...acceptanceColumns(sent)],
   });
   const byId = new Map(rows.map((row) => [row.id, row]));
   return ids.map((id): Start => {
@@ -95,8 +99,10 @@ export async function startSends(db: Queryable, worker: number, ids: number[], s
 /** Records acceptances in one statement; the start instant of each becomes its `sent_at`. */
 export async function recordSent(db: Queryable, worker: number, sent: Accepted[]): Promise<void> {
   if (sent.length === 0) return;
-  await db.query(MARK_SENT, [worker, sent.map((s) => s.id), sent.map((s) => s.providerId), sent.map((s) => s.startedAt)]);
+  await db.query({ name: 'messages.mark-sent', text: MARK_SENT, values: [worker, ...acceptanceColumns(sent)] });
 }
+
+const acceptanceColumns = (sent: Accepted[]) => [sent.map((s) => s.id), sent.map((s) => s.providerId), sent.map((s) => s.startedAt)];
 
 export interface Retry {
   id: number;

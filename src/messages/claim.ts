@@ -21,6 +21,9 @@ export interface ClaimedMessage {
   headers: Record<string, string>;
   /** Sends started before this claim (each counted when it starts). */
   attempts: number;
+  /** When it was due (its send time, or its retry's), and when the event arrived that it is the first message of: for the latency metrics. */
+  dueAt: Date;
+  eventAt: Date | null;
 }
 
 const CLAIM = statement(
@@ -32,7 +35,11 @@ const CLAIM = statement(
    UPDATE messages m SET status = 'sending', claimed_by = $3, claimed_at = $2
      FROM due WHERE m.id = due.id
    RETURNING m.id, m.lead_id AS "leadId", m.channel, m.purpose, m.to_address AS "toAddress", m.subject, m.body_text AS "bodyText",
-             m.body_html AS "bodyHtml", m.headers, m.attempts`,
+             m.body_html AS "bodyHtml", m.headers, m.attempts, m.due_at AS "dueAt",
+             (SELECT ev.received_at FROM enrollments en JOIN events ev ON ev.id = en.trigger_event_id
+               WHERE en.id = m.enrollment_id
+                 AND NOT EXISTS (SELECT 1 FROM messages p WHERE p.lead_id = m.lead_id AND p.enrollment_id = m.enrollment_id AND p.id < m.id)
+             ) AS "eventAt"`,
 );
 
 // Statements that lock several rows take them in id order (see attempt.ts).

@@ -13,7 +13,6 @@ import { TWILIO_UNSUBSCRIBED, withdrawUnsubscribed } from './delivery.ts';
 import { messageMetrics as metrics } from './metrics.ts';
 import { DispatcherSession } from './session.ts';
 import { SendStarts } from './starts.ts';
-import { Grouped } from './grouped.ts';
 
 export interface DispatcherOptions {
   pool: pg.Pool;
@@ -32,8 +31,11 @@ export interface DispatcherOptions {
   emailHeaders?: (messageId: number, headers: Record<string, string>) => Record<string, string>;
 }
 
+/** When a message was due and its event came (from its claim), for the latency metrics of its acceptance. */
+type Timing = Pick<ClaimedMessage, 'dueAt' | 'eventAt'>;
+
 /** An outcome of a send on a channel, as it is recorded (or held until the database can take it). */
-type Outcome = ({ sent: Accepted } | { retry: Retry } | { failure: Failure }) & { channel: Channel };
+type Outcome = ({ sent: Accepted; timing: Timing } | { retry: Retry } | { failure: Failure }) & { channel: Channel };
 
 /** A message its start did not send: suppressed (consent refused it then) or failed (erased). */
 interface Refused {
@@ -73,8 +75,6 @@ export class Dispatcher {
   private readonly session: DispatcherSession;
   private readonly circuits = new Map<Channel, Circuit>();
   private readonly starts: SendStarts;
-  /** Acceptances that come while one is being recorded go together in the next statement. */
-  private readonly acceptances: Grouped<Accepted, void>;
   private running = false;
   private loop: Promise<void> | undefined;
   private queue: ClaimedMessage[] = [];
@@ -91,6 +91,7 @@ export class Dispatcher {
   private notified = false;
   private lastReclaim = 0;
   private sentSinceLog = 0;
+  private lanes = 1;
 
   constructor(private readonly options: DispatcherOptions) {
     this.session = new DispatcherSession({
@@ -106,14 +107,6 @@ export class Dispatcher {
       },
     });
     this.starts = new SendStarts(options.pool, this.worker, options.clock);
-    this.acceptances = new Grouped<Accepted, void>(async (sent) => {
-      await recordSent(options.pool, this.worker, sent);
-      metrics.acceptanceRecorded(
-        options.pool,
-        sent.map((s) => s.id),
-      );
-      return sent.map(() => undefined);
-    });
     for (const [name, channel] of Object.entries(options.channels)) {
       this.circuits.set(name as Channel, new Circuit(channel, options.circuit, (pushedBack) => void this.resume(pushedBack)));
     }
@@ -122,8 +115,8 @@ export class Dispatcher {
   async start(): Promise<void> {
     await this.session.open();
     this.running = true;
-    const lanes = Math.max(1, ...Object.values(this.options.channels).map((c) => c.concurrency));
-    this.loop = Promise.all(Array.from({ length: lanes }, () => this.lane())).then(() => this.finish());
+    this.lanes = Math.max(1, ...Object.values(this.options.channels).map((c) => c.concurrency));
+    this.loop = Promise.all(Array.from({ length: this.lanes }, () => this.lane())).then(() => this.finish());
   }
 
   /** Stops claiming, lets in-flight sends finish and be recorded, hands back unsent claims. */
@@ -146,13 +139,17 @@ export class Dispatcher {
     while (await this.ready()) {
       const message = this.queue.shift();
       if (!message) {
+        this.starts.flush();
         await recording;
         await this.refill();
         continue;
       }
+      // The next claim is made while the last messages of this one are sent: no lane waits for it.
+      if (this.queue.length < this.lanes) void this.refill();
       const accepted = await this.send(message, recording);
-      if (accepted) recording = this.recordAccepted(accepted, message.channel);
+      if (accepted) recording = this.recordAccepted(accepted, message);
     }
+    this.starts.flush();
     await recording;
   }
 
@@ -246,14 +243,15 @@ export class Dispatcher {
     }
   }
 
-  /** Records an acceptance (grouped with the other lanes'), or holds it; never rejects. */
-  private recordAccepted(accepted: Accepted, channel: Channel): Promise<void> {
-    return this.acceptances.call(accepted).then(
+  /** Records an acceptance (with the next group of starts), or holds it; never rejects. */
+  private recordAccepted(accepted: Accepted, { channel, dueAt, eventAt }: ClaimedMessage): Promise<void> {
+    const outcome: Outcome = { sent: accepted, timing: { dueAt, eventAt }, channel };
+    return this.starts.accept(accepted).then(
       () => {
         this.troubles = 0;
-        this.recorded({ sent: accepted, channel });
+        this.recorded(outcome);
       },
-      () => void this.held.push({ sent: accepted, channel }),
+      () => void this.held.push(outcome),
     );
   }
 
@@ -326,11 +324,10 @@ export class Dispatcher {
 
   private async write(outcomes: Outcome[]): Promise<void> {
     const { pool } = this.options;
-    const sent = outcomes.flatMap((o) => ('sent' in o ? [o.sent] : []));
-    await recordSent(pool, this.worker, sent);
-    metrics.acceptanceRecorded(
+    await recordSent(
       pool,
-      sent.map((s) => s.id),
+      this.worker,
+      outcomes.flatMap((o) => ('sent' in o ? [o.sent] : [])),
     );
     for (const o of outcomes) {
       if ('retry' in o) await recordRetry(pool, this.worker, o.retry);
@@ -345,6 +342,7 @@ export class Dispatcher {
     if ('sent' in outcome) {
       this.sentSinceLog++;
       metrics.sent(channel);
+      metrics.acceptanceRecorded(channel, { ...outcome.timing, sentAt: outcome.sent.startedAt });
     } else if ('retry' in outcome) metrics.retried(channel);
     else if ('failure' in outcome) metrics.failed(channel, outcome.failure.reason);
     else {

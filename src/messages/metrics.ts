@@ -1,12 +1,11 @@
 import type { Channel } from '../channels/channel.ts';
 import { statement, type Queryable } from '../db/statement.ts';
-import { errorMessage } from '../errors.ts';
-import { log } from '../log.ts';
 import { counter, histogram, LATENCY_BUCKETS } from '../metrics.ts';
 
 /**
  * What /metrics says about messages: counters updated where an outcome happens (recording,
- * claiming, sending), latency histograms observed once an acceptance is recorded, and the outbox
+ * claiming, sending), latency histograms observed once an acceptance is recorded (no query: the
+ * claim read what they need), and the outbox
  * gauges, read from the partial indexes on queued and claimed rows so that a scrape costs the same
  * at a million messages as at ten.
  */
@@ -35,26 +34,6 @@ const eventToSend = histogram(
   ['channel'],
   LATENCY_BUCKETS,
 );
-
-const SENT_TIMES = statement(
-  'messages.sent-times',
-  `SELECT m.channel, m.due_at AS "dueAt", m.sent_at AS "sentAt",
-          (SELECT ev.received_at FROM enrollments en JOIN events ev ON ev.id = en.trigger_event_id
-            WHERE en.id = m.enrollment_id
-              AND NOT EXISTS (SELECT 1 FROM messages p WHERE p.lead_id = m.lead_id AND p.enrollment_id = m.enrollment_id AND p.id < m.id)
-          ) AS "eventAt"
-     FROM messages m
-    WHERE m.id = ANY($1::bigint[]) AND m.status = 'sent'`,
-);
-
-/** When each of these sent messages was due, was recorded sent, and (for the first message of an event's enrollment) its event arrived. */
-export async function sentTimes(
-  db: Queryable,
-  ids: number[],
-): Promise<{ channel: Channel; dueAt: Date; sentAt: Date; eventAt: Date | null }[]> {
-  const { rows } = await db.query<{ channel: Channel; dueAt: Date; sentAt: Date; eventAt: Date | null }>(SENT_TIMES, [ids]);
-  return rows;
-}
 
 const seconds = (from: Date, to: Date) => Math.max(0, (to.getTime() - from.getTime()) / 1000);
 
@@ -85,19 +64,12 @@ export const messageMetrics = {
     duplicates.inc(count);
   },
   /**
-   * Observes the latencies of messages whose acceptance was just recorded, from their rows: one
-   * small query per group of recorded acceptances, off the send path (never awaited by it).
+   * Observes the latencies of a message whose acceptance was just recorded, from what its claim
+   * read (when it was due, when its event arrived) and the instant its send started (its sent_at).
    */
-  acceptanceRecorded(db: Queryable, ids: number[]): void {
-    sentTimes(db, ids).then(
-      (rows) => {
-        for (const { channel, dueAt, sentAt, eventAt } of rows) {
-          dispatchLatency.observe({ channel }, seconds(dueAt, sentAt));
-          if (eventAt) eventToSend.observe({ channel }, seconds(eventAt, sentAt));
-        }
-      },
-      (err: unknown) => log.debug('latencies of sent messages not observed', { error: errorMessage(err) }),
-    );
+  acceptanceRecorded(channel: Channel, times: { dueAt: Date; eventAt: Date | null; sentAt: Date }): void {
+    dispatchLatency.observe({ channel }, seconds(times.dueAt, times.sentAt));
+    if (times.eventAt) eventToSend.observe({ channel }, seconds(times.eventAt, times.sentAt));
   },
 };
 

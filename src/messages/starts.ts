@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Clock } from '../clock.ts';
 import { beginTransaction, type OpenTransaction } from '../db/tx.ts';
-import { startSends, type Start } from './attempt.ts';
+import { recordSent, startSends, type Accepted, type Start } from './attempt.ts';
 
 /** A send's start, held by its group's transaction until it is confirmed. */
 export interface Begun {
@@ -19,9 +19,18 @@ export interface Begun {
 /** How long a group's commit waits for the slowest of its sends to confirm. */
 const CONFIRM_WAIT_MS = 2_000;
 
+/** How long an acceptance waits for a group of starts to go with, before it is recorded alone. */
+const ACCEPTANCE_WAIT_MS = 50;
+
 interface Pending {
   id: number;
   resolve: (begun: Begun) => void;
+  reject: (err: unknown) => void;
+}
+
+interface PendingAcceptance {
+  accepted: Accepted;
+  resolve: () => void;
   reject: (err: unknown) => void;
 }
 
@@ -31,11 +40,17 @@ interface Pending {
  * confirmed, and groups overlap. So a row is on record as started only once its send has really
  * begun, and a message is completed only once that record is durable: a crash before the commit
  * leaves the rows as they were, and after it every row marked started has reached its provider
- * (unless the provider kept it waiting longer than CONFIRM_WAIT_MS).
+ * (unless the provider kept it waiting longer than CONFIRM_WAIT_MS). Acceptances ride along with
+ * the next group (`accept`), so a busy dispatcher records them without statements or commits of
+ * their own.
  */
 export class SendStarts {
   private pending: Pending[] = [];
+  private acceptances: PendingAcceptance[] = [];
   private running = false;
+  private acceptanceTimer: NodeJS.Timeout | undefined;
+  /** Set by `flush`: the acceptances waiting go even without starts. */
+  private flushing = false;
   /**
    * The next group's transaction, begun while this group runs: a group then costs one round trip
    * before its sends may go, not two (BEGIN takes no snapshot: an open one waiting holds nothing).
@@ -56,14 +71,58 @@ export class SendStarts {
     });
   }
 
+  /**
+   * Records an acceptance with the next group of starts, in its statement and its commit: a lane's
+   * next send waits for its previous acceptance to be on record anyway. Resolves once it is
+   * durable; rejects when it could not be recorded. With no group soon, it goes alone.
+   */
+  accept(accepted: Accepted): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.acceptances.push({ accepted, resolve, reject });
+      // Those that come while a group runs go with the next one, if starts come before the timer.
+      this.acceptanceTimer ??= setTimeout(() => this.flush(), ACCEPTANCE_WAIT_MS);
+    });
+  }
+
+  /** Records the acceptances waiting for a group now (a lane that goes idle waits for its last one). */
+  flush(): void {
+    this.flushing = true;
+    if (!this.running) void this.drain();
+  }
+
   private async drain(): Promise<void> {
     this.running = true;
-    while (this.pending.length > 0) await this.open(this.pending.splice(0));
+    while (this.pending.length > 0 || (this.flushing && this.acceptances.length > 0)) {
+      const acceptances = this.acceptances.splice(0);
+      this.flushing = false;
+      clearTimeout(this.acceptanceTimer);
+      this.acceptanceTimer = undefined;
+      if (this.pending.length > 0) await this.open(this.pending.splice(0), acceptances);
+      // Alone, and beside the next group rather than before it.
+      else void this.recordAlone(acceptances);
+    }
     this.running = false;
   }
 
-  /** Runs a group's start statement, and hands each start its confirmation; the commit comes later. */
-  private async open(group: Pending[]): Promise<void> {
+  private async recordAlone(acceptances: PendingAcceptance[]): Promise<void> {
+    try {
+      await recordSent(
+        this.pool,
+        this.worker,
+        acceptances.map((a) => a.accepted),
+      );
+    } catch (err) {
+      for (const a of acceptances) a.reject(err);
+      return;
+    }
+    for (const a of acceptances) a.resolve();
+  }
+
+  /**
+   * Runs a group's start statement (which also records `acceptances`), and hands each start its
+   * confirmation; the commit comes later.
+   */
+  private async open(group: Pending[], acceptances: PendingAcceptance[]): Promise<void> {
     const at = this.clock.now();
     let tx: OpenTransaction | undefined;
     let starts: Start[];
@@ -74,13 +133,15 @@ export class SendStarts {
         this.worker,
         group.map((p) => p.id),
         at,
+        acceptances.map((a) => a.accepted),
       );
     } catch (err) {
       await tx?.rollback();
-      for (const p of group) p.reject(err);
+      for (const p of [...group, ...acceptances]) p.reject(err);
       return;
     }
     const committed = this.commitWhenConfirmed(tx, starts.filter((s) => s.go).length);
+    for (const a of acceptances) committed.promise.then(a.resolve, a.reject);
     group.forEach((p, i) => {
       const start = starts[i]!;
       let confirmed = false;
@@ -95,9 +156,10 @@ export class SendStarts {
     });
   }
 
-  /** Gives back the transaction begun ahead, if any; no group opens after this. */
+  /** Gives back the transaction begun ahead, if any; no transaction is begun ahead after this. */
   async close(): Promise<void> {
     this.closed = true;
+    this.flush();
     const spare = this.spare;
     this.spare = undefined;
     await spare?.then(
