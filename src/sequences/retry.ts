@@ -3,13 +3,14 @@ import type { Campaign } from '../campaigns/types.ts';
 import { withTransaction } from '../db/tx.ts';
 import { AppError } from '../errors.ts';
 import { discardFailedSteps } from '../messages/discard.ts';
+import { resendFailedSends } from '../messages/resend.ts';
 import { claimHeldEnrollments, saveOutcomes, type Outcome } from './enrollments.ts';
 import { movedOn, processEnrollments, type StepContext, type StepCounts } from './steps.ts';
 
 export interface RetryOptions {
   /** Only this step. */
   step?: string;
-  /** Only failures with this reason (`render_error`). */
+  /** Only failures with this reason (`render_error`, `rejected`, `attempts_exhausted`). */
   reason?: string;
   /** Move the held people past their failed step instead of recording it again. */
   skip?: boolean;
@@ -20,6 +21,8 @@ export interface RetryCounts extends StepCounts {
   retried: number;
   /** People moved past their failed step (`skip`). */
   skipped: number;
+  /** Messages whose send failed for good at the provider, queued to be sent again. */
+  resent: number;
 }
 
 /**
@@ -27,7 +30,9 @@ export interface RetryCounts extends StepCounts {
  * a failure holds in this campaign, batch by batch, each batch one transaction. The failed row
  * gives way to the new one under the same idempotency key, so a step still reaches a person at
  * most once however often this runs; a step that fails again holds them again. With `skip`, the
- * failure stays on record and the people go on to their next step.
+ * failure stays on record and the people go on to their next step. Messages the provider refused
+ * for good, or that ran out of attempts (a fix of the server, a domain), are queued again as they
+ * were (messages/resend.ts); `skip` leaves them failed.
  */
 export async function retryFailedSteps(
   pool: pg.Pool,
@@ -42,7 +47,8 @@ export async function retryFailedSteps(
       `${campaign.id} has no step '${options.step}' (its steps: ${campaign.steps.map((s) => s.id).join(', ')})`,
     );
   }
-  const total: RetryCounts = { retried: 0, skipped: 0, queued: 0, suppressed: 0, failed: 0 };
+  const total: RetryCounts = { retried: 0, skipped: 0, resent: 0, queued: 0, suppressed: 0, failed: 0 };
+  if (!options.skip) total.resent = await resendFailedSends(pool, campaign.id, options, ctx.clock.now());
   let afterId = 0;
   for (;;) {
     const claimed = await withTransaction(pool, async (client) => {

@@ -8,11 +8,13 @@ describe('SMTP failures during a run', () => {
   let t: TestEngine;
   let sink: SmtpSink;
   const refusals = new Map<string, number>();
+  /** The mailbox that refused for good, until its owner fixed it. */
+  let goneFixed = false;
 
   before(async () => {
     sink = await startSmtpSink({
       refuse(rcpt) {
-        if (rcpt.startsWith('gone')) return { code: 550, message: 'no such mailbox' };
+        if (rcpt.startsWith('gone') && !goneFixed) return { code: 550, message: 'no such mailbox' };
         // Busy twice, then accepted.
         const seen = refusals.get(rcpt) ?? 0;
         refusals.set(rcpt, seen + 1);
@@ -50,5 +52,22 @@ describe('SMTP failures during a run', () => {
       ['ok', 'sent', 1],
     ]);
     expect(rows[1].last_error).to.contain('550');
+  });
+
+  it('sends a refused message again after the fix, once however often the retry runs, and leaves what was sent alone', async () => {
+    const set = t.engine.loadCampaigns();
+    const spring = requireCampaign(set, 'spring');
+    // A retry for render failures only does not touch what the provider refused.
+    expect(await t.engine.retry(spring, set, { reason: 'render_error' })).to.include({ resent: 0 });
+    goneFixed = true;
+    expect(await t.engine.retry(spring, set, {})).to.include({ resent: 1 });
+    expect(await settled(t, 'spring', 'retry')).to.include({ sent: 3, failed: 0 });
+    expect(await t.engine.retry(spring, set, {})).to.include({ resent: 0 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sink.messages.map(recipient).sort()).to.deep.equal(['busy@example.com', 'gone@example.com', 'ok@example.com']);
+    const { rows } = await t.database.pool.query(
+      `SELECT m.status, m.attempts, m.possible_duplicate FROM messages m JOIN leads l ON l.id = m.lead_id WHERE l.external_id = 'gone'`,
+    );
+    expect(rows).to.deep.equal([{ status: 'sent', attempts: 1, possible_duplicate: false }]);
   });
 });

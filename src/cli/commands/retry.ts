@@ -6,8 +6,8 @@ import type { Command } from '../command.ts';
 export const retryCommand: Command = {
   name: ['retry'],
   summary:
-    'after a fix, record again the failed steps that hold people in a campaign (each step still reaches a person once); --skip moves them on instead',
-  usage: 'retry <campaign-id> [--step <id>] [--reason <reason, e.g. render_error>] [--skip]',
+    'after a fix, record again the failed steps that hold people in a campaign and send again what the provider refused (each step still reaches a person once); --skip moves them on instead',
+  usage: 'retry <campaign-id> [--step <id>] [--reason render_error|rejected|attempts_exhausted] [--skip]',
   async run(args, ctx) {
     const { values, positionals } = parseCommandArgs(args, {
       step: { type: 'string' },
@@ -26,9 +26,10 @@ export const retryCommand: Command = {
     }
     ctx.stderr.write(
       `${campaign.id}: ${counts.retried} failed step(s) recorded again: ${counts.queued} queued, ${counts.suppressed} suppressed, ` +
-        `${counts.failed} failed again (still held; see GET /api/v1/messages?campaign=${campaign.id}&status=failed)\n`,
+        `${counts.failed} failed again (still held; see GET /api/v1/messages?campaign=${campaign.id}&status=failed)\n` +
+        `${campaign.id}: ${counts.resent} message(s) the provider refused or that ran out of attempts queued to be sent again\n`,
     );
-    if (counts.queued > 0 && !(await engine.messages.dispatcherAlive())) {
+    if (counts.queued + counts.resent > 0 && !(await engine.messages.dispatcherAlive())) {
       ctx.stderr.write('no worker is running: the queued messages go out when `serve` or `worker` runs\n');
     }
     return counts.failed > 0 ? 1 : 0;

@@ -28,7 +28,7 @@ export const runBody = Joi.object({
 });
 export const retryBody = Joi.object({
   step: id.description('only this step'),
-  reason: Joi.string().trim().min(1).max(100).description('only failures with this reason, e.g. render_error'),
+  reason: Joi.string().trim().min(1).max(100).description('only failures with this reason: render_error, rejected, attempts_exhausted'),
   skip: Joi.boolean().default(false).description('move the people past their failed step instead of recording it again'),
 });
 export const reportQuery = Joi.object({ occurrence: occurrence.description('default: every occurrence') });

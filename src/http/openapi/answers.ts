@@ -457,6 +457,7 @@ export const answerSchemas: Record<string, JsonSchema> = {
     campaign: string,
     retried: { ...count, description: 'failed steps recorded again' },
     skipped: { ...count, description: 'people moved past their failed step (`skip`)' },
+    resent: { ...count, description: 'messages the provider refused for good or that ran out of attempts, queued to be sent again' },
     queued: count,
     suppressed: count,
     failed: { ...count, description: 'failed again: those people stay held' },

@@ -141,7 +141,7 @@ const OPERATIONS: Operation[] = [
     tag: 'campaigns',
     summary: 'Record again the failed steps that hold people, after a fix',
     description:
-      'A step that failed when it was recorded (a template that could not render) holds the person until it is retried or skipped. Retrying records it again as of now under the same idempotency key, so it still reaches each person once; one that fails again holds them again. `skip` moves them on to their next step instead.',
+      'A step that failed when it was recorded (a template that could not render) holds the person until it is retried or skipped. Retrying records it again as of now under the same idempotency key, so it still reaches each person once; one that fails again holds them again. `skip` moves them on to their next step instead. Messages whose send failed for good (`rejected`, `attempts_exhausted`) are queued again as recorded, each still delivered at most once (`resent`).',
     permission: 'write',
     params: { id: campaignId },
     body: { schema: request.retryBody, limit: 'small' },
