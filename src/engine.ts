@@ -4,6 +4,7 @@ import { liveCampaigns } from './campaigns/live.ts';
 import { planBatches, planCampaign, type Plan, type PlanBatch, type PlanOptions } from './campaigns/plan.ts';
 import { runCampaign, type RunOptions } from './campaigns/run.ts';
 import type { CampaignSet } from './campaigns/set.ts';
+import { sendTestMessage, type TestSendRequest, type TestSendResult } from './campaigns/test-send.ts';
 import type { Campaign } from './campaigns/types.ts';
 import { closeChannels, createChannels, messageDomain } from './channels/index.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -49,6 +50,8 @@ export interface Engine extends Services {
   run(campaign: Campaign, set: CampaignSet, options: RunOptions): ReturnType<typeof runCampaign>;
   /** Records again (or skips) the failed steps that hold people in a campaign (sequences/retry.ts). */
   retry(campaign: Campaign, set: CampaignSet, options: RetryOptions): Promise<RetryCounts>;
+  /** Sends one step's message, marked `[TEST]`, to a user's own or a seed-list address (campaigns/test-send.ts). */
+  sendTest(request: TestSendRequest): Promise<TestSendResult>;
   /** Who would get what if the campaign ran now; records nothing. */
   plan(campaign: Campaign, set: CampaignSet, options?: PlanOptions): Promise<Plan>;
   /** The same, a batch of the audience at a time, for campaigns of any size (campaigns/plan-output.ts). */
@@ -155,6 +158,19 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     stepContext,
     run: (campaign, set, options) => runCampaign({ pool, steps: stepContext(set), batchSize: config.runBatchSize }, campaign, options),
     retry: (campaign, set, options) => retryFailedSteps(pool, stepContext(set), campaign, options, config.runBatchSize),
+    sendTest: (request) =>
+      sendTestMessage(
+        {
+          ...links,
+          pool,
+          clock,
+          seedList: config.testRecipients,
+          phoneRegion: config.phoneRegion,
+          channels: (messageIdSecret) => createChannels(config, messageIdSecret),
+        },
+        loadCampaigns(),
+        request,
+      ),
     plan: (campaign, set, options) =>
       planCampaign({ ...links, db: pool, batchSize: config.runBatchSize, clock }, campaign, set.personas, options),
     planBatches: (campaign, set, options) =>

@@ -26,7 +26,7 @@ describe('touchpoint run --wait', function () {
   });
 
   it('sends from its own process when no worker runs, and prints the summary', async () => {
-    const { stdout, stderr } = await exec(process.execPath, ['bin/touchpoint.js', 'run', 'spring', '--wait'], {
+    const { stdout, stderr } = await exec(process.execPath, ['bin/touchpoint.js', 'run', 'spring', '--yes', '--wait'], {
       env: { ...process.env, ...t.env, LOG_LEVEL: 'error' },
     });
     expect(stderr).to.contain('no worker is running; sending from this process');
@@ -34,7 +34,7 @@ describe('touchpoint run --wait', function () {
     expect(stdout).to.match(/unconfirmed\s+1/);
     expect(sink.messages).to.have.length(1);
 
-    const again = await exec(process.execPath, ['bin/touchpoint.js', 'run', 'spring', '--wait'], {
+    const again = await exec(process.execPath, ['bin/touchpoint.js', 'run', 'spring', '--yes', '--wait'], {
       env: { ...process.env, ...t.env, LOG_LEVEL: 'error' },
     });
     expect(again.stderr).to.contain('0 enrolled (2 already)');
