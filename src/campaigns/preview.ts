@@ -42,7 +42,7 @@ function sampleLead(persona: string, locale: string | null): Lead {
     id: 0,
     externalId: 'sample',
     email: 'sample@example.com',
-    phone: '+15555550100',
+    phone: '+14155552671',
     firstName: 'Alex',
     lastName: 'Sample',
     locale,
