@@ -94,21 +94,17 @@ const schema = Joi.object({
   SMTP_URL: Joi.string().uri({ scheme: ['smtp', 'smtps'] }),
   MAIL_FROM: Joi.string().default('Touchpoint <touchpoint@localhost>'),
   SMS_HELP_TEXT: Joi.string().max(320).default('Reply STOP to unsubscribe, START to subscribe again.'),
-  TEST_RECIPIENTS: Joi.string()
-    .custom((value: string) =>
-      value
-        .split(',')
-        .map((entry) => entry.trim())
-        .filter(Boolean),
-    )
-    .custom((entries: string[], helpers) => {
-      const bad = entries.find((e) => !TEST_RECIPIENT.test(e));
-      return bad === undefined
-        ? entries.map((e) => e.toLowerCase())
-        : helpers.message({
-            custom: `"TEST_RECIPIENTS" holds '${bad}', which is neither an email address nor an E.164 phone number (+4915112345678)`,
-          });
-    }),
+  TEST_RECIPIENTS: Joi.string().custom((value: string, helpers) => {
+    const entries = value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean);
+    const bad = entries.find((entry) => !TEST_RECIPIENT.test(entry));
+    if (bad === undefined) return entries.map((entry) => entry.toLowerCase());
+    return helpers.message({
+      custom: `"TEST_RECIPIENTS" holds '${bad}', which is neither an email address nor an E.164 phone number (+4915112345678)`,
+    });
+  }),
   DEFAULT_PHONE_REGION: Joi.string()
     .pattern(/^[A-Z]{2}$/)
     .messages({ 'string.pattern.base': '"DEFAULT_PHONE_REGION" must be an ISO 3166 country code like DE or US' }),

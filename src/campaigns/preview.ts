@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Channel } from '../channels/channel.ts';
 import { AppError } from '../errors.ts';
 import { resolvePersona, type Persona } from '../leads/personas.ts';
-import type { Lead } from '../leads/types.ts';
+import { LEAD_FIELDS, type Lead } from '../leads/types.ts';
 import type { TemplateRenderer } from '../render/render.ts';
 import { templateVariables } from '../render/variables.ts';
 import { renderContext } from './compose.ts';
@@ -64,7 +64,7 @@ function samplePlaceholders(
 ): { attributes: Record<string, unknown>; event: Record<string, unknown> } {
   const attributes: Record<string, unknown> = {};
   const event: Record<string, unknown> = {};
-  const known = new Set(['external_id', 'email', 'phone', 'first_name', 'last_name', 'locale', 'timezone', 'persona', 'tags']);
+  const known = new Set([...Object.keys(LEAD_FIELDS), 'tags']);
   for (const v of templateVariables(fs.readFileSync(path.join(templatesDir, template), 'utf8'))) {
     const [root, key] = v.path;
     if (!key) continue;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { saveUser } from '../../src/access/users.ts';
 import { reportRequest } from '../../src/campaigns/report.ts';
+import { messageIdFromAddress } from '../../src/inbound/addresses.ts';
 import { testEngine, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads } from '../helpers/seed.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
@@ -72,6 +73,10 @@ describe('touchpoint send-test', function () {
     // The link in a test withdraws nothing: a click by the tester must not change the lead's consent.
     expect(mail!.text).to.contain('/unsubscribe/<token>');
     expect(mail!.headers.get('list-unsubscribe')).to.equal(undefined);
+    // A reply to the test names no message of ours: its Message-ID is not signed with the engine's key, and it has no Reply-To.
+    expect(mail!.messageId).to.match(/^<message\+/);
+    expect(messageIdFromAddress(t.engine.secret, 'message', mail!.messageId!.slice(1, -1))).to.equal(undefined);
+    expect(mail!.replyTo).to.equal(undefined);
     expect(sink.messages.some((m) => JSON.stringify(m.to).includes('rae@example.com'))).to.equal(false);
 
     // Outside the campaign's messages, counts and report; on record as a test.

@@ -1,10 +1,9 @@
 import readline from 'node:readline/promises';
 import { requireCampaign } from '../../campaigns/load.ts';
-import { runPreview, type RunPreview } from '../../campaigns/run-preview.ts';
+import type { RunPreview } from '../../campaigns/run-preview.ts';
 import { outboxDir } from '../../channels/index.ts';
 import { AppError } from '../../errors.ts';
 import { isSettled, type DeliverySummary } from '../../messages/report.ts';
-import { defaultOccurrence } from '../../scheduler/schedule.ts';
 import { parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 import { tuneHeapForBulkWork } from '../heap.ts';
@@ -39,16 +38,17 @@ export const runCommand: Command = {
     const engine = await ctx.engine();
     const set = engine.loadCampaigns();
     const campaign = requireCampaign(set, id);
-    // The plan and the run agree on the occurrence, even across a schedule's boundary.
-    const planned = named ?? defaultOccurrence(campaign, engine.clock.now());
+    let confirmedOccurrence = named;
     if (!values.yes) {
-      const preview = await runPreview(campaign.id, planned, engine.planBatches(campaign, set, { occurrence: planned }));
+      const preview = await engine.previewRun(campaign, set, named);
       if (!(await confirmed(preview, ctx.stderr))) {
         ctx.stderr.write('not confirmed: nothing was recorded or sent\n');
         return 1;
       }
+      // The run is the one shown, even if a schedule's next firing passed while the question waited.
+      confirmedOccurrence = preview.occurrence;
     }
-    const { runId, occurrence, counts } = await engine.run(campaign, set, { occurrence: planned, trigger: 'manual' });
+    const { runId, occurrence, counts } = await engine.run(campaign, set, { occurrence: confirmedOccurrence, trigger: 'manual' });
     ctx.stderr.write(
       `run ${runId} of ${campaign.id} (occurrence '${occurrence}'): ${counts.audience} in audience, ${counts.enrolled} enrolled ` +
         `(${counts.existing} already); first step: ${counts.queued} queued, ${counts.suppressed} suppressed, ${counts.failed} failed\n`,
