@@ -117,7 +117,7 @@ try {
   const serveRss = new RssSampler(() => [servePid]);
   const postgresRss = new RssSampler(() => processesUnder(d.dataDir));
   const runStarted = performance.timeOrigin + performance.now();
-  const run = await cli('run', ['run', CAMPAIGN]);
+  const run = await cli('run', ['run', CAMPAIGN, '--yes']);
   const recordedAt = performance.timeOrigin + performance.now();
   const queued = Number(/first step: (\d+) queued/.exec(run.stderr)?.[1] ?? NaN);
   const atRecorded = accepted.update().accepted;

@@ -33,6 +33,11 @@ export interface Config {
   mailFrom: string;
   /** Answer to an inbound HELP. */
   smsHelpText: string;
+  /**
+   * Seed list of test sends (TEST_RECIPIENTS): email addresses (lower case) and E.164 phone numbers a
+   * test send may go to besides a Touchpoint user's own address (campaigns/test-send.ts).
+   */
+  testRecipients: string[];
   /** ISO country code for phone numbers written without a country code. */
   phoneRegion: string | undefined;
   /** Twilio credentials and sender; unset means SMS go to the outbox. */
@@ -68,6 +73,9 @@ export interface Config {
   logFormat: 'auto' | 'json' | 'pretty';
 }
 
+/** An entry of TEST_RECIPIENTS: an email address, or a phone number in E.164. */
+const TEST_RECIPIENT = /^(?:[^\s@,]+@[^\s@,]+\.[^\s@,]+|\+[1-9]\d{6,14})$/;
+
 const schema = Joi.object({
   DATABASE_URL: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }),
   DATABASE_POOL_SIZE: Joi.number().integer().min(2).max(200).default(20),
@@ -86,6 +94,17 @@ const schema = Joi.object({
   SMTP_URL: Joi.string().uri({ scheme: ['smtp', 'smtps'] }),
   MAIL_FROM: Joi.string().default('Touchpoint <touchpoint@localhost>'),
   SMS_HELP_TEXT: Joi.string().max(320).default('Reply STOP to unsubscribe, START to subscribe again.'),
+  TEST_RECIPIENTS: Joi.string().custom((value: string, helpers) => {
+    const entries = value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean);
+    const bad = entries.find((entry) => !TEST_RECIPIENT.test(entry));
+    if (bad === undefined) return entries.map((entry) => entry.toLowerCase());
+    return helpers.message({
+      custom: `"TEST_RECIPIENTS" holds '${bad}', which is neither an email address nor an E.164 phone number (+4915112345678)`,
+    });
+  }),
   DEFAULT_PHONE_REGION: Joi.string()
     .pattern(/^[A-Z]{2}$/)
     .messages({ 'string.pattern.base': '"DEFAULT_PHONE_REGION" must be an ISO 3166 country code like DE or US' }),
@@ -207,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     mailFrom: value.MAIL_FROM,
     phoneRegion: value.DEFAULT_PHONE_REGION,
     smsHelpText: value.SMS_HELP_TEXT,
+    testRecipients: value.TEST_RECIPIENTS ?? [],
     twilio: value.TWILIO_ACCOUNT_SID
       ? {
           accountSid: value.TWILIO_ACCOUNT_SID,

@@ -2,8 +2,10 @@ import type { Agenda } from 'agenda';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { liveCampaigns } from './campaigns/live.ts';
 import { planBatches, planCampaign, type Plan, type PlanBatch, type PlanOptions } from './campaigns/plan.ts';
+import { runPreview, type RunPreview } from './campaigns/run-preview.ts';
 import { runCampaign, type RunOptions } from './campaigns/run.ts';
 import type { CampaignSet } from './campaigns/set.ts';
+import { sendTestMessage, type TestSendRequest, type TestSendResult } from './campaigns/test-send.ts';
 import type { Campaign } from './campaigns/types.ts';
 import { closeChannels, createChannels, messageDomain } from './channels/index.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -20,6 +22,7 @@ import { log } from './log.ts';
 import { Dispatcher } from './messages/dispatcher.ts';
 import { TemplateRenderer } from './render/render.ts';
 import { registerSchedules, restartScheduler, startScheduler } from './scheduler/agenda.ts';
+import { defaultOccurrence } from './scheduler/schedule.ts';
 import { advanceDueSteps } from './sequences/advance.ts';
 import { retryFailedSteps, type RetryCounts, type RetryOptions } from './sequences/retry.ts';
 import type { StepContext } from './sequences/steps.ts';
@@ -49,8 +52,15 @@ export interface Engine extends Services {
   run(campaign: Campaign, set: CampaignSet, options: RunOptions): ReturnType<typeof runCampaign>;
   /** Records again (or skips) the failed steps that hold people in a campaign (sequences/retry.ts). */
   retry(campaign: Campaign, set: CampaignSet, options: RetryOptions): Promise<RetryCounts>;
+  /** Sends one step's message, marked `[TEST]`, to a user's own or a seed-list address (campaigns/test-send.ts). */
+  sendTest(request: TestSendRequest): Promise<TestSendResult>;
   /** Who would get what if the campaign ran now; records nothing. */
   plan(campaign: Campaign, set: CampaignSet, options?: PlanOptions): Promise<Plan>;
+  /**
+   * What a run would do, counted by step, channel and outcome, for the confirmation before it: of
+   * `occurrence`, else of the one a run would use now (named in the answer, so the run confirmed is that one).
+   */
+  previewRun(campaign: Campaign, set: CampaignSet, occurrence?: string): Promise<RunPreview>;
   /** The same, a batch of the audience at a time, for campaigns of any size (campaigns/plan-output.ts). */
   planBatches(campaign: Campaign, set: CampaignSet, options?: PlanOptions): AsyncIterable<PlanBatch>;
   ingestEvents(inputs: EventInput[]): Promise<IngestResult>;
@@ -155,10 +165,25 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     stepContext,
     run: (campaign, set, options) => runCampaign({ pool, steps: stepContext(set), batchSize: config.runBatchSize }, campaign, options),
     retry: (campaign, set, options) => retryFailedSteps(pool, stepContext(set), campaign, options, config.runBatchSize),
+    sendTest: (request) =>
+      sendTestMessage(
+        {
+          ...links,
+          pool,
+          clock,
+          seedList: config.testRecipients,
+          phoneRegion: config.phoneRegion,
+          channels: (messageIdSecret) => createChannels(config, messageIdSecret),
+        },
+        loadCampaigns(),
+        request,
+      ),
     plan: (campaign, set, options) =>
       planCampaign({ ...links, db: pool, batchSize: config.runBatchSize, clock }, campaign, set.personas, options),
     planBatches: (campaign, set, options) =>
       planBatches({ ...links, db: pool, batchSize: config.runBatchSize, clock }, campaign, set.personas, options),
+    previewRun: (campaign, set, occurrence = defaultOccurrence(campaign, clock.now())) =>
+      runPreview(campaign.id, occurrence, engine.planBatches(campaign, set, { occurrence })),
     ingestEvents: (inputs) => ingestEvents(pool, stepContext(loadCampaigns()), inputs),
     receiveReply: (reply) =>
       receiveReply(

@@ -52,4 +52,18 @@ describe('configuration', () => {
         ]);
     }
   });
+
+  it('reads the seed list of test sends (TEST_RECIPIENTS) as emails and E.164 phones, and names an entry that is neither', () => {
+    expect(loadConfig({}).testRecipients).to.deep.equal([]);
+    expect(loadConfig({ TEST_RECIPIENTS: ' QA@Example.com, +4915112345678 ,' }).testRecipients).to.deep.equal([
+      'qa@example.com',
+      '+4915112345678',
+    ]);
+    expect(() => loadConfig({ TEST_RECIPIENTS: 'qa@example.com,0151 1234' }))
+      .to.throw(AppError)
+      .with.property('details')
+      .that.deep.equals([
+        `"TEST_RECIPIENTS" holds '0151 1234', which is neither an email address nor an E.164 phone number (+4915112345678)`,
+      ]);
+  });
 });

@@ -38,7 +38,9 @@ describe('links in messages point to the running server, whichever process recor
   });
 
   const run = (occurrence: string, extra: NodeJS.ProcessEnv = {}) =>
-    exec(process.execPath, ['bin/touchpoint.js', 'run', 'spring', '--occurrence', occurrence, '--wait'], { env: { ...env, ...extra } });
+    exec(process.execPath, ['bin/touchpoint.js', 'run', 'spring', '--yes', '--occurrence', occurrence, '--wait'], {
+      env: { ...env, ...extra },
+    });
   async function links(occurrence: string): Promise<{ html: string; header: string }> {
     const { rows } = await t.database.pool.query(`SELECT body_html, headers FROM messages WHERE occurrence = $1`, [occurrence]);
     expect(rows).to.have.length(1);

@@ -61,7 +61,7 @@ describe('occurrences: a step reaches a lead once per occurrence, however the ru
     await until(async () => (sink.messages.length === 2 ? true : undefined));
     expect((await messages(t, 'launch')).map((m) => m.occurrence)).to.deep.equal(['once', 'once']);
 
-    const { stderr } = await cli(['run', 'launch']);
+    const { stderr } = await cli(['run', 'launch', '--yes']);
     expect(stderr).to.contain(`(occurrence 'once'): 2 in audience, 0 enrolled (2 already)`);
     const api = await runByApi('launch');
     expect(api).to.deep.include({ occurrence: 'once' });
@@ -71,7 +71,7 @@ describe('occurrences: a step reaches a lead once per occurrence, however the ru
   });
 
   it('an explicit occurrence is the deliberate way to send again (CLI and API)', async () => {
-    const { stderr } = await cli(['run', 'launch', '--occurrence', 'resend-1', '--wait']);
+    const { stderr } = await cli(['run', 'launch', '--yes', '--occurrence', 'resend-1', '--wait']);
     expect(stderr).to.contain(`(occurrence 'resend-1'): 2 in audience, 2 enrolled (0 already)`);
     const api = await runByApi('launch', { occurrence: 'resend-2' });
     expect(api.counts).to.include({ enrolled: 2, queued: 2 });
@@ -85,7 +85,7 @@ describe('occurrences: a step reaches a lead once per occurrence, however the ru
     const first = await runByApi('by-hand');
     expect(first.occurrence).to.equal('once');
     expect(first.counts).to.include({ enrolled: 2, queued: 2 });
-    const { stderr } = await cli(['run', 'by-hand']);
+    const { stderr } = await cli(['run', 'by-hand', '--yes']);
     expect(stderr).to.contain('0 enrolled (2 already)');
     expect(await messages(t, 'by-hand')).to.have.length(2);
   });

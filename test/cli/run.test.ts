@@ -26,7 +26,7 @@ describe('touchpoint run --wait', function () {
   });
 
   it('sends from its own process when no worker runs, and prints the summary', async () => {
-    const { stdout, stderr } = await exec(process.execPath, ['bin/touchpoint.js', 'run', 'spring', '--wait'], {
+    const { stdout, stderr } = await exec(process.execPath, ['bin/touchpoint.js', 'run', 'spring', '--yes', '--wait'], {
       env: { ...process.env, ...t.env, LOG_LEVEL: 'error' },
     });
     expect(stderr).to.contain('no worker is running; sending from this process');
@@ -34,7 +34,7 @@ describe('touchpoint run --wait', function () {
     expect(stdout).to.match(/unconfirmed\s+1/);
     expect(sink.messages).to.have.length(1);
 
-    const again = await exec(process.execPath, ['bin/touchpoint.js', 'run', 'spring', '--wait'], {
+    const again = await exec(process.execPath, ['bin/touchpoint.js', 'run', 'spring', '--yes', '--wait'], {
       env: { ...process.env, ...t.env, LOG_LEVEL: 'error' },
     });
     expect(again.stderr).to.contain('0 enrolled (2 already)');
@@ -76,5 +76,68 @@ describe('touchpoint users add', function () {
     expect(short.stderr).to.contain('at least 10 characters');
     const bad = await cli(['users', 'add', 'bob@example.com', '--role', 'boss'], 'correct horse battery\n');
     expect(bad.stderr).to.contain('--role must be one of admin, marketer, service, compliance');
+  });
+});
+
+describe('touchpoint run asks before it records', function () {
+  this.timeout(60_000);
+  let t: TestEngine;
+
+  before(async () => {
+    t = await testEngine();
+    await seedLeads(t.database, [
+      { id: 'c-1', email: 'c1@example.com', first: 'Cy', locale: null, orders: 1, consent: ['grant', 'confirm'] },
+      { id: 'c-2', email: 'c2@example.com', first: 'Cal', locale: null, orders: 1, consent: ['grant'] },
+    ]);
+  });
+  after(() => t.close());
+
+  const runs = async () => (await t.database.pool.query(`SELECT occurrence, trigger FROM campaign_runs ORDER BY id`)).rows;
+  /**
+   * The CLI on a terminal of its own (util-linux `script` gives it a pseudo-terminal) answering
+   * `answer` to its question; what the terminal showed.
+   */
+  const onTerminal = (answer: string) =>
+    new Promise<string>((resolve, reject) => {
+      const env = { ...process.env, ...t.env, LOG_LEVEL: 'error' };
+      const child = execFile(
+        'script',
+        ['-qefc', `${process.execPath} bin/touchpoint.js run spring`, '/dev/null'],
+        { env },
+        (err, stdout) => (err && !stdout ? reject(err) : resolve(stdout)),
+      );
+      // The question comes after the plan; the answer waits for it, as a person would.
+      let seen = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (seen.includes('[y/N]') && !child.stdin!.writableEnded) child.stdin!.end(`${answer}\n`);
+      });
+    });
+
+  it('refuses without a terminal unless --yes is passed, and records nothing', async () => {
+    const refused = await new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        ['bin/touchpoint.js', 'run', 'spring'],
+        { env: { ...process.env, ...t.env, LOG_LEVEL: 'error' } },
+        (err, _o, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
+      ),
+    );
+    expect(refused.code).to.equal(2);
+    expect(refused.stderr).to.contain('stdin is not one: pass --yes to run without asking');
+    expect(await runs()).to.deep.equal([]);
+  });
+
+  it('shows the plan by step, channel and outcome with the occurrence, and runs only when confirmed', async () => {
+    const declined = await onTerminal('n');
+    expect(declined).to.contain("Run spring, occurrence 'once': 1 message(s) to send, 1 left out");
+    expect(declined).to.match(/offer\s+email\s+send\s+1/);
+    expect(declined).to.match(/offer\s+-\s+unconfirmed\s+1/);
+    expect(declined).to.contain('not confirmed: nothing was recorded or sent');
+    expect(await runs()).to.deep.equal([]);
+
+    const confirmed = await onTerminal('y');
+    expect(confirmed).to.contain("run 1 of spring (occurrence 'once')");
+    expect(await runs()).to.deep.equal([{ occurrence: 'once', trigger: 'manual' }]);
   });
 });

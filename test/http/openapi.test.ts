@@ -205,6 +205,26 @@ describe('OpenAPI document', function () {
     });
     await send({ method: 'POST', path: `${API_BASE}/campaigns/spring/retry`, body: { step: 'nope' }, expect: 400 });
     await send({ method: 'POST', path: `${API_BASE}/campaigns/spring/retry`, body: { skip: 'yes' }, expect: 400, invalid: true });
+    await send({
+      method: 'POST',
+      path: `${API_BASE}/campaigns/spring/send-test`,
+      as: 'admin',
+      body: { step: 'offer', persona: 'regular', to: 'admin@example.com' },
+      expect: 201,
+    });
+    await send({
+      method: 'POST',
+      path: `${API_BASE}/campaigns/spring/send-test`,
+      body: { step: 'offer', persona: 'regular', to: 'x@example.org' },
+      expect: 403,
+    });
+    await send({
+      method: 'POST',
+      path: `${API_BASE}/campaigns/spring/send-test`,
+      body: { step: 'offer', to: 'admin@example.com' },
+      expect: 400,
+      invalid: true,
+    });
     await send({ method: 'GET', path: `${API_BASE}/campaigns/spring/report?occurrence=openapi`, as: 'compliance', expect: 200 });
     await send({ method: 'GET', path: `${API_BASE}/campaigns/spring/report`, expect: 200 });
     await send({ method: 'GET', path: `${API_BASE}/campaigns/spring/report?occurrence=never`, expect: 404 });

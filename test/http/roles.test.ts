@@ -74,6 +74,7 @@ describe('role matrix', function () {
     ['GET', '/api/v1/campaigns/followup/report', ALL],
     ['POST', '/api/v1/campaigns/followup/runs', ['admin', 'marketer'], { occurrence: 'matrix' }],
     ['POST', '/api/v1/campaigns/followup/retry', ['admin', 'marketer'], {}],
+    ['POST', '/api/v1/campaigns/followup/send-test', ['admin', 'marketer'], { step: 'offer', lead: 'x', to: 'marketer@example.com' }],
     ['POST', '/api/v1/leads', ['admin', 'marketer'], { external_id: 'y', email: 'y@example.com' }],
     ['GET', '/api/v1/leads/x', ALL],
     ['GET', '/api/v1/leads/x/timeline', ALL],
@@ -121,6 +122,10 @@ describe('role matrix', function () {
   it('pages: inbox for service, compliance and admin; audit for compliance and admin; campaigns for marketers and admin; actions for those who work replies', async () => {
     const pages: [string, string, string[]][] = [
       ['GET', '/campaigns', ['admin', 'marketer']],
+      ['GET', '/campaigns/followup/send-test', ['admin', 'marketer']],
+      ['POST', '/campaigns/followup/send-test', ['admin', 'marketer']],
+      ['GET', '/campaigns/followup/run', ['admin', 'marketer']],
+      ['POST', '/campaigns/followup/run', ['admin', 'marketer']],
       ['GET', '/inbox', ['admin', 'service', 'compliance']],
       ['GET', `/inbox/${contact}`, ['admin', 'service', 'compliance']],
       ['POST', `/inbox/${contact}/accept`, ['admin', 'service']],

@@ -77,7 +77,7 @@ describe('serve and a worker on a shared embedded PostgreSQL', function () {
 
   it('live through PostgreSQL killed mid-send: they start it again on its port, /readyz says 503 then 200, the scheduler runs again', async () => {
     ready = watchReadiness(d);
-    await d.cli(['run', CAMPAIGN]);
+    await d.cli(['run', CAMPAIGN, '--yes']);
     await until('100 recipients reached', () => (d.record.read().accepted >= 100 ? true : undefined), 60_000, 20);
 
     const killed = d.db.postmaster()!;

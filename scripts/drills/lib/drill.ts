@@ -108,7 +108,7 @@ export async function drill<P>(
     const prepared = (await prepare?.(d)) as P;
     progress(`${d.workers.length} workers are up; starting the run`);
     const runStartedAt = now();
-    const runRecorded = d.cli(['run', CAMPAIGN]).then(() => void progress('the run is recorded'));
+    const runRecorded = d.cli(['run', CAMPAIGN, '--yes']).then(() => void progress('the run is recorded'));
     runRecorded.catch(() => {});
     const deadline = started + timeoutMs;
     findings = await body(

@@ -9,6 +9,7 @@ import { previewCommand } from './preview.ts';
 import { reportCommand } from './report.ts';
 import { retryCommand } from './retry.ts';
 import { runCommand } from './run.ts';
+import { sendTestCommand } from './send-test.ts';
 import { serveCommand, workerCommand } from './serve.ts';
 import { usersAddCommand, usersDisableCommand, usersEnableCommand, usersListCommand } from './users.ts';
 import { validateCommand } from './validate.ts';
@@ -25,6 +26,7 @@ export const commands: Command[] = [
   consentExportCommand,
   planCommand,
   previewCommand,
+  sendTestCommand,
   runCommand,
   retryCommand,
   reportCommand,

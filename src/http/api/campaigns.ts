@@ -6,7 +6,7 @@ import type { Engine } from '../../engine.ts';
 import { requirePermission } from '../auth.ts';
 import { jsonBody } from '../body.ts';
 import { validateBody, validateQuery } from '../validate.ts';
-import { reportQuery, retryBody, runBody } from './schemas.ts';
+import { reportQuery, retryBody, runBody, sendTestBody } from './schemas.ts';
 
 export function campaignsRouter(engine: Engine): Router {
   const router = Router();
@@ -50,6 +50,20 @@ export function campaignsRouter(engine: Engine): Router {
     const set = engine.loadCampaigns();
     const campaign = requireCampaign(set, req.params.id as string);
     res.json({ campaign: campaign.id, ...(await engine.retry(campaign, set, body)) });
+  });
+
+  // One message of a step marked [TEST], to a user's own or a seed-list address; outside consent and counts (campaigns/test-send.ts).
+  router.post('/:id/send-test', requirePermission('write'), jsonBody('small'), async (req, res) => {
+    const body = validateBody(req, sendTestBody);
+    const key = req.apiKey!;
+    const sent = await engine.sendTest({
+      campaign: req.params.id as string,
+      step: body.step,
+      subject: body.lead ? { lead: body.lead } : { persona: body.persona, locale: body.locale },
+      to: body.to,
+      requestedBy: key.user ? `user:${key.user.email}` : `key:${key.name}`,
+    });
+    res.status(201).json(sent);
   });
 
   // The same JSON as `touchpoint report --json`: over all occurrences, or the one asked for (404 if it has no messages).

@@ -31,6 +31,20 @@ export const retryBody = Joi.object({
   reason: Joi.string().trim().min(1).max(100).description('only failures with this reason: render_error, rejected, attempts_exhausted'),
   skip: Joi.boolean().default(false).description('move the people past their failed step instead of recording it again'),
 });
+export const sendTestBody = Joi.object({
+  step: id.required().description('the step whose message is sent'),
+  lead: Joi.string().trim().min(1).max(200).description('render for this lead (external id): its data, persona and locale'),
+  persona: id.description('render for this persona with sample data'),
+  locale: Joi.string().trim().min(1).max(35).description('with `persona`: the locale to render'),
+  to: Joi.string()
+    .trim()
+    .min(3)
+    .max(320)
+    .required()
+    .description("where the test goes: a Touchpoint user's own email address, or an address or phone number on TEST_RECIPIENTS"),
+})
+  .xor('lead', 'persona')
+  .with('locale', 'persona');
 export const reportQuery = Joi.object({ occurrence: occurrence.description('default: every occurrence') });
 
 // ---- leads

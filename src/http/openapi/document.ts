@@ -153,6 +153,28 @@ const OPERATIONS: Operation[] = [
     },
   },
   {
+    method: 'post',
+    path: '/campaigns/{id}/send-test',
+    operationId: 'sendTest',
+    tag: 'campaigns',
+    summary: "Send one step's message, marked [TEST], to a user's own or a seed-list address",
+    description:
+      "Renders the step as a run would, for a lead or for a persona (and locale) with sample data, prefixes the subject (or the SMS) with `[TEST]` and sends it through the configured channel to `to`, which must be a Touchpoint user's own email address or on TEST_RECIPIENTS. No consent is read and nothing reaches the lead; the send is recorded as a test, outside the campaign's counts and reports.",
+    permission: 'write',
+    params: { id: campaignId },
+    body: { schema: request.sendTestBody, limit: 'small' },
+    answers: { 201: { description: 'the test was handed to the channel', json: 'TestSent' } },
+    errors: {
+      400: { description: 'an address that is not one, or of the wrong channel for the step', codes: ['invalid_input'] },
+      403: { description: 'an address that may not receive tests', codes: ['forbidden'] },
+      404: { description: 'no such campaign, step, lead or persona, or nothing to render for them', codes: ['not_found'] },
+      422: {
+        description: 'a campaign file with errors, or the channel did not take the message',
+        codes: ['invalid_campaign', 'unprocessable'],
+      },
+    },
+  },
+  {
     method: 'get',
     path: '/campaigns/{id}/report',
     operationId: 'reportCampaign',

@@ -47,6 +47,8 @@ const FLASH: Record<string, string> = {
   assigned: 'Reassigned.',
   closed: 'Closed.',
   'opted-out': 'Opt-out recorded: consent is withdrawn, with you as the one who recorded it.',
+  'test-sent': 'Test sent: look for [TEST] in your inbox.',
+  'run-started': 'Run recorded: its messages are queued and go out within their send windows.',
 };
 
 export const page: PageRenderer = (res, name, title, req, context = {}, status = 200) => {

@@ -6,6 +6,8 @@ import { auditRoutes } from './audit.ts';
 import { campaignRoutes } from './campaigns.ts';
 import { inboxRoutes } from './inbox.ts';
 import { jobsRoutes } from './jobs.ts';
+import { runRoutes } from './run.ts';
+import { sendTestRoutes } from './send-test.ts';
 import { homeOf, page } from './kit.ts';
 import { sessions } from './session.ts';
 
@@ -32,6 +34,8 @@ export function uiRouter(engine: Engine): Router {
   inboxRoutes(router, engine, ui);
   auditRoutes(router, engine, ui);
   campaignRoutes(router, engine, ui);
+  sendTestRoutes(router, engine, ui);
+  runRoutes(router, engine, ui);
   jobsRoutes(router, engine, ui);
 
   router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
