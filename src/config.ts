@@ -31,8 +31,8 @@ export interface Config {
   secret: string | undefined;
   smtpUrl: string | undefined;
   mailFrom: string;
-  /** Answer to an inbound HELP. */
-  smsHelpText: string;
+  /** Answer to an inbound HELP; unset, the shipped text in the sender's language (render/locales). */
+  smsHelpText: string | undefined;
   /** ISO country code for phone numbers written without a country code. */
   phoneRegion: string | undefined;
   /** Twilio credentials and sender; unset means SMS go to the outbox. */
@@ -85,7 +85,7 @@ const schema = Joi.object({
   TOUCHPOINT_SECRET: Joi.string().min(32),
   SMTP_URL: Joi.string().uri({ scheme: ['smtp', 'smtps'] }),
   MAIL_FROM: Joi.string().default('Touchpoint <touchpoint@localhost>'),
-  SMS_HELP_TEXT: Joi.string().max(320).default('Reply STOP to unsubscribe, START to subscribe again.'),
+  SMS_HELP_TEXT: Joi.string().max(320),
   DEFAULT_PHONE_REGION: Joi.string()
     .pattern(/^[A-Z]{2}$/)
     .messages({ 'string.pattern.base': '"DEFAULT_PHONE_REGION" must be an ISO 3166 country code like DE or US' }),
