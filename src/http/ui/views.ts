@@ -12,6 +12,7 @@ const VIEWS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'views
 const hbs = Handlebars.create();
 
 hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+hbs.registerHelper('uri', (value: string) => encodeURIComponent(value));
 hbs.registerHelper('time', (value: Date | string | null | undefined) =>
   value ? `${new Date(value).toISOString().slice(0, 16).replace('T', ' ')} UTC` : '—',
 );
