@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import Joi from 'joi';
+import { IANAZone } from 'luxon';
 import type { SignInLimits } from './access/sign-in.ts';
 import { AppError } from './errors.ts';
 import { DEFAULT_MAX_FILE_BYTES } from './yaml/positions.ts';
@@ -66,6 +67,8 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** Log lines as JSON or as text for people; `auto`: text on a terminal, JSON anywhere else. */
   logFormat: 'auto' | 'json' | 'pretty';
+  /** The IANA time zone every time on the web UI's pages is shown in. */
+  uiTimeZone: string;
 }
 
 const schema = Joi.object({
@@ -125,6 +128,10 @@ const schema = Joi.object({
   INBOUND_SMTP_MAX_CONNECTIONS_PER_CLIENT: Joi.number().integer().min(1).max(10_000).default(10),
   LOG_LEVEL: Joi.string().valid('debug', 'info', 'warn', 'error', 'silent').default('info'),
   LOG_FORMAT: Joi.string().valid('auto', 'json', 'pretty').default('auto'),
+  UI_TIMEZONE: Joi.string()
+    .default('UTC')
+    .custom((zone: string, helpers) => (IANAZone.isValidZone(zone) ? zone : helpers.error('any.invalid')))
+    .messages({ 'any.invalid': '"UI_TIMEZONE" must be an IANA time zone like Europe/Berlin or UTC, not "{#value}"' }),
 })
   .and('TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN')
   .messages({ 'object.and': 'TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are set together or not at all' })
@@ -242,5 +249,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     logLevel: value.LOG_LEVEL,
     logFormat: value.LOG_FORMAT,
+    uiTimeZone: value.UI_TIMEZONE,
   };
 }

@@ -21,6 +21,10 @@ export function uiRouter(engine: Engine): Router {
   const ui = { page, guard: session.guard };
 
   router.use(formBody('form'));
+  router.use((_req, res, next) => {
+    res.locals.timeZone = engine.config.uiTimeZone;
+    next();
+  });
   router.use(session.load);
 
   router.get('/', (req, res) => {
