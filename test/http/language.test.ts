@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import twilio from 'twilio';
 import { signToken } from '../../src/consent/tokens.ts';
 import { saveLeads } from '../../src/leads/store.ts';
 import { languageFor } from '../../src/render/locale.ts';
@@ -8,7 +7,7 @@ import { en } from '../../src/render/locales/en.ts';
 import { testEngine, type TestEngine } from '../helpers/engine.ts';
 import { apiKeyFor } from '../helpers/keys.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
-import { startTwilioServer, type TwilioServer } from '../helpers/twilio-server.ts';
+import { postTwilioWebhook, startTwilioServer, type TwilioServer } from '../helpers/twilio-server.ts';
 import { startWeb, type TestWeb } from '../helpers/web.ts';
 
 /** Each person's locale, their address and number; the German one by a regional tag. */
@@ -73,14 +72,7 @@ describe('the person’s language on pages and in answers', function () {
   async function text(from: string, body: string): Promise<string | undefined> {
     const url = `${web.base}/webhooks/twilio/sms`;
     const params = { MessageSid: `SM${String(++sid).padStart(32, '0')}`, From: from, To: '+15005550006', Body: body };
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        'x-twilio-signature': twilio.getExpectedTwilioSignature(sms.authToken, url, params),
-      },
-      body: new URLSearchParams(params).toString(),
-    });
+    const res = await postTwilioWebhook(url, sms.authToken, params);
     expect(res.status).to.equal(200);
     return /<Message>(.*)<\/Message>/.exec(await res.text())?.[1];
   }
