@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import Joi from 'joi';
+import { IANAZone } from 'luxon';
 import type { SignInLimits } from './access/sign-in.ts';
 import { AppError } from './errors.ts';
 import { DEFAULT_MAX_FILE_BYTES } from './yaml/positions.ts';
@@ -31,8 +32,8 @@ export interface Config {
   secret: string | undefined;
   smtpUrl: string | undefined;
   mailFrom: string;
-  /** Answer to an inbound HELP. */
-  smsHelpText: string;
+  /** Answer to an inbound HELP; unset, the shipped text in the sender's language (render/locales). */
+  smsHelpText: string | undefined;
   /**
    * Seed list of test sends (TEST_RECIPIENTS): email addresses (lower case) and E.164 phone numbers a
    * test send may go to besides a Touchpoint user's own address (campaigns/test-send.ts).
@@ -71,6 +72,8 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** Log lines as JSON or as text for people; `auto`: text on a terminal, JSON anywhere else. */
   logFormat: 'auto' | 'json' | 'pretty';
+  /** The IANA time zone every time on the web UI's pages is shown in. */
+  uiTimeZone: string;
 }
 
 /** An entry of TEST_RECIPIENTS: an email address, or a phone number in E.164. */
@@ -93,7 +96,7 @@ const schema = Joi.object({
   TOUCHPOINT_SECRET: Joi.string().min(32),
   SMTP_URL: Joi.string().uri({ scheme: ['smtp', 'smtps'] }),
   MAIL_FROM: Joi.string().default('Touchpoint <touchpoint@localhost>'),
-  SMS_HELP_TEXT: Joi.string().max(320).default('Reply STOP to unsubscribe, START to subscribe again.'),
+  SMS_HELP_TEXT: Joi.string().max(320),
   TEST_RECIPIENTS: Joi.string().custom((value: string, helpers) => {
     const entries = value
       .split(',')
@@ -144,6 +147,10 @@ const schema = Joi.object({
   INBOUND_SMTP_MAX_CONNECTIONS_PER_CLIENT: Joi.number().integer().min(1).max(10_000).default(10),
   LOG_LEVEL: Joi.string().valid('debug', 'info', 'warn', 'error', 'silent').default('info'),
   LOG_FORMAT: Joi.string().valid('auto', 'json', 'pretty').default('auto'),
+  UI_TIMEZONE: Joi.string()
+    .default('UTC')
+    .custom((zone: string, helpers) => (IANAZone.isValidZone(zone) ? zone : helpers.error('any.invalid')))
+    .messages({ 'any.invalid': '"UI_TIMEZONE" must be an IANA time zone like Europe/Berlin or UTC, not "{#value}"' }),
 })
   .and('TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN')
   .messages({ 'object.and': 'TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are set together or not at all' })
@@ -262,5 +269,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     },
     logLevel: value.LOG_LEVEL,
     logFormat: value.LOG_FORMAT,
+    uiTimeZone: value.UI_TIMEZONE,
   };
 }

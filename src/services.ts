@@ -18,8 +18,8 @@ import { verifyLedger } from './consent/verify.ts';
 import { inboxService } from './inbound/service.ts';
 import { eraseLead } from './leads/erase.ts';
 import { importLeads, type ImportOptions } from './leads/import.ts';
-import { findLeadByExternalId, hasLeads, saveLeads, searchLeads } from './leads/store.ts';
-import { leadTimeline } from './leads/timeline.ts';
+import { findLeadByExternalId, hasLeads, leadsByIds, saveLeads, searchLeads } from './leads/store.ts';
+import { leadHistory, leadTimeline } from './leads/timeline.ts';
 import { dispatcherAlive } from './messages/claim.ts';
 import { recordDeliveryStatus } from './messages/delivery.ts';
 import { listMessages } from './messages/list.ts';
@@ -79,8 +79,10 @@ export function createServices(deps: ServiceDeps) {
       disableUser: (email: string) => disableUser(pool, email, clock.now()),
     },
     leads: {
-      ...bound(pool, { find: findLeadByExternalId, save: saveLeads, timeline: leadTimeline, any: hasLeads }),
-      search: (text: string) => searchLeads(pool, text, deps.config.phoneRegion),
+      ...bound(pool, { find: findLeadByExternalId, save: saveLeads, timeline: leadTimeline, history: leadHistory, any: hasLeads }),
+      search: (text: string, page?: { limit: number; offset: number }) => searchLeads(pool, text, deps.config.phoneRegion, page),
+      /** A lead's locale: the language of the pages and answers meant for them. */
+      localeOf: async (id: number) => (await leadsByIds(pool, [id])).get(id)?.locale ?? null,
       import: (file: string, options: Omit<ImportOptions, 'phoneRegion'> = {}) =>
         importLeads(pool, file, { ...options, phoneRegion: deps.config.phoneRegion }),
       erase: (externalId: string, options: { dryRun?: boolean } = {}) =>

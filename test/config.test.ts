@@ -41,6 +41,15 @@ describe('configuration', () => {
       .that.satisfies((details: string[]) => details.some((d) => d.includes('DATABASE_POOL_SIZE')));
   });
 
+  it('shows the web UI’s times in UI_TIMEZONE, UTC by default, and names a zone that does not exist', () => {
+    expect(loadConfig({}).uiTimeZone).to.equal('UTC');
+    expect(loadConfig({ UI_TIMEZONE: 'Europe/Berlin' }).uiTimeZone).to.equal('Europe/Berlin');
+    expect(() => loadConfig({ UI_TIMEZONE: 'Europe/Atlantis' }))
+      .to.throw(AppError)
+      .with.property('details')
+      .that.satisfies((details: string[]) => details.some((d) => d.includes('"UI_TIMEZONE" must be an IANA time zone')));
+  });
+
   it('refuses an account-wide sign-in limit that one address could reach, defaults included', () => {
     expect(loadConfig({}).signIn).to.deep.equal({ perAccountAndAddress: 5, perAddress: 20, perAccount: 50 });
     for (const env of [{ SIGN_IN_MAX_FAILURES_PER_ADDRESS: '60' }, { SIGN_IN_MAX_FAILURES_PER_ACCOUNT: '20' }]) {

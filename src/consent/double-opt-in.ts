@@ -5,7 +5,8 @@ import { AppError } from '../errors.ts';
 import type { Lead } from '../leads/types.ts';
 import { recordMessages } from '../messages/record.ts';
 import type { TemplateRenderer } from '../render/render.ts';
-import { findTemplate } from '../render/templates.ts';
+import { languageFor, say } from '../render/locale.ts';
+import { findTemplate, templateLocale } from '../render/templates.ts';
 import { appendConsentEvents, lockLedger } from './ledger.ts';
 import { CONFIRMATION_PURPOSE } from './state.ts';
 import { signToken, type ConfirmPayload } from './tokens.ts';
@@ -42,8 +43,9 @@ export function confirmationTemplate(deps: ConfirmationDeps, lead: Lead): string
 
 /**
  * Queues the double opt-in email for a grant, in the caller's transaction: a signed, expiring link
- * to `/confirm/<token>`, in the person's language when a template variant exists. It goes through
- * the outbox like any message, once per grant.
+ * to `/confirm/<token>`, in the person's language when a template variant exists (the list it names,
+ * `{{campaign.name}}`, in the language of the variant chosen). It goes through the outbox like any
+ * message, once per grant.
  */
 export async function requestConfirmation(
   client: pg.PoolClient,
@@ -63,12 +65,13 @@ export async function requestConfirmation(
     exp: Math.floor(expiresAt.getTime() / 1000),
   };
   const confirmUrl = `${deps.publicUrl}/confirm/${signToken(deps.secret, payload)}`;
+  const words = languageFor(templateLocale(template)).text.confirm;
   const email = deps.renderer.renderEmail(template, {
     lead: { external_id: lead.externalId, email: lead.email, ...(lead.firstName ? { first_name: lead.firstName } : {}) },
     persona: {},
     campaign: {
       id: 'consent',
-      name: grant.purpose === 'marketing' ? 'our newsletter and offers' : `${grant.purpose} messages`,
+      name: grant.purpose === 'marketing' ? words.marketingList : say(words.otherList, { purpose: grant.purpose }),
       step: 'confirmation',
     },
     unsubscribe_url: '',

@@ -4,16 +4,15 @@ import { verifyToken, type UnsubscribePayload } from '../consent/tokens.ts';
 import type { Engine } from '../engine.ts';
 import { AppError } from '../errors.ts';
 import { escapeHtml } from '../render/html.ts';
+import { languageFor, say, whatOf } from '../render/locale.ts';
 import { page } from './page.ts';
-
-const CHANNEL_NAMES = { email: 'email', sms: 'text messages' } as const;
 
 /**
  * Unsubscribe links from messages, and the preference page they open. GET only shows pages (mail
  * scanners follow links; a GET must change nothing); buttons POST. Mail clients' one-click
  * unsubscribe (RFC 8058) POSTs `List-Unsubscribe=One-Click` to the same URL, without cookies or
  * login. A token is signed per message and names one person: it can withdraw any of their
- * consents, and nothing else.
+ * consents, and nothing else. Pages speak the person's language (render/locale.ts).
  */
 export function unsubscribeRouter(engine: Engine): Router {
   const router = Router();
@@ -35,25 +34,30 @@ export function unsubscribeRouter(engine: Engine): Router {
       actor: 'recipient',
     });
 
+  const languageOf = async (payload: UnsubscribePayload) => languageFor(await engine.leads.localeOf(payload.lead));
+
   router.get('/:token', async (req, res) => {
     const payload = payloadOf(req);
     const action = escapeHtml(req.originalUrl.split('?')[0]!);
-    const rows = await engine.consent.preferences(payload.lead);
+    const [rows, { lang, text }] = await Promise.all([engine.consent.preferences(payload.lead), languageOf(payload)]);
+    const t = text.unsubscribe;
     const items = rows
       .map((r) => {
-        const label = `${escapeHtml(r.purpose)} ${CHANNEL_NAMES[r.channel]}`;
+        const label = escapeHtml(whatOf(text, r.purpose, r.channel));
         return r.status === 'withdrawn'
-          ? `<li>${label}: unsubscribed</li>`
+          ? `<li>${label}: ${t.unsubscribed}</li>`
           : `<li><form method="post" action="${action}/preferences"><input type="hidden" name="channel" value="${r.channel}">` +
-              `<input type="hidden" name="purpose" value="${escapeHtml(r.purpose)}">${label}: subscribed <button type="submit">Unsubscribe</button></form></li>`;
+              `<input type="hidden" name="purpose" value="${escapeHtml(r.purpose)}">${label}: ${t.subscribed} <button type="submit">${t.button}</button></form></li>`;
       })
       .join('');
+    const question = say(t.question, { what: whatOf(text, payload.purpose, payload.channel) });
     res.type('html').send(
       page(
-        'Unsubscribe',
-        `<h1>Unsubscribe</h1><p>Stop receiving ${escapeHtml(payload.purpose)} ${CHANNEL_NAMES[payload.channel]} from us?</p>
-         <form method="post" action="${action}"><button type="submit">Unsubscribe</button></form>
-         <h2>Your preferences</h2><ul>${items || '<li>No subscriptions.</li>'}</ul>`,
+        lang,
+        t.title,
+        `<h1>${t.title}</h1><p>${escapeHtml(question)}</p>
+         <form method="post" action="${action}"><button type="submit">${t.button}</button></form>
+         <h2>${t.preferences}</h2><ul>${items || `<li>${t.none}</li>`}</ul>`,
       ),
     );
   });
@@ -62,7 +66,9 @@ export function unsubscribeRouter(engine: Engine): Router {
     const payload = payloadOf(req);
     const oneClick = req.body?.['List-Unsubscribe'] === 'One-Click';
     await withdraw(req, payload, payload.channel, payload.purpose, oneClick ? 'one-click-unsubscribe' : 'unsubscribe-link');
-    res.type('html').send(page('Unsubscribed', '<h1>You are unsubscribed</h1><p>You will not receive these messages any more.</p>'));
+    const { lang, text } = await languageOf(payload);
+    const t = text.unsubscribe;
+    res.type('html').send(page(lang, t.doneTitle, `<h1>${t.doneHeading}</h1><p>${t.doneText}</p>`));
   });
 
   router.post('/:token/preferences', async (req, res) => {

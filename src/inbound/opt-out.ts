@@ -8,6 +8,7 @@ import { withTransaction } from '../db/tx.ts';
 import { AppError } from '../errors.ts';
 import { recordMessages } from '../messages/record.ts';
 import { textToHtml } from '../render/html.ts';
+import { languageFor, say, whatOf } from '../render/locale.ts';
 import type { Actor } from './contacts.ts';
 import { recordContactEvent } from './history.ts';
 import type { IdentifiedBy, Trust } from './schema.ts';
@@ -70,23 +71,19 @@ const CONFIRMATION_INTERVAL_MS = 24 * 3_600_000;
 
 const CONFIRMATION_TARGET = statement(
   'inbound.opt-out-confirmation-target',
-  `SELECT CASE WHEN $2 = 'email' THEN l.email ELSE l.phone END AS address,
+  `SELECT CASE WHEN $2 = 'email' THEN l.email ELSE l.phone END AS address, l.locale,
           coalesce(s.status IN ('granted', 'confirmed'), false) AS consented,
           EXISTS (SELECT 1 FROM messages m WHERE m.lead_id = l.id AND m.purpose = $4 AND m.due_at > $5) AS recent
      FROM leads l LEFT JOIN consent_state s ON s.lead_id = l.id AND s.channel = $2 AND s.purpose = $3
     WHERE l.id = $1`,
 );
 
-function confirmationText(scope: OptOutScope, url: string): { subject: string; text: string } {
-  const what = `${scope.purpose} ${scope.channel === 'email' ? 'emails' : 'text messages'}`;
-  if (scope.channel === 'sms')
-    return { subject: '', text: `We got a request to stop ${what} to this number. To confirm: ${url} Not you? Ignore this.` };
-  return {
-    subject: `Did you ask us to stop sending you ${what}?`,
-    text:
-      `We received a request to stop sending ${what} to this address. If it came from you, confirm it here:\n\n${url}\n\n` +
-      'If it did not, ignore this message: nothing changes.',
-  };
+/** The confirmation request in the person's language. */
+function confirmationText(scope: OptOutScope, url: string, locale: string | null): { subject: string; text: string } {
+  const { text: words } = languageFor(locale);
+  const values = { what: whatOf(words, scope.purpose, scope.channel), url };
+  if (scope.channel === 'sms') return { subject: '', text: say(words.optOutRequest.sms, values) };
+  return { subject: say(words.optOutRequest.subject, values), text: say(words.optOutRequest.text, values) };
 }
 
 /**
@@ -103,13 +100,10 @@ export async function requestOptOut(
   scope: OptOutScope,
   now: Date,
 ): Promise<void> {
-  const { rows } = await client.query<{ address: string | null; consented: boolean; recent: boolean }>(CONFIRMATION_TARGET, [
-    contact.leadId,
-    scope.channel,
-    scope.purpose,
-    OPT_OUT_CONFIRMATION_PURPOSE,
-    new Date(now.getTime() - CONFIRMATION_INTERVAL_MS),
-  ]);
+  const { rows } = await client.query<{ address: string | null; locale: string | null; consented: boolean; recent: boolean }>(
+    CONFIRMATION_TARGET,
+    [contact.leadId, scope.channel, scope.purpose, OPT_OUT_CONFIRMATION_PURPOSE, new Date(now.getTime() - CONFIRMATION_INTERVAL_MS)],
+  );
   const target = rows[0]!;
   const unsent = !target.consented
     ? 'no standing consent to withdraw'
@@ -121,7 +115,7 @@ export async function requestOptOut(
   let confirmation: number | null = null;
   if (!unsent) {
     const url = unsubscribeUrlFor(links, contact.leadId, scope.channel, scope.purpose, `opt-out-request:${contact.id}`);
-    const { subject, text } = confirmationText(scope, url);
+    const { subject, text } = confirmationText(scope, url, target.locale);
     const [recorded] = await recordMessages(client, [
       {
         idempotencyKey: `opt-out-confirmation:${contact.id}`,

@@ -16,7 +16,7 @@ import { acceptContact, assignContact, closeContact } from './workflow.ts';
  * answers not found outside the viewer's reach, and only a contact resolved that way can be read
  * or changed. Reading one shows the person's timeline with the words of only the replies in reach.
  */
-export function inboxService(deps: { pool: pg.Pool; clock: Clock; loadCampaigns(): CampaignSet; smsHelpText: string }) {
+export function inboxService(deps: { pool: pg.Pool; clock: Clock; loadCampaigns(): CampaignSet; smsHelpText: string | undefined }) {
   const { pool, clock } = deps;
   const rules = () => deps.loadCampaigns().inbound;
   return {

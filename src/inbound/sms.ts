@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { appendConsentEvents, type ConsentEventInput } from '../consent/ledger.ts';
 import { statement } from '../db/statement.ts';
 import { withTransaction } from '../db/tx.ts';
+import { languageFor } from '../render/locale.ts';
 import { firstReceipt } from './receipts.ts';
 import { bareKeyword, smsKeyword, type SmsKeyword } from './sms-keywords.ts';
 
@@ -22,32 +23,29 @@ export interface InboundSmsResult {
   reply?: string;
 }
 
-export const SMS_REPLIES = {
-  optOut: 'You are unsubscribed and will receive no more messages. Reply START to subscribe again.',
-  optIn: 'You are subscribed again. Reply STOP to unsubscribe.',
-} as const;
-
 const LEADS_OF_NUMBER = statement(
   'inbound.leads-of-number',
-  `SELECT l.id, array_agg(s.purpose) FILTER (WHERE s.status <> 'withdrawn') AS purposes
+  `SELECT l.id, l.locale, array_agg(s.purpose) FILTER (WHERE s.status <> 'withdrawn') AS purposes
      FROM leads l LEFT JOIN consent_state s ON s.lead_id = l.id AND s.channel = 'sms'
-    WHERE l.phone = $1 GROUP BY l.id`,
+    WHERE l.phone = $1 GROUP BY l.id ORDER BY l.id DESC`,
 );
 
 /**
  * Handles an inbound SMS once per MessageSid: STOP-family keywords withdraw the sender's SMS
- * consent (every purpose), START re-grants marketing, HELP answers with the help text. When Twilio
- * reports it already answered the keyword (`OptOutType`), no second confirmation is sent.
+ * consent (every purpose), START re-grants marketing, HELP answers with the help text (`helpText`
+ * when configured). Answers are in the language of the number's newest lead with a locale. When
+ * Twilio reports it already answered the keyword (`OptOutType`), no second confirmation is sent.
  */
-export async function handleInboundSms(pool: pg.Pool, sms: InboundSms, helpText: string, now: Date): Promise<InboundSmsResult> {
+export async function handleInboundSms(pool: pg.Pool, sms: InboundSms, helpText: string | undefined, now: Date): Promise<InboundSmsResult> {
   return withTransaction(pool, async (client) => {
     if (!(await firstReceipt(client, 'twilio', sms.messageSid, 'sms'))) return { duplicate: true, leads: 0 };
     const keyword = smsKeyword(sms.body, sms.optOutType);
     if (!keyword) return { duplicate: false, leads: 0 };
     const answered = Boolean(sms.optOutType);
-    if (keyword === 'help') return { duplicate: false, keyword, leads: 0, reply: answered ? undefined : helpText };
+    const { rows } = await client.query<{ id: number; locale: string | null; purposes: string[] | null }>(LEADS_OF_NUMBER, [sms.from]);
+    const replies = languageFor(rows.find((r) => r.locale)?.locale).text.sms;
+    if (keyword === 'help') return { duplicate: false, keyword, leads: 0, reply: answered ? undefined : (helpText ?? replies.help) };
 
-    const { rows } = await client.query<{ id: number; purposes: string[] | null }>(LEADS_OF_NUMBER, [sms.from]);
     const base = { channel: 'sms' as const, source: 'sms-keyword', actor: 'recipient', occurredAt: now, asItHappens: true };
     const evidence = { message_sid: sms.messageSid, keyword: bareKeyword(sms.body) ?? null, opt_out_type: sms.optOutType ?? null };
     const events = rows.flatMap((lead): ConsentEventInput[] =>
@@ -62,7 +60,7 @@ export async function handleInboundSms(pool: pg.Pool, sms: InboundSms, helpText:
         : [{ ...base, leadId: lead.id, purpose: 'marketing', action: 'grant', evidence }],
     );
     await appendConsentEvents(client, events);
-    const reply = answered ? undefined : keyword === 'opt-out' ? SMS_REPLIES.optOut : SMS_REPLIES.optIn;
+    const reply = answered ? undefined : keyword === 'opt-out' ? replies.optOut : replies.optIn;
     return { duplicate: false, keyword, leads: rows.length, reply };
   });
 }

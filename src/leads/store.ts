@@ -100,12 +100,14 @@ const ANY_LEAD = statement('leads.any', `SELECT EXISTS (SELECT 1 FROM leads) AS 
 // about (consent_subject_hash, as saveLeads uses it) still finds them by the address they had.
 const SEARCH = statement(
   'leads.search',
-  `SELECT l.external_id, l.email, l.phone, l.erased_at, (SELECT count(*) FROM consent_events e WHERE e.lead_id = l.id)::int AS events
+  `SELECT l.external_id, l.email, l.phone, l.first_name, l.last_name, l.erased_at,
+          (SELECT count(*) FROM consent_events e WHERE e.lead_id = l.id)::int AS events
      FROM leads l
     WHERE l.external_id = $1 OR lower(l.email) = lower($1) OR l.phone = $1 OR l.external_id ILIKE $2 OR l.email ILIKE $2
+       OR l.first_name ILIKE $2 OR l.last_name ILIKE $2 OR (l.first_name || ' ' || l.last_name) ILIKE $2
        OR (l.erased_at IS NOT NULL AND l.id IN (
             SELECT e.lead_id FROM consent_events e WHERE e.subject_hash IN (consent_subject_hash($1), consent_subject_hash($3))))
-    ORDER BY l.external_id LIMIT 50`,
+    ORDER BY l.external_id LIMIT $4 OFFSET $5`,
 );
 
 /**
@@ -336,21 +338,30 @@ export interface LeadMatch {
   external_id: string;
   email: string | null;
   phone: string | null;
+  first_name: string | null;
+  last_name: string | null;
   erased_at: Date | null;
   /** Consent events on record for this person. */
   events: number;
 }
 
 /**
- * People whose external id, email or phone is the text, or whose id or email starts with it, and
- * erased people whose email or phone was the text (a phone written nationally is read in
- * `phoneRegion`); at most 50.
+ * People whose external id, email or phone is the text, or whose id, email or name starts with it,
+ * and erased people whose email or phone was the text (a phone written nationally is read in
+ * `phoneRegion`); by external id, one page (`limit`, at most 50 by default) from `offset`.
  */
-export async function searchLeads(db: Queryable, text: string, phoneRegion?: string): Promise<LeadMatch[]> {
+export async function searchLeads(
+  db: Queryable,
+  text: string,
+  phoneRegion?: string,
+  page: { limit: number; offset: number } = { limit: 50, offset: 0 },
+): Promise<LeadMatch[]> {
   const { rows } = await db.query<LeadMatch>(SEARCH, [
     text,
     `${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
     toE164(text, phoneRegion) ?? null,
+    page.limit,
+    page.offset,
   ]);
   return rows;
 }

@@ -18,12 +18,13 @@ const TIMELINE = statement(
      SELECT occurred_at AS at, 'event' AS kind, name AS what, jsonb_build_object('properties', properties) AS detail
        FROM events WHERE lead_id = $1
      UNION ALL
-     SELECT coalesce(sent_at, due_at) AS at, 'message', campaign_id || '/' || step_id,
-            jsonb_build_object('channel', channel, 'status', status, 'reason', reason, 'error', last_error,
-                               'subject', subject, 'template', template)
-       FROM messages WHERE lead_id = $1
+     SELECT coalesce(m.sent_at, m.due_at) AS at, 'message', m.campaign_id || '/' || m.step_id,
+            jsonb_build_object('channel', m.channel, 'status', m.status, 'reason', m.reason, 'error', m.last_error,
+                               'subject', m.subject, 'template', m.template, 'sent_at', m.sent_at,
+                               'consent_event', m.consent_event_id, 'consent_action', e.action)
+       FROM messages m LEFT JOIN consent_events e ON e.id = m.consent_event_id WHERE m.lead_id = $1
      UNION ALL
-     SELECT occurred_at, 'consent', action, jsonb_build_object('channel', channel, 'purpose', purpose, 'source', source)
+     SELECT occurred_at, 'consent', action, jsonb_build_object('id', id, 'channel', channel, 'purpose', purpose, 'source', source)
        FROM consent_events WHERE lead_id = $1
      UNION ALL
      SELECT c.received_at, 'reply', c.channel,
@@ -54,4 +55,44 @@ export async function leadTimeline(
     replies?.userId ?? null,
   ]);
   return rows;
+}
+
+/** A person as the lead page shows them, with whether they replied; never what they wrote. */
+export interface LeadHistory {
+  lead: {
+    external_id: string;
+    first_name: string | null;
+    last_name: string | null;
+    email: string | null;
+    phone: string | null;
+    locale: string | null;
+    erased_at: Date | null;
+  };
+  /** Replies written by the person (not auto-replies or bounces): how many, the last one's instant, their categories. */
+  replied: { count: number; last_at: Date | null; categories: string[] };
+  timeline: TimelineEntry[];
+}
+
+const PERSON = statement(
+  'leads.history-person',
+  `SELECT l.id, l.external_id, l.first_name, l.last_name, l.email, l.phone, l.locale, l.erased_at,
+          r.count, r.last_at, r.categories
+     FROM leads l
+     CROSS JOIN LATERAL (
+       SELECT count(*)::int AS count, max(c.received_at) AS last_at,
+              coalesce(array_agg(DISTINCT c.category ORDER BY c.category) FILTER (WHERE c.id IS NOT NULL), '{}') AS categories
+         FROM inbound_contacts c WHERE c.lead_id = l.id AND c.kind = 'human') r
+    WHERE l.external_id = $1`,
+);
+
+/**
+ * A person's history for those who plan campaigns: who they are (or that they were erased), the
+ * timeline across channels without the words of any reply, and whether they replied at all.
+ */
+export async function leadHistory(db: Queryable, externalId: string, limit = 200): Promise<LeadHistory | undefined> {
+  const { rows } = await db.query<LeadHistory['lead'] & LeadHistory['replied'] & { id: number }>(PERSON, [externalId]);
+  const row = rows[0];
+  if (!row) return undefined;
+  const { id, count, last_at, categories, ...lead } = row;
+  return { lead, replied: { count, last_at, categories }, timeline: await leadTimeline(db, id, { limit, replies: null }) };
 }

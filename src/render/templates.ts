@@ -22,6 +22,12 @@ export function templateCandidates(template: string, persona: string, locale: st
   return names.map((n) => `${template}/${n}.${channel}.hbs`);
 }
 
+/** The locale a template file name is for (`default.de.email.hbs` → `de`), or null for a locale-free one. */
+export function templateLocale(name: string): string | null {
+  const parts = path.basename(name).split('.');
+  return parts.length === 4 ? parts[1]! : null;
+}
+
 /** The relative name of the most specific template file that exists, or null. */
 export function findTemplate(
   templatesDir: string,

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
+import twilio from 'twilio';
 
 export interface SentSms {
   sid: string;
@@ -89,4 +90,16 @@ export async function startTwilioServer(): Promise<TwilioServer> {
     failNext: (...errors) => failures.push(...errors),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/** Posts a webhook to our app as Twilio does: the form, signed (X-Twilio-Signature) over the URL and its fields with the auth token. */
+export function postTwilioWebhook(url: string, authToken: string, params: Record<string, string>): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-twilio-signature': twilio.getExpectedTwilioSignature(authToken, url, params),
+    },
+    body: new URLSearchParams(params).toString(),
+  });
 }

@@ -119,13 +119,15 @@ describe('role matrix', function () {
     }
   });
 
-  it('pages: inbox for service, compliance and admin; audit for compliance and admin; campaigns for marketers and admin; actions for those who work replies', async () => {
+  it('pages: inbox for service, compliance and admin; audit for compliance and admin; campaigns and leads for marketers and admin; actions for those who work replies', async () => {
     const pages: [string, string, string[]][] = [
       ['GET', '/campaigns', ['admin', 'marketer']],
       ['GET', '/campaigns/followup/send-test', ['admin', 'marketer']],
       ['POST', '/campaigns/followup/send-test', ['admin', 'marketer']],
       ['GET', '/campaigns/followup/run', ['admin', 'marketer']],
       ['POST', '/campaigns/followup/run', ['admin', 'marketer']],
+      ['GET', '/leads?q=x', ['admin', 'marketer']],
+      ['GET', '/leads/x', ['admin', 'marketer']],
       ['GET', '/inbox', ['admin', 'service', 'compliance']],
       ['GET', `/inbox/${contact}`, ['admin', 'service', 'compliance']],
       ['POST', `/inbox/${contact}/accept`, ['admin', 'service']],
@@ -177,6 +179,11 @@ describe('role matrix', function () {
   it('never shows reply bodies to marketers, not even in a lead’s timeline', async () => {
     const timeline = async (role: string) => JSON.stringify(await (await api('GET', '/api/v1/leads/x/timeline', role)).json());
     expect(await timeline('marketer')).not.to.contain('My private reply');
+    const leadPage = await fetch(`${base}/leads/x`, { headers: { cookie: sessions.marketer!.cookie } });
+    expect(leadPage.status).to.equal(200);
+    expect(await leadPage.text())
+      .to.contain('data-replied="yes"')
+      .and.not.contain('My private reply');
     // Service keys read it within their reach only: bob serves retention, the other key's person does not.
     expect(await timeline('bob')).to.contain('My private reply');
     expect(await timeline('service')).not.to.contain('My private reply');

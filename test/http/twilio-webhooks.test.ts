@@ -4,7 +4,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import twilio from 'twilio';
 import { createApp } from '../../src/http/app.ts';
-import { SMS_REPLIES } from '../../src/inbound/sms.ts';
+import { en } from '../../src/render/locales/en.ts';
 import { testEngine, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads } from '../helpers/seed.ts';
 
@@ -67,10 +67,10 @@ describe('Twilio inbound SMS webhook', () => {
 
   it('maps keyword texts to ledger events and one confirmation each', async () => {
     const table: [string, Record<string, string>, string[], string | undefined][] = [
-      [' Stop ', {}, ['withdraw'], SMS_REPLIES.optOut],
-      ['start', {}, ['grant'], SMS_REPLIES.optIn],
-      ['stopall', {}, ['withdraw'], SMS_REPLIES.optOut],
-      ['UNSUBSCRIBE', {}, ['withdraw'], SMS_REPLIES.optOut],
+      [' Stop ', {}, ['withdraw'], en.sms.optOut],
+      ['start', {}, ['grant'], en.sms.optIn],
+      ['stopall', {}, ['withdraw'], en.sms.optOut],
+      ['UNSUBSCRIBE', {}, ['withdraw'], en.sms.optOut],
       ['START', { OptOutType: 'START' }, ['grant'], undefined],
       ['help', {}, [], 'Reply STOP to unsubscribe, START to subscribe again.'],
       ['please stop', {}, [], undefined],

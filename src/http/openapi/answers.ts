@@ -204,8 +204,11 @@ const timelineDetail = {
     error: orNull({ ...string, description: 'the error itself when it failed or its last attempt did' }),
     subject: orNull(string),
     template: orNull(string),
+    sent_at: orNull(dateTime),
+    consent_event: orNull({ ...integer, description: 'the consent event that allowed it (null: none was needed or it was not sent)' }),
+    consent_action: orNull({ type: 'string', enum: consentActions }),
   }),
-  consent: object({ channel, purpose: string, source: string }),
+  consent: object({ id: integer, channel, purpose: string, source: string }),
   reply: object(
     {
       contact: integer,

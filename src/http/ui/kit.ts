@@ -16,7 +16,7 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** Renders a page with the layout, the signed-in user and what their role may open. */
+/** Renders a page with the layout, the signed-in user, what their role may open and the time zone of its times (`res.locals.timeZone`, UI_TIMEZONE). */
 export type PageRenderer = (
   res: Response,
   name: string,
@@ -75,6 +75,7 @@ export const page: PageRenderer = (res, name, title, req, context = {}, status =
         flash,
         can: allowed,
         home: role && homeOf(role),
+        timeZone: res.locals.timeZone as string | undefined,
         ...context,
       }),
     );

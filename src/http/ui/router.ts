@@ -9,11 +9,12 @@ import { jobsRoutes } from './jobs.ts';
 import { runRoutes } from './run.ts';
 import { sendTestRoutes } from './send-test.ts';
 import { homeOf, page } from './kit.ts';
+import { leadRoutes } from './leads.ts';
 import { sessions } from './session.ts';
 
 /**
  * The web UI, server-rendered, no scripts: sign-in (session.ts), the service inbox (inbox.ts), the
- * consent audit (audit.ts) and the marketer's campaigns (campaigns.ts); and for admins Agenda's own
+ * consent audit (audit.ts), the marketer's campaigns (campaigns.ts) and leads (leads.ts); and for admins Agenda's own
  * dashboard (jobs.ts, a script page of its own). Each person lands on their role's own part.
  */
 export function uiRouter(engine: Engine): Router {
@@ -22,6 +23,10 @@ export function uiRouter(engine: Engine): Router {
   const ui = { page, guard: session.guard };
 
   router.use(formBody('form'));
+  router.use((_req, res, next) => {
+    res.locals.timeZone = engine.config.uiTimeZone;
+    next();
+  });
   router.use(session.load);
 
   router.get('/', (req, res) => {
@@ -36,6 +41,7 @@ export function uiRouter(engine: Engine): Router {
   campaignRoutes(router, engine, ui);
   sendTestRoutes(router, engine, ui);
   runRoutes(router, engine, ui);
+  leadRoutes(router, engine, ui);
   jobsRoutes(router, engine, ui);
 
   router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
+import { DateTime } from 'luxon';
 
 /**
  * Server-rendered pages: Handlebars views inside one layout. Every `{{value}}` is HTML-escaped, so
@@ -12,8 +13,15 @@ const VIEWS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'views
 const hbs = Handlebars.create();
 
 hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
-hbs.registerHelper('time', (value: Date | string | null | undefined) =>
-  value ? `${new Date(value).toISOString().slice(0, 16).replace('T', ' ')} UTC` : '—',
+hbs.registerHelper('uri', (value: string) => encodeURIComponent(value));
+/** An instant as every page shows it: to the minute, in the viewer's time zone, named (`2026-11-01 14:30 Europe/Berlin`). */
+export function formatTime(value: Date | string, timeZone: string): string {
+  return `${DateTime.fromJSDate(new Date(value), { zone: timeZone }).toFormat('yyyy-MM-dd HH:mm')} ${timeZone}`;
+}
+
+// The page's time zone comes with the render (kit.ts puts it at the root of every page's context).
+hbs.registerHelper('time', (value: Date | string | null | undefined, options: Handlebars.HelperOptions) =>
+  value ? formatTime(value, (options.data as { root: { timeZone?: string } }).root.timeZone ?? 'UTC') : '—',
 );
 hbs.registerHelper('excerpt', (text: string | null | undefined) => {
   const flat = (text ?? '').replace(/\s+/g, ' ').trim();

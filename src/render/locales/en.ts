@@ -1,0 +1,55 @@
+/**
+ * What Touchpoint itself says to a person (not marketers' templates): the unsubscribe and
+ * preference page, the double opt-in page, the SMS keyword answers, the opt-out confirmation and
+ * the name of the list a double opt-in mail asks about. `{name}` marks a value filled in by
+ * `say` (locale.ts). Every other locale has exactly these keys (the type below checks it).
+ */
+export const en = {
+  channels: { email: 'emails', sms: 'text messages' },
+  /** Purposes with a name of their own; any other purpose is shown by its id. */
+  purposes: { marketing: 'marketing' } as Record<string, string>,
+  /** A purpose's messages on a channel: `marketing emails`. */
+  what: '{purpose} {channel}',
+  unsubscribe: {
+    title: 'Unsubscribe',
+    question: 'Stop receiving {what} from us?',
+    button: 'Unsubscribe',
+    preferences: 'Your preferences',
+    subscribed: 'subscribed',
+    unsubscribed: 'unsubscribed',
+    none: 'No subscriptions.',
+    doneTitle: 'Unsubscribed',
+    doneHeading: 'You are unsubscribed',
+    doneText: 'You will not receive these messages any more.',
+  },
+  confirm: {
+    title: 'Confirm your subscription',
+    question: 'Please confirm that you want to receive {what} from us.',
+    button: 'Yes, subscribe me',
+    confirmedTitle: 'Subscription confirmed',
+    confirmedHeading: 'Thank you',
+    confirmedText: 'Your subscription is confirmed.',
+    alreadyTitle: 'Already confirmed',
+    alreadyText: 'This link was used before; nothing changed.',
+    supersededTitle: 'This link is no longer valid',
+    supersededText: 'Your preferences changed after it was sent; nothing changed now.',
+    /** The double opt-in mail's `{{campaign.name}}`: what the person asked to receive. */
+    marketingList: 'our newsletter and offers',
+    otherList: '{purpose} messages',
+  },
+  sms: {
+    optOut: 'You are unsubscribed and will receive no more messages. Reply START to subscribe again.',
+    optIn: 'You are subscribed again. Reply STOP to unsubscribe.',
+    help: 'Reply STOP to unsubscribe, START to subscribe again.',
+  },
+  optOutRequest: {
+    sms: 'We got a request to stop {what} to this number. To confirm: {url} Not you? Ignore this.',
+    subject: 'Did you ask us to stop sending you {what}?',
+    text:
+      'We received a request to stop sending {what} to this address. If it came from you, confirm it here:\n\n{url}\n\n' +
+      'If it did not, ignore this message: nothing changes.',
+  },
+};
+
+/** The shape every locale's catalogue has. */
+export type Catalogue = typeof en;
