@@ -2,6 +2,7 @@ import type { Agenda } from 'agenda';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { liveCampaigns } from './campaigns/live.ts';
 import { planBatches, planCampaign, type Plan, type PlanBatch, type PlanOptions } from './campaigns/plan.ts';
+import { previewStep, type PreviewFor, type StepPreview } from './campaigns/preview.ts';
 import { runCampaign, type RunOptions } from './campaigns/run.ts';
 import type { CampaignSet } from './campaigns/set.ts';
 import type { Campaign } from './campaigns/types.ts';
@@ -53,6 +54,8 @@ export interface Engine extends Services {
   plan(campaign: Campaign, set: CampaignSet, options?: PlanOptions): Promise<Plan>;
   /** The same, a batch of the audience at a time, for campaigns of any size (campaigns/plan-output.ts). */
   planBatches(campaign: Campaign, set: CampaignSet, options?: PlanOptions): AsyncIterable<PlanBatch>;
+  /** A step's message for a lead or a persona's sample person, as a run would render it; checks no consent, records nothing. */
+  preview(set: CampaignSet, campaign: Campaign, stepId: string, who: PreviewFor): StepPreview;
   ingestEvents(inputs: EventInput[]): Promise<IngestResult>;
   /** Turns a reply (email or SMS) into an inbound contact. */
   receiveReply(reply: IncomingReply): Promise<Received>;
@@ -159,6 +162,7 @@ export async function createEngine(config: Config, database: Database, clock: Cl
       planCampaign({ ...links, db: pool, batchSize: config.runBatchSize, clock }, campaign, set.personas, options),
     planBatches: (campaign, set, options) =>
       planBatches({ ...links, db: pool, batchSize: config.runBatchSize, clock }, campaign, set.personas, options),
+    preview: (set, campaign, stepId, who) => previewStep(links, set, campaign, stepId, who),
     ingestEvents: (inputs) => ingestEvents(pool, stepContext(loadCampaigns()), inputs),
     receiveReply: (reply) =>
       receiveReply(
