@@ -13,13 +13,14 @@ export interface CampaignSource {
 }
 
 /**
- * The file that declares campaign `id` (loaded or broken) with its problems placed at their lines,
- * read within the same size limit as loading. A campaign no file declares is not found.
+ * The file that declares campaign `id` (loaded or broken) with its problems placed at their lines
+ * (the set's, and `warnings` found beside loading), read within the same size limit as loading. A
+ * campaign no file declares is not found.
  */
-export function campaignSource(set: CampaignSet, id: string, maxFileBytes: number): CampaignSource {
+export function campaignSource(set: CampaignSet, id: string, maxFileBytes: number, warnings: readonly Problem[] = []): CampaignSource {
   const file = set.files.get(id);
   if (!file) throw new AppError('not_found', `no campaign '${id}'`);
-  const problems = set.problems.filter((p) => p.file === file).sort((a, b) => a.line - b.line || a.col - b.col);
+  const problems = [...set.problems, ...warnings].filter((p) => p.file === file).sort((a, b) => a.line - b.line || a.col - b.col);
   let text: string;
   try {
     if (fs.statSync(file).size > maxFileBytes) return { file, lines: null, problems };

@@ -25,6 +25,19 @@ const files: Record<string, string> = {
     '    template: sale',
     '',
   ].join('\n'),
+  'campaigns/typo.yaml': [
+    'id: typo',
+    'name: Typo',
+    'kind: lead',
+    'purpose: marketing',
+    'audience: { tags: [nobody] }',
+    'steps:',
+    '  - id: offer',
+    '    channel: email',
+    '    template: typo',
+    '',
+  ].join('\n'),
+  'templates/typo/default.email.hbs': '---\nsubject: "Hi {{lead.firstname}}"\n---\n<a href="{{unsubscribe_url}}">Unsubscribe</a>\n',
   'campaigns/broken.yaml': ['id: broken', 'name: Broken', 'kind: lead', 'purpose: 42', 'steps: []', ''].join('\n'),
   // A template whose author wrote a script: the preview shows it inert, never as part of the page.
   'templates/sale/default.email.hbs':
@@ -119,6 +132,13 @@ describe('the campaign page', function () {
     expect(html).to.match(/<code>broken\.yaml:4:\d+<\/code>/);
     expect(html).to.match(/<tr id="L4" class="marked" data-problems="1">/);
     expect(html).not.to.contain('id="plan-totals"');
+  });
+
+  it('shows warnings too: a template variable nothing provides, at the step’s template line', async () => {
+    const html = await (await get('/campaigns/typo')).text();
+    expect(html).to.match(/<tr data-severity="warning"><td><a href="#L9"><code>typo\.yaml:9:\d+<\/code><\/a><\/td>/);
+    expect(html).to.contain('did you mean lead.first_name?');
+    expect(html).to.match(/<tr id="L9" class="marked" data-problems="1">/);
   });
 
   it('lists the plan 50 to a page and searches the whole plan', async () => {

@@ -5,6 +5,7 @@ import { planPage, type PlanPage } from '../../campaigns/plan-output.ts';
 import type { StepPreview } from '../../campaigns/preview.ts';
 import { reportRequest } from '../../campaigns/report.ts';
 import { campaignSource } from '../../campaigns/source.ts';
+import { templateVariableWarnings } from '../../campaigns/variables.ts';
 import type { CampaignSet } from '../../campaigns/set.ts';
 import type { Campaign } from '../../campaigns/types.ts';
 import type { Engine } from '../../engine.ts';
@@ -45,7 +46,13 @@ export function campaignPageRoutes(router: Router, engine: Engine, { page, guard
   router.get('/campaigns/:id', guard('write'), async (req, res) => {
     const id = req.params.id as string;
     const set = engine.loadCampaigns();
-    const source = campaignSource(set, id, engine.config.campaignMaxFileBytes);
+    const { campaignMaxFileBytes, templatesDir } = engine.config;
+    // Warnings as `validate` finds them, except the ones that scan every lead's attributes (a page view is not a lint run).
+    const warnings = [
+      ...(await engine.campaigns.removedStepWarnings(set, campaignMaxFileBytes)),
+      ...templateVariableWarnings(set, templatesDir, undefined, campaignMaxFileBytes),
+    ];
+    const source = campaignSource(set, id, campaignMaxFileBytes, warnings);
     const query = validateQuery(req, pageQuery);
     const campaign = set.campaigns.get(id);
     const relative = (file: string) => path.relative(engine.config.campaignsDir, file) || path.basename(file);
