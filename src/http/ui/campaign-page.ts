@@ -45,16 +45,18 @@ const pageQuery = Joi.object<{ q: string; page: number; step?: string; persona: 
 export function campaignPageRoutes(router: Router, engine: Engine, { page, guard }: Ui): void {
   router.get('/campaigns/:id', guard('write'), async (req, res) => {
     const id = req.params.id as string;
+    const query = validateQuery(req, pageQuery);
     const set = engine.loadCampaigns();
     const { campaignMaxFileBytes, templatesDir } = engine.config;
-    // Warnings as `validate` finds them, except the ones that scan every lead's attributes (a page view is not a lint run).
+    const campaign = set.campaigns.get(id);
+    // Warnings as `validate` finds them for this campaign alone, except the ones that scan every
+    // lead's attributes (a page view is not a lint run).
+    const own: CampaignSet = { ...set, campaigns: new Map(campaign ? [[id, campaign]] : []) };
     const warnings = [
-      ...(await engine.campaigns.removedStepWarnings(set, campaignMaxFileBytes)),
-      ...templateVariableWarnings(set, templatesDir, undefined, campaignMaxFileBytes),
+      ...(await engine.campaigns.removedStepWarnings(own, campaignMaxFileBytes)),
+      ...templateVariableWarnings(own, templatesDir, undefined, campaignMaxFileBytes),
     ];
     const source = campaignSource(set, id, campaignMaxFileBytes, warnings);
-    const query = validateQuery(req, pageQuery);
-    const campaign = set.campaigns.get(id);
     const relative = (file: string) => path.relative(engine.config.campaignsDir, file) || path.basename(file);
     const context: Record<string, unknown> = {
       nav: { campaigns: true },
