@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { liveCampaigns } from './campaigns/live.ts';
 import { planBatches, planCampaign, type Plan, type PlanBatch, type PlanOptions } from './campaigns/plan.ts';
 import { runPreview, type RunPreview } from './campaigns/run-preview.ts';
+import { previewStep, type PreviewFor, type StepPreview } from './campaigns/preview.ts';
 import { runCampaign, type RunOptions } from './campaigns/run.ts';
 import type { CampaignSet } from './campaigns/set.ts';
 import { sendTestMessage, type TestSendRequest, type TestSendResult } from './campaigns/test-send.ts';
@@ -63,6 +64,8 @@ export interface Engine extends Services {
   previewRun(campaign: Campaign, set: CampaignSet, occurrence?: string): Promise<RunPreview>;
   /** The same, a batch of the audience at a time, for campaigns of any size (campaigns/plan-output.ts). */
   planBatches(campaign: Campaign, set: CampaignSet, options?: PlanOptions): AsyncIterable<PlanBatch>;
+  /** A step's message for a lead or a persona's sample person, as a run would render it; checks no consent, records nothing. */
+  preview(set: CampaignSet, campaign: Campaign, stepId: string, who: PreviewFor): StepPreview;
   ingestEvents(inputs: EventInput[]): Promise<IngestResult>;
   /** Turns a reply (email or SMS) into an inbound contact. */
   receiveReply(reply: IncomingReply): Promise<Received>;
@@ -184,6 +187,7 @@ export async function createEngine(config: Config, database: Database, clock: Cl
       planBatches({ ...links, db: pool, batchSize: config.runBatchSize, clock }, campaign, set.personas, options),
     previewRun: (campaign, set, occurrence = defaultOccurrence(campaign, clock.now())) =>
       runPreview(campaign.id, occurrence, engine.planBatches(campaign, set, { occurrence })),
+    preview: (set, campaign, stepId, who) => previewStep(links, set, campaign, stepId, who),
     ingestEvents: (inputs) => ingestEvents(pool, stepContext(loadCampaigns()), inputs),
     receiveReply: (reply) =>
       receiveReply(

@@ -25,6 +25,7 @@ import { recordDeliveryStatus } from './messages/delivery.ts';
 import { listMessages } from './messages/list.ts';
 import { deliverySummary } from './messages/report.ts';
 import { campaignReport, type ReportRequest } from './campaigns/report.ts';
+import { listRuns } from './campaigns/runs.ts';
 import { removedStepWarnings } from './sequences/deployed.ts';
 import { dataKeys } from './leads/data-keys.ts';
 
@@ -107,7 +108,7 @@ export function createServices(deps: ServiceDeps) {
       deliveryStatus: (report: Parameters<typeof recordDeliveryStatus>[1]) => recordDeliveryStatus(pool, report, clock.now()),
     },
     campaigns: {
-      ...bound(pool, { removedStepWarnings, dataKeys }),
+      ...bound(pool, { removedStepWarnings, dataKeys, runs: listRuns }),
       /** What a campaign's messages did, over all its occurrences or one. */
       report: (request: ReportRequest) => campaignReport(pool, request),
       deliverySummary: (campaignId: string, occurrence: string) => deliverySummary(pool, campaignId, occurrence, clock.now()),

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { addSmsCost, type Plan, type PlanBatch, type PlannedMessage, type PlanSuppression } from './plan.ts';
+import { addSmsCost, type Plan, type PlanBatch, type PlannedMessage, type PlanPerson, type PlanSuppression } from './plan.ts';
 
 /**
  * A plan of any size, without holding it: counted for the table (planSummary), or written as it
@@ -66,6 +66,55 @@ export async function planSummary(campaign: string, batches: AsyncIterable<PlanB
     addSmsCost(summary.sms, batch.recipients);
   }
   return summary;
+}
+
+/** One line of a plan as a page lists it: the person, and what they would get or why not. */
+export type PlanEntry = PlanPerson & { lead: string } & (
+    ({ outcome: 'send' } & PlannedMessage) | ({ outcome: 'suppressed' } & PlanSuppression)
+  );
+
+export interface PlanPageRequest {
+  /** Part of a lead's external id, name or email (any case); '' for everyone. */
+  q: string;
+  /** From 1. */
+  page: number;
+  perPage: number;
+}
+
+export interface PlanPage {
+  summary: PlanSummary;
+  /** How many entries match `q`, over the whole plan. */
+  matches: number;
+  /** The asked-for page of them, in audience order. */
+  entries: PlanEntry[];
+}
+
+/**
+ * The plan's counts and one page of its entries matching a search, in one pass over the plan: what
+ * is held is the counts and the page, whatever the audience's size.
+ */
+export async function planPage(campaign: string, batches: AsyncIterable<PlanBatch>, request: PlanPageRequest): Promise<PlanPage> {
+  const q = request.q.trim().toLowerCase();
+  const first = (request.page - 1) * request.perPage;
+  const entries: PlanEntry[] = [];
+  let matches = 0;
+  const consider = (entry: PlanEntry) => {
+    if (q && ![entry.lead, entry.name, entry.email ?? ''].some((text) => text.toLowerCase().includes(q))) return;
+    if (matches >= first && entries.length < request.perPage) entries.push(entry);
+    matches++;
+  };
+  const summary = await planSummary(
+    campaign,
+    (async function* () {
+      for await (const batch of batches) {
+        const person = (lead: string) => batch.people?.get(lead) ?? { name: lead, email: null };
+        for (const r of batch.recipients) consider({ ...person(r.lead), ...r, outcome: 'send' });
+        for (const s of batch.suppressed) consider({ ...person(s.lead), ...s, outcome: 'suppressed' });
+        yield batch;
+      }
+    })(),
+  );
+  return { summary, matches, entries };
 }
 
 /** Text written to a stream, waiting whenever the stream asks to (a slow reader holds the plan back, not memory). */

@@ -5,6 +5,7 @@ import type { Queryable } from '../db/statement.ts';
 import { AppError, errorMessage } from '../errors.ts';
 import { streamAudience } from '../leads/audience.ts';
 import type { Persona } from '../leads/personas.ts';
+import { leadName } from '../leads/types.ts';
 import { capTimes } from '../messages/cap.ts';
 import { defaultOccurrence, planStart } from '../scheduler/schedule.ts';
 import { enrolledAlready } from '../sequences/enrollments.ts';
@@ -47,6 +48,13 @@ export interface Plan {
 export interface PlanBatch {
   recipients: PlannedMessage[];
   suppressed: PlanSuppression[];
+  /** Who the batch's leads are, by external id, for pages that show and search people by name (absent: only ids are known). */
+  people?: Map<string, PlanPerson>;
+}
+
+export interface PlanPerson {
+  name: string;
+  email: string | null;
 }
 
 export interface PlanOptions {
@@ -105,7 +113,8 @@ export async function* planBatches(
     // Awaited on the next turn; until then a failure must not count as unhandled.
     ahead.catch(() => {});
     const { members, verdicts, counted, enrolled } = current;
-    const batch: PlanBatch = { recipients: [], suppressed: [] };
+    const people = new Map<string, PlanPerson>();
+    const batch: PlanBatch = { recipients: [], suppressed: [], people };
     // Most of a batch is due at the same instant in a few zones: each local time is written once.
     const localTimes = new Map<string, string>();
     const local = (at: Date, zone: string) => {
@@ -116,6 +125,7 @@ export async function* planBatches(
     };
     for (const member of members) {
       const lead = member.lead.externalId;
+      people.set(lead, { name: leadName(member.lead), email: member.lead.email });
       // A run would not enroll them, so it would send them nothing.
       const left = enrolled.get(member.lead.id);
       if (left) {

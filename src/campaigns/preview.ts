@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Channel } from '../channels/channel.ts';
+import { countSegments, type SegmentCount } from '../channels/segments.ts';
 import { AppError } from '../errors.ts';
-import { resolvePersona, type Persona } from '../leads/personas.ts';
-import { LEAD_FIELDS, type Lead } from '../leads/types.ts';
+import type { Member } from '../leads/audience.ts';
+import { resolvePersona } from '../leads/personas.ts';
+import { leadName, type Lead } from '../leads/types.ts';
 import type { TemplateRenderer } from '../render/render.ts';
 import { templateVariables } from '../render/variables.ts';
 import { renderContext } from './compose.ts';
@@ -11,134 +12,113 @@ import { decide } from './decide.ts';
 import type { CampaignSet } from './set.ts';
 import type { Campaign, Step } from './types.ts';
 
-/** Whom a preview is rendered for: a lead as recorded, or a persona (and locale) with sample data. */
-export type PreviewSubject = { lead: Lead } | { persona: string; locale?: string | null };
+/**
+ * A step's message as one person would get it, without consent checks and without sending: for a
+ * stored lead, or for a persona (and locale) through a sample person. `touchpoint preview` and the
+ * campaign page both show this, so what they show is what a run renders (decide + renderContext).
+ */
 
-/** What previewing needs: templates, and the public URL for the (inert) unsubscribe link. */
-export interface PreviewContext {
+/** Whom to preview for: a stored lead, or a sample person of a persona in a locale. */
+export type PreviewFor = { lead: Lead } | { persona: string; locale: string | null };
+
+export interface StepPreview {
+  step: string;
+  channel: 'email' | 'sms';
+  persona: string;
+  locale: string | null;
+  /** The template file chosen for persona, locale and channel. */
+  template: string;
+  to: string;
+  /** The lead previewed for; absent for a persona's sample person. */
+  lead?: { externalId: string; name: string };
+  /** Email only. */
+  subject?: string;
+  html?: string;
+  /** The email's text part, or the SMS. */
+  text: string;
+  /** SMS only: what the text costs. */
+  sms?: SegmentCount;
+}
+
+export interface PreviewDeps {
   renderer: TemplateRenderer;
   templatesDir: string;
   publicUrl: string;
 }
 
-/** A step's message as its recipient would get it, rendered without consent and without recording anything. */
-export interface PreviewedMessage {
-  step: string;
-  channel: Channel;
-  template: string;
-  persona: string;
-  locale: string | null;
-  /** The lead previewed for, and the address the step would use; null for a persona's sample. */
-  lead: Lead | null;
-  to: string | null;
-  subject: string;
-  text: string;
-  html: string;
-}
-
-/** The sample person a persona preview is rendered for; ids below 1 are never a lead's. */
-function sampleLead(persona: string, locale: string | null): Lead {
-  return {
-    id: 0,
-    externalId: 'sample',
-    email: 'sample@example.com',
-    phone: '+14155552671',
-    firstName: 'Alex',
-    lastName: 'Sample',
-    locale,
-    timezone: null,
-    persona,
-    tags: [],
-    attributes: {},
-  };
-}
-
-/**
- * Sample values for what the template reads beyond the sample's fields (`lead.orders`,
- * `event.plan`): `[orders]`, so strict rendering passes and the reader sees where data goes.
- */
-function samplePlaceholders(
-  templatesDir: string,
-  template: string,
-  lead: Lead,
-): { attributes: Record<string, unknown>; event: Record<string, unknown> } {
-  const attributes: Record<string, unknown> = {};
-  const event: Record<string, unknown> = {};
-  const known = new Set([...Object.keys(LEAD_FIELDS), 'tags']);
-  for (const v of templateVariables(fs.readFileSync(path.join(templatesDir, template), 'utf8'))) {
-    const [root, key] = v.path;
-    if (!key) continue;
-    if (root === 'lead' && !known.has(key) && !(key in lead.attributes)) attributes[key] = `[${key}]`;
-    if (root === 'event') event[key] = `[${key}]`;
-  }
-  return { attributes, event };
-}
+/** A sample person's address and number: reserved for examples, never anyone's. */
+const SAMPLE = { externalId: 'sample', email: 'sample@example.com', phone: '+4915112345678' };
 
 /** The campaign's step with this id; the first step when none is named. */
 export function requireStep(campaign: Campaign, stepId: string | undefined): Step {
   const step = stepId === undefined ? campaign.steps[0] : campaign.steps.find((s) => s.id === stepId);
-  if (!step) {
-    throw new AppError('not_found', `campaign ${campaign.id} has no step '${stepId}'`, {
-      details: [`its steps: ${campaign.steps.map((s) => s.id).join(', ')}`],
-    });
-  }
+  if (!step)
+    throw new AppError('not_found', `${campaign.id} has no step '${stepId}' (steps: ${campaign.steps.map((s) => s.id).join(', ')})`);
   return step;
 }
 
-/**
- * Renders one step for a lead or a persona with the code a run uses (decide, renderContext, the
- * renderer), so that a preview and a test send show what a run would send. Consent is not the
- * question here: every channel counts as allowed. The unsubscribe link is a placeholder that
- * withdraws nothing, so that a click in a preview or a test cannot change the lead's consent.
- */
-export function previewStep(
-  ctx: PreviewContext,
-  set: CampaignSet,
-  campaign: Campaign,
-  step: Step,
-  subject: PreviewSubject,
-): PreviewedMessage {
-  let lead: Lead;
-  let persona: Persona;
-  let event: Record<string, unknown> | undefined;
-  if ('lead' in subject) {
-    lead = subject.lead;
-    persona = resolvePersona(lead, set.personas);
-  } else {
-    const found = set.personas.find((p) => p.id === subject.persona);
-    if (!found) {
-      throw new AppError('not_found', `no persona '${subject.persona}'`, {
-        details: [`personas: ${set.personas.map((p) => p.id).join(', ') || '(none)'}`],
-      });
-    }
-    persona = found;
-    lead = sampleLead(found.id, subject.locale ?? null);
-  }
+export function previewStep(deps: PreviewDeps, set: CampaignSet, campaign: Campaign, stepId: string, who: PreviewFor): StepPreview {
+  const step = requireStep(campaign, stepId);
+  const member = 'lead' in who ? { lead: who.lead, persona: resolvePersona(who.lead, set.personas) } : sampleMember(set, who);
+  // Consent is not the question here: every channel counts as allowed.
   const allowed = { allowed: true as const, eventId: 0 };
-  const decision = decide({ lead, persona }, step, { email: allowed, sms: allowed }, ctx.templatesDir);
+  const decision = decide(member, step, { email: allowed, sms: allowed }, deps.templatesDir);
   if (decision.kind === 'suppress') {
-    throw new AppError(
-      'not_found',
-      `nothing to preview for this ${'lead' in subject ? 'lead' : 'persona'}: ${decision.reason} on ${decision.channel}`,
-    );
+    throw new AppError('not_found', `nothing to preview for ${member.lead.externalId}: ${decision.reason} on ${decision.channel}`);
   }
-  if (!('lead' in subject) || campaign.kind === 'event') {
-    const sample = samplePlaceholders(ctx.templatesDir, decision.template, lead);
-    if (!('lead' in subject)) lead = { ...lead, attributes: sample.attributes };
-    // No trigger event is at hand: its properties are sampled, for a lead too.
-    if (campaign.kind === 'event') event = sample.event;
-  }
-  const context = renderContext(campaign, step, { lead, persona }, `${ctx.publicUrl}/unsubscribe/<token>`, event);
-  const base = {
+  const source = fs.readFileSync(path.join(deps.templatesDir, decision.template), 'utf8');
+  const placeholders = samplePlaceholders(source, 'lead' in who ? undefined : member.lead);
+  if (placeholders.lead) member.lead.attributes = { ...placeholders.lead, ...member.lead.attributes };
+  const event = campaign.kind === 'event' ? placeholders.event : undefined;
+  const context = renderContext(campaign, step, member, `${deps.publicUrl}/unsubscribe/<token>`, event);
+  const head = {
     step: step.id,
     channel: decision.channel,
+    persona: member.persona.id,
+    locale: member.lead.locale,
     template: decision.template,
-    persona: persona.id,
-    locale: lead.locale,
-    lead: 'lead' in subject ? subject.lead : null,
-    to: 'lead' in subject ? decision.to : null,
+    to: decision.to,
+    ...('lead' in who ? { lead: { externalId: who.lead.externalId, name: leadName(who.lead) } } : {}),
   };
-  if (decision.channel === 'sms') return { ...base, subject: '', text: ctx.renderer.renderSms(decision.template, context), html: '' };
-  const email = ctx.renderer.renderEmail(decision.template, context);
-  return { ...base, subject: email.subject, text: email.text, html: email.html };
+  if (decision.channel === 'sms') {
+    const text = deps.renderer.renderSms(decision.template, context);
+    return { ...head, text, sms: countSegments(text) };
+  }
+  const email = deps.renderer.renderEmail(decision.template, context);
+  return { ...head, subject: email.subject, html: email.html, text: email.text };
+}
+
+function sampleMember(set: CampaignSet, who: { persona: string; locale: string | null }): Member {
+  const persona = set.personas.find((p) => p.id === who.persona);
+  if (!persona) throw new AppError('not_found', `no persona '${who.persona}' (personas: ${set.personas.map((p) => p.id).join(', ')})`);
+  const lead: Lead = {
+    id: 0,
+    ...SAMPLE,
+    firstName: null,
+    lastName: null,
+    locale: who.locale,
+    timezone: null,
+    persona: persona.id,
+    tags: [],
+    attributes: {},
+  };
+  return { lead, persona };
+}
+
+/**
+ * What a template reads that a preview has no value for, as visible placeholders (`[first_name]`):
+ * every `lead.*` a sample person lacks, and the trigger event's properties (a preview has no
+ * event). Strict rendering would otherwise refuse the preview for data only a real person has.
+ * Variables the template tests with `#if` are left out, as a person without them would be.
+ */
+function samplePlaceholders(source: string, sample: Lead | undefined): { lead?: Record<string, string>; event: Record<string, string> } {
+  const lead: Record<string, string> = {};
+  const event: Record<string, string> = {};
+  for (const v of templateVariables(source)) {
+    const [root, key] = v.path;
+    if (v.guarded || key === undefined) continue;
+    if (root === 'event') event[key] = `[${key}]`;
+    else if (root === 'lead' && sample) lead[key] = `[${key}]`;
+  }
+  return { lead: sample ? lead : undefined, event };
 }

@@ -29,3 +29,27 @@ export async function finishRun(db: Queryable, id: number, outcome: { counts: ob
   await db.query(FINISH, [id, status, JSON.stringify(outcome.counts), outcome.error ?? null, now]);
   finished.inc({ outcome: status });
 }
+
+const LIST = statement(
+  'campaigns.list-runs',
+  `SELECT id, occurrence, trigger, status, counts, error, started_at AS "startedAt", finished_at AS "finishedAt"
+     FROM campaign_runs WHERE campaign_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2`,
+);
+
+export interface RunRecord {
+  id: number;
+  occurrence: string;
+  trigger: RunTrigger;
+  status: 'running' | 'done' | 'failed';
+  /** What the run recorded (enrolled, recorded, suppressed…), as its summary gave them. */
+  counts: Record<string, number>;
+  error: string | null;
+  startedAt: Date;
+  finishedAt: Date | null;
+}
+
+/** A campaign's latest runs, newest first. */
+export async function listRuns(db: Queryable, campaignId: string, limit: number): Promise<RunRecord[]> {
+  const { rows } = await db.query<RunRecord>(LIST, [campaignId, limit]);
+  return rows;
+}

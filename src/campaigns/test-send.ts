@@ -9,7 +9,7 @@ import { AppError, errorMessage } from '../errors.ts';
 import { toE164 } from '../leads/phone.ts';
 import { findLeadByExternalId } from '../leads/store.ts';
 import { requireCampaign } from './load.ts';
-import { previewStep, requireStep, type PreviewContext, type PreviewSubject } from './preview.ts';
+import { previewStep, requireStep, type PreviewDeps, type PreviewFor } from './preview.ts';
 import type { CampaignSet } from './set.ts';
 
 /**
@@ -36,7 +36,7 @@ const FINISH = statement(
   `UPDATE test_sends SET status = $2, provider_id = $3, error = $4, finished_at = $5 WHERE id = $1`,
 );
 
-export interface TestSendDeps extends PreviewContext {
+export interface TestSendDeps extends PreviewDeps {
   pool: pg.Pool;
   clock: Clock;
   /** The engine's signing key: test Message-IDs are signed with a key derived from it (see below). */
@@ -105,7 +105,7 @@ export async function sendTestMessage(deps: TestSendDeps, set: CampaignSet, requ
 
   const campaign = requireCampaign(set, request.campaign);
   const step = requireStep(campaign, request.step);
-  let subject: PreviewSubject;
+  let subject: PreviewFor;
   if ('lead' in request.subject) {
     const lead = await findLeadByExternalId(deps.pool, request.subject.lead);
     if (!lead) throw new AppError('not_found', `no lead with external id '${request.subject.lead}'`);
@@ -113,7 +113,8 @@ export async function sendTestMessage(deps: TestSendDeps, set: CampaignSet, requ
   } else {
     subject = { persona: request.subject.persona, locale: request.subject.locale ?? null };
   }
-  const message = previewStep(deps, set, campaign, step, subject);
+  const message = previewStep(deps, set, campaign, step.id, subject);
+  const lead = 'lead' in subject ? subject.lead : null;
   if (message.channel !== to.kind) {
     throw new AppError(
       'invalid_input',
@@ -128,7 +129,7 @@ export async function sendTestMessage(deps: TestSendDeps, set: CampaignSet, requ
     step.id,
     message.channel,
     message.template,
-    message.lead?.id ?? null,
+    lead?.id ?? null,
     message.persona,
     message.locale,
     to.address,
@@ -144,7 +145,7 @@ export async function sendTestMessage(deps: TestSendDeps, set: CampaignSet, requ
       to: to.address,
       subject: subjectLine,
       text: message.channel === 'sms' ? `${TEST_MARK} ${message.text}` : message.text,
-      html: message.html,
+      html: message.html ?? '',
       headers: message.channel === 'email' ? { 'X-Touchpoint-Campaign': campaign.id, 'X-Touchpoint-Test': 'true' } : {},
     });
     await deps.pool.query(FINISH, [id, 'sent', sent?.providerId ?? null, null, deps.clock.now()]);
@@ -156,7 +157,7 @@ export async function sendTestMessage(deps: TestSendDeps, set: CampaignSet, requ
       template: message.template,
       persona: message.persona,
       locale: message.locale,
-      lead: message.lead?.externalId ?? null,
+      lead: lead?.externalId ?? null,
       to: to.address,
       subject: subjectLine,
       provider_id: sent?.providerId ?? null,

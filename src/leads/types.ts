@@ -37,3 +37,8 @@ export type LeadFields = { -readonly [K in keyof typeof LEAD_FIELDS]: Lead[(type
 export function leadFields(lead: Lead): LeadFields {
   return Object.fromEntries(Object.entries(LEAD_FIELDS).map(([name, field]) => [name, lead[field]])) as LeadFields;
 }
+
+/** A person's name as pages show it (first and last), or their external id when no name is known. */
+export function leadName(lead: Pick<Lead, 'firstName' | 'lastName' | 'externalId'>): string {
+  return [lead.firstName, lead.lastName].filter(Boolean).join(' ') || lead.externalId;
+}

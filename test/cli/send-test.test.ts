@@ -105,7 +105,7 @@ describe('touchpoint send-test', function () {
     expect(sent.code, sent.stderr).to.equal(0);
     expect(sent.stdout).to.contain('for persona regular, locale de, sample data, template spring-offer/default.de.email.hbs');
     await sink.waitFor(1);
-    expect(sink.messages[0]!.subject).to.equal('[TEST] [default.de] Hi Alex');
+    expect(sink.messages[0]!.subject).to.equal('[TEST] [default.de] Hi [first_name]');
     expect(sink.messages[0]!.to).to.deep.include({ text: 'mia@example.com' });
     const unknown = await cli(t.env, ['send-test', 'spring', '--step', 'offer', '--persona', 'nobody', '--to', 'mia@example.com']);
     expect(unknown.stderr).to.contain("no persona 'nobody'");

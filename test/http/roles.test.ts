@@ -122,6 +122,7 @@ describe('role matrix', function () {
   it('pages: inbox for service, compliance and admin; audit for compliance and admin; campaigns and leads for marketers and admin; actions for those who work replies', async () => {
     const pages: [string, string, string[]][] = [
       ['GET', '/campaigns', ['admin', 'marketer']],
+      ['GET', '/campaigns/followup', ['admin', 'marketer']],
       ['GET', '/campaigns/followup/send-test', ['admin', 'marketer']],
       ['POST', '/campaigns/followup/send-test', ['admin', 'marketer']],
       ['GET', '/campaigns/followup/run', ['admin', 'marketer']],

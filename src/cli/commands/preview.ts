@@ -1,7 +1,5 @@
 import { loadCampaignSet, requireCampaign } from '../../campaigns/load.ts';
-import { previewStep, requireStep, type PreviewedMessage } from '../../campaigns/preview.ts';
 import { AppError } from '../../errors.ts';
-import { TemplateRenderer } from '../../render/render.ts';
 import { parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
 
@@ -20,27 +18,17 @@ export const previewCommand: Command = {
     const { campaignsDir, templatesDir } = ctx.config;
     const set = loadCampaignSet({ campaignsDir, templatesDir, maxFileBytes: ctx.config.campaignMaxFileBytes });
     const campaign = requireCampaign(set, id);
-    const lead = await (await ctx.engine()).leads.find(values.lead);
+    const engine = await ctx.engine();
+    const lead = await engine.leads.find(values.lead);
     if (!lead) throw new AppError('not_found', `no lead with external id '${values.lead}'`);
-    const message = previewStep(
-      { renderer: new TemplateRenderer(templatesDir), templatesDir, publicUrl: ctx.config.publicUrl },
-      set,
-      campaign,
-      requireStep(campaign, values.step),
-      { lead },
-    );
-    ctx.stdout.write(formatPreview(message, values.html));
+    const preview = engine.preview(set, campaign, values.step ?? campaign.steps[0]!.id, { lead });
+    const head = [`To: ${preview.to} (${preview.channel})`, `Persona: ${preview.persona}`, `Template: ${preview.template}`];
+    if (preview.sms) {
+      head.push(`Segments: ${preview.sms.segments} (${preview.sms.encoding})`);
+      ctx.stdout.write([...head, '', preview.text].join('\n') + '\n');
+    } else {
+      ctx.stdout.write([...head, `Subject: ${preview.subject}`, '', values.html ? preview.html : preview.text].join('\n') + '\n');
+    }
     return 0;
   },
 };
-
-/** A previewed message as `preview` prints it: who and which template, then the text (or HTML). */
-function formatPreview(message: PreviewedMessage, html: boolean): string {
-  const head = [
-    ...(message.to ? [`To: ${message.to} (${message.channel})`] : []),
-    `Persona: ${message.persona}`,
-    `Template: ${message.template}`,
-  ];
-  if (message.channel === 'sms') return [...head, '', message.text].join('\n') + '\n';
-  return [...head, `Subject: ${message.subject}`, '', html ? message.html : message.text].join('\n') + '\n';
-}

@@ -3,6 +3,7 @@ import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
 import { formBody } from '../body.ts';
 import { auditRoutes } from './audit.ts';
+import { campaignPageRoutes } from './campaign-page.ts';
 import { campaignRoutes } from './campaigns.ts';
 import { inboxRoutes } from './inbox.ts';
 import { jobsRoutes } from './jobs.ts';
@@ -39,6 +40,7 @@ export function uiRouter(engine: Engine): Router {
   inboxRoutes(router, engine, ui);
   auditRoutes(router, engine, ui);
   campaignRoutes(router, engine, ui);
+  campaignPageRoutes(router, engine, ui);
   sendTestRoutes(router, engine, ui);
   runRoutes(router, engine, ui);
   leadRoutes(router, engine, ui);
