@@ -110,7 +110,7 @@ describe('touchpoint send-test', function () {
     const unknown = await cli(t.env, ['send-test', 'spring', '--step', 'offer', '--persona', 'nobody', '--to', 'mia@example.com']);
     expect(unknown.stderr).to.contain("no persona 'nobody'");
     const step = await cli(t.env, ['send-test', 'spring', '--step', 'nope', '--persona', 'regular', '--to', 'mia@example.com']);
-    expect(step.stderr).to.contain("campaign spring has no step 'nope'");
+    expect(step.stderr).to.contain("spring has no step 'nope'");
   });
 });
 
