@@ -126,11 +126,10 @@ export async function drill<P>(
           const until = Math.min(deadline, within === undefined ? Infinity : now() + within);
           let lastReport = 0;
           while (now() < until && !giveUpWhen?.()) {
-            const pending = await d.pending();
-            if (pending === 0) return now();
+            if ((await d.anyPending()) === false) return now();
             if (now() - lastReport > 5_000) {
               lastReport = now();
-              progress(`backlog: ${pending ?? '?'} queued or sending; ${d.record.read().accepted} recipients reached`);
+              progress(`backlog: ${(await d.pending()) ?? '?'} queued or sending; ${d.record.read().accepted} recipients reached`);
             }
             await sleep(100);
           }
