@@ -121,6 +121,7 @@ describe('role matrix', function () {
   it('pages: inbox for service, compliance and admin; audit for compliance and admin; campaigns for marketers and admin; actions for those who work replies', async () => {
     const pages: [string, string, string[]][] = [
       ['GET', '/campaigns', ['admin', 'marketer']],
+      ['GET', '/campaigns/followup/report', ['admin', 'marketer']],
       ['GET', '/inbox', ['admin', 'service', 'compliance']],
       ['GET', `/inbox/${contact}`, ['admin', 'service', 'compliance']],
       ['POST', `/inbox/${contact}/accept`, ['admin', 'service']],

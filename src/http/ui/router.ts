@@ -7,12 +7,14 @@ import { campaignRoutes } from './campaigns.ts';
 import { inboxRoutes } from './inbox.ts';
 import { jobsRoutes } from './jobs.ts';
 import { homeOf, page } from './kit.ts';
+import { reportRoutes } from './report.ts';
 import { sessions } from './session.ts';
 
 /**
  * The web UI, server-rendered, no scripts: sign-in (session.ts), the service inbox (inbox.ts), the
- * consent audit (audit.ts) and the marketer's campaigns (campaigns.ts); and for admins Agenda's own
- * dashboard (jobs.ts, a script page of its own). Each person lands on their role's own part.
+ * consent audit (audit.ts), the marketer's campaigns (campaigns.ts) and their reports with charts
+ * (report.ts); and for admins Agenda's own dashboard (jobs.ts, a script page of its own). Each
+ * person lands on their role's own part.
  */
 export function uiRouter(engine: Engine): Router {
   const router = Router();
@@ -32,6 +34,7 @@ export function uiRouter(engine: Engine): Router {
   inboxRoutes(router, engine, ui);
   auditRoutes(router, engine, ui);
   campaignRoutes(router, engine, ui);
+  reportRoutes(router, engine, ui);
   jobsRoutes(router, engine, ui);
 
   router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
