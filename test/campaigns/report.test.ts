@@ -1,14 +1,17 @@
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { expect } from 'chai';
 import type { AddressObject, ParsedMail } from 'mailparser';
+import type { Page } from 'playwright-core';
 import { saveUser } from '../../src/access/users.ts';
 import { requireCampaign } from '../../src/campaigns/load.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { createApp } from '../../src/http/app.ts';
 import { startInboundSmtp, type InboundSmtp } from '../../src/inbound/smtp-listener.ts';
+import { ARTIFACTS_DIR, useBrowser } from '../helpers/browser.ts';
 import { apiKeyFor } from '../helpers/keys.ts';
 import { settled, testEngine, until, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads, type SeedLead } from '../helpers/seed.ts';
@@ -23,6 +26,26 @@ const T1 = new Date(T0.getTime() + DAY);
 const dayOf = (at: Date) => at.toISOString().slice(0, 10);
 
 const none = { failed: {}, suppressed: {}, replies: {}, opt_outs: 0, conversions: 0 };
+
+/**
+ * Every figure of a report's JSON by its path, as the report page names it in `data-figure`:
+ * `steps.offer.sent`, `steps.offer.failed.render_error`, `occurrences.march.recorded`.
+ */
+function figuresOf(report: Record<string, unknown>): Record<string, number> {
+  const figures: Record<string, number> = {};
+  for (const [section, rows] of Object.entries(report)) {
+    if (!Array.isArray(rows)) continue;
+    for (const row of rows as Record<string, unknown>[]) {
+      const label = Object.values(row).find((v) => typeof v === 'string') as string;
+      for (const [field, value] of Object.entries(row)) {
+        if (typeof value === 'number') figures[`${section}.${label}.${field}`] = value;
+        else if (typeof value === 'object' && value !== null)
+          for (const [key, n] of Object.entries(value)) figures[`${section}.${label}.${field}.${key}`] = n as number;
+      }
+    }
+  }
+  return figures;
+}
 
 function lead(id: string, extra: Partial<SeedLead> = {}): SeedLead {
   return { id, email: `${id}@example.com`, first: id, locale: null, orders: 1, consent: ['grant', 'confirm'], ...extra };
@@ -70,6 +93,7 @@ describe('campaign report', function () {
       clock,
     );
     await saveUser(t.database.pool, { email: 'ann@example.com', role: 'service', password: 'correct horse battery' });
+    await saveUser(t.database.pool, { email: 'mia@example.com', role: 'marketer', password: 'correct horse battery' });
     await seedLeads(
       t.database,
       [lead('vera', { orders: 12 }), lead('rob'), lead('una', { consent: ['grant'] }), lead('nico')],
@@ -254,5 +278,94 @@ describe('campaign report', function () {
     expect(code).to.equal(0);
     expect(stdout).to.contain('campaign launch, all occurrences');
     expect(stdout).to.match(/offer\s+7\s+4\s+4\s+render_error 1\s+unconfirmed 2\s+complaint 1, purchase-interest 1\s+1\s+2/);
+  });
+
+  describe('the report page in Chromium', () => {
+    const browser = useBrowser();
+    let page: Page;
+    /** What the browser printed as an error, a refused script or style (CSP) included. */
+    const errors: string[] = [];
+
+    before(async () => {
+      page = await browser().newPage({ viewport: { width: 1280, height: 900 } });
+      page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
+      page.on('pageerror', (e) => void errors.push(e.message));
+      await page.goto(`${base}/login`);
+      await page.fill('#email', 'mia@example.com');
+      await page.fill('#password', 'correct horse battery');
+      await page.click('button[type=submit]');
+      await page.waitForURL(`${base}/campaigns`);
+    });
+    after(async () => {
+      await page?.close();
+    });
+
+    /** The figures the page shows, read from the DOM; each path once. */
+    async function shown(): Promise<Record<string, number>> {
+      const pairs = await page.$$eval('[data-figure]', (els) => els.map((e) => [e.getAttribute('data-figure')!, e.textContent!.trim()]));
+      expect(new Set(pairs.map(([k]) => k)).size, 'every figure once').to.equal(pairs.length);
+      return Object.fromEntries(pairs.map(([k, v]) => [k, Number(v)]));
+    }
+
+    it('shows the figures of the API, over all occurrences and for one chosen in the selector', async () => {
+      await page.click('tr[data-campaign="launch"] >> text=Report');
+      await page.waitForURL(`${base}/campaigns/launch/report`);
+      const all = await shown();
+      expect(all['steps.offer.suppressed.unconfirmed']).to.equal(2);
+      expect(all).to.deep.equal(figuresOf(await report('launch')));
+
+      await page.selectOption('#occurrence-select', 'march');
+      await page.click('#occurrence button[type=submit]');
+      await page.waitForURL(`${base}/campaigns/launch/report?occurrence=march`);
+      expect(await page.locator('[data-occurrence]').innerText()).to.equal('march');
+      const march = await shown();
+      expect(march['steps.offer.suppressed.unconfirmed']).to.equal(1);
+      expect(march).to.deep.equal(figuresOf(await report('launch', 'march')));
+
+      await page.goto(`${base}/campaigns/welcome/report`);
+      expect(await shown()).to.deep.equal(figuresOf(await report('welcome')));
+      expect(errors).to.deep.equal([]);
+    });
+
+    it('draws its charts as inline SVG with marks, and saves a screenshot', async () => {
+      const response = await page.goto(`${base}/campaigns/launch/report`);
+      expect(response!.headers()['content-security-policy']).to.contain("default-src 'none'");
+      expect(await page.locator('svg').count()).to.equal(3);
+      for (const chart of ['over-time', 'funnel', 'suppressions']) {
+        const marks = await page.locator(`figure[data-chart="${chart}"] svg .mark-rect path`).count();
+        expect(marks, `bars of ${chart}`).to.be.greaterThan(0);
+      }
+      // The funnel has a bar per stage of the step: recorded, sent, delivered, replied, converted.
+      expect(await page.locator('figure[data-chart="funnel"] svg .mark-rect path').count()).to.equal(5);
+      expect(await page.locator('figure[data-chart="suppressions"] svg').innerHTML()).to.contain('unconfirmed');
+      expect(await page.locator('script').count()).to.equal(0);
+      fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
+      const file = path.join(ARTIFACTS_DIR, 'campaign-report.png');
+      await page.screenshot({ path: file, fullPage: true });
+      expect(fs.statSync(file).size).to.be.greaterThan(10_000);
+      expect(errors).to.deep.equal([]);
+    });
+
+    it('says "no data yet" for a campaign that sent nothing', async () => {
+      const response = await page.goto(`${base}/campaigns/later/report`);
+      expect(response!.status()).to.equal(200);
+      expect(await page.locator('svg').count()).to.equal(0);
+      expect(await page.locator('figure.chart [data-empty]').allInnerTexts()).to.deep.equal(
+        Array(3).fill('No data yet: nothing recorded.'),
+      );
+      expect(await shown()).to.deep.equal({});
+      expect(errors).to.deep.equal([]);
+    });
+
+    it('answers an occurrence the campaign never had, and a campaign that does not exist, with the 404 page', async () => {
+      const unknown = await page.goto(`${base}/campaigns/launch/report?occurrence=manual`);
+      expect(unknown!.status()).to.equal(404);
+      expect(await page.locator('main').innerText()).to.contain(
+        "campaign 'launch' has no messages of occurrence 'manual'; its occurrences: april, march",
+      );
+      await page.click('text=Back to your start page');
+      await page.waitForURL(`${base}/campaigns`);
+      expect((await page.goto(`${base}/campaigns/nope/report`))!.status()).to.equal(404);
+    });
   });
 });

@@ -1,7 +1,10 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+/** Where browser tests leave what a person may want to look at after a run (screenshots); CI may collect it. */
+export const ARTIFACTS_DIR = path.resolve(process.env.TEST_ARTIFACTS_DIR || 'var/test-artifacts');
 
 /**
  * Debian's Chromium driven by playwright-core. Locally a missing browser skips the browser tests

@@ -129,6 +129,7 @@ describe('role matrix', function () {
       ['POST', '/campaigns/followup/run', ['admin', 'marketer']],
       ['GET', '/leads?q=x', ['admin', 'marketer']],
       ['GET', '/leads/x', ['admin', 'marketer']],
+      ['GET', '/campaigns/followup/report', ['admin', 'marketer']],
       ['GET', '/inbox', ['admin', 'service', 'compliance']],
       ['GET', `/inbox/${contact}`, ['admin', 'service', 'compliance']],
       ['POST', `/inbox/${contact}/accept`, ['admin', 'service']],

@@ -11,12 +11,14 @@ import { runRoutes } from './run.ts';
 import { sendTestRoutes } from './send-test.ts';
 import { homeOf, page } from './kit.ts';
 import { leadRoutes } from './leads.ts';
+import { reportRoutes } from './report.ts';
 import { sessions } from './session.ts';
 
 /**
  * The web UI, server-rendered, no scripts: sign-in (session.ts), the service inbox (inbox.ts), the
- * consent audit (audit.ts), the marketer's campaigns (campaigns.ts) and leads (leads.ts); and for admins Agenda's own
- * dashboard (jobs.ts, a script page of its own). Each person lands on their role's own part.
+ * consent audit (audit.ts), the marketer's campaigns (campaigns.ts, campaign-page.ts), their reports with
+ * charts (report.ts) and leads (leads.ts); and for admins Agenda's own dashboard (jobs.ts, a script page of
+ * its own). Each person lands on their role's own part.
  */
 export function uiRouter(engine: Engine): Router {
   const router = Router();
@@ -44,6 +46,7 @@ export function uiRouter(engine: Engine): Router {
   sendTestRoutes(router, engine, ui);
   runRoutes(router, engine, ui);
   leadRoutes(router, engine, ui);
+  reportRoutes(router, engine, ui);
   jobsRoutes(router, engine, ui);
 
   router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {

@@ -7,7 +7,8 @@ import { DateTime } from 'luxon';
 /**
  * Server-rendered pages: Handlebars views inside one layout. Every `{{value}}` is HTML-escaped, so
  * what people write to us (reply bodies, subjects, names) is shown as text, never as markup; the
- * only triple-stash is the layout's `{{{body}}}`, which holds a rendered view.
+ * only triple-stashes are the layout's `{{{body}}}`, which holds a rendered view, and the report's
+ * `{{{svg}}}`, a chart Vega wrote (charts.ts), which escapes every text and attribute in it.
  */
 const VIEWS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'views');
 const hbs = Handlebars.create();
