@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { withTransaction } from '../db/tx.ts';
 import { AppError, errorMessage } from '../errors.ts';
+import { analyzeOutbox } from '../messages/claim.ts';
 import { streamAudience, type Member } from '../leads/audience.ts';
 import { log, withLogContext } from '../log.ts';
 import { enroll } from '../sequences/enrollments.ts';
@@ -95,13 +96,22 @@ async function recordRun(
       counts.suppressed += recorded.suppressed;
       counts.failed += recorded.failed;
     });
+  // The dispatchers claim what the run queues while it records: they need the outbox's statistics
+  // to know it is filling (messages/claim.ts), once after the first batch and again at the end.
+  let analyzed: Promise<void> | undefined;
+  const analyze = () =>
+    analyzeOutbox(deps.pool).catch((err: unknown) => log.warn('could not refresh the outbox statistics', { error: errorMessage(err) }));
   try {
     const inFlight = new Set<Promise<void>>();
     let failure: { err: unknown } | undefined;
     for await (const members of streamAudience(deps.pool, campaign.audience ?? {}, personas, deps.batchSize)) {
       const batch: Promise<void> = recordBatch(members)
         .then(
-          () => options.onProgress?.({ ...counts }),
+          () => {
+            // A run of one batch or less leaves the statistics to autovacuum.
+            if (members.length >= deps.batchSize) analyzed ??= analyze();
+            options.onProgress?.({ ...counts });
+          },
           (err: unknown) => void (failure ??= { err }),
         )
         .finally(() => inFlight.delete(batch));
@@ -111,6 +121,8 @@ async function recordRun(
     }
     await Promise.all(inFlight);
     if (failure) throw failure.err;
+    await analyzed;
+    if (counts.queued >= deps.batchSize) await analyze();
     await finishRun(deps.pool, runId, { counts }, clock.now());
     log.info('run recorded', { campaign: campaign.id, occurrence: options.occurrence, ...counts });
     return { runId, occurrence: options.occurrence, counts };

@@ -60,8 +60,10 @@ export const messages = pgTable(
     sentAt: timestamp('sent_at', { withTimezone: true }),
   },
   (t) => [
+    // In the claim's order (due_at, id): a claim reads its batch off the front of the index and stops,
+    // instead of fetching and sorting every queued row that shares a due time (a whole run's).
     index('messages_due_idx')
-      .on(t.dueAt)
+      .on(t.dueAt, t.id)
       .where(sql`status = 'queued'`),
     index('messages_claimed_idx')
       .on(t.claimedBy)
