@@ -11,10 +11,12 @@ export interface User {
   role: Role;
   languages: string[];
   available: boolean;
+  /** The zone the web UI shows their times in; null: the installation's UI_TIMEZONE. */
+  timeZone: string | null;
 }
 
 export const MIN_PASSWORD = 10;
-const USER_COLUMNS = 'id, email, name, role, languages, available';
+const USER_COLUMNS = 'id, email, name, role, languages, available, time_zone AS "timeZone"';
 
 // A new password ends every session the person had (whoever knew the old one is signed out), and
 // saving a disabled person enables them again.
@@ -40,6 +42,7 @@ const LIST = statement(
     WHERE ($2 OR disabled_at IS NULL) AND ($1::text[] IS NULL OR role = ANY($1)) ORDER BY email`,
 );
 const SET_AVAILABLE = statement('access.set-available', `UPDATE users SET available = $2 WHERE id = $1`);
+const SET_TIME_ZONE = statement('access.set-time-zone', `UPDATE users SET time_zone = $2 WHERE id = $1`);
 
 /** Logins are email addresses, compared trimmed and lowercase. */
 export const loginOf = (email: string) => email.trim().toLowerCase();
@@ -100,4 +103,9 @@ export async function listUsers(db: Queryable, roles?: Role[], includeDisabled =
 
 export async function setAvailable(db: Queryable, userId: number, available: boolean): Promise<void> {
   await db.query(SET_AVAILABLE, [userId, available]);
+}
+
+/** The zone the web UI shows this person's times in (an IANA zone, checked by the caller); null: UI_TIMEZONE. */
+export async function setTimeZone(db: Queryable, userId: number, timeZone: string | null): Promise<void> {
+  await db.query(SET_TIME_ZONE, [userId, timeZone]);
 }

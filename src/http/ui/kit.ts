@@ -76,6 +76,7 @@ export const page: PageRenderer = (res, name, title, req, context = {}, status =
         can: allowed,
         home: role && homeOf(role),
         timeZone: res.locals.timeZone as string | undefined,
+        path: req.originalUrl,
         ...context,
       }),
     );

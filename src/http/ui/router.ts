@@ -26,11 +26,12 @@ export function uiRouter(engine: Engine): Router {
   const ui = { page, guard: session.guard };
 
   router.use(formBody('form'));
-  router.use((_req, res, next) => {
-    res.locals.timeZone = engine.config.uiTimeZone;
+  router.use(session.load);
+  // Times show in the signed-in person's own zone, else the installation's.
+  router.use((req, res, next) => {
+    res.locals.timeZone = req.session?.user.timeZone ?? engine.config.uiTimeZone;
     next();
   });
-  router.use(session.load);
 
   router.get('/', (req, res) => {
     const role = req.session?.user.role;

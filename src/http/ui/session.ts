@@ -6,7 +6,8 @@ import { SESSION_TTL_MS } from '../../access/sessions.ts';
 import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
 import { log } from '../../log.ts';
-import { homeOf, page, type Guard } from './kit.ts';
+import { IANAZone } from 'luxon';
+import { field, homeOf, page, type Guard } from './kit.ts';
 
 /**
  * Signing in and out. Sessions live in PostgreSQL behind an HttpOnly SameSite cookie; every form
@@ -102,6 +103,19 @@ export function sessions(engine: Engine) {
       const { token } = await engine.access.createSession(result.user.id, engine.clock.now());
       res.set('Set-Cookie', [cookie(SESSION_COOKIE, token, SESSION_TTL_MS), cookie(LOGIN_COOKIE, '', 0)]);
       res.redirect(303, safeNext(body.next) ?? homeOf(result.user.role));
+    });
+
+    // Each person's own zone for the times the pages show; empty goes back to UI_TIMEZONE.
+    router.post('/me/time-zone', guard('read'), async (req, res) => {
+      const zone = field(req, 'time_zone');
+      if (zone && !IANAZone.isValidZone(zone)) {
+        throw new AppError(
+          'invalid_input',
+          `'${zone}' is not a time zone: name one like Europe/Berlin or America/New_York, or leave it empty for ${engine.config.uiTimeZone}`,
+        );
+      }
+      await engine.access.setTimeZone(req.session!.user.id, zone || null);
+      res.redirect(303, safeNext(field(req, 'next')) ?? homeOf(req.session!.user.role));
     });
 
     router.post('/logout', guard('read'), async (req, res) => {
