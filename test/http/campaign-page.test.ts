@@ -170,4 +170,32 @@ describe('the campaign page', function () {
     expect(html).to.contain('<a href="/campaigns/sale/run">Run…</a>');
     expect(html).to.contain('<a href="/campaigns/sale/send-test">Send test…</a>');
   });
+
+  it('retries what failed from the page: the form needs its CSRF token, and a refused message is queued again', async () => {
+    const { pool } = t.database;
+    // The provider refused one message of the run for good (what the dispatcher records on a 5xx).
+    const { rows } = await pool.query<{ id: number }>(
+      `UPDATE messages SET status = 'failed', reason = 'rejected', attempted_at = now(), attempts = 1
+        WHERE id = (SELECT min(id) FROM messages WHERE campaign_id = 'sale' AND status = 'queued') RETURNING id`,
+    );
+    const post = (csrf: string) =>
+      fetch(`${web.base}/campaigns/sale/retry`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie: sessions.marketer!.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: csrf }).toString(),
+      });
+    const html = await (await get('/campaigns/sale')).text();
+    expect(html).to.contain('action="/campaigns/sale/retry"');
+    expect((await post('forged')).status).to.equal(403);
+    expect((await pool.query(`SELECT status FROM messages WHERE id = $1`, [rows[0]!.id])).rows[0].status).to.equal('failed');
+    const done = await post(sessions.marketer!.csrf);
+    expect(done.status).to.equal(303);
+    expect(done.headers.get('location')).to.equal('/campaigns/sale?done=retried');
+    expect((await pool.query(`SELECT status, attempts FROM messages WHERE id = $1`, [rows[0]!.id])).rows[0]).to.deep.equal({
+      status: 'queued',
+      attempts: 0,
+    });
+    expect(await (await get('/campaigns/sale?done=retried')).text()).to.contain('Retry recorded');
+  });
 });

@@ -127,6 +127,7 @@ describe('role matrix', function () {
       ['POST', '/campaigns/followup/send-test', ['admin', 'marketer']],
       ['GET', '/campaigns/followup/run', ['admin', 'marketer']],
       ['POST', '/campaigns/followup/run', ['admin', 'marketer']],
+      ['POST', '/campaigns/followup/retry', ['admin', 'marketer']],
       ['GET', '/leads?q=x', ['admin', 'marketer']],
       ['GET', '/leads/x', ['admin', 'marketer']],
       ['GET', '/campaigns/followup/report', ['admin', 'marketer']],

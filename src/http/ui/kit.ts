@@ -49,6 +49,8 @@ const FLASH: Record<string, string> = {
   'opted-out': 'Opt-out recorded: consent is withdrawn, with you as the one who recorded it.',
   'test-sent': 'Test sent: look for [TEST] in your inbox.',
   'run-started': 'Run recorded: its messages are queued and go out within their send windows.',
+  retried:
+    'Retry recorded: the failed steps holding people were recorded again, and the messages the provider refused are queued again; each still reaches a person once.',
 };
 
 export const page: PageRenderer = (res, name, title, req, context = {}, status = 200) => {
