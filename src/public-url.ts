@@ -14,13 +14,25 @@ export interface LinkBase {
 /**
  * PUBLIC_URL when set. Else the URL the running server announced through the database: a CLI
  * `run` has its own default (http://localhost:3000) however the server was started, and its links
- * must reach the server that answers them. With neither, its own default, with a warning.
+ * must reach the server that answers them. With neither, its own default, with a warning. A
+ * long-lived process (a worker started before `serve`, or one that outlives a restart of `serve` on
+ * another port) reads the announcement again at most every `refreshMs`, beside its work.
  */
-export async function linkBase(db: Queryable, config: Config): Promise<LinkBase> {
+export async function linkBase(db: Queryable, config: Config, refreshMs = 10_000): Promise<LinkBase> {
   let url = config.publicUrlConfigured ? config.publicUrl : await announcedPublicUrl(db);
   let warned = false;
+  let readAt = Date.now();
+  const refresh = () => {
+    if (config.publicUrlConfigured || Date.now() - readAt < refreshMs) return;
+    readAt = Date.now();
+    announcedPublicUrl(db).then(
+      (announced) => void (announced !== undefined && (url = announced)),
+      () => {},
+    );
+  };
   return {
     url() {
+      refresh();
       if (url !== undefined) return url;
       if (!warned) {
         warned = true;

@@ -2,6 +2,8 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
+import { loadConfig } from '../../src/config.ts';
+import { linkBase, type LinkBase } from '../../src/public-url.ts';
 import { testEngine, until, type TestEngine } from '../helpers/engine.ts';
 import { confirmedLeads, seedLeads } from '../helpers/seed.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
@@ -23,6 +25,9 @@ describe('links in messages point to the running server, whichever process recor
   let serve: ChildProcess | undefined;
   /** The environment of a marketer's terminal: the same database, no PUBLIC_URL. */
   let env: NodeJS.ProcessEnv;
+  /** The link base of a process started before any server (a worker), reading announcements every 50 ms. */
+  let early: LinkBase;
+  let servePort = 0;
 
   before(async () => {
     sink = await startSmtpSink();
@@ -30,6 +35,7 @@ describe('links in messages point to the running server, whichever process recor
     await seedLeads(t.database, confirmedLeads(1, 'link'));
     const { PUBLIC_URL: _unset, ...rest } = { ...process.env, ...t.env };
     env = { ...rest, LOG_LEVEL: 'warn', LOG_FORMAT: 'json' };
+    early = await linkBase(t.database.pool, loadConfig(env), 50);
   });
   after(async () => {
     serve?.kill('SIGKILL');
@@ -54,7 +60,7 @@ describe('links in messages point to the running server, whichever process recor
   });
 
   it('a CLI run while serve listens on another port links to that server (body and List-Unsubscribe)', async () => {
-    const port = await freePort();
+    const port = (servePort = await freePort());
     serve = spawn(process.execPath, ['bin/touchpoint.js', 'serve'], {
       env: { ...env, PORT: String(port), LOG_LEVEL: 'error' },
       stdio: 'ignore',
@@ -74,5 +80,10 @@ describe('links in messages point to the running server, whichever process recor
   it('PUBLIC_URL, when set, wins over the announced URL', async () => {
     await run('configured', { PUBLIC_URL: 'https://mail.example.com/' });
     expect((await links('configured')).header).to.match(/^<https:\/\/mail\.example\.com\/unsubscribe\//);
+  });
+
+  it('a process started before the server takes up its URL once announced', async () => {
+    expect(servePort).to.be.greaterThan(0);
+    await until(async () => early.url() === `http://localhost:${servePort}` || undefined, 5_000);
   });
 });
