@@ -5,7 +5,7 @@ import { requireCampaign } from '../../src/campaigns/load.ts';
 import { appendConsentEvents } from '../../src/consent/ledger.ts';
 import { withTransaction } from '../../src/db/tx.ts';
 import { saveLeads } from '../../src/leads/store.ts';
-import { useBrowser } from '../helpers/browser.ts';
+import { submitSignIn, useBrowser } from '../helpers/browser.ts';
 import { startWeb, type TestWeb } from '../helpers/web.ts';
 import { settled, testEngine, type TestEngine } from '../helpers/engine.ts';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
@@ -82,10 +82,7 @@ describe('consent audit pages in headless Chromium', function () {
 
   async function logIn(page: Page) {
     await page.goto(`${base}/audit`);
-    await page.fill('#email', 'clara@example.com');
-    await page.fill('#password', PASSWORD);
-    await page.click('button[type=submit]');
-    await page.waitForURL(`${base}/audit`);
+    await submitSignIn(page, 'clara@example.com', PASSWORD, `${base}/audit`);
   }
 
   it('finds a person, shows their consent timeline with evidence and each message with its authorising event, and exports', async () => {

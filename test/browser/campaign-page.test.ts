@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import type { Page } from 'playwright-core';
 import { saveUser } from '../../src/access/users.ts';
 import { countSegments } from '../../src/channels/segments.ts';
-import { useBrowser } from '../helpers/browser.ts';
+import { submitSignIn, useBrowser } from '../helpers/browser.ts';
 import { E2E_FIXTURE, testEngine, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads } from '../helpers/seed.ts';
 import { startWeb, type TestWeb } from '../helpers/web.ts';
@@ -59,10 +59,7 @@ describe('a campaign’s page in headless Chromium', function () {
       if (message.type() === 'error') consoleErrors.push(message.text());
     });
     await page.goto(`${web.base}/login`);
-    await page.fill('#email', 'mia@example.com');
-    await page.fill('#password', PASSWORD);
-    await page.click('button[type=submit]');
-    await page.waitForURL(`${web.base}/campaigns`);
+    await submitSignIn(page, 'mia@example.com', PASSWORD, `${web.base}/campaigns`);
   });
   after(async () => {
     await page?.close();

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { saveUser } from '../../src/access/users.ts';
-import { useBrowser } from '../helpers/browser.ts';
+import { submitSignIn, useBrowser } from '../helpers/browser.ts';
 import { E2E_FIXTURE, testEngine, type TestEngine } from '../helpers/engine.ts';
 import { startWeb, type TestWeb } from '../helpers/web.ts';
 
@@ -39,10 +39,7 @@ describe('the marketer’s campaign list in headless Chromium', function () {
     const page = await browser().newPage();
     try {
       await page.goto(`${web.base}/login`);
-      await page.fill('#email', 'mia@example.com');
-      await page.fill('#password', PASSWORD);
-      await page.click('button[type=submit]');
-      await page.waitForURL(`${web.base}/campaigns`);
+      await submitSignIn(page, 'mia@example.com', PASSWORD, `${web.base}/campaigns`);
 
       expect(await page.locator('header nav a.active').innerText()).to.equal('Campaigns');
       const spring = await page.locator('tr[data-campaign="spring"]').innerText();

@@ -6,7 +6,7 @@ import type { Page } from 'playwright-core';
 import { saveUser } from '../../src/access/users.ts';
 import { requireCampaign } from '../../src/campaigns/load.ts';
 import { startInboundSmtp, type InboundSmtp } from '../../src/inbound/smtp-listener.ts';
-import { useBrowser } from '../helpers/browser.ts';
+import { submitSignIn, useBrowser } from '../helpers/browser.ts';
 import { startWeb, type TestWeb } from '../helpers/web.ts';
 import { testEngine, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads } from '../helpers/seed.ts';
@@ -72,10 +72,7 @@ describe('service inbox in headless Chromium', function () {
   async function logIn(page: Page) {
     await page.goto(`${base}/inbox`);
     expect(new URL(page.url()).pathname).to.equal('/login');
-    await page.fill('#email', 'ann@example.com');
-    await page.fill('#password', PASSWORD);
-    await page.click('button[type=submit]');
-    await page.waitForURL(`${base}/inbox`);
+    await submitSignIn(page, 'ann@example.com', PASSWORD, `${base}/inbox`);
   }
 
   it('logs in, shows the reply beside its campaign message, and sends the answer by email', async () => {

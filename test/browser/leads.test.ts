@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { useBrowser } from '../helpers/browser.ts';
+import { submitSignIn, useBrowser } from '../helpers/browser.ts';
 import { leadScenario, PASSWORD, REPLY_BODY, REPLY_SUBJECT, type LeadScenario } from '../helpers/lead-history.ts';
 
 describe('the lead page in headless Chromium', function () {
@@ -18,10 +18,7 @@ describe('the lead page in headless Chromium', function () {
     const page = await browser().newPage();
     try {
       await page.goto(`${s.web.base}/login`);
-      await page.fill('#email', 'mia@example.com');
-      await page.fill('#password', PASSWORD);
-      await page.click('button[type=submit]');
-      await page.waitForURL(`${s.web.base}/campaigns`);
+      await submitSignIn(page, 'mia@example.com', PASSWORD, `${s.web.base}/campaigns`);
 
       await page.click('header nav >> text=Leads');
       await page.waitForURL(`${s.web.base}/leads`);

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { saveUser } from '../../src/access/users.ts';
 import { reportRequest } from '../../src/campaigns/report.ts';
-import { useBrowser } from '../helpers/browser.ts';
+import { submitSignIn, useBrowser } from '../helpers/browser.ts';
 import { testEngine, type TestEngine } from '../helpers/engine.ts';
 import { logIn } from '../helpers/login.ts';
 import { seedLeads } from '../helpers/seed.ts';
@@ -41,10 +41,7 @@ describe('a marketer’s test send and confirmed run in headless Chromium', func
     const page = await browser().newPage();
     try {
       await page.goto(`${web.base}/login`);
-      await page.fill('#email', 'mia@example.com');
-      await page.fill('#password', PASSWORD);
-      await page.click('button[type=submit]');
-      await page.waitForURL(`${web.base}/campaigns`);
+      await submitSignIn(page, 'mia@example.com', PASSWORD, `${web.base}/campaigns`);
 
       await page.goto(`${web.base}/campaigns/spring/send-test`);
       expect(await page.locator('#test-to option').allInnerTexts()).to.deep.equal(['mia@example.com', 'qa@example.com']);
@@ -85,10 +82,7 @@ describe('a marketer’s test send and confirmed run in headless Chromium', func
     const page = await browser().newPage();
     try {
       await page.goto(`${web.base}/login`);
-      await page.fill('#email', 'mia@example.com');
-      await page.fill('#password', PASSWORD);
-      await page.click('button[type=submit]');
-      await page.waitForURL(`${web.base}/campaigns`);
+      await submitSignIn(page, 'mia@example.com', PASSWORD, `${web.base}/campaigns`);
 
       await page.goto(`${web.base}/campaigns/spring/run`);
       expect(await page.locator('[data-occurrence]').innerText()).to.equal('once');

@@ -11,7 +11,7 @@ import { requireCampaign } from '../../src/campaigns/load.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { createApp } from '../../src/http/app.ts';
 import { startInboundSmtp, type InboundSmtp } from '../../src/inbound/smtp-listener.ts';
-import { ARTIFACTS_DIR, useBrowser } from '../helpers/browser.ts';
+import { ARTIFACTS_DIR, submitSignIn, useBrowser } from '../helpers/browser.ts';
 import { apiKeyFor } from '../helpers/keys.ts';
 import { settled, testEngine, until, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads, type SeedLead } from '../helpers/seed.ts';
@@ -291,10 +291,7 @@ describe('campaign report', function () {
       page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
       page.on('pageerror', (e) => void errors.push(e.message));
       await page.goto(`${base}/login`);
-      await page.fill('#email', 'mia@example.com');
-      await page.fill('#password', 'correct horse battery');
-      await page.click('button[type=submit]');
-      await page.waitForURL(`${base}/campaigns`);
+      await submitSignIn(page, 'mia@example.com', 'correct horse battery', `${base}/campaigns`);
     });
     after(async () => {
       await page?.close();

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 /** Where browser tests leave what a person may want to look at after a run (screenshots); CI may collect it. */
@@ -30,4 +30,12 @@ export function useBrowser(): () => Browser {
     await browser?.close();
   });
   return () => browser!;
+}
+
+/** Fills in the sign-in form the page shows, submits it, and waits until the browser lands on `landing`. */
+export async function submitSignIn(page: Page, email: string, password: string, landing: string): Promise<void> {
+  await page.fill('#email', email);
+  await page.fill('#password', password);
+  await page.click('button[type=submit]');
+  await page.waitForURL(landing);
 }

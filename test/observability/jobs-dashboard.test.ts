@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { expect } from 'chai';
 import { saveUser } from '../../src/access/users.ts';
-import { useBrowser } from '../helpers/browser.ts';
+import { submitSignIn, useBrowser } from '../helpers/browser.ts';
 import { testEngine, type TestEngine } from '../helpers/engine.ts';
 import { logIn, type TestSession } from '../helpers/login.ts';
 import { OBSERVE_FIXTURE } from '../helpers/observed.ts';
@@ -130,10 +130,7 @@ describe("observability: Agenda's dashboard for admins", function () {
     try {
       await page.goto(`${web.base}/admin/jobs/`);
       expect(new URL(page.url()).pathname).to.equal('/login');
-      await page.fill('#email', 'root@example.com');
-      await page.fill('#password', PASSWORD);
-      await page.click('button[type=submit]');
-      await page.waitForURL(`${web.base}/admin/jobs/`);
+      await submitSignIn(page, 'root@example.com', PASSWORD, `${web.base}/admin/jobs/`);
       await page.getByText('sequences-tick').first().waitFor({ timeout: 15_000 });
       expect(violations.filter((v) => /Content Security Policy|Refused to/i.test(v))).to.deep.equal([]);
     } finally {
