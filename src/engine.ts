@@ -65,7 +65,7 @@ export interface Engine extends Services {
   /** The same, a batch of the audience at a time, for campaigns of any size (campaigns/plan-output.ts). */
   planBatches(campaign: Campaign, set: CampaignSet, options?: PlanOptions): AsyncIterable<PlanBatch>;
   /** A step's message for a lead or a persona's sample person, as a run would render it; checks no consent, records nothing. */
-  preview(set: CampaignSet, campaign: Campaign, stepId: string, who: PreviewFor): StepPreview;
+  preview(set: CampaignSet, campaign: Campaign, stepId: string | undefined, who: PreviewFor): StepPreview;
   ingestEvents(inputs: EventInput[]): Promise<IngestResult>;
   /** Turns a reply (email or SMS) into an inbound contact. */
   receiveReply(reply: IncomingReply): Promise<Received>;

@@ -57,7 +57,13 @@ export function requireStep(campaign: Campaign, stepId: string | undefined): Ste
   return step;
 }
 
-export function previewStep(deps: PreviewDeps, set: CampaignSet, campaign: Campaign, stepId: string, who: PreviewFor): StepPreview {
+export function previewStep(
+  deps: PreviewDeps,
+  set: CampaignSet,
+  campaign: Campaign,
+  stepId: string | undefined,
+  who: PreviewFor,
+): StepPreview {
   const step = requireStep(campaign, stepId);
   const member = 'lead' in who ? { lead: who.lead, persona: resolvePersona(who.lead, set.personas) } : sampleMember(set, who);
   // Consent is not the question here: every channel counts as allowed.

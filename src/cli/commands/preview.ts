@@ -21,7 +21,7 @@ export const previewCommand: Command = {
     const engine = await ctx.engine();
     const lead = await engine.leads.find(values.lead);
     if (!lead) throw new AppError('not_found', `no lead with external id '${values.lead}'`);
-    const preview = engine.preview(set, campaign, values.step ?? campaign.steps[0]!.id, { lead });
+    const preview = engine.preview(set, campaign, values.step, { lead });
     const head = [`To: ${preview.to} (${preview.channel})`, `Persona: ${preview.persona}`, `Template: ${preview.template}`];
     if (preview.sms) {
       head.push(`Segments: ${preview.sms.segments} (${preview.sms.encoding})`);
