@@ -4,6 +4,7 @@ import { AppError } from '../errors.ts';
 import { describeError, setLogFormat, setLogLevel } from '../log.ts';
 import type { CliContext, Command } from './command.ts';
 import { commands } from './commands/index.ts';
+import { boundHeapGrowth } from './heap.ts';
 
 const EXIT = { ok: 0, problems: 1, usage: 2, failure: 3 } as const;
 
@@ -24,6 +25,7 @@ function findCommand(argv: string[]): { command: Command; args: string[] } | und
 }
 
 export async function main(argv: string[]): Promise<number> {
+  boundHeapGrowth();
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === 'help') {
     process.stdout.write(usage() + '\n');
     return argv.length === 0 ? EXIT.usage : EXIT.ok;
