@@ -160,12 +160,13 @@ async function identify(client: pg.PoolClient, deps: ReceiveDeps, reply: Incomin
 /**
  * Turns a reply into an inbound contact, once per delivery: identified, qualified by inbound.yaml,
  * given its due time and pushed to the least-loaded member of its queue who speaks the person's
- * language and has the skills its rule requires (else the queue lead, see assign.ts). A reply on
- * a matter the person already has a contact for joins (or reopens) that contact instead, and a
- * new contact on the same kind of matter soon after is a repeat contact (thread.ts). Only a verified sender changes anything by itself: their reply pauses the sequence it
- * answers (`unless: [replied]`), and one qualified as an opt-out withdraws consent for the channel
- * and purpose of the campaign replied to. An unverified sender's opt-out becomes a request (see
- * opt-out.ts). Automatic replies are kept, closed, and change nothing else.
+ * language and has the skills its rule requires (else the queue lead, see assign.ts). A reply on a
+ * matter the person already has a contact for joins (or reopens) that contact instead, and a new
+ * contact on the same kind of matter soon after is a repeat contact (thread.ts). Only a verified
+ * sender changes anything by itself: their reply pauses the sequence it answers (`unless:
+ * [replied]`), and one qualified as an opt-out withdraws consent for the channel and purpose of
+ * the campaign replied to. An unverified sender's opt-out becomes a request (see opt-out.ts).
+ * Automatic replies are kept, closed, and change nothing else.
  */
 export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Promise<Received> {
   let category: ContactCategory | undefined;
@@ -267,7 +268,7 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
       if (verified) await withdrawForReply(client, contact, scope, deps.now);
       else await requestOptOut(client, deps, contact, scope, deps.now);
     }
-    // A repeat contact is offered first to whoever had the earlier one.
+    // A repeat contact is offered first to whoever had the earlier one; who gets it when nobody fits, and why, goes into its history.
     const { assignee, reason } = await assignFor(client, queue, { language, skills: q.skills }, repeat?.assigneeId);
     if (assignee) await client.query(SET_ASSIGNEE, [contactId, assignee.id]);
     else log.warn('nobody can take the contact; it waits in the queue', { contact: contactId, queue: queue.id, reason });

@@ -41,6 +41,7 @@ describe('one conversation per person and matter', function () {
   let clock: ManualClock;
   let admin: string;
   let ann: string;
+  let marketer: string;
   let sid = 0;
 
   beforeEach(async () => {
@@ -62,6 +63,7 @@ describe('one conversation per person and matter', function () {
       await saveUser(t.database.pool, { email, role: 'service', password: 'correct horse battery', languages: ['en'] });
     admin = (await createApiKey(t.database.pool, 'admin', 'admin')).key;
     ann = (await createApiKey(t.database.pool, 'service', 'ann', 'ann@example.com')).key;
+    marketer = (await createApiKey(t.database.pool, 'marketer', 'marketer')).key;
     await seedLeads(t.database, [lead('carol', CAROL), lead('dave', DAVE), lead('erin', ERIN)], new Date('2026-03-01T10:00:00Z'));
   });
   afterEach(async () => {
@@ -106,6 +108,15 @@ describe('one conversation per person and matter', function () {
     expect(joined).to.include({ assignee: 'ann@example.com', due_at: first.due_at });
     expect(joined.follow_ups.map((m) => m.text)).to.deep.equal(['It was due on Friday.']);
     expect(joined.history.map((h) => h.action)).to.deep.equal(['received', 'assigned', 'message']);
+    // The person's history holds the later message too, its words only for those the reach rule lets read replies.
+    const timeline = async (key: string) =>
+      (
+        await api<{ timeline: { kind: string; detail: { text: string | null } }[] }>('GET', '/leads/carol/timeline', undefined, key)
+      ).timeline
+        .filter((e) => e.kind === 'reply')
+        .map((e) => e.detail.text);
+    expect(await timeline(admin)).to.deep.equal(['It was due on Friday.', 'My parcel has not arrived.']);
+    expect(await timeline(marketer)).to.deep.equal([null, null]);
 
     // Once answered, the next message is due for an answer a first-response time (4h) after it arrives.
     await api('POST', `/inbound/${first.id}/reply`, { text: 'Let me check.' }, ann);
