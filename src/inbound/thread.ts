@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Channel } from '../channels/channel.ts';
+import { LOCKS, lockForTransaction } from '../db/locks.ts';
 import { statement } from '../db/statement.ts';
 import { assignFor, type Needs } from './assign.ts';
 import { dueAfter } from './business-hours.ts';
@@ -102,8 +103,13 @@ export async function contactOfDelivery(client: pg.PoolClient, channel: Channel,
   return rows[0]?.id;
 }
 
-/** The open (or recently closed) contact a person's reply belongs to, locked; none for a new matter. */
+/**
+ * The open (or recently closed) contact a person's reply belongs to, locked; none for a new matter.
+ * The person's replies are serialised until the transaction ends, so that two arriving together
+ * (a long text split in two, say) never both find no contact and open one each.
+ */
 export async function findConversation(client: pg.PoolClient, key: ReplyKey, now: Date): Promise<Conversation | undefined> {
+  await lockForTransaction(client, LOCKS.conversation, key.leadId !== null ? `lead:${key.leadId}` : `from:${key.from}`);
   const { rows } = await client.query<Conversation>(CONVERSATION, [key.leadId, key.from, key.channel, key.campaignId, key.messageId, now]);
   return rows[0];
 }

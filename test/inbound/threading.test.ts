@@ -4,8 +4,9 @@ import { createApiKey } from '../../src/access/keys.ts';
 import { saveUser, setAvailable } from '../../src/access/users.ts';
 import { loadCampaignSet } from '../../src/campaigns/load.ts';
 import { ManualClock } from '../../src/clock.ts';
+import { LOCKS, lockForTransaction } from '../../src/db/locks.ts';
 import { formatProblem } from '../../src/yaml/problems.ts';
-import { testEngine, type TestEngine } from '../helpers/engine.ts';
+import { testEngine, until, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads, type SeedLead } from '../helpers/seed.ts';
 import { postTwilioWebhook } from '../helpers/twilio-server.ts';
 import { startWeb, type TestWeb } from '../helpers/web.ts';
@@ -127,6 +128,27 @@ describe('one conversation per person and matter', function () {
     // Its words qualify as a complaint: the conversation takes the more urgent priority.
     expect(later).to.include({ priority: 'urgent', category: 'other', assignee: 'ann@example.com' });
     expect(later.follow_ups).to.have.length(2);
+  });
+
+  it('two texts of one person arriving together make one contact', async () => {
+    // Assignment to the queue is held up, so the first text's transaction stays open after it made
+    // its contact: the second arrives while the first is uncommitted, as a long text split in two does.
+    const holder = await t.database.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await lockForTransaction(holder, LOCKS.assignQueue, 'service');
+      const both = Promise.all([text(DAVE, 'My order arrived'), text(DAVE, 'but the lid is missing.')]);
+      await until(async () => {
+        const { rows } = await holder.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`);
+        return rows[0].n === 2 || undefined;
+      });
+      await holder.query('COMMIT');
+      await both;
+    } finally {
+      holder.release();
+    }
+    expect((await contacts()).map((c) => c.lead)).to.deep.equal(['dave']);
+    expect((await newest('dave')).follow_ups).to.have.length(1);
   });
 
   it('a reply after closing reopens the contact for the same agent, or for the queue when they are away', async () => {
