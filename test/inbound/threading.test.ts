@@ -7,12 +7,14 @@ import { ManualClock } from '../../src/clock.ts';
 import { LOCKS, lockForTransaction } from '../../src/db/locks.ts';
 import { formatProblem } from '../../src/yaml/problems.ts';
 import { testEngine, until, type TestEngine } from '../helpers/engine.ts';
+import { logIn } from '../helpers/login.ts';
 import { seedLeads, type SeedLead } from '../helpers/seed.ts';
 import { postTwilioWebhook } from '../helpers/twilio-server.ts';
 import { startWeb, type TestWeb } from '../helpers/web.ts';
 
 const FIXTURE = path.resolve('test/fixtures/threading');
 const TOKEN = 'e'.repeat(32);
+const PASSWORD = 'correct horse battery';
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
 const CAROL = '+4915112345678';
@@ -61,7 +63,7 @@ describe('one conversation per person and matter', function () {
     );
     web.serve(t.engine);
     for (const email of ['ann@example.com', 'bob@example.com', 'lena@example.com'])
-      await saveUser(t.database.pool, { email, role: 'service', password: 'correct horse battery', languages: ['en'] });
+      await saveUser(t.database.pool, { email, role: 'service', password: PASSWORD, languages: ['en'] });
     admin = (await createApiKey(t.database.pool, 'admin', 'admin')).key;
     ann = (await createApiKey(t.database.pool, 'service', 'ann', 'ann@example.com')).key;
     marketer = (await createApiKey(t.database.pool, 'marketer', 'marketer')).key;
@@ -109,6 +111,9 @@ describe('one conversation per person and matter', function () {
     expect(joined).to.include({ assignee: 'ann@example.com', due_at: first.due_at });
     expect(joined.follow_ups.map((m) => m.text)).to.deep.equal(['It was due on Friday.']);
     expect(joined.history.map((h) => h.action)).to.deep.equal(['received', 'assigned', 'message']);
+    // The agent sees it on the contact's page, under the first message.
+    const page = await (await (await logIn(web.base, 'ann@example.com', PASSWORD)).page(`/inbox/${first.id}`)).text();
+    expect(page.indexOf('It was due on Friday.')).to.be.greaterThan(page.indexOf('My parcel has not arrived.'));
     // The person's history holds the later message too, its words only for those the reach rule lets read replies.
     const timeline = async (key: string) =>
       (
@@ -188,6 +193,8 @@ describe('one conversation per person and matter', function () {
     // ann already has dave's contact and bob none, yet ann handled carol's earlier contact.
     expect(repeat).to.include({ repeat_of: first.id, assignee: 'ann@example.com', status: 'assigned' });
     expect(repeat.history[0]!.detail).to.include({ repeat_of: first.id });
+    const page = await (await (await logIn(web.base, 'ann@example.com', PASSWORD)).page(`/inbox/${repeat.id}`)).text();
+    expect(page).to.contain(`href="/inbox/${first.id}">repeat of #${first.id}</a>`);
     // A day more and it would be a new matter, no repeat.
     clock.advance(15 * DAY);
     await text(DAVE, 'Hello again?');
