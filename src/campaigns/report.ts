@@ -1,5 +1,6 @@
 import { statement, type Queryable } from '../db/statement.ts';
 import { AppError } from '../errors.ts';
+import { campaignRepeatRate, type RepeatFigure } from '../inbound/repeats.ts';
 import { foldCampaignCounts, FOLD_ABOVE } from '../messages/report.ts';
 import { durationMs } from './duration.ts';
 import { requireCampaign } from './load.ts';
@@ -38,6 +39,8 @@ export interface CampaignReport {
   by_persona: ({ persona: string } & Figures)[];
   by_channel: ({ channel: string } & Figures)[];
   by_day: ({ day: string } & Figures)[];
+  /** Of the contacts opened by replies to its messages, the repeat contacts (inbound/repeats.ts). */
+  repeat_rate: RepeatFigure;
 }
 
 export interface ReportRequest {
@@ -216,11 +219,12 @@ export async function campaignReport(db: Queryable, request: ReportRequest): Pro
     total: number;
     deltas: number;
   };
-  const [counts, replies, optOuts, conversions] = await Promise.all([
+  const [counts, replies, optOuts, conversions, repeatRate] = await Promise.all([
     db.query<CountRow>(COUNTS, params),
     db.query<Row & { key: string }>(REPLIES, params),
     db.query<Row>(OPT_OUTS, params),
     goal ? db.query<Row>(CONVERSIONS, [...params, goal.event, goal.withinMs]) : Promise.resolve({ rows: [] as Row[] }),
+    campaignRepeatRate(db, campaignId, occurrence),
   ]);
   const occurrences = await occurrenceFigures(
     db,
@@ -258,6 +262,7 @@ export async function campaignReport(db: Queryable, request: ReportRequest): Pro
     by_persona: listed(splits.personas, 'persona'),
     by_channel: listed(splits.channels, 'channel'),
     by_day: listed(splits.days, 'day'),
+    repeat_rate: repeatRate,
   };
 }
 

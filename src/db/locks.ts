@@ -24,6 +24,8 @@ export const LOCKS = {
   signInAccount: 7_245_008,
   /** Held while Agenda's own code makes its tables, so processes starting together never race. */
   schedulerTables: 7_245_009,
+  /** Serialises the replies of one person (`lead:<id>`, else `from:<address>`), so two arriving together make one conversation. */
+  conversation: 7_245_010,
 } as const;
 
 export type LockId = (typeof LOCKS)[keyof typeof LOCKS];

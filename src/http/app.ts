@@ -3,6 +3,7 @@ import type { Engine } from '../engine.ts';
 import { AppError } from '../errors.ts';
 import { log } from '../log.ts';
 import { campaignsRouter } from './api/campaigns.ts';
+import { reportsRouter } from './api/reports.ts';
 import { consentsRouter } from './api/consents.ts';
 import { eventsRouter } from './api/events.ts';
 import { inboundRouter } from './api/inbound.ts';
@@ -57,6 +58,7 @@ export function createApp(engine: Engine): express.Express {
   api.use('/messages', messagesRouter(engine));
   api.use('/inbound', inboundRouter(engine));
   api.use('/consents', consentsRouter(engine));
+  api.use('/reports', reportsRouter(engine));
   app.use('/api/v1', api);
   app.use(uiRouter(engine));
 

@@ -49,8 +49,9 @@ export function webhooksRouter(engine: Engine): Router {
         throw new AppError('invalid_input', 'the body must be a raw MIME message (message/rfc822)');
       const to = [req.query.to ?? []].flat().filter((v): v is string => typeof v === 'string');
       const reply = await parseInboundEmail(raw, { to });
-      const { contactId, duplicate } = await engine.receiveReply(reply);
-      res.status(duplicate ? 200 : 201).json({ contact: contactId, duplicate, kind: reply.kind });
+      const { contactId, duplicate, joined } = await engine.receiveReply(reply);
+      // `joined`: the mail went onto the person's contact on the same matter (a later message, or one reopening it).
+      res.status(duplicate ? 200 : 201).json({ contact: contactId, duplicate, joined: joined ?? false, kind: reply.kind });
     },
   );
 

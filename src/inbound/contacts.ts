@@ -54,6 +54,10 @@ export interface ContactDetail extends ContactSummary {
   resolution: string | null;
   /** The campaign message this answers, as the person got it. */
   original: { id: number; subject: string | null; text: string | null; sent_at: Date | null; template: string | null } | null;
+  /** A repeat contact: the person's earlier contact of the same category it follows (thread.ts). */
+  repeat_of: number | null;
+  /** The person's later messages on this contact, oldest first (the first is `text` / `body_text`). */
+  follow_ups: { at: Date; channel: Channel; from: string; subject: string | null; text: string; body_text: string }[];
   history: { action: string; actor: string; detail: Record<string, unknown>; at: Date }[];
   /** The person's one history across channels. */
   timeline: TimelineEntry[];
@@ -116,7 +120,7 @@ const LIST = statement(
 
 const ONE = statement(
   'inbound.contact',
-  `SELECT ${SUMMARY}, c.body_text, c.lead_id, c.assignee_id, c.escalated_to, c.resolution, c.message_id,
+  `SELECT ${SUMMARY}, c.body_text, c.lead_id, c.assignee_id, c.escalated_to, c.resolution, c.message_id, c.repeat_of,
           nullif(c.envelope_from, c.from_address) AS envelope_from, l.email AS lead_email, l.phone AS lead_phone,
           nullif(trim(concat_ws(' ', l.first_name, l.last_name)), '') AS lead_name
      FROM ${FROM} WHERE c.id = $2`,
@@ -124,6 +128,11 @@ const ONE = statement(
 const ORIGINAL = statement(
   'inbound.original-message',
   `SELECT id, subject, body_text AS text, sent_at, template FROM messages WHERE id = $1`,
+);
+const FOLLOW_UPS = statement(
+  'inbound.contact-follow-ups',
+  `SELECT received_at AS at, channel, from_address AS "from", subject, text, body_text FROM inbound_contact_messages
+    WHERE contact_id = $1 ORDER BY received_at, id`,
 );
 const HISTORY = statement(
   'inbound.contact-history',
@@ -153,7 +162,7 @@ export async function listContacts(db: Queryable, filter: ContactFilter, now: Da
  */
 export async function getContact(db: Queryable, id: number, now: Date, replies: Reach | null): Promise<ContactDetail> {
   const { rows } = await db.query<
-    Omit<ContactDetail, 'original' | 'history' | 'timeline' | 'answer_to'> & {
+    Omit<ContactDetail, 'original' | 'follow_ups' | 'history' | 'timeline' | 'answer_to'> & {
       message_id: number | null;
       lead_email: string | null;
       lead_phone: string | null;
@@ -163,7 +172,8 @@ export async function getContact(db: Queryable, id: number, now: Date, replies: 
   if (!row) throw new AppError('not_found', `no inbound contact ${id}`);
   const { message_id: messageId, lead_email: _email, lead_phone: _phone, ...contact } = row;
   const original = messageId ? ((await db.query<NonNullable<ContactDetail['original']>>(ORIGINAL, [messageId])).rows[0] ?? null) : null;
+  const { rows: followUps } = await db.query<ContactDetail['follow_ups'][number]>(FOLLOW_UPS, [id]);
   const { rows: history } = await db.query<ContactDetail['history'][number]>(HISTORY, [id]);
   const timeline = row.lead_id ? await leadTimeline(db, row.lead_id, { limit: 100, replies }) : [];
-  return { ...contact, answer_to: answerAddresses(row), original, history, timeline };
+  return { ...contact, answer_to: answerAddresses(row), original, follow_ups: followUps, history, timeline };
 }

@@ -22,4 +22,19 @@ export async function recordContactEvent(
  * about them. Erasure keeps these and drops every other key (reply text, close notes, whatever is
  * added later), and a close note becomes `erased`.
  */
-export const DETAIL_KEYS_KEPT_ON_ERASURE = ['identified_by', 'kind', 'category', 'rule', 'channel', 'purpose', 'to', 'queue', 'message_id'];
+export const DETAIL_KEYS_KEPT_ON_ERASURE = [
+  'identified_by',
+  'kind',
+  'category',
+  'rule',
+  'channel',
+  'purpose',
+  'to',
+  'queue',
+  'message_id',
+  'contact_message',
+  'due_at',
+  'repeat_of',
+  // Why assignment chose whom it did: queue, language and skill names, never the person's words.
+  'reason',
+];

@@ -7,12 +7,13 @@ import { withTransaction } from '../db/tx.ts';
 import { log } from '../log.ts';
 import { markReplied } from '../sequences/enrollments.ts';
 import { messageIdFromAddress, messagesFromHeaders } from './addresses.ts';
-import { pickAssignee } from './assign.ts';
+import { assignFor } from './assign.ts';
 import { dueAfter } from './business-hours.ts';
 import { recordContactEvent } from './history.ts';
 import { optOutScope, requestOptOut, withdrawForReply, type OptOutLinks } from './opt-out.ts';
 import { countContact } from './metrics.ts';
 import { qualify } from './rules.ts';
+import { contactOfDelivery, findConversation, joinConversation, markRepeat } from './thread.ts';
 import type { ContactCategory, IdentifiedBy, Trust } from './schema.ts';
 
 export type ContactKind = 'human' | 'auto-reply' | 'bounce';
@@ -51,6 +52,8 @@ export interface Received {
   contactId: number | null;
   duplicate: boolean;
   unsubscribed?: boolean;
+  /** The reply joined (or reopened) the person's contact on the same matter instead of opening one (thread.ts). */
+  joined?: boolean;
 }
 
 interface RepliedMessage {
@@ -157,20 +160,26 @@ async function identify(client: pg.PoolClient, deps: ReceiveDeps, reply: Incomin
 /**
  * Turns a reply into an inbound contact, once per delivery: identified, qualified by inbound.yaml,
  * given its due time and pushed to the least-loaded member of its queue who speaks the person's
- * language. Only a verified sender changes anything by itself: their reply pauses the sequence it
- * answers (`unless: [replied]`), and one qualified as an opt-out withdraws consent for the channel
- * and purpose of the campaign replied to. An unverified sender's opt-out becomes a request (see
- * opt-out.ts). Automatic replies are kept, closed, and change nothing else.
+ * language and has the skills its rule requires (else the queue lead, see assign.ts). A reply on a
+ * matter the person already has a contact for joins (or reopens) that contact instead, and a new
+ * contact on the same kind of matter soon after is a repeat contact (thread.ts). Only a verified
+ * sender changes anything by itself: their reply pauses the sequence it answers (`unless:
+ * [replied]`), and one qualified as an opt-out withdraws consent for the channel and purpose of
+ * the campaign replied to. An unverified sender's opt-out becomes a request (see opt-out.ts).
+ * Automatic replies are kept, closed, and change nothing else.
  */
 export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Promise<Received> {
   let category: ContactCategory | undefined;
-  const received = await withTransaction(deps.pool, async (client) => {
+  const received = await withTransaction(deps.pool, async (client): Promise<Received> => {
     if (await unsubscribeByMail(client, deps, reply)) return { contactId: null, duplicate: false, unsubscribed: true };
+    const delivered = await contactOfDelivery(client, reply.channel, reply.externalId);
+    if (delivered !== undefined) return { contactId: delivered, duplicate: true };
     const who = await identify(client, deps, reply);
     const lead = who.leadId ? (await client.query<{ locale: string | null }>(LEAD_LOCALE, [who.leadId])).rows[0] : undefined;
     const language = lead?.locale?.split(/[-_]/)[0]?.toLowerCase() ?? null;
     const campaign = who.message ? deps.set.campaigns.get(who.message.campaign_id) : undefined;
     const human = reply.kind === 'human';
+    const verified = who.trust === 'verified';
     const q = qualify(deps.set.inbound, {
       text: reply.text,
       channel: reply.channel,
@@ -178,9 +187,28 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
       persona: who.message?.persona,
       language: language ?? undefined,
     });
+    const pauseSequence = async () => {
+      if (verified && who.message?.enrollment_id) await markReplied(client, who.message.enrollment_id, deps.now);
+    };
+
+    if (human && q.category !== 'opt-out') {
+      const key = {
+        leadId: who.leadId,
+        from: reply.from,
+        channel: reply.channel,
+        campaignId: campaign?.id ?? null,
+        messageId: who.message?.id ?? null,
+      };
+      const conversation = await findConversation(client, key, deps.now);
+      if (conversation) {
+        const added = await joinConversation(client, deps.set.inbound, conversation, { ...reply, priority: q.priority }, deps.now);
+        if (added) await pauseSequence();
+        return { contactId: conversation.id, duplicate: !added, joined: added };
+      }
+    }
+
     const queue = deps.set.inbound.queues.find((x) => x.id === q.queue)!;
     const dueAt = human ? dueAfter(deps.now, queue.service_level.first_response, queue.service_level.business_hours) : null;
-
     const { rows } = await client.query<{ id: number }>(INSERT_CONTACT, [
       reply.channel,
       reply.externalId,
@@ -215,35 +243,43 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
     }
     const contactId = rows[0].id;
     category = human ? q.category : 'other';
+    const repeat = human ? await markRepeat(client, { id: contactId, leadId: who.leadId, category: q.category }, deps.now) : undefined;
     await recordContactEvent(
       client,
       contactId,
       'received',
       'system',
-      { identified_by: who.by, trust: who.trust, kind: reply.kind, category: q.category, rule: q.rule },
+      {
+        identified_by: who.by,
+        trust: who.trust,
+        kind: reply.kind,
+        category: q.category,
+        rule: q.rule,
+        ...(repeat ? { repeat_of: repeat.repeatOf } : {}),
+      },
       deps.now,
     );
     if (!human) return { contactId, duplicate: false };
 
-    const verified = who.trust === 'verified';
-    if (verified && who.message?.enrollment_id) await markReplied(client, who.message.enrollment_id, deps.now);
+    await pauseSequence();
     if (q.category === 'opt-out' && who.leadId) {
       const scope = optOutScope(who.message, reply.channel);
       const contact = { id: contactId, leadId: who.leadId, rule: q.rule };
       if (verified) await withdrawForReply(client, contact, scope, deps.now);
       else await requestOptOut(client, deps, contact, scope, deps.now);
     }
-    const assignee = await pickAssignee(client, queue, language);
-    if (assignee) {
-      await client.query(SET_ASSIGNEE, [contactId, assignee.id]);
-      await recordContactEvent(client, contactId, 'assigned', 'system', { to: assignee.email, queue: queue.id }, deps.now);
-    } else {
-      log.warn("no available member of the queue speaks the contact's language; it waits in the queue", {
-        contact: contactId,
-        queue: queue.id,
-        language,
-      });
-    }
+    // A repeat contact is offered first to whoever had the earlier one; who gets it when nobody fits, and why, goes into its history.
+    const { assignee, reason } = await assignFor(client, queue, { language, skills: q.skills }, repeat?.assigneeId);
+    if (assignee) await client.query(SET_ASSIGNEE, [contactId, assignee.id]);
+    else log.warn('nobody can take the contact; it waits in the queue', { contact: contactId, queue: queue.id, reason });
+    await recordContactEvent(
+      client,
+      contactId,
+      assignee ? 'assigned' : 'waiting',
+      'system',
+      { to: assignee?.email ?? null, queue: queue.id, ...(reason ? { reason } : {}) },
+      deps.now,
+    );
     return { contactId, duplicate: false };
   });
   // Counted once committed, so a delivery whose transaction failed (and that its sender retries) counts once.

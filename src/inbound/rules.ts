@@ -32,6 +32,8 @@ export interface Queue {
   lead?: string;
   /** Logins of the people contacts are assigned to. */
   members: string[];
+  /** What members can besides languages (their login → skills): a rule can require a skill. */
+  skills: Record<string, string[]>;
   service_level: { first_response: string; business_hours?: BusinessHours };
 }
 
@@ -41,6 +43,8 @@ export interface Rule {
   category: ContactCategory;
   priority?: Priority;
   queue?: string;
+  /** Skills the person assigned must have, every one (see assign.ts). */
+  skills?: string[];
 }
 
 export interface InboundRules {
@@ -52,12 +56,16 @@ export interface InboundRules {
 /** With no inbound.yaml, replies still arrive: all in one queue, answered within a day. */
 export const DEFAULT_INBOUND: InboundRules = {
   default_queue: 'inbox',
-  queues: [{ id: 'inbox', members: [], service_level: { first_response: '1d' } }],
+  queues: [{ id: 'inbox', members: [], skills: {}, service_level: { first_response: '1d' } }],
   rules: [],
 };
 
 const list = (item: Joi.Schema) => Joi.alternatives(item, Joi.array().items(item).min(1).max(100));
 const email = Joi.string().email({ tlds: false }).lowercase();
+/** A member: a login, or a login with skills (`{ user: ann@example.com, skills: [complaints] }`). */
+const member = Joi.alternatives(email, Joi.object({ user: email.required(), skills: Joi.array().items(id).unique().max(50).default([]) }));
+type Member = string | { user: string; skills: string[] };
+const login = (m: Member) => (typeof m === 'string' ? m : m.user);
 
 const schema = Joi.object({
   default_queue: id.required(),
@@ -67,7 +75,11 @@ const schema = Joi.object({
         id: id.required(),
         name: Joi.string().max(200),
         lead: email,
-        members: Joi.array().items(email).unique().max(500).default([]),
+        members: Joi.array()
+          .items(member)
+          .unique((a: Member, b: Member) => login(a) === login(b))
+          .max(500)
+          .default([]),
         service_level: Joi.object({
           first_response: duration.required(),
           business_hours: Joi.object({
@@ -104,6 +116,7 @@ const schema = Joi.object({
           .required(),
         priority: Joi.string().valid(...PRIORITIES),
         queue: id,
+        skills: list(id),
       }),
     )
     .unique('id')
@@ -129,20 +142,44 @@ export function loadInboundRules(
   problems.push(...syntax);
   if (yaml.data === undefined) return DEFAULT_INBOUND;
   const found: Problem[] = [];
-  const parsed = validateYaml<InboundRules>(yaml, schema, found);
-  if (parsed) checkInbound(yaml, parsed, campaigns, found);
+  const parsed = validateYaml<InboundRules & { queues: (Queue & { members: Member[] })[] }>(yaml, schema, found);
+  // Checked as written (a single value or a list), so that a problem points at the item.
+  const written = parsed && { ...parsed, queues: parsed.queues.map(normaliseQueue) };
+  if (written) checkInbound(yaml, written, campaigns, found);
   problems.push(...found);
-  if (!parsed || found.some((p) => p.severity === 'error')) return DEFAULT_INBOUND;
-  return { ...parsed, rules: parsed.rules.map(normaliseRule) };
+  if (!written || found.some((p) => p.severity === 'error')) return DEFAULT_INBOUND;
+  return { ...written, rules: written.rules.map(normaliseRule) };
+}
+
+/** Members as logins, their skills beside them: everything else asks only who serves a queue. */
+function normaliseQueue(queue: Omit<Queue, 'members' | 'skills'> & { members: Member[] }): Queue {
+  return {
+    ...queue,
+    members: queue.members.map(login),
+    skills: Object.fromEntries(queue.members.map((m) => [login(m), typeof m === 'string' ? [] : m.skills])),
+  };
 }
 
 function checkInbound(yaml: YamlFile, rules: InboundRules, campaigns: Iterable<CampaignSource>, problems: Problem[]): void {
   const queues = new Set(rules.queues.map((q) => q.id));
   const known = `defined queues: ${[...queues].join(', ')}`;
   if (!queues.has(rules.default_queue)) problems.push(yaml.problem(['default_queue'], `unknown queue '${rules.default_queue}'; ${known}`));
+  const skills = new Set(rules.queues.flatMap((q) => Object.values(q.skills).flat()));
   rules.rules.forEach((rule, i) => {
     if (rule.queue && !queues.has(rule.queue))
       problems.push(yaml.problem(['rules', i, 'queue'], `unknown queue '${rule.queue}'; ${known}`));
+    [rule.skills ?? []].flat().forEach((skill, j) => {
+      if (skills.has(skill)) return;
+      const at = Array.isArray(rule.skills) ? ['rules', i, 'skills', j] : ['rules', i, 'skills'];
+      problems.push(
+        yaml.problem(
+          at,
+          `no member of any queue has the skill '${skill}'; its contacts go to the queue lead (give a member \`{ user: <login>, skills: [${skill}] }\`)`,
+          'value',
+          'warning',
+        ),
+      );
+    });
     [rule.match.text ?? []].flat().forEach((pattern, j) => {
       const error = patternError(pattern);
       if (error)
@@ -211,6 +248,7 @@ function normaliseRule(rule: Rule): Rule {
       language: asList(m.language as string | string[]),
       channel: asList(m.channel as Channel),
     },
+    skills: asList(rule.skills as string | string[] | undefined),
   };
 }
 
@@ -219,6 +257,8 @@ export interface Qualification {
   priority: Priority;
   queue: string;
   rule: string | null;
+  /** Skills the assignee must have. */
+  skills: string[];
 }
 
 export interface QualifyInput {
@@ -248,7 +288,13 @@ export function qualify(rules: InboundRules, input: QualifyInput): Qualification
       if (!patterns) compiled.set(rule, (patterns = m.text.map(compilePattern)));
       if (!patterns.some((p) => p.test(input.text))) continue;
     }
-    return { category: rule.category, priority: rule.priority ?? 'normal', queue: rule.queue ?? fallbackQueue, rule: rule.id };
+    return {
+      category: rule.category,
+      priority: rule.priority ?? 'normal',
+      queue: rule.queue ?? fallbackQueue,
+      rule: rule.id,
+      skills: rule.skills ?? [],
+    };
   }
-  return { category: 'other', priority: 'normal', queue: fallbackQueue, rule: null };
+  return { category: 'other', priority: 'normal', queue: fallbackQueue, rule: null, skills: [] };
 }

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, type AnyPgColumn } from 'drizzle-orm/pg-core';
 import { users } from '../access/schema.ts';
 import { leads } from '../leads/schema.ts';
 import { messages } from '../messages/schema.ts';
@@ -37,9 +37,11 @@ export const TRUST_LEVELS = ['verified', 'unverified'] as const;
 export type Trust = (typeof TRUST_LEVELS)[number];
 
 /**
- * An inbound contact: one reply (email or SMS) that a service team works on. `message_id` is the
- * campaign message it answers, when we could tell; `lead_id` who wrote, when we know. Automatic
- * replies are kept (kind `auto-reply` / `bounce`) but closed at once and never queued.
+ * An inbound contact: one conversation of a person about one matter, which a service team works
+ * on. It starts with one reply (email or SMS); the person's further messages on it are
+ * `inbound_contact_messages` (see thread.ts). `message_id` is the campaign message it answers,
+ * when we could tell; `lead_id` who wrote, when we know. Automatic replies are kept (kind
+ * `auto-reply` / `bounce`) but closed at once and never queued.
  */
 export const inboundContacts = pgTable(
   'inbound_contacts',
@@ -82,6 +84,10 @@ export const inboundContacts = pgTable(
     receivedAt: timestamp('received_at', { withTimezone: true }).notNull(),
     acceptedAt: timestamp('accepted_at', { withTimezone: true }),
     closedAt: timestamp('closed_at', { withTimezone: true }),
+    /** When the person last wrote on it (its first reply or a later message): the 3-day window for joining it. */
+    lastReceivedAt: timestamp('last_received_at', { withTimezone: true }),
+    /** A repeat contact: the earlier contact of the same person and category (within 14 days) it follows. */
+    repeatOf: bigint('repeat_of', { mode: 'number' }).references((): AnyPgColumn => inboundContacts.id),
   },
   (t) => [
     uniqueIndex('inbound_contacts_external_idx').on(t.channel, t.externalId),
@@ -91,6 +97,7 @@ export const inboundContacts = pgTable(
     index('inbound_contacts_due_idx')
       .on(t.dueAt)
       .where(sql`status IN ('new', 'assigned') AND escalated_at IS NULL`),
+    // Also where a reply finds its conversation and a new contact the earlier one it repeats (thread.ts).
     index('inbound_contacts_lead_idx').on(t.leadId),
     // A campaign's report counts its replies.
     index('inbound_contacts_campaign_idx').on(t.campaignId),
@@ -111,4 +118,30 @@ export const inboundContactEvents = pgTable(
     at: timestamp('at', { withTimezone: true }).notNull(),
   },
   (t) => [index('inbound_contact_events_contact_idx').on(t.contactId)],
+);
+
+/**
+ * The person's further messages on a contact, after the one that opened it (which the contact row
+ * holds): one row per delivery, so a provider retrying one adds nothing. Their words are reply
+ * text: read only through the contact, within the reader's reach, and emptied on erasure.
+ */
+export const inboundContactMessages = pgTable(
+  'inbound_contact_messages',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    contactId: bigint('contact_id', { mode: 'number' })
+      .notNull()
+      .references(() => inboundContacts.id),
+    channel: text('channel', { enum: ['email', 'sms'] }).notNull(),
+    externalId: text('external_id').notNull(),
+    fromAddress: text('from_address').notNull(),
+    subject: text('subject'),
+    text: text('text').notNull(),
+    bodyText: text('body_text').notNull(),
+    receivedAt: timestamp('received_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    uniqueIndex('inbound_contact_messages_external_idx').on(t.channel, t.externalId),
+    index('inbound_contact_messages_contact_idx').on(t.contactId),
+  ],
 );

@@ -5,6 +5,7 @@ import type { Clock } from '../clock.ts';
 import { replyToContact } from './answer.ts';
 import { getContact, listContacts, type Actor, type ContactFilter } from './contacts.ts';
 import { escalateOverdue } from './escalate.ts';
+import { repeatRates } from './repeats.ts';
 import { optOutByAgent } from './opt-out.ts';
 import { queuesInReach, reachableContact, reachOf, replyReach, type ReachableContact, type Viewer } from './reach.ts';
 import { handleInboundSms, type InboundSms } from './sms.ts';
@@ -40,6 +41,8 @@ export function inboxService(deps: { pool: pg.Pool; clock: Clock; loadCampaigns(
     /** An inbound text: STOP/START/HELP keywords change the ledger here; anything else is a reply. */
     inboundSms: (sms: InboundSms) => handleInboundSms(pool, sms, deps.smsHelpText, clock.now()),
     escalateOverdue: () => escalateOverdue(pool, rules(), clock.now()),
+    /** Repeat contacts per queue and campaign, of the contacts received in [from, to). */
+    repeatRates: (period: { from: Date; to: Date }) => repeatRates(pool, period),
   };
 }
 

@@ -3,11 +3,12 @@ import { findActiveUser } from '../access/users.ts';
 import { statement } from '../db/statement.ts';
 import { withTransaction } from '../db/tx.ts';
 import { AppError } from '../errors.ts';
-import { pickAssignee, type Assignee } from './assign.ts';
+import { assignFor, type Assignee } from './assign.ts';
 import type { Actor } from './contacts.ts';
 import { recordContactEvent } from './history.ts';
 import type { InboundRules } from './rules.ts';
 import type { ContactStatus } from './schema.ts';
+import { ruleSkills } from './thread.ts';
 
 /**
  * A contact's way through the service team: new → assigned → accepted → closed, reassigned at any
@@ -17,7 +18,7 @@ import type { ContactStatus } from './schema.ts';
 
 const LOCK = statement(
   'inbound.lock-contact',
-  `SELECT c.id, c.status, c.assignee_id, c.queue, c.language, l.erased_at
+  `SELECT c.id, c.status, c.assignee_id, c.queue, c.language, c.rule, l.erased_at
      FROM inbound_contacts c LEFT JOIN leads l ON l.id = c.lead_id WHERE c.id = $1 AND c.kind = 'human' FOR UPDATE OF c`,
 );
 const ACCEPT = statement(
@@ -36,6 +37,7 @@ export interface LockedContact {
   assignee_id: number | null;
   queue: string | null;
   language: string | null;
+  rule: string | null;
 }
 
 /**
@@ -85,18 +87,27 @@ export async function assignContact(
     const contact = await lockContact(client, id, ['new', 'assigned', 'accepted'], 'reassigned');
     let queueId = contact.queue;
     let assignee: Assignee | undefined;
+    let reason: string | undefined;
     if (to.queue) {
       const queue = rules.queues.find((q) => q.id === to.queue);
       if (!queue) throw new AppError('unprocessable', `unknown queue '${to.queue}'; known: ${rules.queues.map((q) => q.id).join(', ')}`);
       queueId = queue.id;
-      if (!to.user) assignee = await pickAssignee(client, queue, contact.language);
+      if (!to.user)
+        ({ assignee, reason } = await assignFor(client, queue, { language: contact.language, skills: ruleSkills(rules, contact.rule) }));
     }
     if (to.user) {
       assignee = await findActiveUser(client, to.user, ['service', 'admin']);
       if (!assignee) throw new AppError('unprocessable', `no active service user '${to.user}'`);
     }
     await client.query(ASSIGN, [id, queueId, assignee?.id ?? null, assignee ? 'assigned' : 'new']);
-    await recordContactEvent(client, id, 'assigned', actor.label, { to: assignee?.email ?? null, queue: queueId }, now);
+    await recordContactEvent(
+      client,
+      id,
+      'assigned',
+      actor.label,
+      { to: assignee?.email ?? null, queue: queueId, ...(reason ? { reason } : {}) },
+      now,
+    );
   });
 }
 

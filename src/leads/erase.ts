@@ -69,6 +69,12 @@ const EMPTY_CONTACTS = statement(
           resolution = CASE WHEN kind = 'human' AND resolution IS NOT NULL THEN 'erased' ELSE resolution END
     WHERE lead_id = $1`,
 );
+// The person's later messages on their contacts (inbound/thread.ts) are reply text too.
+const EMPTY_CONTACT_MESSAGES = statement(
+  'leads.erase-contact-messages',
+  `UPDATE inbound_contact_messages SET from_address = 'erased', subject = NULL, text = '', body_text = ''
+    WHERE contact_id IN (SELECT id FROM inbound_contacts WHERE lead_id = $1)`,
+);
 const END_ENROLLMENTS = statement(
   'leads.erase-enrollments',
   `UPDATE enrollments SET status = 'exited', exit_reason = 'erased', finished_at = $2 WHERE lead_id = $1 AND status = 'active'`,
@@ -100,6 +106,7 @@ export async function eraseLead(pool: pg.Pool, externalId: string, options: Eras
     await client.query(EMPTY_CONTACT_HISTORY, [id, DETAIL_KEYS_KEPT_ON_ERASURE]);
     const closed = await client.query(CLOSE_OPEN_CONTACTS, [id, now]);
     const contacts = await client.query(EMPTY_CONTACTS, [id]);
+    await client.query(EMPTY_CONTACT_MESSAGES, [id]);
     await client.query(END_ENROLLMENTS, [id, now]);
     const files = await existingFiles(
       options.outboxDir,

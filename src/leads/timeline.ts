@@ -12,6 +12,12 @@ export interface TimelineEntry {
 /** A reply's words (subject and text) are shown only when $3 says replies may be read at all and the contact is within reach ($4, $5). */
 const READABLE = `$3::boolean AND ${inReachSql('$4', '$5')}`;
 
+/** A reply's entry: its contact, and the words of the row `words` (the contact's first reply, or a later message on it). */
+const replyDetail = (words: string) =>
+  `jsonb_build_object('contact', c.id, 'kind', c.kind, 'category', c.category, 'status', c.status,
+                      'subject', CASE WHEN ${READABLE} THEN ${words}.subject END,
+                      'campaign', c.campaign_id, 'text', CASE WHEN ${READABLE} THEN left(${words}.text, 500) END)`;
+
 const TIMELINE = statement(
   'leads.timeline',
   `SELECT * FROM (
@@ -27,11 +33,12 @@ const TIMELINE = statement(
      SELECT occurred_at, 'consent', action, jsonb_build_object('id', id, 'channel', channel, 'purpose', purpose, 'source', source)
        FROM consent_events WHERE lead_id = $1
      UNION ALL
-     SELECT c.received_at, 'reply', c.channel,
-            jsonb_build_object('contact', c.id, 'kind', c.kind, 'category', c.category, 'status', c.status,
-                               'subject', CASE WHEN ${READABLE} THEN c.subject END,
-                               'campaign', c.campaign_id, 'text', CASE WHEN ${READABLE} THEN left(c.text, 500) END)
+     SELECT c.received_at, 'reply', c.channel, ${replyDetail('c')}
        FROM inbound_contacts c WHERE c.lead_id = $1
+     UNION ALL
+     -- The person's later messages on a contact (inbound/thread.ts), under the same reach rule as the contact.
+     SELECT cm.received_at, 'reply', cm.channel, ${replyDetail('cm')}
+       FROM inbound_contact_messages cm JOIN inbound_contacts c ON c.id = cm.contact_id WHERE c.lead_id = $1
    ) t ORDER BY at DESC LIMIT $2`,
 );
 

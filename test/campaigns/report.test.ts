@@ -236,6 +236,8 @@ describe('campaign report', function () {
         { day: dayOf(T1), recorded: 2, sent: 2, delivered: 2, ...none, replies: { 'purchase-interest': 1 }, conversions: 1 },
         { day: today, recorded: 3, sent: 0, delivered: 0, ...none, failed: { render_error: 1 }, suppressed: { unconfirmed: 2 } },
       ],
+      // Two people wrote, each about a matter of their own: no repeat contact.
+      repeat_rate: { contacts: 2, repeats: 0, rate: 0 },
     });
   });
 

@@ -1,3 +1,4 @@
+import type { Clock } from '../../src/clock.ts';
 import { startInboundSmtp, type InboundSmtp } from '../../src/inbound/smtp-listener.ts';
 import { testEngine, type TestEngine } from './engine.ts';
 import { startWeb, type TestWeb } from './web.ts';
@@ -12,9 +13,9 @@ export interface InboundApp {
   close(): Promise<void>;
 }
 
-export async function startInboundApp(env: Record<string, string>): Promise<InboundApp> {
+export async function startInboundApp(env: Record<string, string>, clock?: Clock): Promise<InboundApp> {
   const web = await startWeb();
-  const t = await testEngine({ ...env, PUBLIC_URL: web.base });
+  const t = await testEngine({ ...env, PUBLIC_URL: web.base }, clock);
   web.serve(t.engine);
   const domain = new URL(web.base).hostname;
   const inbound = await startInboundSmtp({

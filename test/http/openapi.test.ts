@@ -385,8 +385,9 @@ describe('OpenAPI document', function () {
       expect: 403,
     });
 
-    // ---- replies: one answering Pia's campaign email (identified by its reply token), a second
-    // one from her, and one nobody can place.
+    // ---- replies: one answering Pia's campaign email (identified by its reply token), a complaint
+    // from another person (a second one from Pia on the same campaign would join her open contact),
+    // and one nobody can place.
     const piasMessage = (outbox.messages as { id: number; lead: string; channel: string }[]).find(
       (m) => m.lead === 'p-1' && m.channel === 'email',
     )!;
@@ -396,10 +397,17 @@ describe('OpenAPI document', function () {
       ))!.contactId!;
     const token = replyAddress(t.engine.secret, messageDomain(t.config), piasMessage.id);
     const answered = await reply('p1@example.com', token, 'r1@example.com', 'Is the offer valid online too?');
-    const complaint = await reply('p1@example.com', token, 'r2@example.com', 'I am disappointed, this is a complaint.');
+    const complaint = await reply('n3@example.com', 'hello@example.com', 'r2@example.com', 'I am disappointed, this is a complaint.');
     const stranger = await reply('someone@example.org', 'hello@example.com', 'r3@example.org', 'Hello there');
 
     // ---- inbound
+    await send({ method: 'GET', path: `${API_BASE}/reports/repeats`, as: 'marketer', expect: 200 });
+    await send({ method: 'GET', path: `${API_BASE}/reports/repeats?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z`, expect: 200 });
+    await send({
+      method: 'GET',
+      path: `${API_BASE}/reports/repeats?from=2100-01-01T00:00:00Z&to=2000-01-01T00:00:00Z`,
+      expect: 400,
+    });
     const inbound = `${API_BASE}/inbound`;
     await send({ method: 'GET', path: inbound, expect: 200 });
     await send({ method: 'GET', path: `${inbound}?status=open&automatic=true&limit=10`, as: 'service', expect: 200 });

@@ -7,7 +7,7 @@ import { requireCampaign } from '../../src/campaigns/load.ts';
 import { reportRequest } from '../../src/campaigns/report.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { getContact, listContacts } from '../../src/inbound/contacts.ts';
-import { acceptContact } from '../../src/inbound/workflow.ts';
+import { acceptContact, closeContact } from '../../src/inbound/workflow.ts';
 import { startInboundSmtp, type InboundSmtp } from '../../src/inbound/smtp-listener.ts';
 import { testEngine, until, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads, type SeedLead } from '../helpers/seed.ts';
@@ -268,6 +268,37 @@ describe('replies become inbound contacts', function () {
     const report = await t.engine.campaigns.report(reportRequest(t.engine.loadCampaigns(), 'followup', 'o'));
     expect(report.steps[0]).to.include({ step: 'offer', opt_outs: 1 });
     expect(report.steps[0]!.replies).to.deep.equal({ 'opt-out': 1, 'purchase-interest': 1 });
+  });
+
+  it('a reply on the same campaign joins the open contact; one after a closed week is a repeat, in the campaign report', async () => {
+    const alice = sentTo('alice');
+    const write = (text: string) =>
+      deliver({
+        from: 'alice@example.com',
+        to: (alice.replyTo as AddressObject).value[0]!.address!,
+        subject: `Re: ${alice.subject}`,
+        text,
+      });
+    await write('Is this valid for shoes too?');
+    await write('And for boots?');
+    const [first, ...none] = await listContacts(t.database.pool, {}, clock.now());
+    expect(none).to.deep.equal([]);
+    const joined = await getContact(t.database.pool, first!.id, clock.now(), EVERY_QUEUE);
+    expect(joined.follow_ups.map((m) => [m.channel, m.text])).to.deep.equal([['email', 'And for boots?']]);
+    await closeContact(t.database.pool, first!.id, 'answered', { label: 'test' }, clock.now());
+
+    clock.advance(8 * 86_400_000);
+    await write('Is it valid for sandals?');
+    const all = await listContacts(t.database.pool, {}, clock.now());
+    expect(all).to.have.length(2);
+    const repeat = await getContact(t.database.pool, all.find((c) => c.id !== first!.id)!.id, clock.now(), EVERY_QUEUE);
+    expect(repeat).to.include({ repeat_of: first!.id, assignee: 'ann@example.com', status: 'assigned' });
+
+    const report = await t.engine.campaigns.report(reportRequest(t.engine.loadCampaigns(), 'followup', 'o'));
+    expect(report.repeat_rate).to.deep.equal({ contacts: 2, repeats: 1, rate: 0.5 });
+    const rates = await t.engine.inbox.repeatRates({ from: new Date('2026-03-01T00:00:00Z'), to: new Date(clock.now().getTime() + 1) });
+    expect(rates.by_campaign).to.deep.equal([{ campaign: 'followup', contacts: 2, repeats: 1, rate: 0.5 }]);
+    expect(rates.by_queue).to.deep.equal([{ queue: 'retention', contacts: 2, repeats: 1, rate: 0.5 }]);
   });
 
   it('escalates a contact nobody accepted by its due time (4 business hours) exactly once', async () => {

@@ -82,6 +82,9 @@ describe('the sample inbound.yaml', () => {
     expect(category('No more emails, thanks.')).to.equal('opt-out');
     expect(category('Is there a discount on boots')).to.equal('purchase-interest');
     expect(category('Great, see you at the border')).to.equal('other');
+    // A complaint needs someone with the `complaints` skill.
+    const refund = qualify(set.inbound, { text: 'I want a refund', channel: 'email', campaign, persona: undefined, language: 'en' });
+    expect(refund).to.deep.include({ category: 'complaint', priority: 'urgent', skills: ['complaints'] });
     expect(qualify(set.inbound, { text: 'hi', channel: 'email', campaign, persona: undefined, language: 'en' }).queue).to.equal(
       'retention',
     );

@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { saveUser } from '../../src/access/users.ts';
 import { requireCampaign } from '../../src/campaigns/load.ts';
 import { outboxDir } from '../../src/channels/index.ts';
+import { ManualClock } from '../../src/clock.ts';
 import { verifyLedger } from '../../src/consent/verify.ts';
 import { recordRetry, startSends } from '../../src/messages/attempt.ts';
 import { claimDueMessages } from '../../src/messages/claim.ts';
@@ -27,8 +28,8 @@ const HER = [EMAIL, PHONE, 'Erin', 'Example'];
 
 /**
  * Issue 11, item 5: erasure leaves personal data behind. Erin has a consent with evidence, a closed
- * contact whose close note names her, an open contact assigned to Ann, and mail and SMS files in the
- * outbox. `leads erase` must clear all of it (keeping the ledger, which verifies), refuse to run
+ * contact whose close note names her, an open contact assigned to Ann with a later message of hers
+ * on it, and mail and SMS files in the outbox. `leads erase` must clear all of it (keeping the ledger, which verifies), refuse to run
  * unconfirmed, and afterwards no answer to her may be accepted; the audit still finds her by the
  * address she had.
  */
@@ -37,18 +38,23 @@ describe('security: erasure removes what it promises', function () {
   let t: TestEngine;
   let web: TestWeb;
   let dataDir: string;
+  let clock: ManualClock;
   const keys: Record<string, string> = {};
 
   beforeEach(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'erasure-'));
     web = await startWeb();
-    t = await testEngine({
-      CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns'),
-      TEMPLATES_DIR: path.join(FIXTURE, 'templates'),
-      TOUCHPOINT_DATA_DIR: dataDir,
-      PUBLIC_URL: web.base,
-      INBOUND_WEBHOOK_SECRET: SECRET,
-    });
+    clock = new ManualClock(new Date());
+    t = await testEngine(
+      {
+        CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns'),
+        TEMPLATES_DIR: path.join(FIXTURE, 'templates'),
+        TOUCHPOINT_DATA_DIR: dataDir,
+        PUBLIC_URL: web.base,
+        INBOUND_WEBHOOK_SECRET: SECRET,
+      },
+      clock,
+    );
     web.serve(t.engine);
     await saveUser(t.database.pool, { email: 'ann@example.com', role: 'service', password: PASSWORD, languages: ['en'] });
     await saveUser(t.database.pool, { email: 'carl@example.com', role: 'compliance', password: PASSWORD });
@@ -141,7 +147,6 @@ describe('security: erasure removes what it promises', function () {
     const replyTo = /^Reply-To: (\S+)/m.exec(offer)![1]!;
 
     const closed = await erinWrites(replyTo, 'first', 'Please call me back, my number is below.');
-    const open = await erinWrites(replyTo, 'second', 'Any news? Erin');
     const answered = await api('POST', `/api/v1/inbound/${closed}/reply`, keys.admin!, { text: 'We will text you, Erin.', channel: 'sms' });
     expect(answered.status).to.equal(202);
     await until(async () => outboxFiles().find((f) => f.endsWith('.sms.txt')));
@@ -150,6 +155,10 @@ describe('security: erasure removes what it promises', function () {
       (await api('POST', `/api/v1/inbound/${closed}/close`, keys.admin!, { resolution: note, user: 'ann@example.com' })).status,
     ).to.equal(200);
     expect(JSON.stringify((await (await api('GET', `/api/v1/inbound/${closed}`, keys.admin!)).json()) as unknown)).to.contain(note);
+    // Past the week in which writing again reopens the closed contact: a new contact, and her next message joins it.
+    clock.advance(8 * 24 * 60 * 60 * 1000);
+    const open = await erinWrites(replyTo, 'second', 'Any news?');
+    expect(await erinWrites(replyTo, 'third', 'Still waiting, Erin Example')).to.equal(open);
     const { rows } = await t.database.pool.query(`SELECT status, assignee_id FROM inbound_contacts WHERE id = $1`, [open]);
     expect(rows[0].status).to.equal('assigned');
     expect(outboxFiles().filter((f) => f.startsWith('message-'))).to.have.length(2);
@@ -166,7 +175,16 @@ describe('security: erasure removes what it promises', function () {
     );
 
     // Nothing of hers is left in any table that holds people, their messages or their replies.
-    for (const table of ['leads', 'events', 'messages', 'inbound_contacts', 'inbound_contact_events', 'consent_events', 'consent_state']) {
+    for (const table of [
+      'leads',
+      'events',
+      'messages',
+      'inbound_contacts',
+      'inbound_contact_messages',
+      'inbound_contact_events',
+      'consent_events',
+      'consent_state',
+    ]) {
       const text = await tableText(table);
       for (const trace of HER) expect(text, `${table} still holds '${trace}'`).not.to.contain(trace);
     }
@@ -228,7 +246,9 @@ describe('security: erasure removes what it promises', function () {
 
   it('asks on a terminal, refuses unconfirmed off one, and a dry run counts without changing anything', async () => {
     await erinsHistory();
-    const before = await Promise.all(['leads', 'messages', 'inbound_contacts', 'inbound_contact_events'].map(tableText));
+    const before = await Promise.all(
+      ['leads', 'messages', 'inbound_contacts', 'inbound_contact_messages', 'inbound_contact_events'].map(tableText),
+    );
 
     // None of these changes anything, so they run side by side (each CLI process takes a while to start).
     const terminal = !spawnSync('script', ['--version']).error;
@@ -243,7 +263,9 @@ describe('security: erasure removes what it promises', function () {
     expect(dry.stdout).to.match(
       /^would erase lead erin: \d+ message\(s\) \(0 of them not sent yet\), 2 inbound contact\(s\) \(1 of them open\), 0 event\(s\), 2 outbox file\(s\); .*nothing changed/,
     );
-    expect(await Promise.all(['leads', 'messages', 'inbound_contacts', 'inbound_contact_events'].map(tableText))).to.deep.equal(before);
+    expect(
+      await Promise.all(['leads', 'messages', 'inbound_contacts', 'inbound_contact_messages', 'inbound_contact_events'].map(tableText)),
+    ).to.deep.equal(before);
     expect(outboxFiles()).to.have.length(2);
 
     if (!typo) {

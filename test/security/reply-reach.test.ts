@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { createApiKey } from '../../src/access/keys.ts';
 import type { Role } from '../../src/access/schema.ts';
 import { saveUser } from '../../src/access/users.ts';
+import { ManualClock } from '../../src/clock.ts';
 import { startInboundApp, type InboundApp } from '../helpers/inbound-app.ts';
 import { seedLeads } from '../helpers/seed.ts';
 import { deliverMail } from '../helpers/smtp.ts';
@@ -35,7 +36,8 @@ describe('security: reply text never leaks across queues', function () {
   let general: number;
 
   before(async () => {
-    app = await startInboundApp({ CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns') });
+    const clock = new ManualClock(new Date());
+    app = await startInboundApp({ CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns') }, clock);
     const { t, inbound, domain } = app;
     for (const email of ['gus@example.com', 'rita@example.com']) {
       await saveUser(t.database.pool, { email, role: 'service', password: PASSWORD });
@@ -51,6 +53,8 @@ describe('security: reply text never leaks across queues', function () {
       return contacts.find((c) => c.subject === subject)!.id;
     };
     retention = await write(SECRET_SUBJECT, SECRET_TEXT);
+    // Days later, so that it is a contact of its own rather than a later message on the first.
+    clock.advance(4 * 24 * 60 * 60 * 1000);
     general = await write(OWN_SUBJECT, OWN_TEXT);
   });
   after(() => app.close());

@@ -68,9 +68,14 @@ describe('security: inbound SMTP limits (issue 11, item 7)', function () {
       body: raw,
     });
 
+  /** The text the mail just accepted stored: its contact's latest message (mallory's mails join one conversation). */
   async function storedText(answer: string): Promise<string> {
     const id = Number(/contact (\d+)/.exec(answer)?.[1]);
-    const { rows } = await t.database.pool.query<{ body_text: string }>('SELECT body_text FROM inbound_contacts WHERE id = $1', [id]);
+    const { rows } = await t.database.pool.query<{ body_text: string }>(
+      `SELECT body_text FROM (SELECT body_text, 1 AS later, id FROM inbound_contact_messages WHERE contact_id = $1
+                              UNION ALL SELECT body_text, 0, id FROM inbound_contacts WHERE id = $1) m ORDER BY later DESC, id DESC LIMIT 1`,
+      [id],
+    );
     return rows[0]!.body_text;
   }
 

@@ -77,6 +77,10 @@ export const inboundQuery = Joi.object({
   automatic: Joi.boolean().default(false),
   limit: Joi.number().integer().min(1).max(1000).default(200),
 });
+export const repeatsQuery = Joi.object({
+  from: Joi.date().iso().description('default: 30 days before `to`'),
+  to: Joi.date().iso().greater(Joi.ref('from')).description('after `from` (exclusive; default: now)'),
+});
 export const acceptBody = Joi.object({ user });
 export const replyBody = Joi.object({
   text: Joi.string().trim().min(1).max(20_000).required(),

@@ -341,6 +341,14 @@ const contactDetailProperties: Properties<ContactDetail> = {
       'the campaign message this answers',
     ),
   ),
+  repeat_of: orNull({ ...integer, description: "a repeat contact: the person's earlier contact of the same category (within 14 days)" }),
+  follow_ups: array(
+    object(
+      { at: dateTime, channel, from: string, subject: orNull(string), text: string, body_text: string },
+      [],
+      "the person's later messages on this contact (a reply on the same matter joins it), oldest first",
+    ),
+  ),
   history: array(
     object({
       action: string,
@@ -492,6 +500,18 @@ export const answerSchemas: Record<string, JsonSchema> = {
         ...figureProperties,
       }),
     ),
+    repeat_rate: ref('RepeatFigure'),
+  }),
+  RepeatFigure: object(
+    { contacts: integer, repeats: integer, rate: orNull({ type: 'number', description: 'repeats / contacts; null without contacts' }) },
+    [],
+    'contacts opened and how many of them were repeat contacts (the same person and category within 14 days of an earlier one)',
+  ),
+  RepeatReport: object({
+    from: dateTime,
+    to: dateTime,
+    by_queue: array(object({ queue: string, contacts: integer, repeats: integer, rate: orNull({ type: 'number' }) })),
+    by_campaign: array(object({ campaign: string, contacts: integer, repeats: integer, rate: orNull({ type: 'number' }) })),
   }),
   LeadSaved: object({ external_id: string, id: integer, created: boolean, warnings: array(string) }),
   LeadsSaved: object({ leads: array(object({ external_id: string, id: integer, created: boolean })), warnings: array(string) }),

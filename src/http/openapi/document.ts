@@ -292,6 +292,18 @@ const OPERATIONS: Operation[] = [
     errors: { 404: notFound('contact (or not within reach)') },
   },
   {
+    method: 'get',
+    path: '/reports/repeats',
+    operationId: 'reportRepeats',
+    tag: 'inbound',
+    summary: 'Repeat contacts per queue and per campaign',
+    description:
+      'Of the contacts received in [from, to), how many were repeat contacts: the same person and category within 14 days of an earlier contact. Counts only, no reply text.',
+    permission: 'read',
+    query: request.repeatsQuery,
+    answers: { 200: { description: 'repeat counts and rates', json: 'RepeatReport' } },
+  },
+  {
     method: 'post',
     path: '/inbound/{id}/accept',
     operationId: 'acceptContact',
