@@ -9,10 +9,14 @@ import { markReplied } from '../sequences/enrollments.ts';
 import { messageIdFromAddress, messagesFromHeaders } from './addresses.ts';
 import { pickAssignee } from './assign.ts';
 import { dueAfter } from './business-hours.ts';
+import type { EmitEvents } from '../leads/events.ts';
+import { emitContactEvent } from './contact-events.ts';
+import { answerBySurveyReply } from './csat.ts';
 import { recordContactEvent } from './history.ts';
 import { optOutScope, requestOptOut, withdrawForReply, type OptOutLinks } from './opt-out.ts';
 import { countContact } from './metrics.ts';
 import { qualify } from './rules.ts';
+import { sentimentOf } from './sentiment.ts';
 import type { ContactCategory, IdentifiedBy, Trust } from './schema.ts';
 
 export type ContactKind = 'human' | 'auto-reply' | 'bounce';
@@ -44,6 +48,8 @@ export interface ReceiveDeps extends OptOutLinks {
   messageDomain: string;
   set: CampaignSet;
   now: Date;
+  /** Where `contact_received` (and a survey answer's `csat_answered`) go, in the same transaction. */
+  emit: EmitEvents;
 }
 
 export interface Received {
@@ -51,6 +57,8 @@ export interface Received {
   contactId: number | null;
   duplicate: boolean;
   unsubscribed?: boolean;
+  /** The reply answered a satisfaction survey (and, without a comment, became no contact). */
+  csat?: boolean;
 }
 
 interface RepliedMessage {
@@ -97,8 +105,8 @@ const INSERT_CONTACT = statement(
   'inbound.insert-contact',
   `INSERT INTO inbound_contacts (channel, external_id, kind, lead_id, message_id, identified_by, trust, campaign_id, step_id, template,
           from_address, envelope_from, to_address, subject, text, body_text, language, category, priority, queue, rule, status, due_at,
-          resolution, received_at, closed_at)
-   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)
+          resolution, received_at, closed_at, sentiment)
+   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
    ON CONFLICT (channel, external_id) DO NOTHING RETURNING id`,
 );
 const EXISTING_CONTACT = statement(
@@ -171,13 +179,18 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
     const language = lead?.locale?.split(/[-_]/)[0]?.toLowerCase() ?? null;
     const campaign = who.message ? deps.set.campaigns.get(who.message.campaign_id) : undefined;
     const human = reply.kind === 'human';
-    const q = qualify(deps.set.inbound, {
+    // A digit answering a survey is an answer, not a matter; a comment with it goes to the queue that handled the contact.
+    const survey = human && who.message ? await answerBySurveyReply(client, deps.emit, who.message.id, reply, deps.now) : undefined;
+    if (survey && !survey.comment) return { contactId: null, duplicate: false, csat: true };
+    const qualified = qualify(deps.set.inbound, {
       text: reply.text,
       channel: reply.channel,
       campaign,
       persona: who.message?.persona,
       language: language ?? undefined,
     });
+    const q = survey?.queue ? { ...qualified, queue: survey.queue } : qualified;
+    const sentiment = human ? sentimentOf(reply.text, language) : null;
     const queue = deps.set.inbound.queues.find((x) => x.id === q.queue)!;
     const dueAt = human ? dueAfter(deps.now, queue.service_level.first_response, queue.service_level.business_hours) : null;
 
@@ -208,6 +221,7 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
       human ? null : reply.kind,
       deps.now,
       human ? null : deps.now,
+      sentiment,
     ]);
     if (!rows[0]) {
       const { rows: existing } = await client.query<{ id: number }>(EXISTING_CONTACT, [reply.channel, reply.externalId]);
@@ -224,6 +238,22 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
       deps.now,
     );
     if (!human) return { contactId, duplicate: false };
+    await emitContactEvent(client, deps.emit, {
+      leadId: who.leadId,
+      name: 'contact_received',
+      key: `contact:${contactId}:received`,
+      properties: {
+        contact: contactId,
+        category: q.category,
+        priority: q.priority,
+        campaign: who.message?.campaign_id ?? null,
+        step: who.message?.step_id ?? null,
+        queue: q.queue,
+        channel: reply.channel,
+        sentiment,
+      },
+      at: deps.now,
+    });
 
     const verified = who.trust === 'verified';
     if (verified && who.message?.enrollment_id) await markReplied(client, who.message.enrollment_id, deps.now);
@@ -244,7 +274,7 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
         language,
       });
     }
-    return { contactId, duplicate: false };
+    return { contactId, duplicate: false, ...(survey ? { csat: true } : {}) };
   });
   // Counted once committed, so a delivery whose transaction failed (and that its sender retries) counts once.
   if (category) countContact({ channel: reply.channel, kind: reply.kind, category });

@@ -334,6 +334,17 @@ const contactDetailProperties: Properties<ContactDetail> = {
   assignee_id: orNull(integer),
   escalated_to: orNull({ ...integer, description: 'id of the user it was escalated to' }),
   resolution: orNull(string),
+  sentiment: orNull({
+    type: 'number',
+    description: 'how the reply feels, from -1 (negative) to 1 (positive), by a German or English lexicon',
+  }),
+  csat: orNull(
+    object(
+      { score: integer, comment: orNull(string), via: { type: 'string', enum: ['link', 'email', 'sms'] }, answered_at: dateTime },
+      [],
+      'the satisfaction answer (1–5) about this contact; a second answer replaces the first',
+    ),
+  ),
   original: orNull(
     object(
       { id: integer, subject: orNull(string), text: orNull(string), sent_at: orNull(dateTime), template: orNull(string) },
