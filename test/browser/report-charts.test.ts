@@ -28,6 +28,7 @@ const REPORT: CampaignReport = {
   by_persona: [{ persona: PERSONA, ...figures }],
   by_channel: [{ channel: 'email', ...figures }],
   by_day: [{ day: '2026-11-01', ...figures }],
+  emotion: [],
 };
 
 describe('the report page with hostile labels, in headless Chromium', function () {

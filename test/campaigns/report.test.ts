@@ -236,6 +236,8 @@ describe('campaign report', function () {
         { day: dayOf(T1), recorded: 2, sent: 2, delivered: 2, ...none, replies: { 'purchase-interest': 1 }, conversions: 1 },
         { day: today, recorded: 3, sent: 0, delivered: 0, ...none, failed: { render_error: 1 }, suppressed: { unconfirmed: 2 } },
       ],
+      // "I am disappointed." and "I want to buy two.": their average sentiment; nobody answered a survey.
+      emotion: [{ step: 'offer', replies: 2, sentiment: -0.047, csat_answers: 0, csat: null }],
     });
   });
 

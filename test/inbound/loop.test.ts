@@ -2,7 +2,10 @@ import path from 'node:path';
 import { expect } from 'chai';
 import type { AddressObject, ParsedMail } from 'mailparser';
 import { saveUser } from '../../src/access/users.ts';
+import { reportRequest } from '../../src/campaigns/report.ts';
 import { ManualClock } from '../../src/clock.ts';
+import type { Chart } from '../../src/http/ui/charts.ts';
+import { reportView } from '../../src/http/ui/report.ts';
 import { appendConsentEvents } from '../../src/consent/ledger.ts';
 import { withTransaction } from '../../src/db/tx.ts';
 import { apiKeyFor } from '../helpers/keys.ts';
@@ -87,6 +90,7 @@ describe('closing the loop: contacts as events, satisfaction, sentiment', functi
     // Everyone signs up: the welcome mail is what their replies answer.
     await t.engine.ingestEvents(['kim', 'lou', 'max', 'nia', 'ole'].map((l) => ({ lead: l, event: 'signed_up', properties: {} })));
     await sink.waitFor(5);
+    await allSent();
   });
   after(async () => {
     await web?.close();
@@ -95,6 +99,12 @@ describe('closing the loop: contacts as events, satisfaction, sentiment', functi
     await twilio?.close();
   });
 
+  /** Once the dispatcher recorded every message as sent: only a sent message is what a reply can answer. */
+  const allSent = () =>
+    until(async () => {
+      const { rows } = await t.database.pool.query(`SELECT 1 FROM messages WHERE status IN ('queued', 'sending') LIMIT 1`);
+      return rows.length === 0 ? true : undefined;
+    });
   const mailsTo = (who: string): ParsedMail[] =>
     sink.messages.filter((m) => (m.to as AddressObject).value[0]!.address === `${who}@example.com`);
   const replyTo = (mail: ParsedMail) => (mail.replyTo as AddressObject).value[0]!.address!;
@@ -205,6 +215,7 @@ describe('closing the loop: contacts as events, satisfaction, sentiment', functi
     expect(twilio.messages[0]!.body).to.match(/Reply 1 \(not at all\) to 5 \(very\), or tap http:\/\/127\.0\.0\.1:\d+\/csat\//);
     const surveyed = surveys().map((m) => (m.to as AddressObject).value[0]!.address);
     expect(surveyed.sort()).to.deep.equal(['lou@example.com', 'max@example.com', 'nia@example.com']);
+    await allSent();
     const { rows } = await t.database.pool.query(
       `SELECT l.external_id AS lead, m.status, m.reason FROM messages m JOIN leads l ON l.id = m.lead_id
         WHERE m.campaign_id = 'csat-survey' AND l.external_id = 'ole'`,
@@ -306,5 +317,29 @@ describe('closing the loop: contacts as events, satisfaction, sentiment', functi
     expect(line('queue', 'retention')).to.include({ surveyed: 1, answered: 1, average: 3 });
     expect(line('campaign', 'welcome')).to.deep.include({ surveyed: 4, answered: 3, response_rate: 0.75, average: 3.33 });
     expect(line('agent', AGENT)).to.include({ answered: 3 });
+  });
+
+  it('the campaign report draws sentiment and satisfaction per step beside the funnel', async () => {
+    const set = t.engine.loadCampaigns();
+    const report = await t.engine.campaigns.report(reportRequest(set, 'welcome', null));
+    // Five replies to the welcome mail (one complaint, four questions); three answers: 2, 5 and 3.
+    const kim = (await events('contact_received'))[0]!.properties.sentiment as number;
+    const others = await t.database.pool.query<{ sum: number }>(
+      `SELECT sum(sentiment)::float AS sum FROM inbound_contacts WHERE campaign_id = 'welcome' AND id <> $1`,
+      [contacts.kim],
+    );
+    expect(report.emotion).to.deep.equal([
+      {
+        step: 'hello',
+        replies: 5,
+        sentiment: Math.round(((kim + others.rows[0]!.sum) / 5) * 1000) / 1000,
+        csat_answers: 3,
+        csat: 3.33,
+      },
+    ]);
+    expect(report.emotion[0]!.sentiment).to.be.below(0);
+    const view = await reportView({ id: 'welcome' }, null, report, []);
+    const chart = (view.charts as Chart[]).find((c) => c.id === 'emotion')!;
+    expect(chart.svg).to.contain('reply sentiment (-1…1)').and.to.contain('satisfaction (1…5)').and.to.contain('n=3');
   });
 });

@@ -503,6 +503,19 @@ export const answerSchemas: Record<string, JsonSchema> = {
         ...figureProperties,
       }),
     ),
+    emotion: array(
+      object(
+        {
+          step: string,
+          replies: { ...count, description: 'human replies to the step with words to score' },
+          sentiment: orNull({ type: 'number', description: 'their average sentiment, -1 (negative) … 1 (positive)' }),
+          csat_answers: { ...count, description: 'satisfaction answers about contacts that replied to the step' },
+          csat: orNull({ type: 'number', description: 'their average score, 1 … 5' }),
+        },
+        [],
+        'the emotion curve: per step with replies',
+      ),
+    ),
   }),
   LeadSaved: object({ external_id: string, id: integer, created: boolean, warnings: array(string) }),
   LeadsSaved: object({ leads: array(object({ external_id: string, id: integer, created: boolean })), warnings: array(string) }),
