@@ -4,6 +4,7 @@ import { AppError } from '../errors.ts';
 import { log } from '../log.ts';
 import { campaignsRouter } from './api/campaigns.ts';
 import { consentsRouter } from './api/consents.ts';
+import { reportsRouter } from './api/reports.ts';
 import { eventsRouter } from './api/events.ts';
 import { inboundRouter } from './api/inbound.ts';
 import { leadsRouter } from './api/leads.ts';
@@ -59,6 +60,7 @@ export function createApp(engine: Engine): express.Express {
   api.use('/messages', messagesRouter(engine));
   api.use('/inbound', inboundRouter(engine));
   api.use('/consents', consentsRouter(engine));
+  api.use('/reports', reportsRouter(engine));
   app.use('/api/v1', api);
   app.use(uiRouter(engine));
 

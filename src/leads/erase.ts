@@ -69,6 +69,8 @@ const EMPTY_CONTACTS = statement(
           resolution = CASE WHEN kind = 'human' AND resolution IS NOT NULL THEN 'erased' ELSE resolution END
     WHERE lead_id = $1`,
 );
+/** A satisfaction answer keeps its score (reports count it), never the person's words. */
+const EMPTY_CSAT_COMMENTS = statement('leads.erase-csat-comments', `UPDATE csat_answers SET comment = NULL WHERE lead_id = $1`);
 const END_ENROLLMENTS = statement(
   'leads.erase-enrollments',
   `UPDATE enrollments SET status = 'exited', exit_reason = 'erased', finished_at = $2 WHERE lead_id = $1 AND status = 'active'`,
@@ -100,6 +102,7 @@ export async function eraseLead(pool: pg.Pool, externalId: string, options: Eras
     await client.query(EMPTY_CONTACT_HISTORY, [id, DETAIL_KEYS_KEPT_ON_ERASURE]);
     const closed = await client.query(CLOSE_OPEN_CONTACTS, [id, now]);
     const contacts = await client.query(EMPTY_CONTACTS, [id]);
+    await client.query(EMPTY_CSAT_COMMENTS, [id]);
     await client.query(END_ENROLLMENTS, [id, now]);
     const files = await existingFiles(
       options.outboxDir,

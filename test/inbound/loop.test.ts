@@ -303,7 +303,7 @@ describe('closing the loop: contacts as events, satisfaction, sentiment', functi
   });
 
   it('reports satisfaction per queue, agent and campaign', async () => {
-    const report = (await t.engine.inbox.csatReport()) as unknown as Record<string, Record<string, unknown>[]>;
+    const report = (await api('GET', '/api/v1/reports/csat')) as unknown as Record<string, Record<string, unknown>[]>;
     const line = (dimension: string, key: string) => report[dimension]!.find((l) => l.key === key);
     // Surveyed: kim, lou, nia (general), max (retention); ole's survey was suppressed. Answered: kim 2, lou 5, max 3.
     expect(line('queue', 'general')).to.deep.equal({
@@ -341,5 +341,17 @@ describe('closing the loop: contacts as events, satisfaction, sentiment', functi
     const view = await reportView({ id: 'welcome' }, null, report, []);
     const chart = (view.charts as Chart[]).find((c) => c.id === 'emotion')!;
     expect(chart.svg).to.contain('reply sentiment (-1…1)').and.to.contain('satisfaction (1…5)').and.to.contain('n=3');
+  });
+
+  it('nobody is surveyed twice within 30 days: Lou’s next closed contact gets no survey', async () => {
+    const next = await replyByMail('lou', mailsTo('lou')[0]!, 'One more question: do you ship to Austria?');
+    await api('POST', `/api/v1/inbound/${next.contactId}/close`, { resolution: 'yes' });
+    expect((await events('contact_closed')).filter((e) => e.lead === 'lou')).to.have.length(2);
+    clock.advance(2 * DAY + 60_000);
+    await t.engine.advanceSequences();
+    const { rows } = await t.database.pool.query(
+      `SELECT count(*)::int AS n FROM messages m JOIN leads l ON l.id = m.lead_id WHERE m.campaign_id = 'csat-survey' AND l.external_id = 'lou'`,
+    );
+    expect(rows[0].n).to.equal(1);
   });
 });

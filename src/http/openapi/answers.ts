@@ -517,6 +517,26 @@ export const answerSchemas: Record<string, JsonSchema> = {
       ),
     ),
   }),
+  CsatReport: object(
+    Object.fromEntries(
+      (['queue', 'agent', 'campaign'] as const).map((dimension) => [
+        dimension,
+        array(
+          object({
+            key: {
+              ...orNull(string),
+              description: `the ${dimension === 'agent' ? 'agent’s login' : `${dimension} id`}; null for contacts without one`,
+            },
+            surveyed: { ...count, description: 'contacts surveyed' },
+            answered: { ...count, description: 'of them answered' },
+            response_rate: { type: 'number', minimum: 0, maximum: 1, description: 'answered / surveyed' },
+            average: orNull({ type: 'number', description: 'mean score, 1 … 5' }),
+            distribution: { ...array(count), minItems: 5, maxItems: 5, description: 'how many answered 1, 2, 3, 4 and 5' },
+          }),
+        ),
+      ]),
+    ),
+  ),
   LeadSaved: object({ external_id: string, id: integer, created: boolean, warnings: array(string) }),
   LeadsSaved: object({ leads: array(object({ external_id: string, id: integer, created: boolean })), warnings: array(string) }),
   Lead: object({
