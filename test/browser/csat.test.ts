@@ -1,6 +1,7 @@
 import { expect } from 'chai';
+import { saveUser } from '../../src/access/users.ts';
 import { csatUrlFor } from '../../src/campaigns/compose.ts';
-import { useBrowser } from '../helpers/browser.ts';
+import { submitSignIn, useBrowser } from '../helpers/browser.ts';
 import { useServedEngine } from '../helpers/web.ts';
 import { seedLeads } from '../helpers/seed.ts';
 
@@ -66,5 +67,29 @@ describe('the satisfaction survey page in headless Chromium', function () {
     }
     const { rows } = await t.database.pool.query(`SELECT count(*)::int AS n FROM csat_answers`);
     expect(rows[0].n).to.equal(1);
+  });
+
+  it('the contact page shows the reply’s sentiment and answer; closing it with a sales opportunity emits sales_opportunity', async () => {
+    const { t, web } = served();
+    await saveUser(t.database.pool, { email: 'ada@example.com', role: 'admin', password: 'correct horse battery' });
+    const page = await browser().newPage();
+    try {
+      await page.goto(`${web.base}/inbox/${contactId}`);
+      await submitSignIn(page, 'ada@example.com', 'correct horse battery', `${web.base}/inbox/${contactId}`);
+      expect(await page.locator('[data-sentiment]').textContent()).to.match(/^-?\d(\.\d+)? \((negative|neutral|positive)\)$/);
+      expect(await page.locator('[data-csat]').textContent()).to.contain('5 of 5 · by link');
+      await page.fill('#resolution', 'told her the delivery day');
+      await page.fill('#opportunity', 'asked whether we also sell gift cards');
+      await page.fill('#product', 'Gift card');
+      await page.click('form[action$="/close"] button[type=submit]');
+      await page.waitForURL(/done=closed/);
+    } finally {
+      await page.close();
+    }
+    const { rows } = await t.database.pool.query(
+      `SELECT name, properties FROM events WHERE name IN ('contact_closed', 'sales_opportunity') ORDER BY id`,
+    );
+    expect(rows.map((r) => r.name)).to.deep.equal(['contact_closed', 'sales_opportunity']);
+    expect(rows[1].properties).to.include({ contact: contactId, note: 'asked whether we also sell gift cards', product: 'Gift card' });
   });
 });
