@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { expect } from 'chai';
 import type { AddressObject, ParsedMail } from 'mailparser';
@@ -317,6 +318,14 @@ describe('closing the loop: contacts as events, satisfaction, sentiment', functi
     expect(line('queue', 'retention')).to.include({ surveyed: 1, answered: 1, average: 3 });
     expect(line('campaign', 'welcome')).to.deep.include({ surveyed: 4, answered: 3, response_rate: 0.75, average: 3.33 });
     expect(line('agent', AGENT)).to.include({ answered: 3 });
+    // The CLI prints the same figures.
+    const printed = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['bin/touchpoint.js', 'csat'], { env: { ...process.env, ...t.env, LOG_LEVEL: 'error' } }, (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      ),
+    );
+    expect(printed).to.match(/general\s+3\s+2\s+67%\s+3\.50\s+0\s+1\s+0\s+0\s+1/);
+    expect(printed).to.match(/welcome\s+4\s+3\s+75%\s+3\.33\s+0\s+1\s+1\s+0\s+1/);
   });
 
   it('the campaign report draws sentiment and satisfaction per step beside the funnel', async () => {
