@@ -4,12 +4,12 @@ import type { Channel } from '../channels/channel.ts';
 import { appendConsentEvents } from '../consent/ledger.ts';
 import { statement } from '../db/statement.ts';
 import { withTransaction } from '../db/tx.ts';
+import type { EmitEvents } from '../leads/events.ts';
 import { log } from '../log.ts';
 import { markReplied } from '../sequences/enrollments.ts';
 import { messageIdFromAddress, messagesFromHeaders } from './addresses.ts';
 import { pickAssignee } from './assign.ts';
 import { dueAfter } from './business-hours.ts';
-import type { EmitEvents } from '../leads/events.ts';
 import { emitContactEvent } from './contact-events.ts';
 import { answerBySurveyReply } from './csat.ts';
 import { recordContactEvent } from './history.ts';
@@ -238,22 +238,6 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
       deps.now,
     );
     if (!human) return { contactId, duplicate: false };
-    await emitContactEvent(client, deps.emit, {
-      leadId: who.leadId,
-      name: 'contact_received',
-      key: `contact:${contactId}:received`,
-      properties: {
-        contact: contactId,
-        category: q.category,
-        priority: q.priority,
-        campaign: who.message?.campaign_id ?? null,
-        step: who.message?.step_id ?? null,
-        queue: q.queue,
-        channel: reply.channel,
-        sentiment,
-      },
-      at: deps.now,
-    });
 
     const verified = who.trust === 'verified';
     if (verified && who.message?.enrollment_id) await markReplied(client, who.message.enrollment_id, deps.now);
@@ -274,6 +258,23 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
         language,
       });
     }
+    // Last, so what it triggers sees the contact as it stands (an opt-out already withdrawn).
+    await emitContactEvent(client, deps.emit, {
+      leadId: who.leadId,
+      name: 'contact_received',
+      key: `contact:${contactId}:received`,
+      properties: {
+        contact: contactId,
+        category: q.category,
+        priority: q.priority,
+        campaign: who.message?.campaign_id ?? null,
+        step: who.message?.step_id ?? null,
+        queue: q.queue,
+        channel: reply.channel,
+        sentiment,
+      },
+      at: deps.now,
+    });
     return { contactId, duplicate: false, ...(survey ? { csat: true } : {}) };
   });
   // Counted once committed, so a delivery whose transaction failed (and that its sender retries) counts once.
