@@ -18,7 +18,7 @@ import { signingSecret } from './db/settings.ts';
 import { AppError } from './errors.ts';
 import { withMessageAddresses } from './inbound/addresses.ts';
 import { receiveReply, type IncomingReply, type Received } from './inbound/receive.ts';
-import type { EventInput } from './leads/events.ts';
+import type { EmitEvents, EventInput } from './leads/events.ts';
 import { log } from './log.ts';
 import { Dispatcher } from './messages/dispatcher.ts';
 import { TemplateRenderer } from './render/render.ts';
@@ -118,7 +118,9 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     },
   };
   const stepContext = (set: CampaignSet): StepContext => ({ ...links, set, clock });
-  const services = createServices({ pool, config, clock, secret, confirmation: links, loadCampaigns });
+  // Contacts emit their events (contact_received, contact_closed, …) through here, in the transaction of the change.
+  const emit: EmitEvents = (client, inputs) => ingestEvents(client, stepContext(loadCampaigns()), inputs);
+  const services = createServices({ pool, config, clock, secret, confirmation: links, loadCampaigns, emit });
   let dispatcher: Dispatcher | undefined;
   let agenda: Agenda | undefined;
   let channels: ReturnType<typeof createChannels> | undefined;
@@ -191,7 +193,7 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     ingestEvents: (inputs) => ingestEvents(pool, stepContext(loadCampaigns()), inputs),
     receiveReply: (reply) =>
       receiveReply(
-        { pool, secret, publicUrl: links.publicUrl, messageDomain: messageDomain(config), set: loadCampaigns(), now: clock.now() },
+        { pool, secret, publicUrl: links.publicUrl, messageDomain: messageDomain(config), set: loadCampaigns(), now: clock.now(), emit },
         reply,
       ),
     escalateOverdue: () => services.inbox.escalateOverdue(),

@@ -17,6 +17,7 @@ import type { ConfirmPayload } from './consent/tokens.ts';
 import { verifyLedger } from './consent/verify.ts';
 import { inboxService } from './inbound/service.ts';
 import { eraseLead } from './leads/erase.ts';
+import type { EmitEvents } from './leads/events.ts';
 import { importLeads, type ImportOptions } from './leads/import.ts';
 import { findLeadByExternalId, hasLeads, leadsByIds, saveLeads, searchLeads } from './leads/store.ts';
 import { leadHistory, leadTimeline } from './leads/timeline.ts';
@@ -51,6 +52,8 @@ export interface ServiceDeps {
   secret: string;
   confirmation: ConfirmationDeps;
   loadCampaigns(): CampaignSet;
+  /** Records events in a transaction of the caller and starts what they trigger (contacts emit through it). */
+  emit: EmitEvents;
 }
 
 /**
@@ -103,7 +106,7 @@ export function createServices(deps: ServiceDeps) {
       confirm: (token: ConfirmPayload, evidence: { ip: string | null; user_agent: string | null }) =>
         confirmGrant(pool, token, evidence, clock.now()),
     },
-    inbox: inboxService({ pool, clock, loadCampaigns: deps.loadCampaigns, smsHelpText: deps.config.smsHelpText }),
+    inbox: inboxService({ pool, clock, loadCampaigns: deps.loadCampaigns, smsHelpText: deps.config.smsHelpText, emit: deps.emit }),
     messages: {
       ...bound(pool, { list: listMessages, dispatcherAlive }),
       deliveryStatus: (report: Parameters<typeof recordDeliveryStatus>[1]) => recordDeliveryStatus(pool, report, clock.now()),

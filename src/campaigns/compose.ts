@@ -31,6 +31,27 @@ export function unsubscribeUrlFor(
   return `${ctx.publicUrl}/unsubscribe/${signToken(ctx.secret, { kind: 'unsubscribe', lead: leadId, channel, purpose, message: messageKey })}`;
 }
 
+/** The signed link to the satisfaction survey about one inbound contact (no login; http/csat.ts). */
+export function csatUrlFor(ctx: { publicUrl: string; secret: string }, contactId: number, leadId: number): string {
+  return `${ctx.publicUrl}/csat/${signToken(ctx.secret, { kind: 'csat', contact: contactId, lead: leadId })}`;
+}
+
+/**
+ * `{{csat_link}}` in a sequence started by `contact_closed`: the survey about the contact closed.
+ * Elsewhere it is not in the context, so a template reading it fails (and `validate` says why).
+ */
+function csatLink(
+  ctx: ComposeContext,
+  campaign: Campaign,
+  member: Member,
+  event: Record<string, unknown> | undefined,
+): { csat_link?: string } {
+  const contact = event?.contact;
+  return campaign.trigger?.event === 'contact_closed' && typeof contact === 'number'
+    ? { csat_link: csatUrlFor(ctx, contact, member.lead.id) }
+    : {};
+}
+
 /** What a template sees of a lead, its persona and the campaign step. */
 export function renderContext(
   campaign: Campaign,
@@ -67,7 +88,7 @@ export function composeMessage(
   send: { channel: Channel; template: string; messageKey: string; event?: Record<string, unknown> },
 ): ComposedMessage {
   const unsubscribeUrl = unsubscribeUrlFor(ctx, member.lead.id, send.channel, campaign.purpose, send.messageKey);
-  const context = renderContext(campaign, step, member, unsubscribeUrl, send.event);
+  const context = { ...renderContext(campaign, step, member, unsubscribeUrl, send.event), ...csatLink(ctx, campaign, member, send.event) };
   if (send.channel === 'sms') return { subject: '', bodyText: ctx.renderer.renderSms(send.template, context), bodyHtml: '', headers: {} };
   const email = ctx.renderer.renderEmail(send.template, context);
   return {

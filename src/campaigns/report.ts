@@ -29,6 +29,18 @@ export interface OccurrenceFigures {
   suppressed: number;
 }
 
+/** How people felt at a step: the sentiment of their replies to it and their satisfaction answers about those contacts. */
+export interface EmotionFigures {
+  step: string;
+  /** Human replies with words to score. */
+  replies: number;
+  /** Their average sentiment, -1…1; null without any. */
+  sentiment: number | null;
+  /** Satisfaction answers (1–5) about contacts that replied to this step. */
+  csat_answers: number;
+  csat: number | null;
+}
+
 /** One shape for `report --json` and GET /api/v1/campaigns/:id/report. */
 export interface CampaignReport {
   campaign: string;
@@ -41,6 +53,8 @@ export interface CampaignReport {
   by_day: ({ day: string } & Figures)[];
   /** Of the contacts opened by replies to its messages, the repeat contacts (inbound/repeats.ts). */
   repeat_rate: RepeatFigure;
+  /** The emotion curve: per step with replies, their average sentiment and CSAT, with counts. */
+  emotion: EmotionFigures[];
 }
 
 export interface ReportRequest {
@@ -105,6 +119,16 @@ const REPLIES = statement(
      FROM inbound_contacts c JOIN messages m ON m.id = c.message_id
     WHERE c.campaign_id = $1 AND m.campaign_id = $1 AND ${OF_OCCURRENCE}
     GROUP BY 1, 2, 3, 4, 5`,
+);
+
+/** Sentiment of the replies to each step and the satisfaction answers about them (csat_answers carries the contact's step). */
+const EMOTION = statement(
+  'campaigns.report-emotion',
+  `SELECT c.step_id AS step, count(c.sentiment)::int AS replies, round(avg(c.sentiment)::numeric, 3)::float AS sentiment,
+          count(a.score)::int AS csat_answers, round(avg(a.score), 2)::float AS csat
+     FROM inbound_contacts c JOIN messages m ON m.id = c.message_id LEFT JOIN csat_answers a ON a.contact_id = c.id
+    WHERE c.campaign_id = $1 AND m.campaign_id = $1 AND c.kind = 'human' AND ${OF_OCCURRENCE}
+    GROUP BY c.step_id`,
 );
 
 /**
@@ -195,6 +219,9 @@ function listed<K extends string>(map: Map<string, Figures>, name: K, order?: st
   });
 }
 
+/** A step's place in the file; steps no longer in it last. */
+const stepRank = (order: string[], step: string) => (order.includes(step) ? order.indexOf(step) : order.length);
+
 /** The counts with their keys in order, so that the same figures always print the same. */
 function sorted(counts: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : 1)));
@@ -219,12 +246,13 @@ export async function campaignReport(db: Queryable, request: ReportRequest): Pro
     total: number;
     deltas: number;
   };
-  const [counts, replies, optOuts, conversions, repeatRate] = await Promise.all([
+  const [counts, replies, optOuts, conversions, repeatRate, emotion] = await Promise.all([
     db.query<CountRow>(COUNTS, params),
     db.query<Row & { key: string }>(REPLIES, params),
     db.query<Row>(OPT_OUTS, params),
     goal ? db.query<Row>(CONVERSIONS, [...params, goal.event, goal.withinMs]) : Promise.resolve({ rows: [] as Row[] }),
     campaignRepeatRate(db, campaignId, occurrence),
+    db.query<EmotionFigures>(EMOTION, params),
   ]);
   const occurrences = await occurrenceFigures(
     db,
@@ -263,6 +291,7 @@ export async function campaignReport(db: Queryable, request: ReportRequest): Pro
     by_channel: listed(splits.channels, 'channel'),
     by_day: listed(splits.days, 'day'),
     repeat_rate: repeatRate,
+    emotion: emotion.rows.sort((a, b) => stepRank(stepOrder, a.step) - stepRank(stepOrder, b.step) || (a.step < b.step ? -1 : 1)),
   };
 }
 

@@ -65,6 +65,11 @@ const loose = (name: string) => name.toLowerCase().replace(/[_-]/g, '');
 function unprovided(variable: string[], campaign: Campaign, personaKeys: Set<string>, seen: DataKeys | undefined): string | undefined {
   const [root, key] = variable;
   if (root === 'unsubscribe_url') return undefined;
+  if (root === 'csat_link') {
+    return campaign.trigger?.event === 'contact_closed'
+      ? undefined
+      : 'only sequences triggered by contact_closed have (the survey about the contact closed)';
+  }
   if (key === undefined) return `is not a value (use ${root}.<name>)`;
   switch (root) {
     case 'lead': {
@@ -86,6 +91,6 @@ function unprovided(variable: string[], campaign: Campaign, personaKeys: Set<str
       return `no '${campaign.trigger!.event}' event in the database has as a property`;
     }
     default:
-      return `is not in a template's context (lead, persona, campaign, event, unsubscribe_url)`;
+      return `is not in a template's context (lead, persona, campaign, event, unsubscribe_url, csat_link)`;
   }
 }

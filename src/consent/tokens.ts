@@ -26,7 +26,15 @@ export interface ConfirmPayload {
   exp: number;
 }
 
-type Payload = UnsubscribePayload | ConfirmPayload;
+/** The satisfaction survey of one inbound contact (inbound/csat.ts); it does not expire. */
+export interface CsatPayload {
+  kind: 'csat';
+  contact: number;
+  /** The person asked, whose language the page speaks. */
+  lead: number;
+}
+
+type Payload = UnsubscribePayload | ConfirmPayload | CsatPayload;
 
 function sign(secret: string, body: string): string {
   return crypto.createHmac('sha256', secret).update(body).digest('base64url');

@@ -12,6 +12,7 @@ import { messagesRouter } from './api/messages.ts';
 import { requireApiKey } from './auth.ts';
 import { formBody } from './body.ts';
 import { confirmRouter } from './confirm.ts';
+import { csatRouter } from './csat.ts';
 import { metricsHandler } from './metrics.ts';
 import { openApiDocument } from './openapi/document.ts';
 import { requestContext } from './request-context.ts';
@@ -43,6 +44,7 @@ export function createApp(engine: Engine): express.Express {
   app.get('/metrics', metricsHandler(engine));
   app.use('/unsubscribe', formBody('link'), unsubscribeRouter(engine));
   app.use('/confirm', formBody('link'), confirmRouter(engine));
+  app.use('/csat', formBody('link'), csatRouter(engine));
   app.use('/webhooks', webhooksRouter(engine));
 
   const api = express.Router();

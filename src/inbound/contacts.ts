@@ -52,6 +52,10 @@ export interface ContactDetail extends ContactSummary {
   assignee_id: number | null;
   escalated_to: number | null;
   resolution: string | null;
+  /** How the reply feels, -1 (negative) … 1 (positive) (sentiment.ts); null for a reply without words. */
+  sentiment: number | null;
+  /** The person's satisfaction answer about this contact, once given. */
+  csat: { score: number; comment: string | null; via: string; answered_at: Date } | null;
   /** The campaign message this answers, as the person got it. */
   original: { id: number; subject: string | null; text: string | null; sent_at: Date | null; template: string | null } | null;
   /** A repeat contact: the person's earlier contact of the same category it follows (thread.ts). */
@@ -120,7 +124,9 @@ const LIST = statement(
 
 const ONE = statement(
   'inbound.contact',
-  `SELECT ${SUMMARY}, c.body_text, c.lead_id, c.assignee_id, c.escalated_to, c.resolution, c.message_id, c.repeat_of,
+  `SELECT ${SUMMARY}, c.body_text, c.lead_id, c.assignee_id, c.escalated_to, c.resolution, c.message_id, c.repeat_of, c.sentiment,
+          (SELECT json_build_object('score', a.score, 'comment', a.comment, 'via', a.via, 'answered_at', a.answered_at)
+             FROM csat_answers a WHERE a.contact_id = c.id) AS csat,
           nullif(c.envelope_from, c.from_address) AS envelope_from, l.email AS lead_email, l.phone AS lead_phone,
           nullif(trim(concat_ws(' ', l.first_name, l.last_name)), '') AS lead_name
      FROM ${FROM} WHERE c.id = $2`,

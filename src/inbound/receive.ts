@@ -4,16 +4,20 @@ import type { Channel } from '../channels/channel.ts';
 import { appendConsentEvents } from '../consent/ledger.ts';
 import { statement } from '../db/statement.ts';
 import { withTransaction } from '../db/tx.ts';
+import type { EmitEvents } from '../leads/events.ts';
 import { log } from '../log.ts';
 import { markReplied } from '../sequences/enrollments.ts';
 import { messageIdFromAddress, messagesFromHeaders } from './addresses.ts';
 import { assignFor } from './assign.ts';
 import { dueAfter } from './business-hours.ts';
+import { emitContactEvent } from './contact-events.ts';
+import { answerBySurveyReply } from './csat.ts';
 import { recordContactEvent } from './history.ts';
 import { optOutScope, requestOptOut, withdrawForReply, type OptOutLinks } from './opt-out.ts';
 import { countContact } from './metrics.ts';
 import { qualify } from './rules.ts';
 import { contactOfDelivery, findConversation, joinConversation, markRepeat } from './thread.ts';
+import { sentimentOf } from './sentiment.ts';
 import type { ContactCategory, IdentifiedBy, Trust } from './schema.ts';
 
 export type ContactKind = 'human' | 'auto-reply' | 'bounce';
@@ -45,6 +49,8 @@ export interface ReceiveDeps extends OptOutLinks {
   messageDomain: string;
   set: CampaignSet;
   now: Date;
+  /** Where `contact_received` (and a survey answer's `csat_answered`) go, in the same transaction. */
+  emit: EmitEvents;
 }
 
 export interface Received {
@@ -54,6 +60,8 @@ export interface Received {
   unsubscribed?: boolean;
   /** The reply joined (or reopened) the person's contact on the same matter instead of opening one (thread.ts). */
   joined?: boolean;
+  /** The reply answered a satisfaction survey (and, without a comment, became no contact). */
+  csat?: boolean;
 }
 
 interface RepliedMessage {
@@ -100,8 +108,8 @@ const INSERT_CONTACT = statement(
   'inbound.insert-contact',
   `INSERT INTO inbound_contacts (channel, external_id, kind, lead_id, message_id, identified_by, trust, campaign_id, step_id, template,
           from_address, envelope_from, to_address, subject, text, body_text, language, category, priority, queue, rule, status, due_at,
-          resolution, received_at, closed_at)
-   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)
+          resolution, received_at, closed_at, sentiment)
+   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
    ON CONFLICT (channel, external_id) DO NOTHING RETURNING id`,
 );
 const EXISTING_CONTACT = statement(
@@ -180,18 +188,23 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
     const campaign = who.message ? deps.set.campaigns.get(who.message.campaign_id) : undefined;
     const human = reply.kind === 'human';
     const verified = who.trust === 'verified';
-    const q = qualify(deps.set.inbound, {
+    // A digit answering a survey is an answer, not a matter; a comment with it goes to the queue that handled the contact.
+    const survey = human && who.message ? await answerBySurveyReply(client, deps.emit, who.message.id, reply, deps.now) : undefined;
+    if (survey && !survey.comment) return { contactId: null, duplicate: false, csat: true };
+    const qualified = qualify(deps.set.inbound, {
       text: reply.text,
       channel: reply.channel,
       campaign,
       persona: who.message?.persona,
       language: language ?? undefined,
     });
+    const q = survey?.queue ? { ...qualified, queue: survey.queue } : qualified;
     const pauseSequence = async () => {
       if (verified && who.message?.enrollment_id) await markReplied(client, who.message.enrollment_id, deps.now);
     };
 
-    if (human && q.category !== 'opt-out') {
+    // A survey's comment is a matter of its own, in the queue that handled the contact surveyed.
+    if (human && !survey && q.category !== 'opt-out') {
       const key = {
         leadId: who.leadId,
         from: reply.from,
@@ -207,6 +220,7 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
       }
     }
 
+    const sentiment = human ? sentimentOf(reply.text, language) : null;
     const queue = deps.set.inbound.queues.find((x) => x.id === q.queue)!;
     const dueAt = human ? dueAfter(deps.now, queue.service_level.first_response, queue.service_level.business_hours) : null;
     const { rows } = await client.query<{ id: number }>(INSERT_CONTACT, [
@@ -236,6 +250,7 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
       human ? null : reply.kind,
       deps.now,
       human ? null : deps.now,
+      sentiment,
     ]);
     if (!rows[0]) {
       const { rows: existing } = await client.query<{ id: number }>(EXISTING_CONTACT, [reply.channel, reply.externalId]);
@@ -280,7 +295,24 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
       { to: assignee?.email ?? null, queue: queue.id, ...(reason ? { reason } : {}) },
       deps.now,
     );
-    return { contactId, duplicate: false };
+    // Last, so what it triggers sees the contact as it stands (an opt-out already withdrawn).
+    await emitContactEvent(client, deps.emit, {
+      leadId: who.leadId,
+      name: 'contact_received',
+      key: `contact:${contactId}:received`,
+      properties: {
+        contact: contactId,
+        category: q.category,
+        priority: q.priority,
+        campaign: who.message?.campaign_id ?? null,
+        step: who.message?.step_id ?? null,
+        queue: q.queue,
+        channel: reply.channel,
+        sentiment,
+      },
+      at: deps.now,
+    });
+    return { contactId, duplicate: false, ...(survey ? { csat: true } : {}) };
   });
   // Counted once committed, so a delivery whose transaction failed (and that its sender retries) counts once.
   if (category) countContact({ channel: reply.channel, kind: reply.kind, category });

@@ -1,5 +1,19 @@
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, type AnyPgColumn } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  bigserial,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  real,
+  text,
+  timestamp,
+  uniqueIndex,
+  type AnyPgColumn,
+} from 'drizzle-orm/pg-core';
 import { users } from '../access/schema.ts';
 import { leads } from '../leads/schema.ts';
 import { messages } from '../messages/schema.ts';
@@ -70,6 +84,8 @@ export const inboundContacts = pgTable(
     /** The whole text body as received. */
     bodyText: text('body_text').notNull(),
     language: text('language'),
+    /** How the reply feels, from -1 (negative) to 1 (positive), by a lexicon in its language (sentiment.ts). */
+    sentiment: real('sentiment'),
     category: text('category', { enum: CONTACT_CATEGORIES }).notNull(),
     priority: text('priority', { enum: PRIORITIES }).notNull(),
     queue: text('queue'),
@@ -144,4 +160,30 @@ export const inboundContactMessages = pgTable(
     uniqueIndex('inbound_contact_messages_external_idx').on(t.channel, t.externalId),
     index('inbound_contact_messages_contact_idx').on(t.contactId),
   ],
+);
+
+/**
+ * Satisfaction answers (CSAT, 1–5): one per contact, the latest answer wins (`version` counts the
+ * answers, so each one's csat_answered event has a key of its own). Agent, queue, campaign and step
+ * are the contact's, copied when the answer comes so reports never depend on later reassignment.
+ */
+export const csatAnswers = pgTable(
+  'csat_answers',
+  {
+    contactId: bigint('contact_id', { mode: 'number' })
+      .primaryKey()
+      .references(() => inboundContacts.id),
+    leadId: bigint('lead_id', { mode: 'number' }).references(() => leads.id),
+    score: integer('score').notNull(),
+    comment: text('comment'),
+    /** How it was given: `link` (the survey page) or the channel of a reply (`email`, `sms`). */
+    via: text('via', { enum: ['link', 'email', 'sms'] }).notNull(),
+    agentId: bigint('agent_id', { mode: 'number' }).references(() => users.id),
+    queue: text('queue'),
+    campaignId: text('campaign_id'),
+    stepId: text('step_id'),
+    version: integer('version').notNull().default(1),
+    answeredAt: timestamp('answered_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [check('csat_answers_score_check', sql`${t.score} BETWEEN 1 AND 5`), index('csat_answers_campaign_idx').on(t.campaignId)],
 );

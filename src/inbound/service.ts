@@ -2,7 +2,11 @@ import type pg from 'pg';
 import type { CampaignSet } from '../campaigns/set.ts';
 import type { Channel } from '../channels/channel.ts';
 import type { Clock } from '../clock.ts';
+import type { EmitEvents } from '../leads/events.ts';
 import { replyToContact } from './answer.ts';
+import type { SalesOpportunity } from './contact-events.ts';
+import { answerCsat } from './csat.ts';
+import { csatReport } from './csat-report.ts';
 import { getContact, listContacts, type Actor, type ContactFilter } from './contacts.ts';
 import { escalateOverdue } from './escalate.ts';
 import { repeatRates } from './repeats.ts';
@@ -17,7 +21,13 @@ import { acceptContact, assignContact, closeContact } from './workflow.ts';
  * answers not found outside the viewer's reach, and only a contact resolved that way can be read
  * or changed. Reading one shows the person's timeline with the words of only the replies in reach.
  */
-export function inboxService(deps: { pool: pg.Pool; clock: Clock; loadCampaigns(): CampaignSet; smsHelpText: string | undefined }) {
+export function inboxService(deps: {
+  pool: pg.Pool;
+  clock: Clock;
+  loadCampaigns(): CampaignSet;
+  smsHelpText: string | undefined;
+  emit: EmitEvents;
+}) {
   const { pool, clock } = deps;
   const rules = () => deps.loadCampaigns().inbound;
   return {
@@ -35,7 +45,13 @@ export function inboxService(deps: { pool: pg.Pool; clock: Clock; loadCampaigns(
       replyToContact(pool, id, reply, actor, clock.now()),
     assign: (id: ReachableContact, to: { user?: string; queue?: string }, actor: Actor) =>
       assignContact(pool, rules(), id, to, actor, clock.now()),
-    close: (id: ReachableContact, resolution: string, actor: Actor) => closeContact(pool, id, resolution, actor, clock.now()),
+    /** Closes the contact; `contact_closed` (and `sales_opportunity` when flagged) go out with the change. */
+    close: (id: ReachableContact, close: { resolution: string; sales?: SalesOpportunity }, actor: Actor) =>
+      closeContact(pool, deps.emit, id, close, actor, clock.now()),
+    /** A satisfaction answer on the survey page (its signed link names the contact). */
+    answerCsat: (contactId: number, score: number) => answerCsat(pool, deps.emit, { contactId, score, via: 'link' }, clock.now()),
+    /** Response rate, average and distribution per queue, agent and campaign. */
+    csatReport: () => csatReport(pool),
     /** Records the opt-out the contact asks for, the agent as actor (for requests we could not verify). */
     optOut: (id: ReachableContact, actor: Actor) => optOutByAgent(pool, id, actor, clock.now()),
     /** An inbound text: STOP/START/HELP keywords change the ledger here; anything else is a reply. */

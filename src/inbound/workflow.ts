@@ -4,6 +4,8 @@ import { statement } from '../db/statement.ts';
 import { withTransaction } from '../db/tx.ts';
 import { AppError } from '../errors.ts';
 import { assignFor, type Assignee } from './assign.ts';
+import type { EmitEvents } from '../leads/events.ts';
+import { emitClosed, type SalesOpportunity } from './contact-events.ts';
 import type { Actor } from './contacts.ts';
 import { recordContactEvent } from './history.ts';
 import type { InboundRules } from './rules.ts';
@@ -111,10 +113,26 @@ export async function assignContact(
   });
 }
 
-export async function closeContact(pool: pg.Pool, id: number, resolution: string, actor: Actor, now: Date): Promise<void> {
+/** Closes the contact with its resolution; its `contact_closed` (and a flagged `sales_opportunity`) are emitted with it. */
+export async function closeContact(
+  pool: pg.Pool,
+  emit: EmitEvents,
+  id: number,
+  close: { resolution: string; sales?: SalesOpportunity },
+  actor: Actor,
+  now: Date,
+): Promise<void> {
   await withTransaction(pool, async (client) => {
     await lockContact(client, id, ['new', 'assigned', 'accepted'], 'closed');
-    await client.query(CLOSE, [id, resolution, now]);
-    await recordContactEvent(client, id, 'closed', actor.label, { resolution }, now);
+    await client.query(CLOSE, [id, close.resolution, now]);
+    await recordContactEvent(
+      client,
+      id,
+      'closed',
+      actor.label,
+      { resolution: close.resolution, sales_opportunity: Boolean(close.sales) },
+      now,
+    );
+    await emitClosed(client, emit, id, close.resolution, close.sales, now);
   });
 }

@@ -75,6 +75,8 @@ const EMPTY_CONTACT_MESSAGES = statement(
   `UPDATE inbound_contact_messages SET from_address = 'erased', subject = NULL, text = '', body_text = ''
     WHERE contact_id IN (SELECT id FROM inbound_contacts WHERE lead_id = $1)`,
 );
+/** A satisfaction answer keeps its score (reports count it), never the person's words. */
+const EMPTY_CSAT_COMMENTS = statement('leads.erase-csat-comments', `UPDATE csat_answers SET comment = NULL WHERE lead_id = $1`);
 const END_ENROLLMENTS = statement(
   'leads.erase-enrollments',
   `UPDATE enrollments SET status = 'exited', exit_reason = 'erased', finished_at = $2 WHERE lead_id = $1 AND status = 'active'`,
@@ -107,6 +109,7 @@ export async function eraseLead(pool: pg.Pool, externalId: string, options: Eras
     const closed = await client.query(CLOSE_OPEN_CONTACTS, [id, now]);
     const contacts = await client.query(EMPTY_CONTACTS, [id]);
     await client.query(EMPTY_CONTACT_MESSAGES, [id]);
+    await client.query(EMPTY_CSAT_COMMENTS, [id]);
     await client.query(END_ENROLLMENTS, [id, now]);
     const files = await existingFiles(
       options.outboxDir,

@@ -33,6 +33,12 @@ export const eventInputSchema = Joi.object<EventInput>({
   phone: Joi.string().pattern(/^\+?[0-9][0-9 ()./-]{4,24}$/),
 }).prefs({ errors: { wrap: { label: false } } });
 
+/**
+ * Records events in the caller's transaction and starts what they trigger (sequences/triggers.ts):
+ * how other domains (inbound contacts) emit events into the customers' stream.
+ */
+export type EmitEvents = (client: pg.PoolClient, inputs: EventInput[]) => Promise<unknown>;
+
 export interface StoredEvent {
   id: number;
   leadId: number;

@@ -15,6 +15,8 @@ export interface RenderContext {
   unsubscribe_url: string;
   /** Only in the double opt-in confirmation email. */
   confirm_url?: string;
+  /** Only in sequences started by `contact_closed`: the satisfaction survey about that contact. */
+  csat_link?: string;
 }
 
 export interface RenderedEmail {

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Campaign } from '../campaigns/types.ts';
-import { withTransaction } from '../db/tx.ts';
+import { inTransaction } from '../db/tx.ts';
 import { recordEvents, type EventInput, type StoredEvent } from '../leads/events.ts';
 import { leadValue, matchesFilter } from '../leads/filter.ts';
 import { leadsByIds } from '../leads/store.ts';
@@ -24,10 +24,12 @@ export interface IngestResult {
 /**
  * Takes in a batch of events in one transaction: stores them, ends the sequences they exit,
  * counts conversions toward goals, enrolls the leads whose event triggers a campaign, and records
- * every first step that has no wait, so its message is queued before this returns.
+ * every first step that has no wait, so its message is queued before this returns. Handed a
+ * client, it runs in the caller's transaction: how a change elsewhere (a contact closed) emits its
+ * event together with the change, so neither happens without the other.
  */
-export async function ingestEvents(pool: pg.Pool, ctx: StepContext, inputs: EventInput[]): Promise<IngestResult> {
-  return withTransaction(pool, async (client) => {
+export async function ingestEvents(db: pg.Pool | pg.PoolClient, ctx: StepContext, inputs: EventInput[]): Promise<IngestResult> {
+  return inTransaction(db, async (client) => {
     const now = ctx.clock.now();
     const stored = await recordEvents(client, inputs, now);
     const result: IngestResult = {

@@ -29,6 +29,7 @@ const REPORT: CampaignReport = {
   by_channel: [{ channel: 'email', ...figures }],
   by_day: [{ day: '2026-11-01', ...figures }],
   repeat_rate: { contacts: 0, repeats: 0, rate: null },
+  emotion: [],
 };
 
 describe('the report page with hostile labels, in headless Chromium', function () {

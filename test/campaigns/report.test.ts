@@ -238,6 +238,8 @@ describe('campaign report', function () {
       ],
       // Two people wrote, each about a matter of their own: no repeat contact.
       repeat_rate: { contacts: 2, repeats: 0, rate: 0 },
+      // "I am disappointed." and "I want to buy two.": their average sentiment; nobody answered a survey.
+      emotion: [{ step: 'offer', replies: 2, sentiment: -0.047, csat_answers: 0, csat: null }],
     });
   });
 
@@ -329,8 +331,9 @@ describe('campaign report', function () {
     it('draws its charts as inline SVG with marks, and saves a screenshot', async () => {
       const response = await page.goto(`${base}/campaigns/launch/report`);
       expect(response!.headers()['content-security-policy']).to.contain("default-src 'none'");
-      expect(await page.locator('svg').count()).to.equal(3);
-      for (const chart of ['over-time', 'funnel', 'suppressions']) {
+      // Over time, the funnel, the emotion curve (two replies) and suppressions.
+      expect(await page.locator('svg').count()).to.equal(4);
+      for (const chart of ['over-time', 'funnel', 'emotion', 'suppressions']) {
         const marks = await page.locator(`figure[data-chart="${chart}"] svg .mark-rect path`).count();
         expect(marks, `bars of ${chart}`).to.be.greaterThan(0);
       }
@@ -349,9 +352,12 @@ describe('campaign report', function () {
       const response = await page.goto(`${base}/campaigns/later/report`);
       expect(response!.status()).to.equal(200);
       expect(await page.locator('svg').count()).to.equal(0);
-      expect(await page.locator('figure.chart [data-empty]').allInnerTexts()).to.deep.equal(
-        Array(3).fill('No data yet: nothing recorded.'),
-      );
+      expect(await page.locator('figure.chart [data-empty]').allInnerTexts()).to.deep.equal([
+        'No data yet: nothing recorded.',
+        'No data yet: nothing recorded.',
+        'No replies yet.',
+        'No data yet: nothing recorded.',
+      ]);
       expect(await shown()).to.deep.equal({});
       expect(errors).to.deep.equal([]);
     });

@@ -71,7 +71,10 @@ describe('the lead page for marketers', function () {
     // Newest first: the withdrawal after the reply, then the confirmation and the grant.
     expect(consent.map((r) => /Consent <strong>(\w+)<\/strong>/.exec(r)?.[1])).to.deep.equal(['withdraw', 'confirm', 'grant']);
     expect(consent[0]).to.contain('email / marketing · preference-center');
-    expect(rows(html, 'event')[0]).to.contain('order_placed').and.contain('plan: pro');
+    // Their reply is an event too now (contact_received, newest first), beside the order they placed.
+    const events = rows(html, 'event');
+    expect(events[0]).to.contain('contact_received');
+    expect(events.find((r) => r.includes('order_placed'))).to.contain('plan: pro');
 
     const [reply] = rows(html, 'reply');
     expect(reply).to.contain('Replied');

@@ -439,13 +439,21 @@ describe('OpenAPI document', function () {
     await send({
       method: 'POST',
       path: `${inbound}/${complaint}/close`,
-      body: { resolution: 'Refunded.', user: 'ann@example.com' },
+      body: { resolution: 'Refunded.', user: 'ann@example.com', sales_opportunity: { note: 'asked about the new range', product: 'XL' } },
       expect: 200,
     });
     await send({ method: 'POST', path: `${inbound}/${complaint}/close`, body: { resolution: 'Again.' }, expect: 409 });
     await send({ method: 'POST', path: `${inbound}/${complaint}/reply`, body: { text: 'Too late?' }, expect: 409 });
     await send({ method: 'POST', path: `${inbound}/${complaint}/assign`, body: { queue: 'general' }, expect: 409 });
     await send({ method: 'POST', path: `${inbound}/${answered}/close`, body: {}, expect: 400, invalid: true });
+    await send({
+      method: 'POST',
+      path: `${inbound}/${answered}/close`,
+      body: { resolution: 'x', sales_opportunity: { product: 'no note' } },
+      expect: 400,
+      invalid: true,
+    });
+    await send({ method: 'GET', path: `${API_BASE}/reports/csat`, as: 'marketer', expect: 200 });
     await send({ method: 'POST', path: `${inbound}/${answered}/opt-out`, as: 'service', body: { user: 'ann@example.com' }, expect: 403 });
     await send({ method: 'POST', path: `${inbound}/${answered}/opt-out`, body: {}, expect: 200 });
     await send({ method: 'POST', path: `${inbound}/${stranger}/opt-out`, body: {}, expect: 422 });

@@ -80,6 +80,7 @@ describe('role matrix', function () {
     ['GET', '/api/v1/leads/x/timeline', ALL],
     ['POST', '/api/v1/events', ['admin', 'marketer'], { lead: 'x', event: 'visited' }],
     ['GET', '/api/v1/messages', ALL],
+    ['GET', '/api/v1/reports/csat', ALL],
     ['GET', '/api/v1/inbound', ['admin', 'service', 'compliance']],
     ['GET', '/api/v1/inbound/CONTACT', ['admin', 'service', 'compliance']],
     ['POST', '/api/v1/inbound/CONTACT/accept', ['admin', 'service'], { user: 'service@example.com' }],

@@ -285,7 +285,7 @@ describe('replies become inbound contacts', function () {
     expect(none).to.deep.equal([]);
     const joined = await getContact(t.database.pool, first!.id, clock.now(), EVERY_QUEUE);
     expect(joined.follow_ups.map((m) => [m.channel, m.text])).to.deep.equal([['email', 'And for boots?']]);
-    await closeContact(t.database.pool, first!.id, 'answered', { label: 'test' }, clock.now());
+    await closeContact(t.database.pool, async () => undefined, first!.id, { resolution: 'answered' }, { label: 'test' }, clock.now());
 
     clock.advance(8 * 86_400_000);
     await write('Is it valid for sandals?');

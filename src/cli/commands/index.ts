@@ -1,4 +1,5 @@
 import type { Command } from '../command.ts';
+import { csatCommand } from './csat.ts';
 import { consentCheckCommand, consentExportCommand, consentProofCommand, consentVerifyCommand } from './consent.ts';
 import { leadsEraseCommand } from './erase.ts';
 import { eventsSendCommand } from './events.ts';
@@ -30,6 +31,7 @@ export const commands: Command[] = [
   runCommand,
   retryCommand,
   reportCommand,
+  csatCommand,
   eventsSendCommand,
   serveCommand,
   workerCommand,

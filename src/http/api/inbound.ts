@@ -70,7 +70,7 @@ export function inboundRouter(engine: Engine): Router {
   router.post('/:id/close', requirePermission('inbound:work'), jsonBody('small'), async (req, res) => {
     const body = validateBody(req, closeBody);
     const id = await contactOf(req);
-    await inbox.close(id, body.resolution, await actorOf(req, body.user));
+    await inbox.close(id, { resolution: body.resolution, sales: body.sales_opportunity }, await actorOf(req, body.user));
     res.json(await answer(req, id));
   });
 

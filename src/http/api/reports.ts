@@ -6,7 +6,10 @@ import { repeatsQuery } from './schemas.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** Figures across campaigns and queues: counts and rates only, never what anyone wrote. */
+/**
+ * Reports across campaigns and queues (a campaign's own report is GET /campaigns/:id/report):
+ * counts, rates and averages only, never what anyone wrote, so every role may read them.
+ */
 export function reportsRouter(engine: Engine): Router {
   const router = Router();
 
@@ -15,6 +18,10 @@ export function reportsRouter(engine: Engine): Router {
     const to = query.to ?? engine.clock.now();
     const from = query.from ?? new Date(to.getTime() - 30 * DAY_MS);
     res.json(await engine.inbox.repeatRates({ from, to }));
+  });
+
+  router.get('/csat', requirePermission('read'), async (_req, res) => {
+    res.json(await engine.inbox.csatReport());
   });
 
   return router;

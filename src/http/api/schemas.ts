@@ -89,7 +89,15 @@ export const replyBody = Joi.object({
   user,
 });
 export const assignBody = Joi.object({ user, queue: Joi.string() }).or('user', 'queue');
-export const closeBody = Joi.object({ resolution: Joi.string().trim().min(1).max(2000).required(), user });
+export const closeBody = Joi.object({
+  resolution: Joi.string().trim().min(1).max(2000).required(),
+  /** Flags a sales opportunity seen while closing: emits `sales_opportunity` {note, product}. */
+  sales_opportunity: Joi.object({
+    note: Joi.string().trim().min(1).max(2000).required(),
+    product: Joi.string().trim().min(1).max(200),
+  }),
+  user,
+});
 export const optOutBody = Joi.object({ user });
 
 // ---- consents

@@ -334,6 +334,17 @@ const contactDetailProperties: Properties<ContactDetail> = {
   assignee_id: orNull(integer),
   escalated_to: orNull({ ...integer, description: 'id of the user it was escalated to' }),
   resolution: orNull(string),
+  sentiment: orNull({
+    type: 'number',
+    description: 'how the reply feels, from -1 (negative) to 1 (positive), by a German or English lexicon',
+  }),
+  csat: orNull(
+    object(
+      { score: integer, comment: orNull(string), via: { type: 'string', enum: ['link', 'email', 'sms'] }, answered_at: dateTime },
+      [],
+      'the satisfaction answer (1–5) about this contact; a second answer replaces the first',
+    ),
+  ),
   original: orNull(
     object(
       { id: integer, subject: orNull(string), text: orNull(string), sent_at: orNull(dateTime), template: orNull(string) },
@@ -500,6 +511,19 @@ export const answerSchemas: Record<string, JsonSchema> = {
         ...figureProperties,
       }),
     ),
+    emotion: array(
+      object(
+        {
+          step: string,
+          replies: { ...count, description: 'human replies to the step with words to score' },
+          sentiment: orNull({ type: 'number', description: 'their average sentiment, -1 (negative) … 1 (positive)' }),
+          csat_answers: { ...count, description: 'satisfaction answers about contacts that replied to the step' },
+          csat: orNull({ type: 'number', description: 'their average score, 1 … 5' }),
+        },
+        [],
+        'the emotion curve: per step with replies',
+      ),
+    ),
     repeat_rate: ref('RepeatFigure'),
   }),
   RepeatFigure: object(
@@ -513,6 +537,26 @@ export const answerSchemas: Record<string, JsonSchema> = {
     by_queue: array(object({ queue: string, contacts: integer, repeats: integer, rate: orNull({ type: 'number' }) })),
     by_campaign: array(object({ campaign: string, contacts: integer, repeats: integer, rate: orNull({ type: 'number' }) })),
   }),
+  CsatReport: object(
+    Object.fromEntries(
+      (['queue', 'agent', 'campaign'] as const).map((dimension) => [
+        dimension,
+        array(
+          object({
+            key: {
+              ...orNull(string),
+              description: `the ${dimension === 'agent' ? 'agent’s login' : `${dimension} id`}; null for contacts without one`,
+            },
+            surveyed: { ...count, description: 'contacts surveyed' },
+            answered: { ...count, description: 'of them answered' },
+            response_rate: { type: 'number', minimum: 0, maximum: 1, description: 'answered / surveyed' },
+            average: orNull({ type: 'number', description: 'mean score, 1 … 5' }),
+            distribution: { ...array(count), minItems: 5, maxItems: 5, description: 'how many answered 1, 2, 3, 4 and 5' },
+          }),
+        ),
+      ]),
+    ),
+  ),
   LeadSaved: object({ external_id: string, id: integer, created: boolean, warnings: array(string) }),
   LeadsSaved: object({ leads: array(object({ external_id: string, id: integer, created: boolean })), warnings: array(string) }),
   Lead: object({

@@ -409,6 +409,18 @@ const OPERATIONS: Operation[] = [
   },
   {
     method: 'get',
+    path: '/reports/csat',
+    operationId: 'csatReport',
+    tag: 'inbound',
+    summary: 'Satisfaction (CSAT) per queue, agent and campaign: response rate, average, distribution',
+    description:
+      'A contact counts as surveyed once a survey message about it was sent (a `service` message of a sequence started by its ' +
+      '`contact_closed`) or once it was answered. Queue, agent and campaign are those of the contact answered about.',
+    permission: 'read',
+    answers: { 200: { description: 'one list per dimension', json: 'CsatReport' } },
+  },
+  {
+    method: 'get',
     path: '/consents/proof',
     operationId: 'consentProof',
     tag: 'consents',

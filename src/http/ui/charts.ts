@@ -85,6 +85,39 @@ function funnel(report: CampaignReport): TopLevelSpec | undefined {
   );
 }
 
+/**
+ * The emotion curve per step, beside the funnel: the average sentiment of the replies (-1…1) and
+ * the average satisfaction answer (1…5), each bar labelled with how many it averages.
+ */
+function emotion(report: CampaignReport): TopLevelSpec | undefined {
+  if (report.emotion.length === 0) return undefined;
+  const steps = report.emotion.map((e) => e.step);
+  const panel = (title: string, domain: [number, number], values: { step: string; value: number | null; n: number }[]) => ({
+    data: { values: values.filter((v) => v.value !== null).map((v) => ({ ...v, label: `n=${v.n}` })) },
+    width: WIDTH / 2 - 20,
+    height: { step: 22 },
+    encoding: {
+      y: { field: 'step', type: 'nominal', sort: steps, title: 'step', scale: { domain: steps } },
+      x: { field: 'value', type: 'quantitative', title, scale: { domain } },
+    },
+    layer: [{ mark: 'bar' }, { mark: { type: 'text', align: 'left', dx: 3 }, encoding: { text: { field: 'label', type: 'nominal' } } }],
+  });
+  return {
+    hconcat: [
+      panel(
+        'reply sentiment (-1…1)',
+        [-1, 1],
+        report.emotion.map((e) => ({ step: e.step, value: e.sentiment, n: e.replies })),
+      ),
+      panel(
+        'satisfaction (1…5)',
+        [0, 5],
+        report.emotion.map((e) => ({ step: e.step, value: e.csat, n: e.csat_answers })),
+      ),
+    ],
+  } as TopLevelSpec;
+}
+
 /** Suppressed messages by reason, each bar split by step. */
 function suppressions(report: CampaignReport): TopLevelSpec | undefined {
   const values = report.steps.flatMap((s) => Object.entries(s.suppressed).map(([reason, n]) => ({ reason, step: s.step, n })));
@@ -100,12 +133,13 @@ function suppressions(report: CampaignReport): TopLevelSpec | undefined {
   );
 }
 
-/** The report's three charts, each rendered or with the reason it is not. */
+/** The report's charts, each rendered or with the reason it is not. */
 export async function reportCharts(report: CampaignReport): Promise<Chart[]> {
   const nothing = report.steps.length === 0;
   const charts: [string, string, TopLevelSpec | undefined, string][] = [
     ['over-time', 'Messages sent and replies, by day', overTime(report), NOTHING_YET],
     ['funnel', 'Funnel per step', funnel(report), NOTHING_YET],
+    ['emotion', 'Reply sentiment and satisfaction per step', emotion(report), 'No replies yet.'],
     ['suppressions', 'Suppressions by reason', suppressions(report), nothing ? NOTHING_YET : 'Nothing suppressed.'],
   ];
   return Promise.all(charts.map(async ([id, title, spec, empty]) => (spec ? { id, title, svg: await svgOf(spec) } : { id, title, empty })));

@@ -123,7 +123,11 @@ export function inboxRoutes(router: Router, engine: Engine, { page, guard }: Ui)
 
   router.post('/inbox/:id/close', guard('inbound:work'), async (req, res) => {
     const id = await contactOf(req);
-    await inbox.close(id, requiredField(req, 'resolution', 2000), actor(req));
+    // A sales opportunity is flagged by writing what it is about; the product is optional.
+    const note = field(req, 'opportunity').slice(0, 2000);
+    const product = field(req, 'product').slice(0, 200);
+    const sales = note ? { note, ...(product ? { product } : {}) } : undefined;
+    await inbox.close(id, { resolution: requiredField(req, 'resolution', 2000), sales }, actor(req));
     res.redirect(303, `/inbox/${id}?done=closed`);
   });
 }

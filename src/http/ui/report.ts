@@ -73,6 +73,13 @@ export async function reportView(
       })),
     })),
     sections: sections(report),
+    // Averages without anything to average (no CSAT answer yet) are no figure: shown as —.
+    emotion: report.emotion.map((e) => ({
+      step: e.step,
+      cells: (['replies', 'sentiment', 'csat_answers', 'csat'] as const).map((column) =>
+        e[column] === null ? {} : { figure: `emotion.${e.step}.${column}`, value: e[column] },
+      ),
+    })),
     charts: await reportCharts(report),
   };
 }

@@ -24,6 +24,8 @@ export function formatTime(value: Date | string, timeZone: string): string {
 hbs.registerHelper('time', (value: Date | string | null | undefined, options: Handlebars.HelperOptions) =>
   value ? formatTime(value, (options.data as { root: { timeZone?: string } }).root.timeZone ?? 'UTC') : '—',
 );
+/** A reply's sentiment score in words; scores this close to 0 carry no opinion either way. */
+hbs.registerHelper('sentimentLabel', (score: number) => (score <= -0.05 ? 'negative' : score >= 0.05 ? 'positive' : 'neutral'));
 hbs.registerHelper('excerpt', (text: string | null | undefined) => {
   const flat = (text ?? '').replace(/\s+/g, ' ').trim();
   return flat.length > 80 ? `${flat.slice(0, 79)}…` : flat || '(empty)';

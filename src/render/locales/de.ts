@@ -30,6 +30,14 @@ export const de: Catalogue = {
     marketingList: 'unseren Newsletter und unsere Angebote',
     otherList: '{purpose}-Nachrichten',
   },
+  csat: {
+    title: 'Wie zufrieden sind Sie?',
+    question: 'Wie zufrieden sind Sie damit, wie wir Ihr Anliegen bearbeitet haben? 1 = gar nicht, 5 = sehr.',
+    thanks: 'Danke für Ihre Antwort',
+    thanksText: 'Sie haben {score} von 5 gewählt. Mit einer anderen Zahl ändern Sie Ihre Antwort.',
+    invalidTitle: 'Dieser Umfrage-Link ist ungültig',
+    invalidText: 'Der Link wurde verändert oder ist unvollständig. Bitte verwenden Sie den Link aus unserer Nachricht unverändert.',
+  },
   sms: {
     optOut: 'Sie sind abgemeldet und erhalten keine Nachrichten mehr. Antworten Sie START, um sich wieder anzumelden.',
     optIn: 'Sie sind wieder angemeldet. Antworten Sie STOP, um sich abzumelden.',

@@ -37,6 +37,14 @@ export const en = {
     marketingList: 'our newsletter and offers',
     otherList: '{purpose} messages',
   },
+  csat: {
+    title: 'How satisfied are you?',
+    question: 'How satisfied are you with how we handled your request? 1 = not at all, 5 = very.',
+    thanks: 'Thank you for your answer',
+    thanksText: 'You answered {score} of 5. Tap another number to change it.',
+    invalidTitle: 'This survey link is not valid',
+    invalidText: 'The link was changed or is incomplete. Please use the link from our message as it is.',
+  },
   sms: {
     optOut: 'You are unsubscribed and will receive no more messages. Reply START to subscribe again.',
     optIn: 'You are subscribed again. Reply STOP to unsubscribe.',
