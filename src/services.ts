@@ -103,7 +103,13 @@ export function createServices(deps: ServiceDeps) {
       confirm: (token: ConfirmPayload, evidence: { ip: string | null; user_agent: string | null }) =>
         confirmGrant(pool, token, evidence, clock.now()),
     },
-    inbox: inboxService({ pool, clock, loadCampaigns: deps.loadCampaigns, smsHelpText: deps.config.smsHelpText }),
+    inbox: inboxService({
+      pool,
+      clock,
+      loadCampaigns: deps.loadCampaigns,
+      smsHelpText: deps.config.smsHelpText,
+      templatesDir: deps.config.templatesDir,
+    }),
     messages: {
       ...bound(pool, { list: listMessages, dispatcherAlive }),
       deliveryStatus: (report: Parameters<typeof recordDeliveryStatus>[1]) => recordDeliveryStatus(pool, report, clock.now()),
