@@ -191,7 +191,15 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     ingestEvents: (inputs) => ingestEvents(pool, stepContext(loadCampaigns()), inputs),
     receiveReply: (reply) =>
       receiveReply(
-        { pool, secret, publicUrl: links.publicUrl, messageDomain: messageDomain(config), set: loadCampaigns(), now: clock.now() },
+        {
+          pool,
+          secret,
+          publicUrl: links.publicUrl,
+          messageDomain: messageDomain(config),
+          set: loadCampaigns(),
+          templatesDir: config.templatesDir,
+          now: clock.now(),
+        },
         reply,
       ),
     escalateOverdue: () => services.inbox.escalateOverdue(),

@@ -6,6 +6,7 @@ import { statement } from '../db/statement.ts';
 import { withTransaction } from '../db/tx.ts';
 import { log } from '../log.ts';
 import { markReplied } from '../sequences/enrollments.ts';
+import { acknowledgeContact } from './acknowledge.ts';
 import { messageIdFromAddress, messagesFromHeaders } from './addresses.ts';
 import { pickAssignee } from './assign.ts';
 import { dueAfter } from './business-hours.ts';
@@ -43,6 +44,8 @@ export interface ReceiveDeps extends OptOutLinks {
   /** Domain of our Message-IDs, to recognise them in In-Reply-To/References. */
   messageDomain: string;
   set: CampaignSet;
+  /** Where canned answers live, for acknowledgements that name one. */
+  templatesDir: string;
   now: Date;
 }
 
@@ -244,6 +247,11 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
         language,
       });
     }
+    // The acknowledgement its rule may ask for, recorded with the contact: never lost, never twice.
+    const contact = { id: contactId, leadId: who.leadId, channel: reply.channel, category: q.category, dueAt: dueAt! };
+    const origin = { subject: reply.subject ?? null, externalId: reply.externalId, campaignId: who.message?.campaign_id ?? null };
+    const rule = deps.set.inbound.rules.find((r) => r.id === q.rule);
+    await acknowledgeContact(client, deps, { ...contact, ...origin }, rule, queue, deps.now);
     return { contactId, duplicate: false };
   });
   // Counted once committed, so a delivery whose transaction failed (and that its sender retries) counts once.

@@ -6,6 +6,7 @@ import type { Channel } from '../channels/channel.ts';
 import { readYamlFile, validateYaml, type YamlFile } from '../yaml/positions.ts';
 import type { Problem } from '../yaml/problems.ts';
 import { duration, HHMM, id, timezone } from '../yaml/schema.ts';
+import { listCannedAnswers, REPLIES_DIR } from './canned.ts';
 import { CONTACT_CATEGORIES, PRIORITIES, type ContactCategory, type Priority } from './schema.ts';
 
 /**
@@ -41,6 +42,12 @@ export interface Rule {
   category: ContactCategory;
   priority?: Priority;
   queue?: string;
+  /**
+   * Answer the person at once with when they will hear from us (acknowledge.ts): `true` for the
+   * built-in words in their language, or the name of a canned answer (templates/replies/<name>.hbs),
+   * which also sees `reply_by`.
+   */
+  acknowledge?: boolean | string;
 }
 
 export interface InboundRules {
@@ -104,6 +111,7 @@ const schema = Joi.object({
           .required(),
         priority: Joi.string().valid(...PRIORITIES),
         queue: id,
+        acknowledge: Joi.alternatives(Joi.boolean(), id),
       }),
     )
     .unique('id')
@@ -120,9 +128,10 @@ export interface CampaignSource {
 export function loadInboundRules(
   campaignsDir: string,
   campaigns: Iterable<CampaignSource>,
-  maxFileBytes: number,
+  options: { maxFileBytes: number; templatesDir: string },
   problems: Problem[],
 ): InboundRules {
+  const { maxFileBytes } = options;
   const file = path.join(campaignsDir, INBOUND_FILE);
   if (!fs.existsSync(file)) return DEFAULT_INBOUND;
   const { yaml, problems: syntax } = readYamlFile(file, maxFileBytes);
@@ -130,19 +139,33 @@ export function loadInboundRules(
   if (yaml.data === undefined) return DEFAULT_INBOUND;
   const found: Problem[] = [];
   const parsed = validateYaml<InboundRules>(yaml, schema, found);
-  if (parsed) checkInbound(yaml, parsed, campaigns, found);
+  if (parsed) checkInbound(yaml, parsed, campaigns, options.templatesDir, found);
   problems.push(...found);
   if (!parsed || found.some((p) => p.severity === 'error')) return DEFAULT_INBOUND;
   return { ...parsed, rules: parsed.rules.map(normaliseRule) };
 }
 
-function checkInbound(yaml: YamlFile, rules: InboundRules, campaigns: Iterable<CampaignSource>, problems: Problem[]): void {
+function checkInbound(
+  yaml: YamlFile,
+  rules: InboundRules,
+  campaigns: Iterable<CampaignSource>,
+  templatesDir: string,
+  problems: Problem[],
+): void {
   const queues = new Set(rules.queues.map((q) => q.id));
   const known = `defined queues: ${[...queues].join(', ')}`;
   if (!queues.has(rules.default_queue)) problems.push(yaml.problem(['default_queue'], `unknown queue '${rules.default_queue}'; ${known}`));
   rules.rules.forEach((rule, i) => {
     if (rule.queue && !queues.has(rule.queue))
       problems.push(yaml.problem(['rules', i, 'queue'], `unknown queue '${rule.queue}'; ${known}`));
+    if (typeof rule.acknowledge === 'string' && !listCannedAnswers(templatesDir).some((a) => a.name === rule.acknowledge)) {
+      problems.push(
+        yaml.problem(
+          ['rules', i, 'acknowledge'],
+          `no canned answer '${rule.acknowledge}' (templates/${REPLIES_DIR}/${rule.acknowledge}.hbs); use one of them or true for the built-in words`,
+        ),
+      );
+    }
     [rule.match.text ?? []].flat().forEach((pattern, j) => {
       const error = patternError(pattern);
       if (error)
