@@ -3,7 +3,7 @@ import { authenticateApiKey, createApiKey, listApiKeys, revokeApiKey } from './a
 import { disableUser, enableUser } from './access/lifecycle.ts';
 import { createSession, endSession, findSession } from './access/sessions.ts';
 import { signIn, type SignInAttempt } from './access/sign-in.ts';
-import { findActiveUser, listUsers, saveUser, setAvailable, setTimeZone } from './access/users.ts';
+import { findActiveUser, listUsers, saveUser, setAvailable, setNotify, setTimeZone } from './access/users.ts';
 import type { CampaignSet } from './campaigns/set.ts';
 import { outboxDir } from './channels/index.ts';
 import type { Clock } from './clock.ts';
@@ -70,6 +70,7 @@ export function createServices(deps: ServiceDeps) {
         listUsers,
         enableUser,
         setAvailable,
+        setNotify,
         setTimeZone,
         createSession,
         findSession,

@@ -11,6 +11,7 @@ import { messageIdFromAddress, messagesFromHeaders } from './addresses.ts';
 import { pickAssignee } from './assign.ts';
 import { dueAfter } from './business-hours.ts';
 import { recordContactEvent } from './history.ts';
+import { notifyAgent } from './notify.ts';
 import { optOutScope, requestOptOut, withdrawForReply, type OptOutLinks } from './opt-out.ts';
 import { countContact } from './metrics.ts';
 import { qualify } from './rules.ts';
@@ -240,6 +241,11 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
     if (assignee) {
       await client.query(SET_ASSIGNEE, [contactId, assignee.id]);
       await recordContactEvent(client, contactId, 'assigned', 'system', { to: assignee.email, queue: queue.id }, deps.now);
+      await notifyAgent(
+        client,
+        { key: `assigned:${contactId}:${assignee.id}:received`, userId: assignee.id, contactId, kind: 'assigned' },
+        deps.now,
+      );
     } else {
       log.warn("no available member of the queue speaks the contact's language; it waits in the queue", {
         contact: contactId,

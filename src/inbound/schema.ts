@@ -1,5 +1,18 @@
 import { sql } from 'drizzle-orm';
-import { bigint, bigserial, customType, index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
 import { users } from '../access/schema.ts';
 import { leads } from '../leads/schema.ts';
 import { messages } from '../messages/schema.ts';
@@ -124,4 +137,44 @@ export const inboundContactEvents = pgTable(
     at: timestamp('at', { withTimezone: true }).notNull(),
   },
   (t) => [index('inbound_contact_events_contact_idx').on(t.contactId)],
+);
+
+/**
+ * Emails to agents (purpose `service-notification`): a contact was assigned or escalated to them.
+ * Agents are users, not leads, so these are not campaign messages; each is recorded in the
+ * transaction of the change it tells of (never lost) and sent by notify.ts with the same claim,
+ * start and outcome steps as the outbox (never twice, except a send interrupted after the server
+ * may have taken it, marked `possible_duplicate`). It holds ids, never what the person wrote.
+ */
+export const agentNotifications = pgTable(
+  'agent_notifications',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    idempotencyKey: text('idempotency_key').notNull().unique(),
+    userId: bigint('user_id', { mode: 'number' })
+      .notNull()
+      .references(() => users.id),
+    contactId: bigint('contact_id', { mode: 'number' })
+      .notNull()
+      .references(() => inboundContacts.id),
+    /** What happened: `assigned` or `escalated`. */
+    kind: text('kind', { enum: ['assigned', 'escalated'] }).notNull(),
+    toAddress: text('to_address').notNull(),
+    status: text('status', { enum: ['queued', 'sending', 'sent', 'failed'] }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    dueAt: timestamp('due_at', { withTimezone: true }).notNull(),
+    claimedAt: timestamp('claimed_at', { withTimezone: true }),
+    /** Set right before the message is handed to the server: a row being sent without it never left. */
+    attemptedAt: timestamp('attempted_at', { withTimezone: true }),
+    providerId: text('provider_id'),
+    possibleDuplicate: boolean('possible_duplicate').notNull().default(false),
+    lastError: text('last_error'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
+    sentAt: timestamp('sent_at', { withTimezone: true }),
+  },
+  (t) => [
+    index('agent_notifications_due_idx')
+      .on(t.dueAt, t.id)
+      .where(sql`status = 'queued'`),
+  ],
 );

@@ -6,6 +6,7 @@ import { AppError } from '../errors.ts';
 import { pickAssignee, type Assignee } from './assign.ts';
 import type { Actor } from './contacts.ts';
 import { recordContactEvent } from './history.ts';
+import { notifyAgent } from './notify.ts';
 import type { InboundRules } from './rules.ts';
 import type { ContactStatus } from './schema.ts';
 
@@ -97,6 +98,13 @@ export async function assignContact(
     }
     await client.query(ASSIGN, [id, queueId, assignee?.id ?? null, assignee ? 'assigned' : 'new']);
     await recordContactEvent(client, id, 'assigned', actor.label, { to: assignee?.email ?? null, queue: queueId }, now);
+    // Whoever hands a contact to themselves needs no email about it.
+    if (assignee && assignee.id !== actor.userId)
+      await notifyAgent(
+        client,
+        { key: `assigned:${id}:${assignee.id}:${now.toISOString()}`, userId: assignee.id, contactId: id, kind: 'assigned' },
+        now,
+      );
   });
 }
 

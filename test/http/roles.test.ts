@@ -144,6 +144,7 @@ describe('role matrix', function () {
       ['GET', `/inbox/${contact}?canned=thanks`, ['admin', 'service', 'compliance']],
       ['POST', `/inbox/${contact}/notes`, ['admin', 'service']],
       ['POST', '/me/availability', ['admin', 'service']],
+      ['POST', '/me/notifications', ['admin', 'service']],
       ['GET', '/audit', ['admin', 'compliance']],
       ['GET', '/audit/verify', ['admin', 'compliance']],
       ['GET', '/audit/leads/x', ['admin', 'compliance']],

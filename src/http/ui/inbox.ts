@@ -52,6 +52,12 @@ export function inboxRoutes(router: Router, engine: Engine, { page, guard }: Ui)
     res.redirect(303, '/inbox');
   });
 
+  // Notification emails (contacts assigned or escalated to me) on or off, from the page header.
+  router.post('/me/notifications', guard('inbound:work'), async (req, res) => {
+    await engine.access.setNotify(req.session!.user.email, field(req, 'notify') === 'true');
+    res.redirect(303, '/inbox');
+  });
+
   router.get('/inbox', guard('inbound'), async (req, res) => {
     const session = req.session!;
     const viewer = viewerOf(session);

@@ -1,3 +1,0 @@
-ALTER TABLE "users" ADD COLUMN "notify" boolean DEFAULT true NOT NULL;--> statement-breakpoint
-ALTER TABLE "inbound_contacts" ADD COLUMN "search" "tsvector" GENERATED ALWAYS AS (to_tsvector('german', coalesce(subject, '') || ' ' || body_text) || to_tsvector('english', coalesce(subject, '') || ' ' || body_text)) STORED;--> statement-breakpoint
-CREATE INDEX "inbound_contacts_search_idx" ON "inbound_contacts" USING gin ("search");
