@@ -74,6 +74,14 @@ describe('the desk in headless Chromium: search, notes, canned answers', functio
     return page.locator('tr[data-contact]').allInnerTexts();
   }
 
+  /** Signs in as ann and opens Alice's reply from a search, as she would. */
+  async function openAlicesReply(page: Page) {
+    await signIn(page);
+    await search(page, 'parcel');
+    await page.locator('tr[data-contact] a').click();
+    await page.waitForURL(/\/inbox\/\d+$/);
+  }
+
   it('search finds a reply by a word in it, stemmed, and never one outside her reach', async () => {
     const page = await browser().newPage();
     try {
@@ -102,10 +110,7 @@ describe('the desk in headless Chromium: search, notes, canned answers', functio
   it('adds a note the team sees on the contact, as text, and that goes to nobody outside', async () => {
     const page = await browser().newPage();
     try {
-      await signIn(page);
-      await search(page, 'parcel');
-      await page.locator('tr[data-contact] a').click();
-      await page.waitForURL(/\/inbox\/\d+$/);
+      await openAlicesReply(page);
       await page.fill('#note-text', 'Called the carrier: lost in Kassel. <b>refund</b> approved.');
       await page.click('text=Add note');
       await page.waitForURL(/done=noted/);
@@ -124,10 +129,7 @@ describe('the desk in headless Chromium: search, notes, canned answers', functio
   it('sends a canned answer, edited first, and it arrives at the SMTP server', async () => {
     const page = await browser().newPage();
     try {
-      await signIn(page);
-      await search(page, 'parcel');
-      await page.locator('tr[data-contact] a').click();
-      await page.waitForURL(/\/inbox\/\d+$/);
+      await openAlicesReply(page);
       await page.selectOption('#canned-name', 'thanks');
       await page.click('#canned button');
       await page.waitForURL(/canned=thanks/);
