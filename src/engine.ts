@@ -210,7 +210,10 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     sendNotifications: () =>
       sendNotifications(
         pool,
-        { email: () => createEmailChannel(config, notificationMessageIdSecret(secret)), publicUrl: links.publicUrl },
+        {
+          email: () => createEmailChannel(config, notificationMessageIdSecret(secret), 'agent-notifications'),
+          publicUrl: links.publicUrl,
+        },
         clock.now(),
       ),
     advanceSequences: () => advanceDueSteps(pool, stepContext(loadCampaigns()), config.runBatchSize),

@@ -32,12 +32,16 @@ export function createChannels(config: Config, secret: string): ChannelAdapters 
   return { email, sms };
 }
 
-/** The configured email adapter alone (SMTP, else the outbox), its Message-IDs signed with `secret`. */
-export function createEmailChannel(config: Config, secret: string): ChannelAdapter {
+/**
+ * The configured email adapter alone (SMTP, else the outbox), its Message-IDs signed with `secret`.
+ * Mail that is not the outbox's messages (agent notifications) names its own outbox folder, so
+ * its files never take the names of messages' files.
+ */
+export function createEmailChannel(config: Config, secret: string, outboxSubdir?: string): ChannelAdapter {
   const messageIds = { domain: messageDomain(config), secret };
   return config.smtpUrl
     ? smtpChannel({ url: config.smtpUrl, from: config.mailFrom, messageIds, connections: config.dispatch.concurrency })
-    : outboxChannel({ dir: outboxDir(config), from: config.mailFrom, messageIds });
+    : outboxChannel({ dir: path.join(outboxDir(config), outboxSubdir ?? ''), from: config.mailFrom, messageIds });
 }
 
 export async function closeChannels(channels: ChannelAdapters): Promise<void> {

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import type { AddressObject } from 'mailparser';
@@ -113,5 +115,26 @@ describe('agent notifications by email', function () {
     const id = (await t.engine.receiveReply(await parseInboundEmail(Buffer.from(reply))))!.contactId!;
     const { rows: found } = await t.database.pool.query(`SELECT identified_by, message_id FROM inbound_contacts WHERE id = $1`, [id]);
     expect(found[0]).to.deep.equal({ identified_by: null, message_id: null });
+  });
+});
+
+describe('agent notifications without a mail server', function () {
+  this.timeout(30_000);
+
+  it('land in an outbox folder of their own, never in place of a message’s file', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'notify-outbox-'));
+    const t = await testEngine({ CAMPAIGNS_DIR: path.resolve('test/fixtures/desk/campaigns'), TOUCHPOINT_DATA_DIR: dataDir });
+    try {
+      await saveUser(t.database.pool, { email: 'ann@example.com', role: 'service', password: PASSWORD });
+      const mail = `From: x@example.org\r\nTo: hello@example.com\r\nSubject: Cancel\r\nMessage-ID: <o1@example.com>\r\n\r\ncancel\r\n`;
+      const contact = (await t.engine.receiveReply(await parseInboundEmail(Buffer.from(mail))))!.contactId!;
+      expect(await t.engine.sendNotifications()).to.equal(1);
+      const file = path.join(dataDir, 'outbox', 'agent-notifications', 'message-1.eml');
+      expect(fs.readFileSync(file, 'utf8')).to.contain(`Contact ${contact} assigned to you`);
+      expect(fs.existsSync(path.join(dataDir, 'outbox', 'message-1.eml'))).to.equal(false);
+    } finally {
+      await t.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
