@@ -222,6 +222,25 @@ describe('the desk: search, notes, canned answers, service levels, the team', fu
     expect(contact.body).to.include({ status: 'new', assignee: null, queue: 'general' });
   });
 
+  it('turns notification emails off and on from the page header', async () => {
+    const { t, web } = served();
+    const ann = await logIn(web.base, 'ann@example.com', PASSWORD);
+    const toggle = async (notify: string) => {
+      const res = await fetch(`${web.base}/me/notifications`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie: ann.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: ann.csrf, notify }).toString(),
+      });
+      expect(res.status).to.equal(303);
+      return (await t.engine.access.findActiveUser('ann@example.com'))!.notify;
+    };
+    expect(await toggle('false')).to.equal(false);
+    const page = await (await fetch(`${web.base}/inbox`, { headers: { cookie: ann.cookie } })).text();
+    expect(page).to.contain('data-notify="false"');
+    expect(await toggle('true')).to.equal(true);
+  });
+
   it('erasing the person drops the text of the notes about them', async () => {
     await served().t.engine.leads.erase('pat');
     const contact = await call('admin', 'GET', `/api/v1/inbound/${ids.pat}`);
