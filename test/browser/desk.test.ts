@@ -3,10 +3,8 @@ import { expect } from 'chai';
 import type { AddressObject } from 'mailparser';
 import type { Page } from 'playwright-core';
 import { saveUser } from '../../src/access/users.ts';
-import { requireCampaign } from '../../src/campaigns/load.ts';
 import { submitSignIn, useBrowser } from '../helpers/browser.ts';
-import { startInboundApp, type InboundApp } from '../helpers/inbound-app.ts';
-import { seedLeads } from '../helpers/seed.ts';
+import { sendFollowupToAlice, startInboundApp, type InboundApp } from '../helpers/inbound-app.ts';
 import { deliverMail, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -36,13 +34,7 @@ describe('the desk in headless Chromium: search, notes, canned answers', functio
       ['gus@example.com', 'Gus'],
     ])
       await saveUser(t.database.pool, { email: email!, name, role: 'service', password: PASSWORD });
-    await seedLeads(t.database, [
-      { id: 'alice', email: 'alice@example.com', first: 'Alice', locale: null, orders: 1, consent: ['grant', 'confirm'] },
-    ]);
-    await t.engine.startDispatcher();
-    const set = t.engine.loadCampaigns();
-    await t.engine.run(requireCampaign(set, 'followup'), set, { occurrence: 'o', trigger: 'manual' });
-    await sink.waitFor(1);
+    await sendFollowupToAlice(t, sink);
     const replyTo = (sink.messages[0]!.replyTo as AddressObject).value[0]!.address!;
     await deliverMail(inbound.port, {
       from: 'alice@example.com',
