@@ -8,7 +8,7 @@ import { runCampaign, type RunOptions } from './campaigns/run.ts';
 import type { CampaignSet } from './campaigns/set.ts';
 import { sendTestMessage, type TestSendRequest, type TestSendResult } from './campaigns/test-send.ts';
 import type { Campaign } from './campaigns/types.ts';
-import { closeChannels, createChannels, messageDomain } from './channels/index.ts';
+import { closeChannels, createChannels, createEmailChannel, messageDomain } from './channels/index.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { embeddedServerExists } from './db/embedded.ts';
@@ -17,6 +17,7 @@ import { engineMetrics, type Scrape } from './gauges.ts';
 import { signingSecret } from './db/settings.ts';
 import { AppError } from './errors.ts';
 import { withMessageAddresses } from './inbound/addresses.ts';
+import { notificationMessageIdSecret, sendNotifications } from './inbound/notify.ts';
 import { receiveReply, type IncomingReply, type Received } from './inbound/receive.ts';
 import type { EmitEvents, EventInput } from './leads/events.ts';
 import { log } from './log.ts';
@@ -71,6 +72,8 @@ export interface Engine extends Services {
   receiveReply(reply: IncomingReply): Promise<Received>;
   /** Escalates contacts past their due time to their queue's lead, once each. */
   escalateOverdue(): Promise<number[]>;
+  /** Sends the agent notifications that are due (inbound/notify.ts); the scheduler's minute tick calls it. */
+  sendNotifications(): Promise<number>;
   /** Records every sequence step that has come due. */
   advanceSequences(): ReturnType<typeof advanceDueSteps>;
   startDispatcher(): Promise<Dispatcher>;
@@ -146,6 +149,7 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     escalate: async () => {
       const escalated = await engine.escalateOverdue();
       if (escalated.length > 0) log.info(`escalated ${escalated.length} overdue contact(s)`, { contacts: escalated });
+      await engine.sendNotifications();
     },
   };
   /** When the database returns after an outage: a fresh Agenda (scheduler/agenda.ts). */
@@ -193,10 +197,28 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     ingestEvents: (inputs) => ingestEvents(pool, stepContext(loadCampaigns()), inputs),
     receiveReply: (reply) =>
       receiveReply(
-        { pool, secret, publicUrl: links.publicUrl, messageDomain: messageDomain(config), set: loadCampaigns(), now: clock.now(), emit },
+        {
+          pool,
+          secret,
+          publicUrl: links.publicUrl,
+          messageDomain: messageDomain(config),
+          set: loadCampaigns(),
+          templatesDir: config.templatesDir,
+          now: clock.now(),
+          emit,
+        },
         reply,
       ),
     escalateOverdue: () => services.inbox.escalateOverdue(),
+    sendNotifications: () =>
+      sendNotifications(
+        pool,
+        {
+          email: () => createEmailChannel(config, notificationMessageIdSecret(secret), 'agent-notifications'),
+          publicUrl: links.publicUrl,
+        },
+        clock.now(),
+      ),
     advanceSequences: () => advanceDueSteps(pool, stepContext(loadCampaigns()), config.runBatchSize),
     async startDispatcher() {
       channels = createChannels(config, secret);

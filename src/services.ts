@@ -3,7 +3,7 @@ import { authenticateApiKey, createApiKey, listApiKeys, revokeApiKey } from './a
 import { disableUser, enableUser } from './access/lifecycle.ts';
 import { createSession, endSession, findSession } from './access/sessions.ts';
 import { signIn, type SignInAttempt } from './access/sign-in.ts';
-import { findActiveUser, listUsers, saveUser, setAvailable, setTimeZone } from './access/users.ts';
+import { findActiveUser, listUsers, saveUser, setAvailable, setNotify, setTimeZone } from './access/users.ts';
 import type { CampaignSet } from './campaigns/set.ts';
 import { outboxDir } from './channels/index.ts';
 import type { Clock } from './clock.ts';
@@ -73,6 +73,7 @@ export function createServices(deps: ServiceDeps) {
         listUsers,
         enableUser,
         setAvailable,
+        setNotify,
         setTimeZone,
         createSession,
         findSession,
@@ -106,7 +107,14 @@ export function createServices(deps: ServiceDeps) {
       confirm: (token: ConfirmPayload, evidence: { ip: string | null; user_agent: string | null }) =>
         confirmGrant(pool, token, evidence, clock.now()),
     },
-    inbox: inboxService({ pool, clock, loadCampaigns: deps.loadCampaigns, smsHelpText: deps.config.smsHelpText, emit: deps.emit }),
+    inbox: inboxService({
+      pool,
+      clock,
+      loadCampaigns: deps.loadCampaigns,
+      smsHelpText: deps.config.smsHelpText,
+      templatesDir: deps.config.templatesDir,
+      emit: deps.emit,
+    }),
     messages: {
       ...bound(pool, { list: listMessages, dispatcherAlive }),
       deliveryStatus: (report: Parameters<typeof recordDeliveryStatus>[1]) => recordDeliveryStatus(pool, report, clock.now()),

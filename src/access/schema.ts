@@ -29,6 +29,8 @@ export const users = pgTable('users', {
   languages: text('languages').array().notNull().default([]),
   /** Away people get no new contacts. */
   available: boolean('available').notNull().default(true),
+  /** Whether they get an email when a contact is assigned or escalated to them (service-notification). */
+  notify: boolean('notify').notNull().default(true),
   /** The IANA zone the web UI shows this person's times in; null: UI_TIMEZONE. */
   timeZone: text('time_zone'),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),

@@ -19,7 +19,7 @@ const START = statement(
 );
 const FIND = statement(
   'access.find-session',
-  `SELECT u.id, u.email, u.name, u.role, u.languages, u.available, u.time_zone AS "timeZone", s.csrf_token
+  `SELECT u.id, u.email, u.name, u.role, u.languages, u.available, u.notify, u.time_zone AS "timeZone", s.csrf_token
      FROM sessions s JOIN users u ON u.id = s.user_id
     WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL`,
 );

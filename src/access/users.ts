@@ -11,12 +11,14 @@ export interface User {
   role: Role;
   languages: string[];
   available: boolean;
+  /** Whether they get an email when a contact is assigned or escalated to them. */
+  notify: boolean;
   /** The zone the web UI shows their times in; null: the installation's UI_TIMEZONE. */
   timeZone: string | null;
 }
 
 export const MIN_PASSWORD = 10;
-const USER_COLUMNS = 'id, email, name, role, languages, available, time_zone AS "timeZone"';
+const USER_COLUMNS = 'id, email, name, role, languages, available, notify, time_zone AS "timeZone"';
 
 // A new password ends every session the person had (whoever knew the old one is signed out), and
 // saving a disabled person enables them again.
@@ -42,6 +44,7 @@ const LIST = statement(
     WHERE ($2 OR disabled_at IS NULL) AND ($1::text[] IS NULL OR role = ANY($1)) ORDER BY email`,
 );
 const SET_AVAILABLE = statement('access.set-available', `UPDATE users SET available = $2 WHERE id = $1`);
+const SET_NOTIFY = statement('access.set-notify', `UPDATE users SET notify = $2 WHERE email = $1 RETURNING id`);
 const SET_TIME_ZONE = statement('access.set-time-zone', `UPDATE users SET time_zone = $2 WHERE id = $1`);
 
 /** Logins are email addresses, compared trimmed and lowercase. */
@@ -103,6 +106,12 @@ export async function listUsers(db: Queryable, roles?: Role[], includeDisabled =
 
 export async function setAvailable(db: Queryable, userId: number, available: boolean): Promise<void> {
   await db.query(SET_AVAILABLE, [userId, available]);
+}
+
+/** Turns a person's notification emails (contacts assigned or escalated to them) on or off. */
+export async function setNotify(db: Queryable, email: string, notify: boolean): Promise<void> {
+  const { rowCount } = await db.query(SET_NOTIFY, [loginOf(email), notify]);
+  if (!rowCount) throw new AppError('not_found', `no user '${email}'`);
 }
 
 /** The zone the web UI shows this person's times in (an IANA zone, checked by the caller); null: UI_TIMEZONE. */

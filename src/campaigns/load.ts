@@ -90,7 +90,7 @@ export function loadCampaignSet(options: LoadOptions): CampaignSet {
     problems.push(...fileProblems);
   }
   const wantsInbound = !named || named.includes(inboundPath);
-  const inbound = wantsInbound ? loadInboundRules(campaignsDir, sources, maxFileBytes, problems) : DEFAULT_INBOUND;
+  const inbound = wantsInbound ? loadInboundRules(campaignsDir, sources, { maxFileBytes, templatesDir }, problems) : DEFAULT_INBOUND;
   problems.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col);
   return { campaigns, personas, problems, files: declared, inbound };
 }

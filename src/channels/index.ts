@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Config } from '../config.ts';
-import type { ChannelAdapters } from './channel.ts';
+import type { ChannelAdapter, ChannelAdapters } from './channel.ts';
 import { outboxChannel } from './outbox.ts';
 import { smtpChannel } from './smtp.ts';
 import { twilioChannel } from './twilio.ts';
@@ -21,9 +21,7 @@ export function messageDomain(config: Config): string {
  */
 export function createChannels(config: Config, secret: string): ChannelAdapters {
   const messageIds = { domain: messageDomain(config), secret };
-  const email = config.smtpUrl
-    ? smtpChannel({ url: config.smtpUrl, from: config.mailFrom, messageIds, connections: config.dispatch.concurrency })
-    : outboxChannel({ dir: outboxDir(config), from: config.mailFrom, messageIds });
+  const email = createEmailChannel(config, secret);
   const sms = config.twilio
     ? twilioChannel({
         ...config.twilio,
@@ -32,6 +30,18 @@ export function createChannels(config: Config, secret: string): ChannelAdapters 
       })
     : outboxChannel({ dir: outboxDir(config), from: config.mailFrom, messageIds, kind: 'sms' });
   return { email, sms };
+}
+
+/**
+ * The configured email adapter alone (SMTP, else the outbox), its Message-IDs signed with `secret`.
+ * Mail that is not the outbox's messages (agent notifications) names its own outbox folder, so
+ * its files never take the names of messages' files.
+ */
+export function createEmailChannel(config: Config, secret: string, outboxSubdir?: string): ChannelAdapter {
+  const messageIds = { domain: messageDomain(config), secret };
+  return config.smtpUrl
+    ? smtpChannel({ url: config.smtpUrl, from: config.mailFrom, messageIds, connections: config.dispatch.concurrency })
+    : outboxChannel({ dir: path.join(outboxDir(config), outboxSubdir ?? ''), from: config.mailFrom, messageIds });
 }
 
 export async function closeChannels(channels: ChannelAdapters): Promise<void> {

@@ -2,6 +2,7 @@ import type { Channel } from '../channels/channel.ts';
 import { statement, type Queryable } from '../db/statement.ts';
 import { AppError } from '../errors.ts';
 import { leadTimeline, type TimelineEntry } from '../leads/timeline.ts';
+import { NOTE_ACTION } from './history.ts';
 import { inReachSql, type Reach } from './reach.ts';
 import type { ContactStatus, IdentifiedBy, Trust } from './schema.ts';
 
@@ -63,8 +64,17 @@ export interface ContactDetail extends ContactSummary {
   /** The person's later messages on this contact, oldest first (the first is `text` / `body_text`). */
   follow_ups: { at: Date; channel: Channel; from: string; subject: string | null; text: string; body_text: string }[];
   history: { action: string; actor: string; detail: Record<string, unknown>; at: Date }[];
+  /** The team's internal notes, oldest first: never sent to the person. */
+  notes: Note[];
   /** The person's one history across channels. */
   timeline: TimelineEntry[];
+}
+
+/** An internal note on a contact: who wrote it, when, and what. */
+export interface Note {
+  author: string;
+  at: Date;
+  text: string;
 }
 
 /** Where an answer goes on each channel; null where there is no address to answer to. */
@@ -98,6 +108,11 @@ export interface ContactFilter {
   reach?: Reach;
   /** Automatic replies too (hidden by default). */
   automatic?: boolean;
+  /**
+   * Words to find in the subject or text (a web search: `"exact phrase"`, `or`, `-not`), matched
+   * stemmed as German and as English; any text is a harmless query.
+   */
+  q?: string;
   limit?: number;
 }
 
@@ -117,6 +132,7 @@ const LIST = statement(
       AND ($7::bigint IS NULL OR c.assignee_id = $7)
       AND ($8::bigint IS NULL OR c.assignee_id = $8 OR c.escalated_to = $8)
       AND ($9::boolean OR c.kind = 'human')
+      AND ($11::text IS NULL OR c.search @@ (websearch_to_tsquery('german', $11) || websearch_to_tsquery('english', $11)))
     ORDER BY (c.status = 'closed'), (c.status IN ('new', 'assigned') AND c.due_at <= $1) DESC,
              array_position(ARRAY['urgent', 'high', 'normal', 'low'], c.priority), c.due_at, c.received_at DESC
     LIMIT $10`,
@@ -142,7 +158,12 @@ const FOLLOW_UPS = statement(
 );
 const HISTORY = statement(
   'inbound.contact-history',
-  `SELECT action, actor, detail, at FROM inbound_contact_events WHERE contact_id = $1 ORDER BY at, id`,
+  `SELECT action, actor, detail, at FROM inbound_contact_events WHERE contact_id = $1 AND action <> '${NOTE_ACTION}' ORDER BY at, id`,
+);
+const NOTES = statement(
+  'inbound.contact-notes',
+  `SELECT actor AS author, at, coalesce(detail->>'text', '') AS text
+     FROM inbound_contact_events WHERE contact_id = $1 AND action = '${NOTE_ACTION}' ORDER BY at, id`,
 );
 
 /** Open work first: overdue, then by due time and priority; closed ones newest first. */
@@ -158,6 +179,7 @@ export async function listContacts(db: Queryable, filter: ContactFilter, now: Da
     filter.mine ?? null,
     filter.automatic ?? false,
     filter.limit ?? 200,
+    filter.q ?? null,
   ]);
   return rows;
 }
@@ -168,7 +190,7 @@ export async function listContacts(db: Queryable, filter: ContactFilter, now: Da
  */
 export async function getContact(db: Queryable, id: number, now: Date, replies: Reach | null): Promise<ContactDetail> {
   const { rows } = await db.query<
-    Omit<ContactDetail, 'original' | 'follow_ups' | 'history' | 'timeline' | 'answer_to'> & {
+    Omit<ContactDetail, 'original' | 'follow_ups' | 'history' | 'notes' | 'timeline' | 'answer_to'> & {
       message_id: number | null;
       lead_email: string | null;
       lead_phone: string | null;
@@ -180,6 +202,7 @@ export async function getContact(db: Queryable, id: number, now: Date, replies: 
   const original = messageId ? ((await db.query<NonNullable<ContactDetail['original']>>(ORIGINAL, [messageId])).rows[0] ?? null) : null;
   const { rows: followUps } = await db.query<ContactDetail['follow_ups'][number]>(FOLLOW_UPS, [id]);
   const { rows: history } = await db.query<ContactDetail['history'][number]>(HISTORY, [id]);
+  const { rows: notes } = await db.query<Note>(NOTES, [id]);
   const timeline = row.lead_id ? await leadTimeline(db, row.lead_id, { limit: 100, replies }) : [];
-  return { ...contact, answer_to: answerAddresses(row), original, follow_ups: followUps, history, timeline };
+  return { ...contact, answer_to: answerAddresses(row), original, follow_ups: followUps, history, notes, timeline };
 }

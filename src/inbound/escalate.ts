@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { statement } from '../db/statement.ts';
 import { withTransaction } from '../db/tx.ts';
 import { recordContactEvent } from './history.ts';
+import { notifyAgent } from './notify.ts';
 import type { InboundRules } from './rules.ts';
 
 const ESCALATE = statement(
@@ -37,6 +38,8 @@ export async function escalateOverdue(pool: pg.Pool, rules: InboundRules, now: D
         { to: row.escalated_to ? row.lead_email : null, queue: row.queue },
         now,
       );
+      if (row.escalated_to)
+        await notifyAgent(client, { key: `escalated:${row.id}`, userId: row.escalated_to, contactId: row.id, kind: 'escalated' }, now);
     }
     return rows.map((r) => r.id);
   });

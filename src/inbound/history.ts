@@ -5,6 +5,12 @@ const APPEND = statement(
   `INSERT INTO inbound_contact_events (contact_id, action, actor, detail, at) VALUES ($1, $2, $3, $4, $5)`,
 );
 
+/**
+ * The action of an internal note in a contact's history: kept there so that it has who and when
+ * like every other entry, and erasure drops its text with every other detail key not kept.
+ */
+export const NOTE_ACTION = 'note';
+
 /** Appends to a contact's own history: who did what to it, and when. */
 export async function recordContactEvent(
   db: Queryable,

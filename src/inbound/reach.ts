@@ -41,6 +41,13 @@ export function queuesInReach(rules: InboundRules, viewer: Viewer): Queue[] {
   return rules.queues.filter((q) => (viewer.email ? q.members.includes(viewer.email) || q.lead === viewer.email : false));
 }
 
+/** The queues someone leads: for a service person those naming them as `lead`; admins lead every queue. */
+export function queuesLedBy(rules: InboundRules, viewer: Viewer): Queue[] {
+  if (viewer.role === 'admin') return rules.queues;
+  if (viewer.role !== 'service' || !viewer.email) return [];
+  return rules.queues.filter((q) => q.lead === viewer.email);
+}
+
 export function reachOf(rules: InboundRules, viewer: Viewer): Reach {
   if (viewer.role !== 'service') return { queues: null, userId: null };
   return { queues: queuesInReach(rules, viewer).map((q) => q.id), userId: viewer.userId ?? null };

@@ -7,12 +7,14 @@ import { withTransaction } from '../db/tx.ts';
 import type { EmitEvents } from '../leads/events.ts';
 import { log } from '../log.ts';
 import { markReplied } from '../sequences/enrollments.ts';
+import { acknowledgeContact } from './acknowledge.ts';
 import { messageIdFromAddress, messagesFromHeaders } from './addresses.ts';
 import { assignFor } from './assign.ts';
 import { dueAfter } from './business-hours.ts';
 import { emitContactEvent } from './contact-events.ts';
 import { answerBySurveyReply } from './csat.ts';
 import { recordContactEvent } from './history.ts';
+import { notifyAgent } from './notify.ts';
 import { optOutScope, requestOptOut, withdrawForReply, type OptOutLinks } from './opt-out.ts';
 import { countContact } from './metrics.ts';
 import { qualify } from './rules.ts';
@@ -48,6 +50,8 @@ export interface ReceiveDeps extends OptOutLinks {
   /** Domain of our Message-IDs, to recognise them in In-Reply-To/References. */
   messageDomain: string;
   set: CampaignSet;
+  /** Where canned answers live, for acknowledgements that name one. */
+  templatesDir: string;
   now: Date;
   /** Where `contact_received` (and a survey answer's `csat_answered`) go, in the same transaction. */
   emit: EmitEvents;
@@ -285,8 +289,14 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
     }
     // A repeat contact is offered first to whoever had the earlier one; who gets it when nobody fits, and why, goes into its history.
     const { assignee, reason } = await assignFor(client, queue, { language, skills: q.skills }, repeat?.assigneeId);
-    if (assignee) await client.query(SET_ASSIGNEE, [contactId, assignee.id]);
-    else log.warn('nobody can take the contact; it waits in the queue', { contact: contactId, queue: queue.id, reason });
+    if (assignee) {
+      await client.query(SET_ASSIGNEE, [contactId, assignee.id]);
+      await notifyAgent(
+        client,
+        { key: `assigned:${contactId}:${assignee.id}:received`, userId: assignee.id, contactId, kind: 'assigned' },
+        deps.now,
+      );
+    } else log.warn('nobody can take the contact; it waits in the queue', { contact: contactId, queue: queue.id, reason });
     await recordContactEvent(
       client,
       contactId,
@@ -295,6 +305,11 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
       { to: assignee?.email ?? null, queue: queue.id, ...(reason ? { reason } : {}) },
       deps.now,
     );
+    // The acknowledgement its rule may ask for, recorded with the contact: never lost, never twice.
+    const contact = { id: contactId, leadId: who.leadId, channel: reply.channel, category: q.category, dueAt: dueAt! };
+    const origin = { subject: reply.subject ?? null, externalId: reply.externalId, campaignId: who.message?.campaign_id ?? null };
+    const rule = deps.set.inbound.rules.find((r) => r.id === q.rule);
+    await acknowledgeContact(client, deps, { ...contact, ...origin }, rule, queue, deps.now);
     // Last, so what it triggers sees the contact as it stands (an opt-out already withdrawn).
     await emitContactEvent(client, deps.emit, {
       leadId: who.leadId,

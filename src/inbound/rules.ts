@@ -6,6 +6,7 @@ import type { Channel } from '../channels/channel.ts';
 import { readYamlFile, validateYaml, type YamlFile } from '../yaml/positions.ts';
 import type { Problem } from '../yaml/problems.ts';
 import { duration, HHMM, id, timezone } from '../yaml/schema.ts';
+import { listCannedAnswers, REPLIES_DIR } from './canned.ts';
 import { CONTACT_CATEGORIES, PRIORITIES, type ContactCategory, type Priority } from './schema.ts';
 
 /**
@@ -45,6 +46,12 @@ export interface Rule {
   queue?: string;
   /** Skills the person assigned must have, every one (see assign.ts). */
   skills?: string[];
+  /**
+   * Answer the person at once with when they will hear from us (acknowledge.ts): `true` for the
+   * built-in words in their language, or the name of a canned answer (templates/replies/<name>.hbs),
+   * which also sees `reply_by`.
+   */
+  acknowledge?: boolean | string;
 }
 
 export interface InboundRules {
@@ -117,6 +124,7 @@ const schema = Joi.object({
         priority: Joi.string().valid(...PRIORITIES),
         queue: id,
         skills: list(id),
+        acknowledge: Joi.alternatives(Joi.boolean(), id),
       }),
     )
     .unique('id')
@@ -133,9 +141,10 @@ export interface CampaignSource {
 export function loadInboundRules(
   campaignsDir: string,
   campaigns: Iterable<CampaignSource>,
-  maxFileBytes: number,
+  options: { maxFileBytes: number; templatesDir: string },
   problems: Problem[],
 ): InboundRules {
+  const { maxFileBytes } = options;
   const file = path.join(campaignsDir, INBOUND_FILE);
   if (!fs.existsSync(file)) return DEFAULT_INBOUND;
   const { yaml, problems: syntax } = readYamlFile(file, maxFileBytes);
@@ -145,7 +154,7 @@ export function loadInboundRules(
   const parsed = validateYaml<InboundRules & { queues: (Queue & { members: Member[] })[] }>(yaml, schema, found);
   // Checked as written (a single value or a list), so that a problem points at the item.
   const written = parsed && { ...parsed, queues: parsed.queues.map(normaliseQueue) };
-  if (written) checkInbound(yaml, written, campaigns, found);
+  if (written) checkInbound(yaml, written, campaigns, options.templatesDir, found);
   problems.push(...found);
   if (!written || found.some((p) => p.severity === 'error')) return DEFAULT_INBOUND;
   return { ...written, rules: written.rules.map(normaliseRule) };
@@ -160,7 +169,13 @@ function normaliseQueue(queue: Omit<Queue, 'members' | 'skills'> & { members: Me
   };
 }
 
-function checkInbound(yaml: YamlFile, rules: InboundRules, campaigns: Iterable<CampaignSource>, problems: Problem[]): void {
+function checkInbound(
+  yaml: YamlFile,
+  rules: InboundRules,
+  campaigns: Iterable<CampaignSource>,
+  templatesDir: string,
+  problems: Problem[],
+): void {
   const queues = new Set(rules.queues.map((q) => q.id));
   const known = `defined queues: ${[...queues].join(', ')}`;
   if (!queues.has(rules.default_queue)) problems.push(yaml.problem(['default_queue'], `unknown queue '${rules.default_queue}'; ${known}`));
@@ -180,6 +195,14 @@ function checkInbound(yaml: YamlFile, rules: InboundRules, campaigns: Iterable<C
         ),
       );
     });
+    if (typeof rule.acknowledge === 'string' && !listCannedAnswers(templatesDir).some((a) => a.name === rule.acknowledge)) {
+      problems.push(
+        yaml.problem(
+          ['rules', i, 'acknowledge'],
+          `no canned answer '${rule.acknowledge}' (templates/${REPLIES_DIR}/${rule.acknowledge}.hbs); use one of them or true for the built-in words`,
+        ),
+      );
+    }
     [rule.match.text ?? []].flat().forEach((pattern, j) => {
       const error = patternError(pattern);
       if (error)

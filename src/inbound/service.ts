@@ -7,12 +7,16 @@ import { replyToContact } from './answer.ts';
 import type { SalesOpportunity } from './contact-events.ts';
 import { answerCsat } from './csat.ts';
 import { csatReport } from './csat-report.ts';
+import { cannedContextOf, listCannedAnswers, renderCannedAnswer, type CannedContext } from './canned.ts';
 import { getContact, listContacts, type Actor, type ContactFilter } from './contacts.ts';
 import { escalateOverdue } from './escalate.ts';
 import { repeatRates } from './repeats.ts';
 import { optOutByAgent } from './opt-out.ts';
-import { queuesInReach, reachableContact, reachOf, replyReach, type ReachableContact, type Viewer } from './reach.ts';
+import { queuesInReach, queuesLedBy, reachableContact, reachOf, replyReach, type ReachableContact, type Viewer } from './reach.ts';
+import { addNote } from './notes.ts';
+import { serviceLevels } from './sla.ts';
 import { handleInboundSms, type InboundSms } from './sms.ts';
+import { queueMembers } from './team.ts';
 import { acceptContact, assignContact, closeContact } from './workflow.ts';
 
 /**
@@ -27,6 +31,7 @@ export function inboxService(deps: {
   loadCampaigns(): CampaignSet;
   smsHelpText: string | undefined;
   emit: EmitEvents;
+  templatesDir: string;
 }) {
   const { pool, clock } = deps;
   const rules = () => deps.loadCampaigns().inbound;
@@ -59,6 +64,27 @@ export function inboxService(deps: {
     escalateOverdue: () => escalateOverdue(pool, rules(), clock.now()),
     /** Repeat contacts per queue and campaign, of the contacts received in [from, to). */
     repeatRates: (period: { from: Date; to: Date }) => repeatRates(pool, period),
+    /** An internal note on the contact, by the actor. */
+    addNote: (id: ReachableContact, text: string, actor: Actor) => addNote(pool, id, text, actor, clock.now()),
+    /** The canned answers of templates/replies/. */
+    cannedAnswers: () => listCannedAnswers(deps.templatesDir),
+    /** A canned answer for the contact, in the person's language, signed by the agent. */
+    renderCanned: async (id: ReachableContact, name: string, agent: CannedContext['agent']) => {
+      const { locale, context } = await cannedContextOf(pool, id, agent);
+      return renderCannedAnswer(deps.templatesDir, name, locale, context);
+    },
+    /** The queues the viewer leads (every queue for admins): whose team and service levels they see. */
+    queuesLed: (viewer: Viewer) => queuesLedBy(rules(), viewer),
+    /** Each member of a queue the viewer leads: available or away, and their open contacts. */
+    team: (viewer: Viewer) =>
+      Promise.all(queuesLedBy(rules(), viewer).map(async (q) => ({ queue: q.id, members: await queueMembers(pool, q.members) }))),
+    /** First response, resolution and breaches per queue the viewer leads, for contacts received in the period. */
+    serviceLevels: (viewer: Viewer, period: { from: Date; to: Date }) =>
+      serviceLevels(
+        pool,
+        queuesLedBy(rules(), viewer).map((q) => q.id),
+        period,
+      ),
   };
 }
 

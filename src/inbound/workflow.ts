@@ -8,6 +8,7 @@ import type { EmitEvents } from '../leads/events.ts';
 import { emitClosed, type SalesOpportunity } from './contact-events.ts';
 import type { Actor } from './contacts.ts';
 import { recordContactEvent } from './history.ts';
+import { notifyAgent } from './notify.ts';
 import type { InboundRules } from './rules.ts';
 import type { ContactStatus } from './schema.ts';
 import { ruleSkills } from './thread.ts';
@@ -110,6 +111,13 @@ export async function assignContact(
       { to: assignee?.email ?? null, queue: queueId, ...(reason ? { reason } : {}) },
       now,
     );
+    // Whoever hands a contact to themselves needs no email about it.
+    if (assignee && assignee.id !== actor.userId)
+      await notifyAgent(
+        client,
+        { key: `assigned:${id}:${assignee.id}:${now.toISOString()}`, userId: assignee.id, contactId: id, kind: 'assigned' },
+        now,
+      );
   });
 }
 

@@ -4,12 +4,11 @@ import type { SendMailOptions } from 'nodemailer';
 import type { AddressObject } from 'mailparser';
 import type { Page } from 'playwright-core';
 import { saveUser } from '../../src/access/users.ts';
-import { requireCampaign } from '../../src/campaigns/load.ts';
 import { startInboundSmtp, type InboundSmtp } from '../../src/inbound/smtp-listener.ts';
 import { submitSignIn, useBrowser } from '../helpers/browser.ts';
+import { sendFollowupToAlice } from '../helpers/inbound-app.ts';
 import { startWeb, type TestWeb } from '../helpers/web.ts';
 import { testEngine, type TestEngine } from '../helpers/engine.ts';
-import { seedLeads } from '../helpers/seed.ts';
 import { deliverMail, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 
 const FIXTURE = path.resolve('test/fixtures/inbound');
@@ -50,13 +49,7 @@ describe('service inbox in headless Chromium', function () {
       receive: t.engine.receiveReply,
     });
     await saveUser(t.database.pool, { email: 'ann@example.com', name: 'Ann', role: 'service', password: PASSWORD, languages: ['en'] });
-    await seedLeads(t.database, [
-      { id: 'alice', email: 'alice@example.com', first: 'Alice', locale: null, orders: 1, consent: ['grant', 'confirm'] },
-    ]);
-    await t.engine.startDispatcher();
-    const set = t.engine.loadCampaigns();
-    await t.engine.run(requireCampaign(set, 'followup'), set, { occurrence: 'o', trigger: 'manual' });
-    await sink.waitFor(1);
+    await sendFollowupToAlice(t, sink);
   });
   afterEach(async () => {
     await inbound.close();

@@ -77,6 +77,20 @@ describe('touchpoint users add', function () {
     const bad = await cli(['users', 'add', 'bob@example.com', '--role', 'boss'], 'correct horse battery\n');
     expect(bad.stderr).to.contain('--role must be one of admin, marketer, service, compliance');
   });
+
+  it('users notify turns a person’s notification emails off and on', async () => {
+    const notify = async () => (await t.database.pool.query(`SELECT notify FROM users WHERE email = 'ann@example.com'`)).rows[0].notify;
+    expect((await cli(['users', 'notify', 'ann@example.com', 'off'], '')).stderr).to.contain(
+      'Notification emails are off for ann@example.com',
+    );
+    expect(await notify()).to.equal(false);
+    await cli(['users', 'notify', 'ann@example.com', 'on'], '');
+    expect(await notify()).to.equal(true);
+    const bad = await cli(['users', 'notify', 'ann@example.com', 'maybe'], '');
+    expect(bad.code).to.not.equal(0);
+    expect(bad.stderr).to.contain('on or off');
+    expect((await cli(['users', 'notify', 'nobody@example.com', 'off'], '')).stderr).to.contain("no user 'nobody@example.com'");
+  });
 });
 
 describe('touchpoint run asks before it records', function () {

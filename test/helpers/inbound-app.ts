@@ -1,5 +1,8 @@
+import { requireCampaign } from '../../src/campaigns/load.ts';
 import type { Clock } from '../../src/clock.ts';
 import { startInboundSmtp, type InboundSmtp } from '../../src/inbound/smtp-listener.ts';
+import { seedLeads } from './seed.ts';
+import type { SmtpSink } from './smtp.ts';
 import { testEngine, type TestEngine } from './engine.ts';
 import { startWeb, type TestWeb } from './web.ts';
 
@@ -37,4 +40,15 @@ export async function startInboundApp(env: Record<string, string>, clock?: Clock
       await t.close();
     },
   };
+}
+
+/** Alice, with email marketing consent, gets the `followup` campaign's offer (fixture inbound's campaign): something to reply to. */
+export async function sendFollowupToAlice(t: TestEngine, sink: SmtpSink): Promise<void> {
+  await seedLeads(t.database, [
+    { id: 'alice', email: 'alice@example.com', first: 'Alice', locale: null, orders: 1, consent: ['grant', 'confirm'] },
+  ]);
+  await t.engine.startDispatcher();
+  const set = t.engine.loadCampaigns();
+  await t.engine.run(requireCampaign(set, 'followup'), set, { occurrence: 'o', trigger: 'manual' });
+  await sink.waitFor(1);
 }

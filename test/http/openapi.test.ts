@@ -458,6 +458,29 @@ describe('OpenAPI document', function () {
     await send({ method: 'POST', path: `${inbound}/${answered}/opt-out`, body: {}, expect: 200 });
     await send({ method: 'POST', path: `${inbound}/${stranger}/opt-out`, body: {}, expect: 422 });
     await send({ method: 'POST', path: `${inbound}/${complaint}/opt-out`, body: {}, expect: 409 });
+    // ---- the desk: search, notes, canned answers, service levels
+    await send({ method: 'GET', path: `${inbound}?q=${encodeURIComponent('"offer valid" online -shop')}`, as: 'service', expect: 200 });
+    await send({ method: 'GET', path: `${inbound}?q=${'x'.repeat(201)}`, expect: 400, invalid: true });
+    await send({ method: 'POST', path: `${inbound}/${answered}/notes`, body: { text: 'Asked twice already.' }, expect: 201 });
+    await send({ method: 'POST', path: `${inbound}/${answered}/notes`, body: {}, expect: 400, invalid: true });
+    await send({ method: 'POST', path: `${inbound}/999999/notes`, body: { text: 'Nobody’s.' }, expect: 404 });
+    await send({ method: 'POST', path: `${inbound}/${answered}/notes`, as: 'compliance', body: { text: 'No.' }, expect: 403 });
+    await send({ method: 'GET', path: `${inbound}/canned-answers`, expect: 200 });
+    await send({ method: 'GET', path: `${inbound}/canned-answers`, as: 'compliance', expect: 403 });
+    await send({ method: 'GET', path: `${inbound}/${stranger}/canned-answers/thanks`, expect: 200 });
+    await send({ method: 'GET', path: `${inbound}/${stranger}/canned-answers/thanks?user=ann@example.com`, as: 'service', expect: 403 });
+    await send({ method: 'GET', path: `${inbound}/${stranger}/canned-answers/call-back`, expect: 422 });
+    await send({ method: 'GET', path: `${inbound}/${stranger}/canned-answers/nope`, expect: 404 });
+    await send({ method: 'GET', path: `${inbound}/service-levels`, expect: 200 });
+    await send({
+      method: 'GET',
+      path: `${inbound}/service-levels?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z`,
+      as: 'service',
+      expect: 200,
+    });
+    await send({ method: 'GET', path: `${inbound}/service-levels?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z`, expect: 400 });
+    await send({ method: 'GET', path: `${inbound}/service-levels?from=yesterday`, expect: 400, invalid: true });
+    await send({ method: 'GET', path: `${inbound}/service-levels`, as: 'marketer', expect: 403 });
 
     // ---- what the replies left behind: timelines and proofs
     await send({ method: 'GET', path: `${API_BASE}/leads/p-1/timeline`, as: 'service', expect: 200 });

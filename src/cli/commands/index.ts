@@ -12,7 +12,7 @@ import { retryCommand } from './retry.ts';
 import { runCommand } from './run.ts';
 import { sendTestCommand } from './send-test.ts';
 import { serveCommand, workerCommand } from './serve.ts';
-import { usersAddCommand, usersDisableCommand, usersEnableCommand, usersListCommand } from './users.ts';
+import { usersAddCommand, usersDisableCommand, usersEnableCommand, usersListCommand, usersNotifyCommand } from './users.ts';
 import { validateCommand } from './validate.ts';
 
 /** Every CLI command, in the order `touchpoint --help` lists them. */
@@ -42,4 +42,5 @@ export const commands: Command[] = [
   usersListCommand,
   usersDisableCommand,
   usersEnableCommand,
+  usersNotifyCommand,
 ];

@@ -74,8 +74,16 @@ export const usersListCommand: Command = {
     const users = await (await ctx.engine()).access.listUsers(undefined, true);
     ctx.stdout.write(
       formatTable(
-        ['email', 'name', 'role', 'languages', 'available', 'disabled'],
-        users.map((u) => [u.email, u.name, u.role, u.languages.join(','), u.available ? 'yes' : 'no', formatInstant(u.disabledAt)]),
+        ['email', 'name', 'role', 'languages', 'available', 'notify', 'disabled'],
+        users.map((u) => [
+          u.email,
+          u.name,
+          u.role,
+          u.languages.join(','),
+          u.available ? 'yes' : 'no',
+          u.notify ? 'yes' : 'no',
+          formatInstant(u.disabledAt),
+        ]),
       ) + '\n',
     );
     return 0;
@@ -113,6 +121,21 @@ export const usersEnableCommand: Command = {
     const email = oneEmail(args, 'enable');
     const { already } = await (await ctx.engine()).access.enableUser(email);
     ctx.stderr.write(already ? `${email} is not disabled.\n` : `Enabled ${email}; they can sign in again.\n`);
+    return 0;
+  },
+};
+
+export const usersNotifyCommand: Command = {
+  name: ['users', 'notify'],
+  summary: 'turn a person’s notification emails (contacts assigned or escalated to them) on or off',
+  usage: 'users notify <email> on|off',
+  async run(args, ctx) {
+    const { positionals } = parseCommandArgs(args, {});
+    const [email, setting] = positionals;
+    if (!email || positionals.length !== 2 || (setting !== 'on' && setting !== 'off'))
+      throw new AppError('invalid_input', 'users notify takes an email address and on or off');
+    await (await ctx.engine()).access.setNotify(email, setting === 'on');
+    ctx.stderr.write(`Notification emails are ${setting} for ${email}.\n`);
     return 0;
   },
 };

@@ -6,7 +6,17 @@ import type { ReachableContact } from '../../inbound/reach.ts';
 import { apiViewer, requirePermission } from '../auth.ts';
 import { jsonBody } from '../body.ts';
 import { validateBody, validateQuery } from '../validate.ts';
-import { acceptBody, assignBody, closeBody, inboundQuery, optOutBody, replyBody } from './schemas.ts';
+import {
+  acceptBody,
+  assignBody,
+  cannedQuery,
+  closeBody,
+  inboundQuery,
+  noteBody,
+  optOutBody,
+  replyBody,
+  serviceLevelsQuery,
+} from './schemas.ts';
 
 /** Inbound contacts for service tools: list, read, and the actions of the inbox. */
 export function inboundRouter(engine: Engine): Router {
@@ -41,6 +51,21 @@ export function inboundRouter(engine: Engine): Router {
 
   router.get('/', requirePermission('inbound'), async (req, res) => {
     res.json({ contacts: await inbox.list(apiViewer(req), validateQuery(req, inboundQuery)) });
+  });
+
+  // Named routes before `/:id`, which would take their names for ids.
+  router.get('/canned-answers', requirePermission('inbound:work'), (_req, res) => {
+    res.json({ canned_answers: inbox.cannedAnswers() });
+  });
+
+  /** Per queue the key's person leads (every queue for admins): first response, resolution, breaches. */
+  router.get('/service-levels', requirePermission('inbound:work'), async (req, res) => {
+    const query = validateQuery(req, serviceLevelsQuery);
+    const to = query.to ?? engine.clock.now();
+    const from = query.from ?? new Date(to.getTime() - 30 * 86_400_000);
+    if (from >= to)
+      throw new AppError('invalid_input', `the period must start before it ends (from ${from.toISOString()}, to ${to.toISOString()})`);
+    res.json({ from, to, queues: await inbox.serviceLevels(apiViewer(req), { from, to }) });
   });
 
   router.get('/:id', requirePermission('inbound'), async (req, res) => {
@@ -80,6 +105,26 @@ export function inboundRouter(engine: Engine): Router {
     const id = await contactOf(req);
     await inbox.optOut(id, await actorOf(req, body.user));
     res.json(await answer(req, id));
+  });
+
+  router.post('/:id/notes', requirePermission('inbound:work'), jsonBody('small'), async (req, res) => {
+    const body = validateBody(req, noteBody);
+    const id = await contactOf(req);
+    await inbox.addNote(id, body.text, await actorOf(req, body.user));
+    res.status(201).json(await answer(req, id));
+  });
+
+  /** A canned answer rendered for this contact's person, signed by the acting user: text to edit, nothing is sent. */
+  router.get('/:id/canned-answers/:name', requirePermission('inbound:work'), async (req, res) => {
+    const { user } = validateQuery(req, cannedQuery);
+    const id = await contactOf(req);
+    // Checks that the key may act as `user`; the answer is signed by whoever it acts as.
+    await actorOf(req, user);
+    const email = user ?? req.apiKey!.user?.email;
+    const person = email ? await engine.access.findActiveUser(email) : undefined;
+    res.json(
+      await inbox.renderCanned(id, req.params.name as string, { name: person?.name ?? req.apiKey!.name, email: person?.email ?? '' }),
+    );
   });
 
   return router;

@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { evidenceSchema } from '../../consent/evidence.ts';
 import { OCCURRED_AT_TOLERANCE } from '../../consent/state.ts';
+import { NOTE_MAX } from '../../inbound/notes.ts';
 import { CONTACT_STATUSES } from '../../inbound/schema.ts';
 import { EVENT_LIMITS, eventInputSchema } from '../../leads/events.ts';
 import { leadRecordSchema } from '../../leads/validation.ts';
@@ -75,6 +76,13 @@ export const inboundQuery = Joi.object({
   queue: Joi.string(),
   lead: Joi.string(),
   automatic: Joi.boolean().default(false),
+  q: Joi.string()
+    .trim()
+    .min(1)
+    .max(200)
+    .description(
+      'words in the subject or text, as a web search (`"a phrase"`, `or`, `-without`), German and English stems; within reach only',
+    ),
   limit: Joi.number().integer().min(1).max(1000).default(200),
 });
 export const repeatsQuery = Joi.object({
@@ -99,6 +107,14 @@ export const closeBody = Joi.object({
   user,
 });
 export const optOutBody = Joi.object({ user });
+export const noteBody = Joi.object({ text: Joi.string().trim().min(1).max(NOTE_MAX).required(), user });
+/** Canned answer names: the file names under templates/replies/ without locale and extension. */
+export const cannedNameParam = Joi.string().pattern(/^[a-z0-9][a-z0-9-]{0,99}$/);
+export const cannedQuery = Joi.object({ user });
+export const serviceLevelsQuery = Joi.object({
+  from: Joi.date().iso().description('start of the period (contacts received from then); default: 30 days before `to`'),
+  to: Joi.date().iso().description('end of the period (exclusive); default: now'),
+});
 
 // ---- consents
 const channel = Joi.string().valid('email', 'sms');

@@ -7,7 +7,9 @@ import type { ConsentAnswer, LedgerEvent } from '../../consent/check.ts';
 import type { ExportedEvent, Proof, ProofEvent, ProofMessage } from '../../consent/proof.ts';
 import { OCCURRED_AT_TOLERANCE, type ConsentAction, type RefusalReason } from '../../consent/state.ts';
 import type { ChainReport } from '../../consent/verify.ts';
+import type { CannedAnswer, RenderedAnswer } from '../../inbound/canned.ts';
 import type { ContactDetail, ContactSummary } from '../../inbound/contacts.ts';
+import type { QueueServiceLevel } from '../../inbound/sla.ts';
 import type { ContactKind } from '../../inbound/receive.ts';
 import { CONTACT_CATEGORIES, CONTACT_STATUSES, IDENTIFICATIONS, PRIORITIES, TRUST_LEVELS } from '../../inbound/schema.ts';
 import type { TimelineEntry } from '../../leads/timeline.ts';
@@ -30,6 +32,7 @@ import type { JsonSchema } from './joi.ts';
 
 const string: JsonSchema = { type: 'string' };
 const integer: JsonSchema = { type: 'integer' };
+const number: JsonSchema = { type: 'number' };
 const count: JsonSchema = { type: 'integer', minimum: 0 };
 const boolean: JsonSchema = { type: 'boolean' };
 const dateTime: JsonSchema = { type: 'string', format: 'date-time' };
@@ -368,7 +371,42 @@ const contactDetailProperties: Properties<ContactDetail> = {
       at: dateTime,
     }),
   ),
+  notes: array(
+    object(
+      { author: { ...string, description: 'who wrote it: `user:<email>` or `key:<name> for <email>`' }, at: dateTime, text: string },
+      [],
+      'an internal note: for the team, never sent to the person',
+    ),
+  ),
   timeline: array(ref('TimelineEntry')),
+};
+
+const durations = (what: string): JsonSchema =>
+  object(
+    { count, median_minutes: orNull(number), p90_minutes: orNull(number) },
+    [],
+    `${what}, in minutes, over the contacts that got there (count); null when none did`,
+  );
+
+const serviceLevelProperties: Properties<QueueServiceLevel> = {
+  queue: string,
+  contacts: { ...count, description: 'contacts people wrote, received in the period' },
+  first_response: durations('from receipt until accepted or first answered'),
+  resolution: durations('from receipt until closed'),
+  breaches: { ...count, description: 'answered after their due time, or unanswered and past it at the end of the period' },
+  unanswered: count,
+  open: count,
+};
+
+const cannedAnswerProperties: Properties<CannedAnswer> = {
+  name: string,
+  locales: array({ ...string, description: 'a language it has a variant in besides the locale-free one' }),
+};
+
+const renderedAnswerProperties: Properties<RenderedAnswer> = {
+  name: string,
+  locale: orNull({ ...string, description: 'the variant used; null for the locale-free one' }),
+  text: { ...string, description: 'the text for the reply form: edit it, then send it with the reply route' },
 };
 
 // ---- consent
@@ -590,6 +628,9 @@ export const answerSchemas: Record<string, JsonSchema> = {
   ContactSummary: object(contactSummaryProperties),
   Contact: object(contactDetailProperties),
   ReplyQueued: object({ message: integer, status: { const: 'queued' } }),
+  CannedAnswerList: object({ canned_answers: array(object(cannedAnswerProperties)) }),
+  RenderedAnswer: object(renderedAnswerProperties),
+  ServiceLevels: object({ from: dateTime, to: dateTime, queues: array(object(serviceLevelProperties)) }),
   ConsentRecorded: object(
     {
       event: integer,

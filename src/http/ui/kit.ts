@@ -46,6 +46,7 @@ const FLASH: Record<string, string> = {
   replied: 'Reply queued: it goes out on the contact’s channel.',
   assigned: 'Reassigned.',
   closed: 'Closed.',
+  noted: 'Note added: only the team sees it.',
   'opted-out': 'Opt-out recorded: consent is withdrawn, with you as the one who recorded it.',
   'test-sent': 'Test sent: look for [TEST] in your inbox.',
   'run-started': 'Run recorded: its messages are queued and go out within their send windows.',

@@ -50,4 +50,8 @@ export const de: Catalogue = {
       'Wir haben die Bitte erhalten, keine {what} mehr an diese Adresse zu senden. Wenn sie von Ihnen kam, bestätigen Sie sie hier:\n\n{url}\n\n' +
       'Wenn nicht, ignorieren Sie diese Nachricht: Es ändert sich nichts.',
   },
+  acknowledgement: {
+    subject: 'Ihre Nachricht ist angekommen',
+    text: 'Vielen Dank für Ihre Nachricht. Sie ist bei uns angekommen, und Sie hören bis {reply_by} von uns.',
+  },
 };

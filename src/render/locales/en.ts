@@ -57,6 +57,11 @@ export const en = {
       'We received a request to stop sending {what} to this address. If it came from you, confirm it here:\n\n{url}\n\n' +
       'If it did not, ignore this message: nothing changes.',
   },
+  /** The automatic answer a rule with `acknowledge: true` sends (inbound.yaml): when the person hears from us. */
+  acknowledgement: {
+    subject: 'We have your message',
+    text: 'Thank you for your message. It has reached us, and you will hear from us by {reply_by}.',
+  },
 };
 
 /** The shape every locale's catalogue has. */
