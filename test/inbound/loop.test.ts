@@ -363,4 +363,17 @@ describe('closing the loop: contacts as events, satisfaction, sentiment', functi
     );
     expect(rows[0].n).to.equal(1);
   });
+
+  it('Kim complains again nine days after the first: a repeat contact, offered to the agent who had it, in the repeat rate', async () => {
+    clock.advance(5 * DAY);
+    const again = await replyByMail('kim', mailsTo('kim')[0]!, 'Broken again. I am disappointed.');
+    const [first, repeat] = await Promise.all([
+      api('GET', `/api/v1/inbound/${contacts.kim}`),
+      api('GET', `/api/v1/inbound/${again.contactId}`),
+    ]);
+    expect(repeat).to.include({ repeat_of: contacts.kim, category: 'complaint', assignee_id: first.assignee_id });
+    const report = await t.engine.campaigns.report(reportRequest(t.engine.loadCampaigns(), 'welcome', null));
+    // The welcome mail's contacts: Kim's complaint, four questions (Lou's second one reopened his), and this one.
+    expect(report.repeat_rate).to.deep.equal({ contacts: 6, repeats: 1, rate: 0.167 });
+  });
 });
