@@ -122,6 +122,9 @@ const SUMMARY = `c.id, l.external_id AS lead, c.campaign_id AS campaign, c.step_
 const FROM = `inbound_contacts c LEFT JOIN leads l ON l.id = c.lead_id LEFT JOIN users u ON u.id = c.assignee_id`;
 
 /** Every filter is optional: a NULL parameter leaves its condition out. */
+/** A search as the person typed it, stemmed both ways like the documents (schema.ts, CONTACT_SEARCH_SQL). */
+const QUERY = `(websearch_to_tsquery('german', $11) || websearch_to_tsquery('english', $11))`;
+
 const LIST = statement(
   'inbound.list-contacts',
   `SELECT ${SUMMARY} FROM ${FROM}
@@ -132,7 +135,8 @@ const LIST = statement(
       AND ($7::bigint IS NULL OR c.assignee_id = $7)
       AND ($8::bigint IS NULL OR c.assignee_id = $8 OR c.escalated_to = $8)
       AND ($9::boolean OR c.kind = 'human')
-      AND ($11::text IS NULL OR c.search @@ (websearch_to_tsquery('german', $11) || websearch_to_tsquery('english', $11)))
+      AND ($11::text IS NULL OR c.search @@ ${QUERY}
+           OR EXISTS (SELECT 1 FROM inbound_contact_messages f WHERE f.contact_id = c.id AND f.search @@ ${QUERY}))
     ORDER BY (c.status = 'closed'), (c.status IN ('new', 'assigned') AND c.due_at <= $1) DESC,
              array_position(ARRAY['urgent', 'high', 'normal', 'low'], c.priority), c.due_at, c.received_at DESC
     LIMIT $10`,

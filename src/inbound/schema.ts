@@ -170,10 +170,13 @@ export const inboundContactMessages = pgTable(
     text: text('text').notNull(),
     bodyText: text('body_text').notNull(),
     receivedAt: timestamp('received_at', { withTimezone: true }).notNull(),
+    /** The desk searches a conversation's later messages as it searches its first (CONTACT_SEARCH_SQL). */
+    search: tsvector('search').generatedAlwaysAs(sql.raw(CONTACT_SEARCH_SQL)),
   },
   (t) => [
     uniqueIndex('inbound_contact_messages_external_idx').on(t.channel, t.externalId),
     index('inbound_contact_messages_contact_idx').on(t.contactId),
+    index('inbound_contact_messages_search_idx').using('gin', t.search),
   ],
 );
 

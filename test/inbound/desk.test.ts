@@ -64,7 +64,9 @@ describe('the desk: search, notes, canned answers, service levels, the team', fu
       [{ id: 'pat', email: 'pat@example.com', first: 'Pat', locale: 'de-AT', orders: 1, consent: ['grant', 'confirm'] }],
       new Date(T0.getTime() - 86_400_000),
     );
-    // Retention (ann, led by lena): Pat wants to cancel, in German; general (gus): a stranger's parcel.
+    // Retention (ann, led by lena): Pat wants to cancel, in German, and two others in English (each a
+    // contact of their own: one person writing again within days joins their contact, see thread.ts);
+    // general (gus): a stranger's parcel.
     ids.pat = await receive(
       'pat@example.com',
       'p1@x',
@@ -72,9 +74,9 @@ describe('the desk: search, notes, canned answers, service levels, the team', fu
       'Meine Lieferungen kommen nie an, ich will kündigen. Bitte rufen Sie an.',
     );
     clock.advance(10 * MINUTE);
-    ids.second = await receive('pat@example.com', 'p2@x', 'Again', 'I want to cancel: the deliveries never arrive.');
+    ids.second = await receive('max@example.org', 'p2@x', 'Again', 'I want to cancel: the deliveries never arrive.');
     clock.advance(10 * MINUTE);
-    ids.third = await receive('pat@example.com', 'p3@x', 'Third', 'Cancel it, please.');
+    ids.third = await receive('uli@example.org', 'p3@x', 'Third', 'Cancel it, please.');
     ids.stranger = await receive('someone@example.org', 's1@x', 'Parcel', 'Where is my parcel? Lieferung fehlt.');
   });
 
@@ -90,6 +92,10 @@ describe('the desk: search, notes, canned answers, service levels, the team', fu
     expect(await found('ann', '"never arrive"')).to.deep.equal([second]);
     expect(await found('ann', 'parcel')).to.deep.equal([]);
     expect(await found('compliance', 'parcel')).to.deep.equal([stranger]);
+    // Pat writes again: the message joins her contact, and its words find the contact too.
+    expect(await receive('pat@example.com', 'p4@x', 'Rechnung', 'Und die Rechnungen stimmen auch nicht.')).to.equal(pat);
+    expect(await found('ann', 'Rechnung')).to.deep.equal([pat]);
+    expect(await found('gus', 'Rechnung')).to.deep.equal([]);
     expect((await call('marketer', 'GET', '/api/v1/inbound?q=parcel')).status).to.equal(403);
   });
 
@@ -216,10 +222,12 @@ describe('the desk: search, notes, canned answers, service levels, the team', fu
     const own = await (await fetch(`${web.base}/inbox`, { headers: { cookie: ann.cookie } })).text();
     expect(own).not.to.contain('id="team"');
     expect(own).not.to.contain('id="service-levels"');
-    // Gus is away: a new general contact waits in the queue instead of landing on him.
+    // Gus is away: a new general contact does not land on him but on the queue's lead, with the reason.
     const waiting = await receive('other@example.org', 's2@x', 'Hello', 'Anyone there?');
     const contact = await call('admin', 'GET', `/api/v1/inbound/${waiting}`);
-    expect(contact.body).to.include({ status: 'new', assignee: null, queue: 'general' });
+    expect(contact.body).to.include({ status: 'assigned', queue: 'general' });
+    const assigned = (contact.body.history as { action: string; detail: Record<string, unknown> }[]).find((h) => h.action === 'assigned');
+    expect(assigned?.detail).to.include({ to: 'lena@example.com' }).and.to.have.property('reason');
   });
 
   it('turns notification emails off and on from the page header', async () => {

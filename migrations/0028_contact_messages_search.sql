@@ -1,0 +1,2 @@
+ALTER TABLE "inbound_contact_messages" ADD COLUMN "search" "tsvector" GENERATED ALWAYS AS (to_tsvector('german', coalesce(subject, '') || ' ' || body_text) || to_tsvector('english', coalesce(subject, '') || ' ' || body_text)) STORED;--> statement-breakpoint
+CREATE INDEX "inbound_contact_messages_search_idx" ON "inbound_contact_messages" USING gin ("search");
