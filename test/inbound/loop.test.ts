@@ -141,7 +141,11 @@ describe('closing the loop: contacts as events, satisfaction, sentiment', functi
 
   it('a complaint reply becomes a contact and emits contact_received with a negative sentiment', async () => {
     const welcome = mailsTo('kim')[0]!;
+    const before = sink.messages.length;
     const received = await replyByMail('kim', welcome, 'I am very disappointed: my order arrived broken. Terrible.');
+    // The sample's complaint rule acknowledges at once, saying by when Kim hears back.
+    await sink.waitFor(before + 1);
+    expect(mailsTo('kim').at(-1)!.subject).to.equal(`Re: ${welcome.subject}`);
     contacts.kim = received.contactId!;
     const [event] = await events('contact_received');
     expect(event).to.deep.include({ lead: 'kim', event_key: `contact:${contacts.kim}:received` });
