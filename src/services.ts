@@ -16,6 +16,7 @@ import { recordConsent, type ConsentDecision } from './consent/record.ts';
 import type { ConfirmPayload } from './consent/tokens.ts';
 import { verifyLedger } from './consent/verify.ts';
 import { inboxService } from './inbound/service.ts';
+import { accessRequestsOf, answerAccessRequest, type AccessRequest } from './leads/access-request.ts';
 import { eraseLead } from './leads/erase.ts';
 import type { EmitEvents } from './leads/events.ts';
 import { importLeads, type ImportOptions } from './leads/import.ts';
@@ -93,6 +94,9 @@ export function createServices(deps: ServiceDeps) {
         importLeads(pool, file, { ...options, phoneRegion: deps.config.phoneRegion }),
       erase: (externalId: string, options: { dryRun?: boolean } = {}) =>
         eraseLead(pool, externalId, { ...options, outboxDir: outboxDir(deps.config) }, clock.now()),
+      /** Answers a data-subject access request (recorded: who, when) with everything held about the person. */
+      accessRequest: (request: AccessRequest) => answerAccessRequest(pool, request, clock.now()),
+      accessRequests: (externalId: string) => accessRequestsOf(pool, externalId),
     },
     consent: {
       ...bound(pool, {

@@ -58,14 +58,12 @@ export async function consentProof(db: Queryable, externalId: string, now: Date)
   }>(LEAD, [externalId]);
   const lead = leads[0];
   if (!lead) throw new AppError('not_found', `no lead '${externalId}'`);
-  const [{ rows: events }, { rows: messages }, chain] = await Promise.all([
-    db.query<LedgerEvent>(EVENTS, [lead.id]),
-    db.query<Omit<ProofMessage, 'consent_event'> & { event_id: number | null; event_action: string; event_source: string; event_at: Date }>(
-      MESSAGES,
-      [lead.id],
-    ),
-    verifyLeadEvents(db, lead.id),
-  ]);
+  // One after another: `db` may be one connection (an access request's transaction), which runs one query at a time.
+  const { rows: events } = await db.query<LedgerEvent>(EVENTS, [lead.id]);
+  const { rows: messages } = await db.query<
+    Omit<ProofMessage, 'consent_event'> & { event_id: number | null; event_action: string; event_source: string; event_at: Date }
+  >(MESSAGES, [lead.id]);
+  const chain = await verifyLeadEvents(db, lead.id);
   return {
     lead: { external_id: lead.external_id, email: lead.email, phone: lead.phone, erased: lead.erased_at !== null },
     generated_at: now,

@@ -8,7 +8,8 @@ import type { Ui } from './kit.ts';
 /**
  * The compliance officer's pages: find a person, see their consent timeline with its evidence and
  * every message with the event that allowed it, check "was this allowed at T?", verify the
- * ledger, and export (JSON, CSV, a printable page). Read-only: nothing here changes anything.
+ * ledger, export (JSON, CSV, a printable page), and answer an access request with everything held
+ * about the person. Read-only, except that an access request is recorded (who asked, when).
  */
 export function auditRoutes(router: Router, engine: Engine, { page, guard }: Ui): void {
   router.get('/audit', guard('consent'), async (req, res) => {
@@ -43,12 +44,24 @@ export function auditRoutes(router: Router, engine: Engine, { page, guard }: Ui)
       nav: { audit: true },
       proof,
       check: { channel, purpose, atText, answer },
+      accessRequests: await engine.leads.accessRequests(proof.lead.external_id),
     });
   });
 
   router.get('/audit/leads/:id/proof.json', guard('consent'), async (req, res) => {
     const proof = await engine.consent.proof(externalId(req));
     res.attachment(`consent-proof-${proof.lead.external_id}.json`).json(proof);
+  });
+
+  // An access request (GDPR Art. 15) answered from the audit: recorded with the signed-in user. A form
+  // POST (with the session's CSRF token), so neither a prefetch nor another site records a request.
+  router.post('/audit/leads/:id/export.json', guard('consent'), async (req, res) => {
+    const bundle = await engine.leads.accessRequest({
+      externalId: externalId(req),
+      requestedBy: `user:${req.session!.user.email}`,
+      format: 'json',
+    });
+    res.attachment(`access-request-${bundle.lead.external_id as string}.json`).json(bundle);
   });
 
   router.get('/audit/leads/:id/proof.csv', guard('consent'), async (req, res) => {
