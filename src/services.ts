@@ -12,6 +12,7 @@ import { consentAsOf, preferencesOf } from './consent/check.ts';
 import { confirmGrant, type ConfirmationDeps } from './consent/double-opt-in.ts';
 import { importConsents } from './consent/import.ts';
 import { consentProof, exportConsentEvents } from './consent/proof.ts';
+import { currentConsentOf } from './consent/status.ts';
 import { recordConsent, type ConsentDecision } from './consent/record.ts';
 import type { ConfirmPayload } from './consent/tokens.ts';
 import { verifyLedger } from './consent/verify.ts';
@@ -108,6 +109,13 @@ export function createServices(deps: ServiceDeps) {
       }),
       record: (decision: ConsentDecision) => recordConsent(pool, deps.confirmation, decision, clock.now()),
       proof: (externalId: string) => consentProof(pool, externalId, clock.now()),
+      /** A person's consent now, for every channel and every purpose of the campaigns (and of their ledger). */
+      current: (leadId: number) =>
+        currentConsentOf(
+          pool,
+          leadId,
+          [...deps.loadCampaigns().campaigns.values()].map((c) => c.purpose),
+        ),
       confirm: (token: ConfirmPayload, evidence: { ip: string | null; user_agent: string | null }) =>
         confirmGrant(pool, token, evidence, clock.now()),
     },

@@ -4,6 +4,7 @@ import { proofCsv } from '../../consent/proof.ts';
 import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
 import type { Ui } from './kit.ts';
+import { searchPage } from './search.ts';
 
 /**
  * The compliance officer's pages: find a person, see their consent timeline with its evidence and
@@ -13,9 +14,7 @@ import type { Ui } from './kit.ts';
  */
 export function auditRoutes(router: Router, engine: Engine, { page, guard }: Ui): void {
   router.get('/audit', guard('consent'), async (req, res) => {
-    const q = typeof req.query.q === 'string' ? req.query.q.trim().slice(0, 200) : '';
-    const leads = q ? await engine.leads.search(q) : [];
-    page(res, 'audit-search', 'Consent audit', req, { nav: { audit: true }, q, leads });
+    page(res, 'audit-search', 'Consent audit', req, { nav: { audit: true }, ...(await searchPage(engine, req, '/audit')) });
   });
 
   router.get('/audit/verify', guard('consent'), async (req, res) => {
@@ -34,10 +33,10 @@ export function auditRoutes(router: Router, engine: Engine, { page, guard }: Ui)
     const purpose = typeof req.query.purpose === 'string' && /^[a-z][a-z0-9_-]*$/.test(req.query.purpose) ? req.query.purpose : 'marketing';
     const atText = typeof req.query.at === 'string' ? req.query.at.trim() : '';
     let answer: ConsentAnswer | undefined;
+    const lead = await engine.leads.find(proof.lead.external_id);
     if (req.query.channel) {
       const at = atText ? new Date(atText) : engine.clock.now();
       if (Number.isNaN(at.getTime())) throw new AppError('invalid_input', `'${atText}' is not an ISO instant like 2026-11-01T12:00:00Z`);
-      const lead = await engine.leads.find(externalId(req));
       answer = await engine.consent.asOf(lead!.id, channel, purpose, at);
     }
     page(res, 'audit-lead', `Consent record of ${proof.lead.external_id}`, req, {
@@ -45,6 +44,7 @@ export function auditRoutes(router: Router, engine: Engine, { page, guard }: Ui)
       proof,
       check: { channel, purpose, atText, answer },
       accessRequests: await engine.leads.accessRequests(proof.lead.external_id),
+      current: lead ? await engine.consent.current(lead.id) : [],
     });
   });
 
