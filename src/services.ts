@@ -12,7 +12,9 @@ import { consentAsOf, preferencesOf } from './consent/check.ts';
 import { confirmGrant, type ConfirmationDeps } from './consent/double-opt-in.ts';
 import { importConsents } from './consent/import.ts';
 import { consentProof, exportConsentEvents } from './consent/proof.ts';
+import type { ConsentImportOptions } from './consent/import.ts';
 import { currentConsentOf } from './consent/status.ts';
+import type { NoticeStore } from './consent/notices.ts';
 import { recordConsent, type ConsentDecision } from './consent/record.ts';
 import type { ConfirmPayload } from './consent/tokens.ts';
 import { verifyLedger } from './consent/verify.ts';
@@ -53,6 +55,8 @@ export interface ServiceDeps {
   /** The engine's signing key; also keys the sign-in throttle's hashes. */
   secret: string;
   confirmation: ConfirmationDeps;
+  /** The consent notice texts (consent/notices.ts). */
+  notices: NoticeStore;
   loadCampaigns(): CampaignSet;
   /** Records events in a transaction of the caller and starts what they trigger (contacts emit through it). */
   emit: EmitEvents;
@@ -96,7 +100,7 @@ export function createServices(deps: ServiceDeps) {
       erase: (externalId: string, options: { dryRun?: boolean } = {}) =>
         eraseLead(pool, externalId, { ...options, outboxDir: outboxDir(deps.config) }, clock.now()),
       /** Answers a data-subject access request (recorded: who, when) with everything held about the person. */
-      accessRequest: (request: AccessRequest) => answerAccessRequest(pool, request, clock.now()),
+      accessRequest: (request: AccessRequest) => answerAccessRequest(pool, request, clock.now(), deps.notices),
       accessRequests: (externalId: string) => accessRequestsOf(pool, externalId),
     },
     consent: {
@@ -105,10 +109,11 @@ export function createServices(deps: ServiceDeps) {
         preferences: preferencesOf,
         export: exportConsentEvents,
         verify: verifyLedger,
-        import: importConsents,
       }),
-      record: (decision: ConsentDecision) => recordConsent(pool, deps.confirmation, decision, clock.now()),
-      proof: (externalId: string) => consentProof(pool, externalId, clock.now()),
+      import: (file: string, options: Omit<ConsentImportOptions, 'notices'> = {}) =>
+        importConsents(pool, file, { ...options, notices: deps.notices }),
+      record: (decision: ConsentDecision) => recordConsent(pool, deps.confirmation, decision, clock.now(), deps.notices),
+      proof: (externalId: string) => consentProof(pool, externalId, clock.now(), deps.notices),
       /** A person's consent now, for every channel and every purpose of the campaigns (and of their ledger). */
       current: (leadId: number) =>
         currentConsentOf(

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { NoticeStore } from '../consent/notices.ts';
 import { consentProof, type Proof } from '../consent/proof.ts';
 import { statement, type Queryable } from '../db/statement.ts';
 import { withTransaction } from '../db/tx.ts';
@@ -138,7 +139,7 @@ export interface AccessRequest {
  * transaction, so a recorded request always has the bundle it was answered with. An erased
  * person has nothing left to give (their external id is gone): not found.
  */
-export async function answerAccessRequest(pool: pg.Pool, request: AccessRequest, now: Date): Promise<AccessBundle> {
+export async function answerAccessRequest(pool: pg.Pool, request: AccessRequest, now: Date, notices: NoticeStore): Promise<AccessBundle> {
   return withTransaction(pool, async (client) => {
     const { rows } = await client.query<{ id: number; external_id: string } & Record<string, unknown>>(LOCK_LEAD, [request.externalId]);
     const found = rows[0];
@@ -154,7 +155,7 @@ export async function answerAccessRequest(pool: pg.Pool, request: AccessRequest,
     const history = await rowsOf<ContactBundle['history'][number] & { contact_id: number }>(CONTACT_HISTORY);
     const csat = await rowsOf<Record<string, unknown>>(CSAT);
     const requests = await rowsOf<AccessRequestRecord>(REQUESTS);
-    const consent = await consentProof(client, request.externalId, now);
+    const consent = await consentProof(client, request.externalId, now, notices);
     const bundled: ContactBundle[] = contacts.map((c) => ({
       ...c,
       messages: contactMessages.filter((m) => m.contact_id === c.id).map(({ contact_id: _, ...m }) => m),

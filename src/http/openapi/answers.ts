@@ -452,6 +452,15 @@ const consentCheck: JsonSchema = {
 
 const proofEventProperties: Properties<ProofEvent> = {
   ...ledgerEventProperties,
+  notice: {
+    ...orNull({
+      oneOf: [
+        object({ version: string, locale: string, text: string }, [], 'the stored notice text whose SHA-256 the event holds'),
+        object({ version: string, unknown: { const: true } }, [], 'the version is not in the notice store (or its text is not)'),
+      ],
+    }),
+    description: 'what the person was shown; null when the event names no notice',
+  },
   recorded_later: {
     ...boolean,
     description:

@@ -460,7 +460,12 @@ const OPERATIONS: Operation[] = [
         codes: ['invalid_input'],
       },
       404: notFound('lead'),
-      422: { description: 'an email marketing grant for a lead without an email address', codes: ['unprocessable'] },
+      422: {
+        description:
+          'an email marketing grant for a lead without an email address, or a `notice.version` the notice store holds ' +
+          'whose stored text is not `notice.text` (the message names the version)',
+        codes: ['unprocessable'],
+      },
     },
   },
   {
