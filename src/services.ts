@@ -13,7 +13,7 @@ import { confirmGrant, type ConfirmationDeps } from './consent/double-opt-in.ts'
 import { importConsents } from './consent/import.ts';
 import { consentProof, exportConsentEvents } from './consent/proof.ts';
 import type { ConsentImportOptions } from './consent/import.ts';
-import { currentConsentOf } from './consent/status.ts';
+import { consentOverview, currentConsentOf } from './consent/status.ts';
 import type { NoticeStore } from './consent/notices.ts';
 import { recordConsent, type ConsentDecision } from './consent/record.ts';
 import type { ConfirmPayload } from './consent/tokens.ts';
@@ -114,6 +114,8 @@ export function createServices(deps: ServiceDeps) {
         importConsents(pool, file, { ...options, notices: deps.notices }),
       record: (decision: ConsentDecision) => recordConsent(pool, deps.confirmation, decision, clock.now(), deps.notices),
       proof: (externalId: string) => consentProof(pool, externalId, clock.now(), deps.notices),
+      /** Counts of who is allowed what now, and withdrawals per week over the last `weeks`. */
+      overview: (weeks: number) => consentOverview(pool, new Date(clock.now().getTime() - weeks * 7 * 86_400_000)),
       /** A person's consent now, for every channel and every purpose of the campaigns (and of their ledger). */
       current: (leadId: number) =>
         currentConsentOf(

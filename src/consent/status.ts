@@ -1,6 +1,6 @@
 import { CHANNELS, type Channel } from '../channels/channel.ts';
 import { statement, type Queryable } from '../db/statement.ts';
-import { consentVerdict, type ConsentAction, type ConsentStatus, type RefusalReason } from './state.ts';
+import { consentVerdict, refusalSql, type ConsentAction, type ConsentStatus, type RefusalReason } from './state.ts';
 
 /** Where one person stands now on one channel and purpose, and since when. */
 export interface CurrentConsent {
@@ -50,4 +50,34 @@ export async function currentConsentOf(db: Queryable, leadId: number, purposes: 
       };
     }),
   );
+}
+
+/** How many people may be sent what now, and how many withdrew, week by week. */
+export interface ConsentOverview {
+  /** Per purpose and channel: people allowed now, and people with any consent state at all. */
+  allowed: { purpose: string; channel: Channel; allowed: number; total: number }[];
+  /** Withdrawals by the week (Monday, UTC) they happened in, over the weeks asked for. */
+  withdrawals: { week: string; n: number }[];
+}
+
+const ALLOWED_COUNTS = statement(
+  'consent.overview-allowed',
+  `SELECT purpose, channel, count(*) FILTER (WHERE ${refusalSql({ status: 'status', channel: 'channel', purpose: 'purpose' })} IS NULL)::int AS allowed,
+          count(*)::int AS total
+     FROM consent_state GROUP BY purpose, channel ORDER BY purpose, channel`,
+);
+const WITHDRAWALS = statement(
+  'consent.overview-withdrawals',
+  `SELECT to_char(date_trunc('week', occurred_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS week, count(*)::int AS n
+     FROM consent_events WHERE action = 'withdraw' AND occurred_at >= $1 GROUP BY 1 ORDER BY 1`,
+);
+
+/**
+ * The overview of the audit: counts over the derived state (one row per person, channel and purpose)
+ * and the ledger's withdrawals since `since`; each a scan of its table, so an on-demand page, not a metric.
+ */
+export async function consentOverview(db: Queryable, since: Date): Promise<ConsentOverview> {
+  const { rows: allowed } = await db.query<ConsentOverview['allowed'][number]>(ALLOWED_COUNTS);
+  const { rows: withdrawals } = await db.query<ConsentOverview['withdrawals'][number]>(WITHDRAWALS, [since]);
+  return { allowed, withdrawals };
 }

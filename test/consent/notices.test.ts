@@ -10,6 +10,7 @@ import { AppError } from '../../src/errors.ts';
 import { saveLeads } from '../../src/leads/store.ts';
 import { testEngine, type TestEngine } from '../helpers/engine.ts';
 import { apiKeyFor } from '../helpers/keys.ts';
+import { contactLead } from '../helpers/seed.ts';
 import { logIn, startWeb, type TestWeb } from '../helpers/web.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -39,19 +40,11 @@ describe('consent notices: what the person was told', function () {
     web.serve(t.engine);
     await saveUser(t.database.pool, { email: 'carl@example.com', name: 'Carl', role: 'compliance', password: PASSWORD });
     key = await apiKeyFor(t.database, 'marketer');
-    const lead = (externalId: string, phone: string) => ({
-      externalId,
-      email: null,
-      phone,
-      firstName: null,
-      lastName: null,
-      locale: null,
-      timezone: null,
-      persona: null,
-      tags: [],
-      attributes: {},
-    });
-    await saveLeads(t.database.pool, [lead('n-1', '+4915100000001'), lead('n-2', '+4915100000002'), lead('n-3', '+4915100000003')]);
+    await saveLeads(t.database.pool, [
+      contactLead('n-1', null, '+4915100000001'),
+      contactLead('n-2', null, '+4915100000002'),
+      contactLead('n-3', null, '+4915100000003'),
+    ]);
   });
   after(async () => {
     await web.close();

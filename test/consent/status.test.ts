@@ -6,6 +6,7 @@ import { LEGACY_CONFIRMED } from '../../src/consent/state.ts';
 import { withTransaction } from '../../src/db/tx.ts';
 import { saveLeads } from '../../src/leads/store.ts';
 import { testEngine, type TestEngine } from '../helpers/engine.ts';
+import { contactLead } from '../helpers/seed.ts';
 import { logIn, startWeb, type TestWeb } from '../helpers/web.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -46,17 +47,10 @@ describe('audit: finding anyone, and where they stand now', function () {
     t = await testEngine({ PUBLIC_URL: web.base });
     web.serve(t.engine);
     await saveUser(t.database.pool, { email: 'carl@example.com', name: 'Carl', role: 'compliance', password: PASSWORD });
-    const person = (externalId: string, first: string, last: string, email: string, phone: string | null = null) => ({
-      externalId,
-      email,
-      phone,
-      firstName: first,
-      lastName: last,
-      locale: null,
-      timezone: null,
-      persona: null,
-      tags: [],
-      attributes: {},
+    const person = (externalId: string, firstName: string, lastName: string, email: string, phone: string | null = null) => ({
+      ...contactLead(externalId, email, phone),
+      firstName,
+      lastName,
     });
     const saved = await saveLeads(t.database.pool, [
       person('crm-4711', 'Greta', 'Schmidt', 'g.schmidt@example.org', '+493012345678'),
@@ -144,6 +138,23 @@ describe('audit: finding anyone, and where they stand now', function () {
     expect(page).to.match(/data-purpose="marketing" data-channel="email" data-allowed="yes"/);
     expect(page).to.match(
       /data-purpose="marketing" data-channel="sms" data-allowed="no"><td>marketing<\/td><td>sms<\/td><td class="bad">not allowed \(withdrawn\)/,
+    );
+  });
+
+  it('counts who is allowed what now and the withdrawals per week, drawn as SVG on the overview page', async () => {
+    const overview = await t.engine.consent.overview(26);
+    expect(overview.allowed).to.deep.equal([
+      { purpose: 'marketing', channel: 'email', allowed: 2, total: 3 },
+      { purpose: 'marketing', channel: 'sms', allowed: 1, total: 2 },
+      { purpose: 'newsletter', channel: 'email', allowed: 1, total: 1 },
+    ]);
+    expect(overview.withdrawals.reduce((sum, w) => sum + w.n, 0)).to.equal(2);
+    const carl = await logIn(web.base, 'carl@example.com', PASSWORD);
+    const page = await (await fetch(`${web.base}/audit/overview`, { headers: { cookie: carl.cookie } })).text();
+    expect(page).to.match(/<figure class="card chart" data-chart="allowed">[\s\S]*?<svg/);
+    expect(page).to.match(/<figure class="card chart" data-chart="withdrawals">[\s\S]*?<svg/);
+    expect(page).to.contain(
+      '<tr data-purpose="newsletter" data-channel="email"><td>newsletter</td><td>email</td><td>1</td><td>1</td></tr>',
     );
   });
 });

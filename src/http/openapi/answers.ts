@@ -496,6 +496,19 @@ const proofProperties: Properties<Proof> = {
   messages: array(object(proofMessageProperties)),
 };
 
+/** A lead's own fields, as the API takes and answers them. */
+const leadFieldProperties = {
+  external_id: string,
+  email: orNull(string),
+  phone: orNull(string),
+  first_name: orNull(string),
+  last_name: orNull(string),
+  locale: orNull(string),
+  timezone: orNull(string),
+  persona: orNull(string),
+  tags: array(string),
+};
+
 const accessRequestProperties: Properties<AccessRequestRecord> = {
   id: integer,
   requested_by: string,
@@ -532,15 +545,7 @@ const accessBundleProperties: Properties<AccessBundle> = {
   request: object(accessRequestProperties),
   summary: { ...array(string), description: 'the bundle in sentences, for the person to read' },
   lead: object({
-    external_id: string,
-    email: orNull(string),
-    phone: orNull(string),
-    first_name: orNull(string),
-    last_name: orNull(string),
-    locale: orNull(string),
-    timezone: orNull(string),
-    persona: orNull(string),
-    tags: array(string),
+    ...leadFieldProperties,
     attributes: freeForm('attributes as imported'),
     created_at: dateTime,
     updated_at: dateTime,
@@ -710,15 +715,7 @@ export const answerSchemas: Record<string, JsonSchema> = {
   LeadsSaved: object({ leads: array(object({ external_id: string, id: integer, created: boolean })), warnings: array(string) }),
   Lead: object({
     id: integer,
-    external_id: string,
-    email: orNull(string),
-    phone: orNull(string),
-    first_name: orNull(string),
-    last_name: orNull(string),
-    locale: orNull(string),
-    timezone: orNull(string),
-    persona: orNull(string),
-    tags: array(string),
+    ...leadFieldProperties,
     attributes: freeForm('attributes as imported', { type: ['string', 'number', 'boolean'] }),
   }),
   Timeline: object({ lead: string, timeline: array(ref('TimelineEntry')) }),

@@ -5,6 +5,10 @@ import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
 import type { Ui } from './kit.ts';
 import { searchPage } from './search.ts';
+import { overviewCharts } from './charts.ts';
+
+/** The weeks of withdrawals the overview shows. */
+const OVERVIEW_WEEKS = 26;
 
 /**
  * The compliance officer's pages: find a person, see their consent timeline with its evidence and
@@ -15,6 +19,16 @@ import { searchPage } from './search.ts';
 export function auditRoutes(router: Router, engine: Engine, { page, guard }: Ui): void {
   router.get('/audit', guard('consent'), async (req, res) => {
     page(res, 'audit-search', 'Consent audit', req, { nav: { audit: true }, ...(await searchPage(engine, req, '/audit')) });
+  });
+
+  router.get('/audit/overview', guard('consent'), async (req, res) => {
+    const overview = await engine.consent.overview(OVERVIEW_WEEKS);
+    page(res, 'audit-overview', 'Consent overview', req, {
+      nav: { audit: true },
+      overview,
+      weeks: OVERVIEW_WEEKS,
+      charts: await overviewCharts(overview),
+    });
   });
 
   router.get('/audit/verify', guard('consent'), async (req, res) => {
