@@ -1,5 +1,3 @@
-import { noticeFor, type NoticeStore } from './notices.ts';
-import { AppError } from '../errors.ts';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import Joi from 'joi';
@@ -7,9 +5,11 @@ import type pg from 'pg';
 import type { Channel } from '../channels/channel.ts';
 import { assertReadable, countLines, csvRows } from '../csv.ts';
 import { statement } from '../db/statement.ts';
+import { AppError } from '../errors.ts';
 import { SaveBehind } from '../save-behind.ts';
 import { transactionOn, withSession } from '../db/tx.ts';
 import { appendConsentEventsInBulk, type ConsentEventInput } from './ledger.ts';
+import { noticeFor, type NoticeStore } from './notices.ts';
 import { SealBatch, type UnplacedEvent } from './seal.ts';
 
 export interface ConsentImportReport {

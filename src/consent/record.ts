@@ -35,10 +35,10 @@ export interface RecordedConsent {
  * It is recorded as it is made: its instant lies within OCCURRED_AT_TOLERANCE of now, so nobody
  * can date a grant back to make an earlier send look allowed (history comes in through
  * `consent import`, whose events name their file and row). The notice is kept as its version and
- * a hash of the exact wording (which must be the stored text of a version the notice store holds); a grant that counts only after double opt-in (email marketing)
- * queues the confirmation email in the same transaction, so no grant ever waits for a confirmation
- * nobody sent. A lead with no address to confirm, or a missing confirmation template, refuses the
- * grant before anything is written.
+ * a hash of the exact wording (the stored text, when the notice store holds that version); a grant
+ * that counts only after double opt-in (email marketing) queues the confirmation email in the same
+ * transaction, so no grant ever waits for a confirmation nobody sent. A lead with no address to
+ * confirm, or a missing confirmation template, refuses the grant before anything is written.
  */
 export async function recordConsent(
   pool: pg.Pool,
