@@ -19,6 +19,8 @@ export interface Config {
   dataDirOrigin: string;
   campaignsDir: string;
   templatesDir: string;
+  /** Consent notice texts, `<purpose>/<version>.<locale>.md` (consent/notices.ts), read once at start. */
+  noticesDir: string;
   /** Campaign files (and personas.yaml, inbound.yaml) larger than this are a problem, never parsed. */
   campaignMaxFileBytes: number;
   port: number;
@@ -85,6 +87,7 @@ const schema = Joi.object({
   TOUCHPOINT_DATA_DIR: Joi.string(),
   CAMPAIGNS_DIR: Joi.string(),
   TEMPLATES_DIR: Joi.string(),
+  NOTICES_DIR: Joi.string(),
   CAMPAIGN_MAX_FILE_BYTES: Joi.number()
     .integer()
     .min(1024)
@@ -223,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     dataDirOrigin,
     campaignsDir: directory('CAMPAIGNS_DIR', 'campaigns'),
     templatesDir: directory('TEMPLATES_DIR', 'templates'),
+    noticesDir: directory('NOTICES_DIR', 'notices'),
     campaignMaxFileBytes: value.CAMPAIGN_MAX_FILE_BYTES,
     port,
     workerHttpPort: value.WORKER_HTTP_PORT,

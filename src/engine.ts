@@ -1,3 +1,4 @@
+import { loadNotices } from './consent/notices.ts';
 import type { Agenda } from 'agenda';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { liveCampaigns } from './campaigns/live.ts';
@@ -123,7 +124,9 @@ export async function createEngine(config: Config, database: Database, clock: Cl
   const stepContext = (set: CampaignSet): StepContext => ({ ...links, set, clock });
   // Contacts emit their events (contact_received, contact_closed, …) through here, in the transaction of the change.
   const emit: EmitEvents = (client, inputs) => ingestEvents(client, stepContext(loadCampaigns()), inputs);
-  const services = createServices({ pool, config, clock, secret, confirmation: links, loadCampaigns, emit });
+  // Read once: a notice's text is fixed once people were shown it (a new wording is a new version).
+  const notices = loadNotices(config.noticesDir);
+  const services = createServices({ pool, config, clock, secret, confirmation: links, loadCampaigns, emit, notices });
   let dispatcher: Dispatcher | undefined;
   let agenda: Agenda | undefined;
   let channels: ReturnType<typeof createChannels> | undefined;

@@ -12,10 +12,14 @@ import { consentAsOf, preferencesOf } from './consent/check.ts';
 import { confirmGrant, type ConfirmationDeps } from './consent/double-opt-in.ts';
 import { importConsents } from './consent/import.ts';
 import { consentProof, exportConsentEvents } from './consent/proof.ts';
+import type { ConsentImportOptions } from './consent/import.ts';
+import { consentOverview, currentConsentOf } from './consent/status.ts';
+import type { NoticeStore } from './consent/notices.ts';
 import { recordConsent, type ConsentDecision } from './consent/record.ts';
 import type { ConfirmPayload } from './consent/tokens.ts';
 import { verifyLedger } from './consent/verify.ts';
 import { inboxService } from './inbound/service.ts';
+import { accessRequestsOf, answerAccessRequest, type AccessRequest } from './leads/access-request.ts';
 import { eraseLead } from './leads/erase.ts';
 import type { EmitEvents } from './leads/events.ts';
 import { importLeads, type ImportOptions } from './leads/import.ts';
@@ -51,6 +55,8 @@ export interface ServiceDeps {
   /** The engine's signing key; also keys the sign-in throttle's hashes. */
   secret: string;
   confirmation: ConfirmationDeps;
+  /** The consent notice texts (consent/notices.ts). */
+  notices: NoticeStore;
   loadCampaigns(): CampaignSet;
   /** Records events in a transaction of the caller and starts what they trigger (contacts emit through it). */
   emit: EmitEvents;
@@ -93,6 +99,9 @@ export function createServices(deps: ServiceDeps) {
         importLeads(pool, file, { ...options, phoneRegion: deps.config.phoneRegion }),
       erase: (externalId: string, options: { dryRun?: boolean } = {}) =>
         eraseLead(pool, externalId, { ...options, outboxDir: outboxDir(deps.config) }, clock.now()),
+      /** Answers a data-subject access request (recorded: who, when) with everything held about the person. */
+      accessRequest: (request: AccessRequest) => answerAccessRequest(pool, request, clock.now(), deps.notices),
+      accessRequests: (externalId: string) => accessRequestsOf(pool, externalId),
     },
     consent: {
       ...bound(pool, {
@@ -100,10 +109,20 @@ export function createServices(deps: ServiceDeps) {
         preferences: preferencesOf,
         export: exportConsentEvents,
         verify: verifyLedger,
-        import: importConsents,
       }),
-      record: (decision: ConsentDecision) => recordConsent(pool, deps.confirmation, decision, clock.now()),
-      proof: (externalId: string) => consentProof(pool, externalId, clock.now()),
+      import: (file: string, options: Omit<ConsentImportOptions, 'notices'> = {}) =>
+        importConsents(pool, file, { ...options, notices: deps.notices }),
+      record: (decision: ConsentDecision) => recordConsent(pool, deps.confirmation, decision, clock.now(), deps.notices),
+      proof: (externalId: string) => consentProof(pool, externalId, clock.now(), deps.notices),
+      /** Counts of who is allowed what now, and withdrawals per week over the last `weeks`. */
+      overview: (weeks: number) => consentOverview(pool, new Date(clock.now().getTime() - weeks * 7 * 86_400_000)),
+      /** A person's consent now, for every channel and every purpose of the campaigns (and of their ledger). */
+      current: (leadId: number) =>
+        currentConsentOf(
+          pool,
+          leadId,
+          [...deps.loadCampaigns().campaigns.values()].map((c) => c.purpose),
+        ),
       confirm: (token: ConfirmPayload, evidence: { ip: string | null; user_agent: string | null }) =>
         confirmGrant(pool, token, evidence, clock.now()),
     },

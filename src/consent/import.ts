@@ -5,9 +5,11 @@ import type pg from 'pg';
 import type { Channel } from '../channels/channel.ts';
 import { assertReadable, countLines, csvRows } from '../csv.ts';
 import { statement } from '../db/statement.ts';
+import { AppError } from '../errors.ts';
 import { SaveBehind } from '../save-behind.ts';
 import { transactionOn, withSession } from '../db/tx.ts';
 import { appendConsentEventsInBulk, type ConsentEventInput } from './ledger.ts';
+import { noticeFor, type NoticeStore } from './notices.ts';
 import { SealBatch, type UnplacedEvent } from './seal.ts';
 
 export interface ConsentImportReport {
@@ -141,11 +143,14 @@ const LEADS_OF_ROWS = statement(
  * while the next one is read, by the bulk form of appendConsentEvents (same events, same state,
  * same suppressions; the chain sealed a batch at a time under the ledger's lock).
  */
-export async function importConsents(
-  pool: pg.Pool,
-  file: string,
-  options: { batchSize?: number; onProgress?: (done: number, total: number) => void } = {},
-): Promise<ConsentImportReport> {
+export interface ConsentImportOptions {
+  batchSize?: number;
+  onProgress?: (done: number, total: number) => void;
+  /** The notice store rows' notice versions are checked against (consent/notices.ts). */
+  notices?: NoticeStore;
+}
+
+export async function importConsents(pool: pg.Pool, file: string, options: ConsentImportOptions = {}): Promise<ConsentImportReport> {
   assertReadable(file, ['csv']);
   const batchSize = options.batchSize ?? 10_000;
   const total = await countLines(file);
@@ -205,6 +210,16 @@ export async function importConsents(
         continue;
       }
       const r = checked.value;
+      if (r.notice_version) {
+        // A version the notice store holds must come with its text's hash: else the row is named, not imported.
+        try {
+          noticeFor(options.notices ?? new Map(), r.purpose, r.notice_version, r.notice_hash || null);
+        } catch (err) {
+          if (!(err instanceof AppError)) throw err;
+          report.rejected.push({ row, reason: err.message });
+          continue;
+        }
+      }
       batches[filling]!.add(row, r.external_id, {
         channel: r.channel,
         purpose: r.purpose,

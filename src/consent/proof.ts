@@ -3,6 +3,7 @@ import { csvLine } from '../csv.ts';
 import { statement, type Queryable } from '../db/statement.ts';
 import { AppError } from '../errors.ts';
 import { LEDGER_EVENT_COLUMNS, type LedgerEvent } from './check.ts';
+import { proofNotice, type NoticeStore, type ProofNotice } from './notices.ts';
 import { recordedLate } from './state.ts';
 import { verifyLeadEvents, type ChainReport } from './verify.ts';
 
@@ -20,9 +21,13 @@ export interface ProofMessage {
   consent_event: { id: number; action: string; source: string; occurred_at: Date } | null;
 }
 
-/** A ledger event in a proof, marked when it was recorded later than it happened (see `recordedLate`). */
+/**
+ * A ledger event in a proof, marked when it was recorded later than it happened (see `recordedLate`),
+ * with the notice text the person was shown, or that its version is not in the notice store.
+ */
 export interface ProofEvent extends LedgerEvent {
   recorded_later: boolean;
+  notice: ProofNotice | null;
 }
 
 /** What a compliance officer hands over for one person: their whole consent history and every message. */
@@ -48,7 +53,7 @@ const MESSAGES = statement(
     WHERE m.lead_id = $1 ORDER BY m.created_at, m.id`,
 );
 
-export async function consentProof(db: Queryable, externalId: string, now: Date): Promise<Proof> {
+export async function consentProof(db: Queryable, externalId: string, now: Date, notices: NoticeStore = new Map()): Promise<Proof> {
   const { rows: leads } = await db.query<{
     id: number;
     external_id: string;
@@ -58,19 +63,21 @@ export async function consentProof(db: Queryable, externalId: string, now: Date)
   }>(LEAD, [externalId]);
   const lead = leads[0];
   if (!lead) throw new AppError('not_found', `no lead '${externalId}'`);
-  const [{ rows: events }, { rows: messages }, chain] = await Promise.all([
-    db.query<LedgerEvent>(EVENTS, [lead.id]),
-    db.query<Omit<ProofMessage, 'consent_event'> & { event_id: number | null; event_action: string; event_source: string; event_at: Date }>(
-      MESSAGES,
-      [lead.id],
-    ),
-    verifyLeadEvents(db, lead.id),
-  ]);
+  // One after another: `db` may be one connection (an access request's transaction), which runs one query at a time.
+  const { rows: events } = await db.query<LedgerEvent>(EVENTS, [lead.id]);
+  const { rows: messages } = await db.query<
+    Omit<ProofMessage, 'consent_event'> & { event_id: number | null; event_action: string; event_source: string; event_at: Date }
+  >(MESSAGES, [lead.id]);
+  const chain = await verifyLeadEvents(db, lead.id);
   return {
     lead: { external_id: lead.external_id, email: lead.email, phone: lead.phone, erased: lead.erased_at !== null },
     generated_at: now,
     chain,
-    consent_events: events.map((e) => ({ ...e, recorded_later: recordedLate(e) })),
+    consent_events: events.map((e) => ({
+      ...e,
+      recorded_later: recordedLate(e),
+      notice: proofNotice(notices, e.purpose, e.notice_version, e.notice_hash),
+    })),
     messages: messages.map(({ event_id, event_action, event_source, event_at, ...m }) => ({
       ...m,
       consent_event: event_id ? { id: event_id, action: event_action, source: event_source, occurred_at: event_at } : null,
@@ -109,6 +116,7 @@ export function proofCsv(proof: Proof): string {
           evidence: e.evidence,
           notice_version: e.notice_version,
           notice_hash: e.notice_hash,
+          notice_text: e.notice ? ('text' in e.notice ? e.notice.text : 'unknown version: not in the notice store') : undefined,
           recorded_at: e.recorded_at,
           hash: e.hash,
         },

@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import type pg from 'pg';
 import type { Channel } from '../channels/channel.ts';
 import { withTransaction } from '../db/tx.ts';
@@ -6,6 +5,7 @@ import { AppError } from '../errors.ts';
 import { leadsByIds } from '../leads/store.ts';
 import { confirmationTemplate, requestConfirmation, type ConfirmationDeps } from './double-opt-in.ts';
 import { appendConsentEvents } from './ledger.ts';
+import { noticeFor, sha256, type NoticeStore } from './notices.ts';
 import { needsConfirmation, OCCURRED_AT_TOLERANCE } from './state.ts';
 
 /** A consent decision as a person made it (a form, the API, an unsubscribe link). */
@@ -35,14 +35,23 @@ export interface RecordedConsent {
  * It is recorded as it is made: its instant lies within OCCURRED_AT_TOLERANCE of now, so nobody
  * can date a grant back to make an earlier send look allowed (history comes in through
  * `consent import`, whose events name their file and row). The notice is kept as its version and
- * a hash of the exact wording; a grant that counts only after double opt-in (email marketing)
- * queues the confirmation email in the same transaction, so no grant ever waits for a confirmation
- * nobody sent. A lead with no address to confirm, or a missing confirmation template, refuses the
- * grant before anything is written.
+ * a hash of the exact wording (the stored text, when the notice store holds that version); a grant
+ * that counts only after double opt-in (email marketing) queues the confirmation email in the same
+ * transaction, so no grant ever waits for a confirmation nobody sent. A lead with no address to
+ * confirm, or a missing confirmation template, refuses the grant before anything is written.
  */
-export async function recordConsent(pool: pg.Pool, deps: ConfirmationDeps, decision: ConsentDecision, now: Date): Promise<RecordedConsent> {
+export async function recordConsent(
+  pool: pg.Pool,
+  deps: ConfirmationDeps,
+  decision: ConsentDecision,
+  now: Date,
+  notices: NoticeStore = new Map(),
+): Promise<RecordedConsent> {
   const occurredAt = decision.occurredAt ?? now;
   assertRecordedAsMade(occurredAt, now);
+  const noticeHash = decision.notice ? sha256(decision.notice.text) : undefined;
+  // A version the notice store holds must be its text, word for word (422 naming the version).
+  if (decision.notice) noticeFor(notices, decision.purpose, decision.notice.version, noticeHash!);
   const lead =
     decision.action === 'grant' && needsConfirmation(decision.channel, decision.purpose)
       ? (await leadsByIds(pool, [decision.leadId])).get(decision.leadId)
@@ -61,7 +70,7 @@ export async function recordConsent(pool: pg.Pool, deps: ConfirmationDeps, decis
         occurredAt,
         asItHappens: decision.occurredAt === undefined,
         noticeVersion: decision.notice?.version,
-        noticeHash: decision.notice ? crypto.createHash('sha256').update(decision.notice.text).digest('hex') : undefined,
+        noticeHash,
       },
     ]);
     if (!lead) return { event: event! };

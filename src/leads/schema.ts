@@ -57,3 +57,22 @@ export const events = pgTable(
   },
   (t) => [index('events_lead_idx').on(t.leadId, t.occurredAt), index('events_name_idx').on(t.name, t.leadId)],
 );
+
+/**
+ * Access requests (GDPR Art. 15) answered for a person: who asked for their data bundle and when
+ * (access-request.ts). Kept after erasure, like the ledger: the row points at the emptied lead.
+ */
+export const accessRequests = pgTable(
+  'access_requests',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    leadId: bigint('lead_id', { mode: 'number' })
+      .notNull()
+      .references(() => leads.id),
+    /** Who asked: `user:<email>`, `key:<name>` or `cli`. */
+    requestedBy: text('requested_by').notNull(),
+    format: text('format').notNull(),
+    requestedAt: timestamp('requested_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('access_requests_lead_idx').on(t.leadId, t.requestedAt)],
+);

@@ -103,8 +103,8 @@ const SEARCH = statement(
   `SELECT l.external_id, l.email, l.phone, l.first_name, l.last_name, l.erased_at,
           (SELECT count(*) FROM consent_events e WHERE e.lead_id = l.id)::int AS events
      FROM leads l
-    WHERE l.external_id = $1 OR lower(l.email) = lower($1) OR l.phone = $1 OR l.external_id ILIKE $2 OR l.email ILIKE $2
-       OR l.first_name ILIKE $2 OR l.last_name ILIKE $2 OR (l.first_name || ' ' || l.last_name) ILIKE $2
+    WHERE l.external_id = $1 OR lower(l.email) = lower($1) OR l.phone = $1 OR l.phone = $3 OR l.external_id ILIKE $2 OR l.email ILIKE $2
+       OR l.phone LIKE $2 OR l.first_name ILIKE $2 OR l.last_name ILIKE $2 OR (l.first_name || ' ' || l.last_name) ILIKE $2
        OR (l.erased_at IS NOT NULL AND l.id IN (
             SELECT e.lead_id FROM consent_events e WHERE e.subject_hash IN (consent_subject_hash($1), consent_subject_hash($3))))
     ORDER BY l.external_id LIMIT $4 OFFSET $5`,
@@ -346,9 +346,10 @@ export interface LeadMatch {
 }
 
 /**
- * People whose external id, email or phone is the text, or whose id, email or name starts with it,
- * and erased people whose email or phone was the text (a phone written nationally is read in
- * `phoneRegion`); by external id, one page (`limit`, at most 50 by default) from `offset`.
+ * People whose external id, email, phone or name contains the text ("schmidt", "@example.org",
+ * "1234567"), whose phone is the text written nationally (read in `phoneRegion`), and erased people
+ * whose email or phone was the text; by external id, one page (`limit`, at most 50 by default) from
+ * `offset`. Every way scans the leads (a prefix match could not use an index either: ILIKE).
  */
 export async function searchLeads(
   db: Queryable,
@@ -358,7 +359,7 @@ export async function searchLeads(
 ): Promise<LeadMatch[]> {
   const { rows } = await db.query<LeadMatch>(SEARCH, [
     text,
-    `${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
+    `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
     toE164(text, phoneRegion) ?? null,
     page.limit,
     page.offset,

@@ -486,6 +486,9 @@ describe('OpenAPI document', function () {
     await send({ method: 'GET', path: `${API_BASE}/leads/p-1/timeline`, as: 'service', expect: 200 });
     await send({ method: 'GET', path: `${API_BASE}/leads/p-1/timeline`, as: 'marketer', expect: 200 });
     await send({ method: 'GET', path: `${API_BASE}/leads/nobody/timeline`, expect: 404 });
+    await send({ method: 'GET', path: `${API_BASE}/leads/p-1/export`, as: 'compliance', expect: 200 });
+    await send({ method: 'GET', path: `${API_BASE}/leads/p-1/export`, as: 'marketer', expect: 403 });
+    await send({ method: 'GET', path: `${API_BASE}/leads/nobody/export`, expect: 404 });
     await send({ method: 'GET', path: `${API_BASE}/consents/proof?lead=p-1`, as: 'compliance', expect: 200 });
     await send({ method: 'GET', path: `${API_BASE}/consents/proof?lead=p-3&format=csv`, expect: 200 });
     await send({ method: 'GET', path: `${API_BASE}/consents/proof?lead=nobody`, expect: 404 });

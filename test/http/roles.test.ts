@@ -78,6 +78,7 @@ describe('role matrix', function () {
     ['POST', '/api/v1/leads', ['admin', 'marketer'], { external_id: 'y', email: 'y@example.com' }],
     ['GET', '/api/v1/leads/x', ALL],
     ['GET', '/api/v1/leads/x/timeline', ALL],
+    ['GET', '/api/v1/leads/x/export', ['admin', 'compliance']],
     ['POST', '/api/v1/events', ['admin', 'marketer'], { lead: 'x', event: 'visited' }],
     ['GET', '/api/v1/messages', ALL],
     ['GET', '/api/v1/reports/csat', ALL],

@@ -4,6 +4,7 @@ import { consentCheckCommand, consentExportCommand, consentProofCommand, consent
 import { leadsEraseCommand } from './erase.ts';
 import { eventsSendCommand } from './events.ts';
 import { consentImportCommand, leadsImportCommand } from './imports.ts';
+import { leadsExportCommand } from './leads-export.ts';
 import { keysCreateCommand, keysListCommand, keysRevokeCommand } from './keys.ts';
 import { planCommand } from './plan.ts';
 import { previewCommand } from './preview.ts';
@@ -20,6 +21,7 @@ export const commands: Command[] = [
   validateCommand,
   leadsImportCommand,
   leadsEraseCommand,
+  leadsExportCommand,
   consentImportCommand,
   consentCheckCommand,
   consentVerifyCommand,

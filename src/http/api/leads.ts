@@ -59,5 +59,16 @@ export function leadsRouter(engine: Engine): Router {
     res.json({ lead: lead.externalId, timeline: await engine.leads.timeline(lead.id, { replies }) });
   });
 
+  // An access request: recorded (who, when) with the bundle it is answered with (leads/access-request.ts).
+  router.get('/:externalId/export', requirePermission('consent'), async (req, res) => {
+    const key = req.apiKey!;
+    const bundle = await engine.leads.accessRequest({
+      externalId: req.params.externalId as string,
+      requestedBy: key.user ? `user:${key.user.email}` : `key:${key.name}`,
+      format: 'json',
+    });
+    res.attachment(`access-request-${bundle.lead.external_id as string}.json`).json(bundle);
+  });
+
   return router;
 }

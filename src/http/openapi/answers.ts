@@ -12,6 +12,7 @@ import type { ContactDetail, ContactSummary } from '../../inbound/contacts.ts';
 import type { QueueServiceLevel } from '../../inbound/sla.ts';
 import type { ContactKind } from '../../inbound/receive.ts';
 import { CONTACT_CATEGORIES, CONTACT_STATUSES, IDENTIFICATIONS, PRIORITIES, TRUST_LEVELS } from '../../inbound/schema.ts';
+import type { AccessBundle, AccessRequestRecord, ContactBundle } from '../../leads/access-request.ts';
 import type { TimelineEntry } from '../../leads/timeline.ts';
 import type { ListedMessage } from '../../messages/list.ts';
 import { MESSAGE_STATUSES } from '../../messages/schema.ts';
@@ -451,6 +452,15 @@ const consentCheck: JsonSchema = {
 
 const proofEventProperties: Properties<ProofEvent> = {
   ...ledgerEventProperties,
+  notice: {
+    ...orNull({
+      oneOf: [
+        object({ version: string, locale: string, text: string }, [], 'the stored notice text whose SHA-256 the event holds'),
+        object({ version: string, unknown: { const: true } }, [], 'the version is not in the notice store (or its text is not)'),
+      ],
+    }),
+    description: 'what the person was shown; null when the event names no notice',
+  },
   recorded_later: {
     ...boolean,
     description:
@@ -484,6 +494,112 @@ const proofProperties: Properties<Proof> = {
   chain: object(chainProperties, ['broken', 'head']),
   consent_events: array(ref('ProofConsentEvent')),
   messages: array(object(proofMessageProperties)),
+};
+
+/** A lead's own fields, as the API takes and answers them. */
+const leadFieldProperties = {
+  external_id: string,
+  email: orNull(string),
+  phone: orNull(string),
+  first_name: orNull(string),
+  last_name: orNull(string),
+  locale: orNull(string),
+  timezone: orNull(string),
+  persona: orNull(string),
+  tags: array(string),
+};
+
+const accessRequestProperties: Properties<AccessRequestRecord> = {
+  id: integer,
+  requested_by: string,
+  format: string,
+  requested_at: dateTime,
+};
+
+const contactBundleProperties: Properties<ContactBundle> = {
+  id: integer,
+  channel,
+  kind: string,
+  from_address: string,
+  to_address: orNull(string),
+  subject: orNull(string),
+  text: string,
+  body_text: string,
+  language: orNull(string),
+  sentiment: orNull(number),
+  category: string,
+  status: string,
+  resolution: orNull(string),
+  campaign: orNull(string),
+  received_at: dateTime,
+  closed_at: orNull(dateTime),
+  messages: array(
+    object({ id: integer, channel, from_address: string, subject: orNull(string), text: string, body_text: string, received_at: dateTime }),
+  ),
+  history: array(object({ action: string, actor: string, detail: freeForm('what the entry records (a note: its text)'), at: dateTime })),
+};
+
+const accessBundleProperties: Properties<AccessBundle> = {
+  format: { const: 'touchpoint-access-request/1' },
+  generated_at: dateTime,
+  request: object(accessRequestProperties),
+  summary: { ...array(string), description: 'the bundle in sentences, for the person to read' },
+  lead: object({
+    ...leadFieldProperties,
+    attributes: freeForm('attributes as imported'),
+    created_at: dateTime,
+    updated_at: dateTime,
+  }),
+  events: array(
+    object({
+      id: integer,
+      event_key: orNull(string),
+      name: string,
+      properties: freeForm('as reported'),
+      occurred_at: dateTime,
+      received_at: dateTime,
+    }),
+  ),
+  enrollments: array(
+    object({
+      id: integer,
+      campaign: string,
+      occurrence: string,
+      status: string,
+      current_step: orNull(string),
+      next_due_at: orNull(dateTime),
+      exit_reason: orNull(string),
+      enrolled_at: dateTime,
+      converted_at: orNull(dateTime),
+      replied_at: orNull(dateTime),
+      finished_at: orNull(dateTime),
+    }),
+  ),
+  messages: array(
+    object({
+      id: integer,
+      campaign: string,
+      step: string,
+      occurrence: string,
+      channel,
+      purpose: string,
+      template: orNull(string),
+      status: { type: 'string', enum: [...MESSAGE_STATUSES] },
+      reason: orNull(string),
+      to_address: orNull(string),
+      subject: orNull(string),
+      body_text: orNull(string),
+      body_html: orNull(string),
+      headers: freeForm('the message headers', string),
+      delivery_status: orNull(string),
+      created_at: dateTime,
+      sent_at: orNull(dateTime),
+    }),
+  ),
+  contacts: array(object(contactBundleProperties)),
+  csat_answers: array(object({ contact_id: integer, score: integer, comment: orNull(string), via: string, answered_at: dateTime })),
+  consent: ref('ConsentProof'),
+  access_requests: array(object(accessRequestProperties)),
 };
 
 const exportedProperties: Properties<ExportedEvent> = { ...ledgerEventProperties, lead: string, prev_hash: string };
@@ -599,15 +715,7 @@ export const answerSchemas: Record<string, JsonSchema> = {
   LeadsSaved: object({ leads: array(object({ external_id: string, id: integer, created: boolean })), warnings: array(string) }),
   Lead: object({
     id: integer,
-    external_id: string,
-    email: orNull(string),
-    phone: orNull(string),
-    first_name: orNull(string),
-    last_name: orNull(string),
-    locale: orNull(string),
-    timezone: orNull(string),
-    persona: orNull(string),
-    tags: array(string),
+    ...leadFieldProperties,
     attributes: freeForm('attributes as imported', { type: ['string', 'number', 'boolean'] }),
   }),
   Timeline: object({ lead: string, timeline: array(ref('TimelineEntry')) }),
@@ -646,6 +754,7 @@ export const answerSchemas: Record<string, JsonSchema> = {
   LedgerEvent: object(ledgerEventProperties),
   ProofConsentEvent: object(proofEventProperties),
   ConsentProof: object(proofProperties),
+  AccessBundle: object(accessBundleProperties),
   ExportedConsentEvent: object(exportedProperties),
   OpenApiDocument: {
     type: 'object',

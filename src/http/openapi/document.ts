@@ -237,6 +237,21 @@ const OPERATIONS: Operation[] = [
     errors: { 404: notFound('lead') },
   },
   {
+    method: 'get',
+    path: '/leads/{external_id}/export',
+    operationId: 'exportLead',
+    tag: 'leads',
+    summary: 'Answer an access request (GDPR Art. 15): everything held about one person',
+    description:
+      'One JSON bundle with a human-readable summary: the lead, events, enrollments, messages with their content, replies with ' +
+      'their later messages, contact history and notes, satisfaction answers, the consent proof and the access requests so far. ' +
+      'The request is recorded (who, when) and listed in the audit. Compliance and admin keys only. An erased person is not found.',
+    permission: 'consent',
+    params: { external_id: externalId },
+    answers: { 200: { description: 'the bundle', json: 'AccessBundle' } },
+    errors: { 404: notFound('lead') },
+  },
+  {
     method: 'post',
     path: '/events',
     operationId: 'sendEvents',
@@ -445,7 +460,12 @@ const OPERATIONS: Operation[] = [
         codes: ['invalid_input'],
       },
       404: notFound('lead'),
-      422: { description: 'an email marketing grant for a lead without an email address', codes: ['unprocessable'] },
+      422: {
+        description:
+          'an email marketing grant for a lead without an email address, or a `notice.version` the notice store holds ' +
+          'whose stored text is not `notice.text` (the message names the version)',
+        codes: ['unprocessable'],
+      },
     },
   },
   {

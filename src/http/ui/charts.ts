@@ -1,8 +1,9 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { CampaignReport } from '../../campaigns/report.ts';
+import type { ConsentOverview } from '../../consent/status.ts';
 
 /**
- * The report page's charts, drawn on the server: Vega-Lite specs compiled to Vega and rendered to
+ * The report page's and the consent overview's charts, drawn on the server: Vega-Lite specs compiled to Vega and rendered to
  * SVG by Vega in node (renderer 'none', so no canvas package is needed), then embedded in the page
  * as markup. Pages stay script-free under the app's CSP. Labels (step ids, personas, reasons) come
  * from files and the database: they go into the specs as data values only, never as field names or
@@ -142,5 +143,43 @@ export async function reportCharts(report: CampaignReport): Promise<Chart[]> {
     ['emotion', 'Reply sentiment and satisfaction per step', emotion(report), 'No replies yet.'],
     ['suppressions', 'Suppressions by reason', suppressions(report), nothing ? NOTHING_YET : 'Nothing suppressed.'],
   ];
+  return drawn(charts);
+}
+
+/** Each chart rendered, or with the reason it is not. */
+function drawn(charts: [string, string, TopLevelSpec | undefined, string][]): Promise<Chart[]> {
   return Promise.all(charts.map(async ([id, title, spec, empty]) => (spec ? { id, title, svg: await svgOf(spec) } : { id, title, empty })));
+}
+
+/** People allowed now, per purpose, one bar per channel. */
+function allowedNow(overview: ConsentOverview): TopLevelSpec | undefined {
+  if (overview.allowed.length === 0) return undefined;
+  return bars(
+    overview.allowed,
+    { step: 18 },
+    {
+      y: { field: 'purpose', type: 'nominal', title: 'purpose' },
+      yOffset: { field: 'channel', type: 'nominal' },
+      x: { ...COUNT, field: 'allowed', title: 'people allowed now' },
+      color: { field: 'channel', type: 'nominal', title: null },
+    },
+  );
+}
+
+/** Withdrawals per week. */
+function withdrawalsByWeek(overview: ConsentOverview): TopLevelSpec | undefined {
+  if (overview.withdrawals.length === 0) return undefined;
+  return bars(overview.withdrawals, 200, {
+    x: { field: 'week', type: 'ordinal', title: 'week from (UTC)', axis: { labelAngle: -45 } },
+    y: { ...COUNT, title: 'withdrawals' },
+  });
+}
+
+/** The consent overview's charts, each rendered or with the reason it is not. */
+export async function overviewCharts(overview: ConsentOverview): Promise<Chart[]> {
+  const charts: [string, string, TopLevelSpec | undefined, string][] = [
+    ['allowed', 'People allowed now, by purpose and channel', allowedNow(overview), 'No consent recorded yet.'],
+    ['withdrawals', 'Withdrawals per week', withdrawalsByWeek(overview), 'No withdrawals in these weeks.'],
+  ];
+  return drawn(charts);
 }

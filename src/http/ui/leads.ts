@@ -3,9 +3,7 @@ import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
 import type { TimelineEntry } from '../../leads/timeline.ts';
 import type { Ui } from './kit.ts';
-
-/** People per page of search results. */
-const PER_PAGE = 25;
+import { searchPage } from './search.ts';
 
 /** A person's name with their id, or the id alone. */
 const display = (l: { external_id: string; first_name: string | null; last_name: string | null }) =>
@@ -34,19 +32,8 @@ function row(entry: TimelineEntry) {
  */
 export function leadRoutes(router: Router, engine: Engine, { page, guard }: Ui): void {
   router.get('/leads', guard('write'), async (req, res) => {
-    const q = typeof req.query.q === 'string' ? req.query.q.trim().slice(0, 200) : '';
-    const number = Math.max(1, Math.min(10_000, Number.parseInt(String(req.query.page ?? '1'), 10) || 1));
-    const found = q ? await engine.leads.search(q, { limit: PER_PAGE + 1, offset: (number - 1) * PER_PAGE }) : [];
-    const leads = found.slice(0, PER_PAGE).map((l) => ({ ...l, name: display(l) }));
-    const link = (n: number) => `/leads?${new URLSearchParams({ q, page: String(n) }).toString()}`;
-    page(res, 'leads', 'Leads', req, {
-      nav: { leads: true },
-      q,
-      leads,
-      pageNumber: number,
-      previous: number > 1 ? link(number - 1) : undefined,
-      next: found.length > PER_PAGE ? link(number + 1) : undefined,
-    });
+    const found = await searchPage(engine, req, '/leads');
+    page(res, 'leads', 'Leads', req, { nav: { leads: true }, ...found, leads: found.leads.map((l) => ({ ...l, name: display(l) })) });
   });
 
   router.get('/leads/:id', guard('write'), async (req, res) => {
