@@ -52,6 +52,8 @@ interface Operation {
   answers: Record<number, Answer>;
   /** Error answers besides those every operation of its kind has (400, 401, 403, 413, 500). */
   errors?: Record<number, ErrorAnswer>;
+  /** The key may also come as the basic-auth user (Segment's write key), besides the bearer token. */
+  writeKey?: boolean;
 }
 
 /** Request schemas with a name of their own in components.schemas (referenced where they occur). */
@@ -259,6 +261,41 @@ const OPERATIONS: Operation[] = [
       },
     },
   },
+  ...(['track', 'identify', 'batch'] as const).map((call): Operation => ({
+    method: 'post',
+    path: `/segment/${call}`,
+    operationId: `segment${call[0]!.toUpperCase()}${call.slice(1)}`,
+    tag: 'events',
+    summary: {
+      track: 'Segment `track`: record an event (as POST /events does)',
+      identify: 'Segment `identify`: save the lead and its traits (as POST /leads does)',
+      batch: 'Segment `batch`: up to 1,000 track and identify messages, in order',
+    }[call],
+    description:
+      'Segment’s Tracking API spec shape (fields in camelCase, as Segment sends them; other spec fields are accepted and not read). ' +
+      '`userId` (else `anonymousId`) is the lead’s external_id; `messageId` is the event id (a replayed one is recorded once); ' +
+      'event names become ours: `Item Purchased` → `item_purchased`. identify sets the reserved traits it names (email, phone, ' +
+      'firstName/first_name, lastName/last_name, name, locale, timezone) and keeps the lead’s other fields; every other trait is an attribute ' +
+      '(nested objects as dotted keys). A batch’s page, screen, group and alias messages are accepted and ignored. ' +
+      'The key may be the basic-auth user with an empty password (a Segment write key) or a bearer token.',
+    permission: 'write',
+    writeKey: true,
+    body: {
+      schema: { track: request.segmentTrackBody, identify: request.segmentIdentifyBody, batch: request.segmentBatchBody }[call],
+      limit: 'batch',
+    },
+    answers: {
+      201: { description: 'a lead was created or an event recorded', json: 'SegmentAccepted' },
+      200: { description: 'nothing new: known leads updated, events already recorded', json: 'SegmentAccepted' },
+    },
+    errors: {
+      422: {
+        description: 'some tracks named an unknown person without an email or phone (`rejected`); everything else was saved',
+        codes: ['unprocessable'],
+        schema: 'SegmentRefused',
+      },
+    },
+  })),
   {
     method: 'get',
     path: '/messages',
@@ -605,6 +642,7 @@ function operationObject(op: Operation) {
     'x-permission': op.permission,
     'x-roles': roles,
     ...(op.permission ? {} : { security: [] }),
+    ...(op.writeKey ? { security: [{ apiKey: [] }, { writeKey: [] }] } : {}),
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(op.body ? { requestBody: requestBody(op.body), 'x-body-limit': BODY_LIMITS[op.body.limit] } : {}),
     responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b))),
@@ -646,6 +684,12 @@ function buildDocument() {
           type: 'http',
           scheme: 'bearer',
           description: 'An API key from `touchpoint keys create --role <role>`; keys are checked at most every 10 seconds.',
+        },
+        writeKey: {
+          type: 'http',
+          scheme: 'basic',
+          description:
+            'The same API key as the basic-auth user with an empty password, as Segment sends a write key (Segment routes only).',
         },
       },
       schemas: {
