@@ -1,11 +1,14 @@
-import { readFileSync } from 'node:fs';
+import fs, { readFileSync } from 'node:fs';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { expect } from 'chai';
 import { createApiKey } from '../../src/access/keys.ts';
+import { loadCampaignSet } from '../../src/campaigns/load.ts';
 import { createApp } from '../../src/http/app.ts';
 import { segmentEventName } from '../../src/leads/segment.ts';
+import { formatProblem } from '../../src/yaml/problems.ts';
 import { testEngine, until, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads } from '../helpers/seed.ts';
 import { recipient, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
@@ -217,5 +220,30 @@ describe('Segment-compatible intake (/api/v1/segment)', function () {
     expect(res.status).to.equal(422);
     expect(res.body.details).to.deep.equal(["[0] unknown lead 'nobody-known', and the event carries no email or phone to create it"]);
     expect(res.body).to.include({ recorded: 1 });
+  });
+});
+
+describe('validate and Segment event names', () => {
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'segment-names-'));
+    fs.mkdirSync(path.join(dir, 'campaigns'));
+    fs.cpSync(path.resolve('templates'), path.join(dir, 'templates'), { recursive: true });
+    const campaign = (id: string, event: string) =>
+      `id: ${id}\nname: ${id}\nkind: event\npurpose: marketing\ntrigger: { event: ${event} }\nsteps:\n  - id: hi\n    channel: email\n    template: welcome\n`;
+    fs.writeFileSync(path.join(dir, 'campaigns', 'as-segment.yaml'), campaign('as-segment', '"Item Purchased"'));
+    fs.writeFileSync(path.join(dir, 'campaigns', 'numeric.yaml'), campaign('numeric', '"404"'));
+    fs.writeFileSync(path.join(dir, 'campaigns', 'ours.yaml'), campaign('ours', 'item_purchased'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('a trigger written as Segment names it is an error that names the form it arrives in', () => {
+    const set = loadCampaignSet({ campaignsDir: path.join(dir, 'campaigns'), templatesDir: path.join(dir, 'templates') });
+    expect(set.problems.map((p) => formatProblem(p, dir))).to.deep.equal([
+      "campaigns/as-segment.yaml:5:19 'Item Purchased' can never arrive: event names are lowercase (letters, digits, _ . -); " +
+        "a Segment event 'Item Purchased' arrives as 'item_purchased'",
+      "campaigns/numeric.yaml:5:19 '404' can never arrive: event names are lowercase (letters, digits, _ . -)",
+    ]);
+    expect([...set.campaigns.keys()]).to.deep.equal(['ours']);
   });
 });
