@@ -5,6 +5,7 @@ import type { EventInput } from '../../leads/events.ts';
 import type { IngestResult } from '../../sequences/triggers.ts';
 import { requirePermission } from '../auth.ts';
 import { jsonBody } from '../body.ts';
+import { intakeLimit } from '../intake.ts';
 import { validateBatch } from '../validate.ts';
 import { eventsBody } from './schemas.ts';
 
@@ -48,7 +49,7 @@ export function eventsRouter(engine: Engine): Router {
    * holding a NUL, are refused with 422 and their reasons; the others in the same batch are kept
    * (the answer says which were which).
    */
-  router.post('/', requirePermission('write'), jsonBody('batch'), async (req, res) => {
+  router.post('/', requirePermission('write'), intakeLimit(engine.config.eventsMaxInFlight), jsonBody('batch'), async (req, res) => {
     const { batch, items, refused } = validateBatch<EventInput>(req, eventsBody);
     const result = await engine.ingestEvents(items.map((i) => i.value));
     const summary = ingestSummary(result, (i) => items[i]!.index, refused);

@@ -16,6 +16,7 @@ import type { LeadInput } from '../../leads/store.ts';
 import { validateLeadRecord } from '../../leads/validation.ts';
 import { requirePermission } from '../auth.ts';
 import { jsonBody } from '../body.ts';
+import { intakeLimit } from '../intake.ts';
 import { validateBody } from '../validate.ts';
 import { ingestSummary, refuseRejected } from './events.ts';
 import { segmentBatchBody, segmentIdentifyBody, segmentTrackBody } from './schemas.ts';
@@ -31,7 +32,8 @@ type Item = { index: number; lead: LeadInput } | { index: number; event: EventIn
  */
 export function segmentRouter(engine: Engine): Router {
   const router = Router();
-  const write = [requirePermission('write'), jsonBody('batch')];
+  // The gate after the key and role, before the body: a refused request is never read.
+  const write = [requirePermission('write'), intakeLimit(engine.config.eventsMaxInFlight), jsonBody('batch')];
 
   router.post('/track', ...write, async (req, res) => {
     const message = { ...validateBody<SegmentTrack>(req, segmentTrackBody), type: 'track' as const };

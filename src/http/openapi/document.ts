@@ -75,6 +75,12 @@ const contact: Answer = { description: 'the contact after the change', json: 'Co
 /** The `user` field of inbox actions. */
 const actingUser = 'A key acts as its own person; only an admin key may name another `user` (any other key naming someone else gets 403).';
 
+/** Event intake past EVENTS_MAX_IN_FLIGHT (../intake.ts): refused before its body is read, nothing recorded. */
+const overloaded: ErrorAnswer = {
+  description: 'too many intake requests in flight in this process: nothing was recorded; retry after the `Retry-After` header’s seconds',
+  codes: ['overloaded'],
+};
+
 const OPERATIONS: Operation[] = [
   {
     method: 'get',
@@ -259,6 +265,7 @@ const OPERATIONS: Operation[] = [
         codes: ['unprocessable'],
         schema: 'EventsRefused',
       },
+      429: overloaded,
     },
   },
   ...(['track', 'identify', 'batch'] as const).map((call): Operation => ({
@@ -294,6 +301,7 @@ const OPERATIONS: Operation[] = [
         codes: ['unprocessable'],
         schema: 'SegmentRefused',
       },
+      429: overloaded,
     },
   })),
   {
