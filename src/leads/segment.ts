@@ -143,7 +143,8 @@ const FIELD_TRAIT_NAMES = new Set<string>([...Object.values(FIELD_TRAITS).flat()
  * lead we know (`known`); tags and persona are kept. `name` fills first and last name when
  * neither is given (split at the first space); `context.locale` and `context.timezone` apply when
  * the traits name none. Every other trait becomes an attribute: nested objects (`address`) as
- * dotted keys (`address.city`); null and arrays are not stored (attributes hold scalars).
+ * dotted keys (`address.city`) up to TRAIT_DEPTH levels; null, arrays and deeper objects are not
+ * stored (attributes hold scalars).
  */
 export function identifyToRecord(m: SegmentIdentify, known: Omit<Lead, 'id'> | undefined): LeadRecord {
   const traits: Record<string, unknown> = { ...m.context?.traits, ...m.traits };
@@ -168,12 +169,15 @@ export function identifyToRecord(m: SegmentIdentify, known: Omit<Lead, 'id'> | u
   return record;
 }
 
-function flatten(values: Record<string, unknown>, prefix = ''): Record<string, string | number | boolean> {
+/** Levels of nested traits read (`address.geo.lat` is 3): a body may nest thousands deep, and attributes are flat facts. */
+const TRAIT_DEPTH = 4;
+
+function flatten(values: Record<string, unknown>, prefix = '', depth = 1): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {};
   for (const [key, value] of Object.entries(values)) {
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[prefix + key] = value;
-    else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-      Object.assign(out, flatten(value as Record<string, unknown>, `${prefix}${key}.`));
+    else if (value !== null && typeof value === 'object' && !Array.isArray(value) && depth < TRAIT_DEPTH) {
+      Object.assign(out, flatten(value as Record<string, unknown>, `${prefix}${key}.`, depth + 1));
     }
   }
   return out;

@@ -210,6 +210,19 @@ describe('Segment-compatible intake (/api/v1/segment)', function () {
     expect(single.status).to.equal(400);
   });
 
+  it('reads nested traits four levels deep and no further: a hostile depth costs nothing', async () => {
+    // Written out, as a sender would: JSON.stringify itself cannot go this deep.
+    const deep = `${'{"d":'.repeat(20_000)}{"bottom":true}${'}'.repeat(20_000)}`;
+    const traits = `{"email":"nested@example.com","geo":{"a":{"b":{"c":1,"d":{"e":2}}}},"deep":${deep},"tags":["x"],"none":null}`;
+    const res = await fetch(`${base}/api/v1/segment/identify`, {
+      method: 'POST',
+      headers: { authorization: basic(key), 'content-type': 'application/json' },
+      body: `{"userId":"nested-1","traits":${traits}}`,
+    });
+    expect(res.status).to.equal(201);
+    expect((await lead('nested-1'))!.attributes).to.deep.equal({ 'geo.a.b.c': 1 });
+  });
+
   it('refuses with 422 a track of an unknown person without an address, keeping the others', async () => {
     const res = await post('batch', {
       batch: [
