@@ -71,6 +71,8 @@ export interface Config {
   };
   /** Failed sign-ins allowed per 15 minutes, shared by all processes (access/sign-in.ts). */
   signIn: SignInLimits;
+  /** Event intake requests (POST /events, the Segment routes) this process takes at once; more answer 429 (http/intake.ts). */
+  eventsMaxInFlight: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** Log lines as JSON or as text for people; `auto`: text on a terminal, JSON anywhere else. */
   logFormat: 'auto' | 'json' | 'pretty';
@@ -144,6 +146,7 @@ const schema = Joi.object({
     .max(100 * 1024 * 1024)
     .default(10 * 1024 * 1024),
   SIGN_IN_MAX_FAILURES: Joi.number().integer().min(1).max(1000).default(5),
+  EVENTS_MAX_IN_FLIGHT: Joi.number().integer().min(1).max(10_000).default(100),
   SIGN_IN_MAX_FAILURES_PER_ADDRESS: Joi.number().integer().min(1).max(100_000).default(20),
   SIGN_IN_MAX_FAILURES_PER_ACCOUNT: Joi.number().integer().min(1).max(100_000).default(50),
   INBOUND_SMTP_MAX_RECIPIENTS: Joi.number().integer().min(1).max(10_000).default(100),
@@ -271,6 +274,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       perAddress: value.SIGN_IN_MAX_FAILURES_PER_ADDRESS,
       perAccount: value.SIGN_IN_MAX_FAILURES_PER_ACCOUNT,
     },
+    eventsMaxInFlight: value.EVENTS_MAX_IN_FLIGHT,
     logLevel: value.LOG_LEVEL,
     logFormat: value.LOG_FORMAT,
     uiTimeZone: value.UI_TIMEZONE,

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'conflict'
   | 'unsupported'
   | 'unprocessable'
+  | 'overloaded'
   | 'database';
 
 /** The HTTP status an API answers each code with (the OpenAPI document lists codes per status from it). */
@@ -26,6 +27,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   conflict: 409,
   unsupported: 422,
   unprocessable: 422,
+  overloaded: 429,
   database: 503,
 };
 

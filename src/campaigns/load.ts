@@ -8,7 +8,7 @@ import { hasFallbackTemplate } from '../render/templates.ts';
 import { DEFAULT_MAX_FILE_BYTES, readYamlFile, validateYaml, type YamlFile } from '../yaml/positions.ts';
 import type { Problem } from '../yaml/problems.ts';
 import { channelsOf } from './decide.ts';
-import { checkContactEvents } from './event-lint.ts';
+import { checkContactEvents, checkEventNames } from './event-lint.ts';
 import type { CampaignSet } from './set.ts';
 import type { Campaign, StepChannel } from './types.ts';
 import { campaignSchema, personasSchema } from './yaml-schema.ts';
@@ -133,6 +133,7 @@ function loadCampaign(
   const campaign = validateYaml<Omit<Campaign, 'file'>>(yaml, campaignSchema, problems);
   checkReferences(yaml, personas, templatesDir, problems);
   checkContactEvents(yaml, problems);
+  checkEventNames(yaml, problems);
   if (!campaign) return { yaml };
   return { yaml, campaign: { ...campaign, file } };
 }

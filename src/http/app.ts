@@ -9,6 +9,7 @@ import { eventsRouter } from './api/events.ts';
 import { inboundRouter } from './api/inbound.ts';
 import { leadsRouter } from './api/leads.ts';
 import { messagesRouter } from './api/messages.ts';
+import { segmentRouter } from './api/segment.ts';
 import { requireApiKey } from './auth.ts';
 import { formBody } from './body.ts';
 import { confirmRouter } from './confirm.ts';
@@ -53,6 +54,8 @@ export function createApp(engine: Engine): express.Express {
     res.json(openApiDocument());
   });
   // The key first: each route parses its body (body.ts) only after the key and its role passed.
+  // Segment's senders put the key in basic auth (the write key as user); every other route takes a bearer key.
+  api.use('/segment', requireApiKey(engine.access.authenticateKey, { basic: true }), segmentRouter(engine));
   api.use(requireApiKey(engine.access.authenticateKey));
   api.use('/campaigns', campaignsRouter(engine));
   api.use('/events', eventsRouter(engine));

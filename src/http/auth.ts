@@ -10,17 +10,30 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** Every /api/v1 request needs `Authorization: Bearer <key>`. */
-export function requireApiKey(authenticate: (key: string) => Promise<ApiKeyOwner | undefined>) {
+/**
+ * Every /api/v1 request needs `Authorization: Bearer <key>`. With `basic`, the key may also come
+ * as the user of HTTP basic auth with an empty password: how Segment destinations (and the CDPs
+ * that copy them) send a write key.
+ */
+export function requireApiKey(authenticate: (key: string) => Promise<ApiKeyOwner | undefined>, options: { basic?: boolean } = {}) {
+  const expected = options.basic ? 'Authorization: Bearer <key>, or basic auth with the key as user' : 'Authorization: Bearer <key>';
   return async (req: Request, _res: Response, next: NextFunction) => {
-    const header = req.get('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match) throw new AppError('unauthorized', 'an API key is required: Authorization: Bearer <key>');
-    const owner = await authenticate(match[1]!);
+    const key = bearerKey(req.get('authorization') ?? '', options.basic ?? false);
+    if (key === undefined) throw new AppError('unauthorized', `an API key is required: ${expected}`);
+    const owner = await authenticate(key);
     if (!owner) throw new AppError('unauthorized', 'the API key is unknown or revoked');
     req.apiKey = owner;
     next();
   };
+}
+
+function bearerKey(header: string, basic: boolean): string | undefined {
+  const bearer = /^Bearer\s+(\S+)$/i.exec(header);
+  if (bearer) return bearer[1];
+  const credentials = basic ? /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header) : null;
+  if (!credentials) return undefined;
+  const [user, password] = Buffer.from(credentials[1]!, 'base64').toString('utf8').split(/:(.*)/s);
+  return user && !password ? user : undefined;
 }
 
 /**

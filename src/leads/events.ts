@@ -18,12 +18,15 @@ export interface EventInput {
 
 export const EVENT_LIMITS = { batch: 1000, nameLength: 100, properties: 100 } as const;
 
+/** What an event name looks like: lowercase letters, digits, `_ . -`, starting with a letter. */
+export const EVENT_NAME = /^[a-z][a-z0-9_.-]*$/;
+
 export const eventInputSchema = Joi.object<EventInput>({
   id: Joi.string().trim().min(1).max(200),
   lead: Joi.string().trim().min(1).max(200).required(),
   event: Joi.string()
     .trim()
-    .pattern(/^[a-z][a-z0-9_.-]*$/)
+    .pattern(EVENT_NAME)
     .max(EVENT_LIMITS.nameLength)
     .required()
     .messages({ 'string.pattern.base': "event '{#value}' must be lowercase (letters, digits, _ . -), like order_placed" }),

@@ -291,6 +291,39 @@ describe('OpenAPI document', function () {
       expect: 413,
     });
 
+    // ---- Segment's Tracking API
+    const purchased = { userId: 'p-1', event: 'Item Purchased', messageId: 'seg-1', properties: { revenue: 14.99 } };
+    await send({ method: 'POST', path: `${API_BASE}/segment/track`, as: 'marketer', body: purchased, expect: 201 });
+    await send({ method: 'POST', path: `${API_BASE}/segment/track`, body: purchased, expect: 200 });
+    await send({ method: 'POST', path: `${API_BASE}/segment/identify`, body: { userId: 'p-1', traits: { plan: 'pro' } }, expect: 200 });
+    await send({
+      method: 'POST',
+      path: `${API_BASE}/segment/identify`,
+      body: { anonymousId: 'seg-new', traits: { email: 'seg-new@example.com', name: 'Sam Segment' } },
+      expect: 201,
+    });
+    await send({
+      method: 'POST',
+      path: `${API_BASE}/segment/batch`,
+      body: {
+        batch: [
+          { type: 'identify', userId: 'seg-b', traits: { email: 'seg-b@example.com' } },
+          { type: 'track', userId: 'seg-b', event: 'Item Viewed', messageId: 'seg-b-1' },
+          { type: 'page', userId: 'seg-b', name: 'Home' },
+        ],
+      },
+      expect: 201,
+    });
+    await send({
+      method: 'POST',
+      path: `${API_BASE}/segment/batch`,
+      body: { batch: [{ type: 'track', userId: 'seg-ghost', event: 'Item Viewed' }] },
+      expect: 422,
+    });
+    await send({ method: 'POST', path: `${API_BASE}/segment/track`, body: { event: 'Item Viewed' }, expect: 400, invalid: true });
+    await send({ method: 'POST', path: `${API_BASE}/segment/batch`, body: { batch: [] }, expect: 400, invalid: true });
+    await send({ method: 'POST', path: `${API_BASE}/segment/track`, as: 'service', body: purchased, expect: 403 });
+
     // ---- messages (sent by now: replies are tied to sent messages)
     await settled(t, 'spring', 'openapi');
     const outbox = json(await send({ method: 'GET', path: `${API_BASE}/messages?campaign=spring`, as: 'marketer', expect: 200 }));

@@ -4,6 +4,7 @@ import { OCCURRED_AT_TOLERANCE } from '../../consent/state.ts';
 import { NOTE_MAX } from '../../inbound/notes.ts';
 import { CONTACT_STATUSES } from '../../inbound/schema.ts';
 import { EVENT_LIMITS, eventInputSchema } from '../../leads/events.ts';
+import { segmentBatchSchema, segmentIdentifySchema, segmentTrackSchema } from '../../leads/segment.ts';
 import { leadRecordSchema } from '../../leads/validation.ts';
 import { MESSAGE_STATUSES } from '../../messages/schema.ts';
 import { id } from '../../yaml/schema.ts';
@@ -60,6 +61,11 @@ export const leadsBody = Joi.alternatives(leadRecordSchema, Joi.array().items(le
 export const eventsBody = Joi.alternatives(eventInputSchema, Joi.array().items(eventInputSchema).min(1).max(EVENT_LIMITS.batch)).messages({
   'alternatives.match': `send one event object or an array of 1 to ${EVENT_LIMITS.batch}`,
 });
+
+// ---- Segment's Tracking API (leads/segment.ts); batch items are checked one by one, by type
+export const segmentTrackBody = segmentTrackSchema;
+export const segmentIdentifyBody = segmentIdentifySchema;
+export const segmentBatchBody = segmentBatchSchema;
 
 // ---- messages
 export const messagesQuery = Joi.object({

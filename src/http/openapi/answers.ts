@@ -258,6 +258,11 @@ const ingestProperties: Properties<Omit<IngestResult, 'rejected'>> = {
   suppressed: count,
   failed: count,
 };
+const segmentProperties = {
+  identified: { ...count, description: 'identify messages saved' },
+  created: { ...count, description: 'leads created by them' },
+  ignored: { ...count, description: 'page, screen, group and alias messages of a batch' },
+};
 const rejected = array(object({ index: { ...count, description: 'position in the batch (0 for a single event)' }, reason: string }));
 
 // ---- messages
@@ -726,6 +731,15 @@ export const answerSchemas: Record<string, JsonSchema> = {
     error: { const: 'unprocessable' },
     ...ingestProperties,
     rejected: { ...rejected, minItems: 1 },
+  }),
+  SegmentAccepted: object({ ...segmentProperties, ...ingestProperties, rejected: { ...rejected, maxItems: 0 }, warnings: array(string) }),
+  SegmentRefused: object({
+    ...errorProperties,
+    error: { const: 'unprocessable' },
+    ...segmentProperties,
+    ...ingestProperties,
+    rejected: { ...rejected, minItems: 1 },
+    warnings: array(string),
   }),
   MessagePage: object({
     messages: array(ref('Message')),

@@ -52,6 +52,8 @@ interface Operation {
   answers: Record<number, Answer>;
   /** Error answers besides those every operation of its kind has (400, 401, 403, 413, 500). */
   errors?: Record<number, ErrorAnswer>;
+  /** The key may also come as the basic-auth user (Segment's write key), besides the bearer token. */
+  writeKey?: boolean;
 }
 
 /** Request schemas with a name of their own in components.schemas (referenced where they occur). */
@@ -72,6 +74,12 @@ const contactActionErrors = (conflict: string, unprocessable: string): Record<nu
 const contact: Answer = { description: 'the contact after the change', json: 'Contact' };
 /** The `user` field of inbox actions. */
 const actingUser = 'A key acts as its own person; only an admin key may name another `user` (any other key naming someone else gets 403).';
+
+/** Event intake past EVENTS_MAX_IN_FLIGHT (../intake.ts): refused before its body is read, nothing recorded. */
+const overloaded: ErrorAnswer = {
+  description: 'too many intake requests in flight in this process: nothing was recorded; retry after the `Retry-After` header’s seconds',
+  codes: ['overloaded'],
+};
 
 const OPERATIONS: Operation[] = [
   {
@@ -272,8 +280,45 @@ const OPERATIONS: Operation[] = [
         codes: ['unprocessable'],
         schema: 'EventsRefused',
       },
+      429: overloaded,
     },
   },
+  ...(['track', 'identify', 'batch'] as const).map((call): Operation => ({
+    method: 'post',
+    path: `/segment/${call}`,
+    operationId: `segment${call[0]!.toUpperCase()}${call.slice(1)}`,
+    tag: 'events',
+    summary: {
+      track: 'Segment `track`: record an event (as POST /events does)',
+      identify: 'Segment `identify`: save the lead and its traits (as POST /leads does)',
+      batch: 'Segment `batch`: up to 1,000 track and identify messages, in order',
+    }[call],
+    description:
+      'Segment’s Tracking API spec shape (fields in camelCase, as Segment sends them; other spec fields are accepted and not read). ' +
+      '`userId` (else `anonymousId`) is the lead’s external_id; `messageId` is the event id (a replayed one is recorded once); ' +
+      'event names become ours: `Item Purchased` → `item_purchased`. identify sets the reserved traits it names (email, phone, ' +
+      'firstName/first_name, lastName/last_name, name, locale, timezone) and keeps the lead’s other fields; every other trait is an attribute ' +
+      '(nested objects as dotted keys). A batch’s page, screen, group and alias messages are accepted and ignored. ' +
+      'The key may be the basic-auth user with an empty password (a Segment write key) or a bearer token.',
+    permission: 'write',
+    writeKey: true,
+    body: {
+      schema: { track: request.segmentTrackBody, identify: request.segmentIdentifyBody, batch: request.segmentBatchBody }[call],
+      limit: 'batch',
+    },
+    answers: {
+      201: { description: 'a lead was created or an event recorded', json: 'SegmentAccepted' },
+      200: { description: 'nothing new: known leads updated, events already recorded', json: 'SegmentAccepted' },
+    },
+    errors: {
+      422: {
+        description: 'some tracks named an unknown person without an email or phone (`rejected`); everything else was saved',
+        codes: ['unprocessable'],
+        schema: 'SegmentRefused',
+      },
+      429: overloaded,
+    },
+  })),
   {
     method: 'get',
     path: '/messages',
@@ -625,6 +670,7 @@ function operationObject(op: Operation) {
     'x-permission': op.permission,
     'x-roles': roles,
     ...(op.permission ? {} : { security: [] }),
+    ...(op.writeKey ? { security: [{ apiKey: [] }, { writeKey: [] }] } : {}),
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(op.body ? { requestBody: requestBody(op.body), 'x-body-limit': BODY_LIMITS[op.body.limit] } : {}),
     responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b))),
@@ -666,6 +712,12 @@ function buildDocument() {
           type: 'http',
           scheme: 'bearer',
           description: 'An API key from `touchpoint keys create --role <role>`; keys are checked at most every 10 seconds.',
+        },
+        writeKey: {
+          type: 'http',
+          scheme: 'basic',
+          description:
+            'The same API key as the basic-auth user with an empty password, as Segment sends a write key (Segment routes only).',
         },
       },
       schemas: {
