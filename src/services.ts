@@ -136,6 +136,7 @@ export function createServices(deps: ServiceDeps) {
       clock,
       loadCampaigns: deps.loadCampaigns,
       smsHelpText: deps.config.smsHelpText,
+      receipts,
       templatesDir: deps.config.templatesDir,
       emit: deps.emit,
     }),

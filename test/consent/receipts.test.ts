@@ -35,7 +35,11 @@ describe('consent receipts', function () {
     const web = await startWeb();
     const t = await testEngine({ SMTP_URL: sink.url, PUBLIC_URL: web.base, NOTICES_DIR: dir, ...env });
     web.serve(t.engine);
-    await saveLeads(t.database.pool, [contactLead('r-1', 'r1@example.com'), { ...contactLead('r-2', 'r2@example.com'), locale: 'de-DE' }]);
+    await saveLeads(t.database.pool, [
+      contactLead('r-1', 'r1@example.com'),
+      { ...contactLead('r-2', 'r2@example.com'), locale: 'de-DE' },
+      contactLead('r-3', 'r3@example.com', '+4915112345678'),
+    ]);
     await t.engine.startDispatcher();
     const key = await apiKeyFor(t.database, 'marketer');
     const grant = (lead: string) =>
@@ -121,6 +125,18 @@ describe('consent receipts', function () {
       );
       const { rows: events } = await s.t.database.pool.query(`SELECT id FROM consent_events WHERE lead_id = $1`, [lead]);
       expect(rows.map((r) => r.idempotency_key)).to.deep.equal(events.map((e) => `receipt:${e.id}`));
+    });
+
+    it('an SMS STOP: one receipt by email, to the address on file, per consent it withdrew', async () => {
+      const sms = { messageSid: `SM${'1'.repeat(32)}`, from: '+4915112345678', to: '+15005550006', body: 'STOP' };
+      expect((await s.t.engine.inbox.inboundSms(sms)).leads).to.equal(1);
+      await s.t.engine.inbox.inboundSms(sms); // Twilio retrying the webhook: the same change, no second receipt
+      const receipt = await until(async () => receipts(s.sink).find((m) => m.text!.includes('Channel: sms')));
+      expect(receipt.to).to.satisfy((to: { text: string }) => to.text.includes('r3@example.com'));
+      expect(receipt.text).to.contain('Channel: sms\nPurpose: marketing\nAction: withdraw (consent withdrawn)');
+      expect(receipt.text).to.contain('Source: sms-keyword');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(receipts(s.sink).filter((m) => m.text!.includes('Channel: sms'))).to.have.length(1);
     });
 
     it('a consent import produces none: an import is history, not a person’s act', async () => {
