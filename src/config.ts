@@ -21,6 +21,8 @@ export interface Config {
   templatesDir: string;
   /** Consent notice texts, `<purpose>/<version>.<locale>.md` (consent/notices.ts), read once at start. */
   noticesDir: string;
+  /** CONSENT_RECEIPTS: email the person a receipt of each consent change they make (consent/receipt.ts). */
+  consentReceipts: boolean;
   /** Campaign files (and personas.yaml, inbound.yaml) larger than this are a problem, never parsed. */
   campaignMaxFileBytes: number;
   port: number;
@@ -90,6 +92,7 @@ const schema = Joi.object({
   CAMPAIGNS_DIR: Joi.string(),
   TEMPLATES_DIR: Joi.string(),
   NOTICES_DIR: Joi.string(),
+  CONSENT_RECEIPTS: Joi.boolean().default(false),
   CAMPAIGN_MAX_FILE_BYTES: Joi.number()
     .integer()
     .min(1024)
@@ -230,6 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     campaignsDir: directory('CAMPAIGNS_DIR', 'campaigns'),
     templatesDir: directory('TEMPLATES_DIR', 'templates'),
     noticesDir: directory('NOTICES_DIR', 'notices'),
+    consentReceipts: value.CONSENT_RECEIPTS,
     campaignMaxFileBytes: value.CAMPAIGN_MAX_FILE_BYTES,
     port,
     workerHttpPort: value.WORKER_HTTP_PORT,

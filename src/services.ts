@@ -68,6 +68,11 @@ export interface ServiceDeps {
  */
 export function createServices(deps: ServiceDeps) {
   const { pool, clock } = deps;
+  // Read at each use: the links' base URL is announced after the services are made.
+  const receipts = () =>
+    deps.config.consentReceipts
+      ? { publicUrl: deps.confirmation.publicUrl, secret: deps.confirmation.secret, notices: deps.notices }
+      : undefined;
   return {
     access: {
       ...bound(pool, {
@@ -112,7 +117,7 @@ export function createServices(deps: ServiceDeps) {
       }),
       import: (file: string, options: Omit<ConsentImportOptions, 'notices'> = {}) =>
         importConsents(pool, file, { ...options, notices: deps.notices }),
-      record: (decision: ConsentDecision) => recordConsent(pool, deps.confirmation, decision, clock.now(), deps.notices),
+      record: (decision: ConsentDecision) => recordConsent(pool, deps.confirmation, decision, clock.now(), deps.notices, receipts()),
       proof: (externalId: string) => consentProof(pool, externalId, clock.now(), deps.notices),
       /** Counts of who is allowed what now, and withdrawals per week over the last `weeks`. */
       overview: (weeks: number) => consentOverview(pool, new Date(clock.now().getTime() - weeks * 7 * 86_400_000)),
@@ -124,13 +129,14 @@ export function createServices(deps: ServiceDeps) {
           [...deps.loadCampaigns().campaigns.values()].map((c) => c.purpose),
         ),
       confirm: (token: ConfirmPayload, evidence: { ip: string | null; user_agent: string | null }) =>
-        confirmGrant(pool, token, evidence, clock.now()),
+        confirmGrant(pool, token, evidence, clock.now(), receipts()),
     },
     inbox: inboxService({
       pool,
       clock,
       loadCampaigns: deps.loadCampaigns,
       smsHelpText: deps.config.smsHelpText,
+      receipts,
       templatesDir: deps.config.templatesDir,
       emit: deps.emit,
     }),

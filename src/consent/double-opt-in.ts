@@ -8,6 +8,7 @@ import type { TemplateRenderer } from '../render/render.ts';
 import { languageFor, say } from '../render/locale.ts';
 import { findTemplate, templateLocale } from '../render/templates.ts';
 import { appendConsentEvents, lockLedger } from './ledger.ts';
+import { queueReceipt, type ReceiptDeps } from './receipt.ts';
 import { CONFIRMATION_PURPOSE } from './state.ts';
 import { signToken, type ConfirmPayload } from './tokens.ts';
 
@@ -105,13 +106,15 @@ export type ConfirmOutcome = 'confirmed' | 'already-confirmed' | 'superseded';
 /**
  * Records the confirmation a link asks for, at most once: a link used again, or one whose grant
  * was withdrawn or re-granted since, changes nothing. The token was verified (signature, kind,
- * expiry) by the caller; this checks it against the ledger under the ledger's lock.
+ * expiry) by the caller; this checks it against the ledger under the ledger's lock. With `receipts`
+ * (CONSENT_RECEIPTS), the person's receipt of the confirmation is queued in the same transaction.
  */
 export async function confirmGrant(
   pool: pg.Pool,
   token: ConfirmPayload,
   evidence: { ip: string | null; user_agent: string | null },
   now: Date,
+  receipts?: ReceiptDeps,
 ): Promise<ConfirmOutcome> {
   return withTransaction(pool, async (client) => {
     await lockLedger(client);
@@ -124,19 +127,18 @@ export async function confirmGrant(
     if (rows[0]?.id !== token.grant || rows[0]?.action !== 'grant') return 'superseded';
     if (rows.some((r) => r.action === 'confirm' && r.grant === String(token.grant))) return 'already-confirmed';
     if (rows.slice(1).some((r) => r.action === 'withdraw' || r.action === 'grant')) return 'superseded';
-    await appendConsentEvents(client, [
-      {
-        leadId: token.lead,
-        channel: token.channel,
-        purpose: token.purpose,
-        action: 'confirm',
-        source: 'double-opt-in',
-        evidence: { grant: token.grant, ...evidence },
-        actor: 'recipient',
-        occurredAt: now,
-        asItHappens: true,
-      },
+    const confirmation = {
+      leadId: token.lead,
+      channel: token.channel,
+      purpose: token.purpose,
+      action: 'confirm' as const,
+      source: 'double-opt-in',
+      occurredAt: now,
+    };
+    const [event] = await appendConsentEvents(client, [
+      { ...confirmation, evidence: { grant: token.grant, ...evidence }, actor: 'recipient', asItHappens: true },
     ]);
+    if (receipts) await queueReceipt(client, receipts, { ...confirmation, id: event! }, now);
     return 'confirmed';
   });
 }

@@ -6,6 +6,7 @@ import { leadsByIds } from '../leads/store.ts';
 import { confirmationTemplate, requestConfirmation, type ConfirmationDeps } from './double-opt-in.ts';
 import { appendConsentEvents } from './ledger.ts';
 import { noticeFor, sha256, type NoticeStore } from './notices.ts';
+import { queueReceipt, type ReceiptDeps } from './receipt.ts';
 import { needsConfirmation, OCCURRED_AT_TOLERANCE } from './state.ts';
 
 /** A consent decision as a person made it (a form, the API, an unsubscribe link). */
@@ -39,6 +40,7 @@ export interface RecordedConsent {
  * that counts only after double opt-in (email marketing) queues the confirmation email in the same
  * transaction, so no grant ever waits for a confirmation nobody sent. A lead with no address to
  * confirm, or a missing confirmation template, refuses the grant before anything is written.
+ * With `receipts` (CONSENT_RECEIPTS), the person's receipt of the event is queued in the same transaction.
  */
 export async function recordConsent(
   pool: pg.Pool,
@@ -46,6 +48,7 @@ export async function recordConsent(
   decision: ConsentDecision,
   now: Date,
   notices: NoticeStore = new Map(),
+  receipts?: ReceiptDeps,
 ): Promise<RecordedConsent> {
   const occurredAt = decision.occurredAt ?? now;
   assertRecordedAsMade(occurredAt, now);
@@ -73,6 +76,10 @@ export async function recordConsent(
         noticeHash,
       },
     ]);
+    if (receipts) {
+      const notice = decision.notice ? { version: decision.notice.version, hash: noticeHash! } : undefined;
+      await queueReceipt(client, receipts, { ...decision, id: event!, occurredAt, notice }, now);
+    }
     if (!lead) return { event: event! };
     return { event: event!, confirmation: await requestConfirmation(client, deps, lead, { id: event!, purpose: decision.purpose }, now) };
   });

@@ -44,8 +44,15 @@ export const CONFIRMATION_PURPOSE = 'consent-confirmation';
  * address on file, it asks before anything changes, so it cannot wait for an opt-in either.
  */
 export const OPT_OUT_CONFIRMATION_PURPOSE = 'opt-out-confirmation';
+/** The receipt of a consent change (CONSENT_RECEIPTS): it tells of a withdrawal too, so no opt-in can gate it. */
+export const RECEIPT_PURPOSE = 'consent-receipt';
 /** Purposes of messages the person asked for, which no opt-in gates. */
-export const UNGATED_PURPOSES: ReadonlySet<string> = new Set([SERVICE_REPLY_PURPOSE, CONFIRMATION_PURPOSE, OPT_OUT_CONFIRMATION_PURPOSE]);
+export const UNGATED_PURPOSES: ReadonlySet<string> = new Set([
+  SERVICE_REPLY_PURPOSE,
+  CONFIRMATION_PURPOSE,
+  OPT_OUT_CONFIRMATION_PURPOSE,
+  RECEIPT_PURPOSE,
+]);
 
 /**
  * How far the `occurred_at` of a decision recorded as it is made (the API) may lie from our clock:

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { CampaignSet } from '../campaigns/set.ts';
 import type { Channel } from '../channels/channel.ts';
 import type { Clock } from '../clock.ts';
+import type { ReceiptDeps } from '../consent/receipt.ts';
 import type { EmitEvents } from '../leads/events.ts';
 import { replyToContact } from './answer.ts';
 import type { SalesOpportunity } from './contact-events.ts';
@@ -30,6 +31,8 @@ export function inboxService(deps: {
   clock: Clock;
   loadCampaigns(): CampaignSet;
   smsHelpText: string | undefined;
+  /** What a consent receipt needs, when CONSENT_RECEIPTS is on (consent/receipt.ts). */
+  receipts(): ReceiptDeps | undefined;
   emit: EmitEvents;
   templatesDir: string;
 }) {
@@ -60,7 +63,7 @@ export function inboxService(deps: {
     /** Records the opt-out the contact asks for, the agent as actor (for requests we could not verify). */
     optOut: (id: ReachableContact, actor: Actor) => optOutByAgent(pool, id, actor, clock.now()),
     /** An inbound text: STOP/START/HELP keywords change the ledger here; anything else is a reply. */
-    inboundSms: (sms: InboundSms) => handleInboundSms(pool, sms, deps.smsHelpText, clock.now()),
+    inboundSms: (sms: InboundSms) => handleInboundSms(pool, sms, deps.smsHelpText, clock.now(), deps.receipts()),
     escalateOverdue: () => escalateOverdue(pool, rules(), clock.now()),
     /** Repeat contacts per queue and campaign, of the contacts received in [from, to). */
     repeatRates: (period: { from: Date; to: Date }) => repeatRates(pool, period),

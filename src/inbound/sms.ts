@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { appendConsentEvents, type ConsentEventInput } from '../consent/ledger.ts';
+import { queueReceipt, type ReceiptDeps } from '../consent/receipt.ts';
 import { statement } from '../db/statement.ts';
 import { withTransaction } from '../db/tx.ts';
 import { languageFor } from '../render/locale.ts';
@@ -35,8 +36,15 @@ const LEADS_OF_NUMBER = statement(
  * consent (every purpose), START re-grants marketing, HELP answers with the help text (`helpText`
  * when configured). Answers are in the language of the number's newest lead with a locale. When
  * Twilio reports it already answered the keyword (`OptOutType`), no second confirmation is sent.
+ * With `receipts` (CONSENT_RECEIPTS), each change is receipted by email, in its transaction.
  */
-export async function handleInboundSms(pool: pg.Pool, sms: InboundSms, helpText: string | undefined, now: Date): Promise<InboundSmsResult> {
+export async function handleInboundSms(
+  pool: pg.Pool,
+  sms: InboundSms,
+  helpText: string | undefined,
+  now: Date,
+  receipts?: ReceiptDeps,
+): Promise<InboundSmsResult> {
   return withTransaction(pool, async (client) => {
     if (!(await firstReceipt(client, 'twilio', sms.messageSid, 'sms'))) return { duplicate: true, leads: 0 };
     const keyword = smsKeyword(sms.body, sms.optOutType);
@@ -59,7 +67,8 @@ export async function handleInboundSms(pool: pg.Pool, sms: InboundSms, helpText:
           }))
         : [{ ...base, leadId: lead.id, purpose: 'marketing', action: 'grant', evidence }],
     );
-    await appendConsentEvents(client, events);
+    const ids = await appendConsentEvents(client, events);
+    if (receipts) for (const [i, id] of ids.entries()) await queueReceipt(client, receipts, { ...events[i]!, id }, now);
     const reply = answered ? undefined : keyword === 'opt-out' ? replies.optOut : replies.optIn;
     return { duplicate: false, keyword, leads: rows.length, reply };
   });

@@ -50,6 +50,15 @@ export const de: Catalogue = {
       'Wir haben die Bitte erhalten, keine {what} mehr an diese Adresse zu senden. Wenn sie von Ihnen kam, bestätigen Sie sie hier:\n\n{url}\n\n' +
       'Wenn nicht, ignorieren Sie diese Nachricht: Es ändert sich nichts.',
   },
+  receipt: {
+    subject: 'Wir haben Ihre Entscheidung zu {what} festgehalten',
+    actions: { grant: 'Einwilligung erteilt', confirm: 'Einwilligung bestätigt', withdraw: 'Einwilligung widerrufen' },
+    text:
+      'Wir haben diese Änderung Ihrer Einwilligung zu {what} festgehalten:\n\n' +
+      'Kanal: {channel}\nZweck: {purpose}\nAktion: {action} ({done})\nZeitpunkt: {when}\nQuelle: {source}\nVersion des Hinweises: {notice}\n\n' +
+      'Ihre Einstellungen ansehen oder ändern:\n{url}',
+    noNotice: 'keine festgehalten',
+  },
   acknowledgement: {
     subject: 'Ihre Nachricht ist angekommen',
     text: 'Vielen Dank für Ihre Nachricht. Sie ist bei uns angekommen, und Sie hören bis {reply_by} von uns.',

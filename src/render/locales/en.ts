@@ -57,6 +57,16 @@ export const en = {
       'We received a request to stop sending {what} to this address. If it came from you, confirm it here:\n\n{url}\n\n' +
       'If it did not, ignore this message: nothing changes.',
   },
+  /** The receipt of a consent change (CONSENT_RECEIPTS); the raw values stay as recorded, for the person's own records. */
+  receipt: {
+    subject: 'We recorded your choice about {what}',
+    actions: { grant: 'consent given', confirm: 'consent confirmed', withdraw: 'consent withdrawn' },
+    text:
+      'We recorded this change to your consent for {what}:\n\n' +
+      'Channel: {channel}\nPurpose: {purpose}\nAction: {action} ({done})\nWhen: {when}\nSource: {source}\nNotice version: {notice}\n\n' +
+      'See or change your preferences here:\n{url}',
+    noNotice: 'none recorded',
+  },
   /** The automatic answer a rule with `acknowledge: true` sends (inbound.yaml): when the person hears from us. */
   acknowledgement: {
     subject: 'We have your message',
