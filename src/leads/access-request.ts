@@ -1,12 +1,13 @@
 import type pg from 'pg';
 import type { NoticeStore } from '../consent/notices.ts';
 import { consentProof, type Proof } from '../consent/proof.ts';
+import { zipArchive } from '../zip.ts';
 import { statement, type Queryable } from '../db/statement.ts';
 import { withTransaction } from '../db/tx.ts';
 import { AppError } from '../errors.ts';
 
 /** The formats an access request can be answered in (JSON only: no zip library is installed). */
-export const ACCESS_REQUEST_FORMATS = ['json'] as const;
+export const ACCESS_REQUEST_FORMATS = ['json', 'zip'] as const;
 export type AccessRequestFormat = (typeof ACCESS_REQUEST_FORMATS)[number];
 
 export interface AccessRequestRecord {
@@ -190,4 +191,26 @@ export async function answerAccessRequest(pool: pg.Pool, request: AccessRequest,
 /** The access requests answered for a person, oldest first (the audit lists them). */
 export async function accessRequestsOf(db: Queryable, externalId: string): Promise<AccessRequestRecord[]> {
   return (await db.query<AccessRequestRecord>(REQUESTS_BY_EXTERNAL_ID, [externalId])).rows;
+}
+
+/**
+ * The bundle as a ZIP archive, for a person who opens it without a JSON reader: `summary.txt`
+ * (the summary's sentences), `access-request.json` (the whole bundle, as the JSON form) and one
+ * text file per message as the person got it.
+ */
+export function accessRequestArchive(bundle: AccessBundle): Buffer {
+  const text = (s: string) => Buffer.from(s, 'utf8');
+  return zipArchive(
+    [
+      { name: 'summary.txt', data: text(bundle.summary.join('\n') + '\n') },
+      { name: 'access-request.json', data: text(JSON.stringify(bundle, null, 2) + '\n') },
+      ...bundle.messages.map((m) => ({
+        name: `messages/${String(m.id)}.txt`,
+        data: text(
+          [`To: ${String(m.to_address ?? '')}`, `Subject: ${String(m.subject ?? '')}`, '', String(m.body_text ?? '')].join('\n') + '\n',
+        ),
+      })),
+    ],
+    bundle.generated_at,
+  );
 }

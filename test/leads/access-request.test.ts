@@ -1,3 +1,4 @@
+import zlib from 'node:zlib';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -109,18 +110,78 @@ describe('access requests: everything held about one person', function () {
     expect((await s.t.engine.leads.accessRequests('anna')).at(-1)!.requested_by).to.equal('user:carl@example.com');
   });
 
-  it('answers from the command line into a file, recorded as cli; zip is refused with the reason', async () => {
-    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'access-')), 'anna.json');
+  it('answers from the command line into a file, recorded as cli, as JSON or as a zip archive', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'access-'));
+    const out = path.join(dir, 'anna.json');
     const env = { ...process.env, ...s.t.env, LOG_LEVEL: 'error' };
     const { stderr } = await exec(process.execPath, ['bin/touchpoint.js', 'leads', 'export', 'anna', '--out', out], { env });
     expect(stderr).to.contain(`written to ${out}`).and.contain('Personal data held about anna');
     const bundle = JSON.parse(fs.readFileSync(out, 'utf8')) as AccessBundle;
     expect(bundle.request.requested_by).to.equal('cli');
     expect(bundle.contacts[0]!.messages[0]!.text).to.equal(LATER);
-    const zip = await exec(process.execPath, ['bin/touchpoint.js', 'leads', 'export', 'anna', '--format', 'zip'], { env }).catch(
+    const before = (await s.t.engine.leads.accessRequests('anna')).length;
+    const toTerminal = await exec(process.execPath, ['bin/touchpoint.js', 'leads', 'export', 'anna', '--format', 'zip'], { env }).catch(
       (err: { code: number; stderr: string }) => err,
     );
-    expect(zip).to.include({ code: 2 });
-    expect((zip as { stderr: string }).stderr).to.contain('zip is not available');
+    expect(toTerminal).to.include({ code: 2 });
+    expect((toTerminal as { stderr: string }).stderr).to.contain('--format zip needs --out FILE');
+    expect(await s.t.engine.leads.accessRequests('anna')).to.have.length(before);
+
+    const zipFile = path.join(dir, 'anna.zip');
+    await exec(process.execPath, ['bin/touchpoint.js', 'leads', 'export', 'anna', '--format', 'zip', '--out', zipFile], { env });
+    const files = unzip(fs.readFileSync(zipFile));
+    expect([...files.keys()].slice(0, 2)).to.deep.equal(['summary.txt', 'access-request.json']);
+    expect(files.get('summary.txt')!.toString()).to.contain('Personal data held about anna');
+    const zipped = JSON.parse(files.get('access-request.json')!.toString()) as AccessBundle;
+    expect(zipped.request).to.include({ requested_by: 'cli', format: 'zip' });
+    expect(zipped.messages.map((m) => `messages/${String(m.id)}.txt`)).to.deep.equal([...files.keys()].slice(2));
+    expect(files.get([...files.keys()][2]!)!.toString()).to.match(/^To: anna@example\.com\nSubject: /);
+    expect(JSON.stringify([...files.values()].map(String))).not.to.contain('ben@example.com');
+
+    // The API answers the same archive; a format it does not know is a 400 naming it.
+    const api = async (format: string) =>
+      fetch(`${s.web.base}/api/v1/leads/anna/export?format=${format}`, {
+        headers: { authorization: `Bearer ${await apiKeyFor(s.t.database, 'admin')}` },
+      });
+    const archive = await api('zip');
+    expect(archive.status).to.equal(200);
+    expect(archive.headers.get('content-type')).to.equal('application/zip');
+    expect(archive.headers.get('content-disposition')).to.contain('access-request-anna.zip');
+    expect(unzip(Buffer.from(await archive.arrayBuffer())).has('access-request.json')).to.equal(true);
+    const pdf = await api('pdf');
+    expect(pdf.status).to.equal(400);
+    expect(await pdf.text()).to.contain('format');
   });
 });
+
+/**
+ * The files of a ZIP archive by name, read by its central directory as the format describes it
+ * (APPNOTE 4.3.12, 4.3.16), each inflated and held to its CRC-32.
+ */
+function unzip(archive: Buffer): Map<string, Buffer> {
+  const end = archive.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  expect(end, 'end of central directory').to.be.at.least(0);
+  const files = new Map<string, Buffer>();
+  let at = archive.readUInt32LE(end + 16);
+  for (let i = 0; i < archive.readUInt16LE(end + 10); i++) {
+    expect(archive.readUInt32LE(at)).to.equal(0x02014b50);
+    const [method, crc, size, length, nameLength, extra, comment, local] = [
+      archive.readUInt16LE(at + 10),
+      archive.readUInt32LE(at + 16),
+      archive.readUInt32LE(at + 20),
+      archive.readUInt32LE(at + 24),
+      archive.readUInt16LE(at + 28),
+      archive.readUInt16LE(at + 30),
+      archive.readUInt16LE(at + 32),
+      archive.readUInt32LE(at + 42),
+    ];
+    const name = archive.subarray(at + 46, at + 46 + nameLength).toString('utf8');
+    expect(archive.readUInt32LE(local)).to.equal(0x04034b50);
+    const start = local + 30 + archive.readUInt16LE(local + 26) + archive.readUInt16LE(local + 28);
+    const data = zlib.inflateRawSync(archive.subarray(start, start + size));
+    expect({ name, method, length: data.length, crc: zlib.crc32(data) }).to.deep.equal({ name, method: 8, length, crc });
+    files.set(name, data);
+    at += 46 + nameLength + extra + comment;
+  }
+  return files;
+}

@@ -1,13 +1,14 @@
 import { Router, type Request } from 'express';
 import type { Engine } from '../../engine.ts';
 import { AppError } from '../../errors.ts';
+import { accessRequestArchive, type AccessRequestFormat } from '../../leads/access-request.ts';
 import type { LeadInput } from '../../leads/store.ts';
 import { leadFields, type Lead } from '../../leads/types.ts';
 import { validateLeadRecord } from '../../leads/validation.ts';
 import { apiViewer, requirePermission } from '../auth.ts';
 import { jsonBody } from '../body.ts';
-import { bodyOf } from '../validate.ts';
-import { LEAD_BATCH } from './schemas.ts';
+import { bodyOf, validateQuery } from '../validate.ts';
+import { accessRequestQuery, LEAD_BATCH } from './schemas.ts';
 
 /** A lead as the API answers it: the same snake_case fields it accepts. */
 const leadAnswer = (lead: Lead) => ({ id: lead.id, ...leadFields(lead), tags: lead.tags, attributes: lead.attributes });
@@ -62,12 +63,15 @@ export function leadsRouter(engine: Engine): Router {
   // An access request: recorded (who, when) with the bundle it is answered with (leads/access-request.ts).
   router.get('/:externalId/export', requirePermission('consent'), async (req, res) => {
     const key = req.apiKey!;
+    const { format } = validateQuery<{ format: AccessRequestFormat }>(req, accessRequestQuery);
     const bundle = await engine.leads.accessRequest({
       externalId: req.params.externalId as string,
       requestedBy: key.user ? `user:${key.user.email}` : `key:${key.name}`,
-      format: 'json',
+      format,
     });
-    res.attachment(`access-request-${bundle.lead.external_id as string}.json`).json(bundle);
+    const name = `access-request-${bundle.lead.external_id as string}`;
+    if (format === 'zip') res.attachment(`${name}.zip`).send(accessRequestArchive(bundle));
+    else res.attachment(`${name}.json`).json(bundle);
   });
 
   return router;

@@ -4,6 +4,7 @@ import { OCCURRED_AT_TOLERANCE } from '../../consent/state.ts';
 import { NOTE_MAX } from '../../inbound/notes.ts';
 import { CONTACT_STATUSES } from '../../inbound/schema.ts';
 import { EVENT_LIMITS, eventInputSchema } from '../../leads/events.ts';
+import { ACCESS_REQUEST_FORMATS } from '../../leads/access-request.ts';
 import { segmentBatchSchema, segmentIdentifySchema, segmentTrackSchema } from '../../leads/segment.ts';
 import { leadRecordSchema } from '../../leads/validation.ts';
 import { MESSAGE_STATUSES } from '../../messages/schema.ts';
@@ -90,6 +91,12 @@ export const inboundQuery = Joi.object({
       'words in the subject or text, as a web search (`"a phrase"`, `or`, `-without`), German and English stems; within reach only',
     ),
   limit: Joi.number().integer().min(1).max(1000).default(200),
+});
+export const accessRequestQuery = Joi.object({
+  format: Joi.string()
+    .valid(...ACCESS_REQUEST_FORMATS)
+    .default('json')
+    .description('`zip`: summary.txt, access-request.json and one text file per message'),
 });
 export const repeatsQuery = Joi.object({
   from: Joi.date().iso().description('default: 30 days before `to`'),

@@ -256,7 +256,15 @@ const OPERATIONS: Operation[] = [
       'The request is recorded (who, when) and listed in the audit. Compliance and admin keys only. An erased person is not found.',
     permission: 'consent',
     params: { external_id: externalId },
-    answers: { 200: { description: 'the bundle', json: 'AccessBundle' } },
+    query: request.accessRequestQuery,
+    answers: {
+      200: {
+        description:
+          'the bundle: JSON, or with `format=zip` a ZIP archive of summary.txt, access-request.json and one text file per message',
+        json: 'AccessBundle',
+        media: { 'application/zip': { description: 'with `format=zip`' } },
+      },
+    },
     errors: { 404: notFound('lead') },
   },
   {
