@@ -21,6 +21,27 @@ export interface IngestResult {
   failed: number;
 }
 
+/** Ingest results added up (batches taken in one after another); none: all zero. */
+export function addIngestResults(...results: IngestResult[]): IngestResult {
+  const sum: IngestResult = {
+    recorded: 0,
+    duplicates: 0,
+    rejected: [],
+    enrolled: 0,
+    exited: 0,
+    converted: 0,
+    queued: 0,
+    suppressed: 0,
+    failed: 0,
+  };
+  for (const r of results) {
+    for (const key of ['recorded', 'duplicates', 'enrolled', 'exited', 'converted', 'queued', 'suppressed', 'failed'] as const)
+      sum[key] += r[key];
+    sum.rejected.push(...r.rejected);
+  }
+  return sum;
+}
+
 /**
  * Takes in a batch of events in one transaction: stores them, ends the sequences they exit,
  * counts conversions toward goals, enrolls the leads whose event triggers a campaign, and records
@@ -33,15 +54,10 @@ export async function ingestEvents(db: pg.Pool | pg.PoolClient, ctx: StepContext
     const now = ctx.clock.now();
     const stored = await recordEvents(client, inputs, now);
     const result: IngestResult = {
+      ...addIngestResults(),
       recorded: stored.recorded.length,
       duplicates: stored.duplicates,
       rejected: stored.rejected,
-      enrolled: 0,
-      exited: 0,
-      converted: 0,
-      queued: 0,
-      suppressed: 0,
-      failed: 0,
     };
     if (stored.recorded.length === 0) return result;
     const campaigns = [...ctx.set.campaigns.values()];

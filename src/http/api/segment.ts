@@ -14,6 +14,7 @@ import {
 } from '../../leads/segment.ts';
 import type { LeadInput } from '../../leads/store.ts';
 import { validateLeadRecord } from '../../leads/validation.ts';
+import { addIngestResults } from '../../sequences/triggers.ts';
 import { requirePermission } from '../auth.ts';
 import { jsonBody } from '../body.ts';
 import { intakeLimit } from '../intake.ts';
@@ -80,7 +81,7 @@ export function segmentRouter(engine: Engine): Router {
         at++;
       }
     }
-    const merged = results.reduce(sumIngest, emptyIngest());
+    const merged = addIngestResults(...results);
     const summary = { ...counts, ...ingestSummary(merged, (i) => events[i]!.index), warnings };
     refuseRejected(summary, events.length, (r) => `[${r.index}] ${r.reason}`);
     res.status(counts.created + summary.recorded > 0 ? 201 : 200).json(summary);
@@ -132,30 +133,4 @@ function takeWhile<T>(items: T[], from: number, same: (item: T) => boolean): T[]
   let end = from;
   while (end < items.length && same(items[end]!)) end++;
   return items.slice(from, end);
-}
-
-type Ingest = Awaited<ReturnType<Engine['ingestEvents']>>;
-const emptyIngest = (): Ingest => ({
-  recorded: 0,
-  duplicates: 0,
-  rejected: [],
-  enrolled: 0,
-  exited: 0,
-  converted: 0,
-  queued: 0,
-  suppressed: 0,
-  failed: 0,
-});
-function sumIngest(a: Ingest, b: Ingest): Ingest {
-  return {
-    recorded: a.recorded + b.recorded,
-    duplicates: a.duplicates + b.duplicates,
-    rejected: [...a.rejected, ...b.rejected],
-    enrolled: a.enrolled + b.enrolled,
-    exited: a.exited + b.exited,
-    converted: a.converted + b.converted,
-    queued: a.queued + b.queued,
-    suppressed: a.suppressed + b.suppressed,
-    failed: a.failed + b.failed,
-  };
 }
