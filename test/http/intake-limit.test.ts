@@ -1,9 +1,6 @@
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { expect } from 'chai';
 import { createApiKey } from '../../src/access/keys.ts';
-import { createApp } from '../../src/http/app.ts';
-import { testEngine, type TestEngine } from '../helpers/engine.ts';
+import { testApp, type TestApp } from '../helpers/web.ts';
 
 const LIMIT = 2;
 const REQUESTS = 40;
@@ -11,20 +8,16 @@ const PER_REQUEST = 100;
 
 describe('event intake past its limit (EVENTS_MAX_IN_FLIGHT)', function () {
   this.timeout(120_000);
-  let t: TestEngine;
-  let server: Server;
+  let t: TestApp;
   let key: string;
   let base: string;
 
   before(async () => {
-    t = await testEngine({ EVENTS_MAX_IN_FLIGHT: String(LIMIT) });
+    t = await testApp({ EVENTS_MAX_IN_FLIGHT: String(LIMIT) });
     key = (await createApiKey(t.database.pool, 'marketer', 'intake')).key;
-    server = createApp(t.engine).listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = t.base;
   });
   after(async () => {
-    await new Promise((r) => server.close(r));
     await t.close();
   });
 

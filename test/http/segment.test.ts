@@ -1,17 +1,15 @@
 import fs, { readFileSync } from 'node:fs';
 import os from 'node:os';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import path from 'node:path';
 import { expect } from 'chai';
 import { createApiKey } from '../../src/access/keys.ts';
 import { loadCampaignSet } from '../../src/campaigns/load.ts';
-import { createApp } from '../../src/http/app.ts';
 import { segmentEventName } from '../../src/leads/segment.ts';
 import { formatProblem } from '../../src/yaml/problems.ts';
-import { testEngine, until, type TestEngine } from '../helpers/engine.ts';
+import { until } from '../helpers/engine.ts';
 import { seedLeads } from '../helpers/seed.ts';
 import { recipient, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
+import { testApp, type TestApp } from '../helpers/web.ts';
 
 const FIXTURE = path.resolve('test/fixtures/segment');
 /** Payloads as the Segment Tracking API spec's examples write them. */
@@ -19,23 +17,19 @@ const spec = (name: string) => JSON.parse(readFileSync(path.join(FIXTURE, `${nam
 
 describe('Segment-compatible intake (/api/v1/segment)', function () {
   this.timeout(60_000);
-  let t: TestEngine;
+  let t: TestApp;
   let sink: SmtpSink;
-  let server: Server;
   let key: string;
   let base: string;
 
   before(async () => {
     sink = await startSmtpSink();
-    t = await testEngine({ SMTP_URL: sink.url, CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns') });
+    t = await testApp({ SMTP_URL: sink.url, CAMPAIGNS_DIR: path.join(FIXTURE, 'campaigns') });
     key = (await createApiKey(t.database.pool, 'marketer', 'segment')).key;
-    server = createApp(t.engine).listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = t.base;
     await t.engine.startDispatcher();
   });
   after(async () => {
-    await new Promise((r) => server.close(r));
     await t.close();
     await sink.close();
   });
