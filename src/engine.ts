@@ -29,7 +29,8 @@ import { defaultOccurrence } from './scheduler/schedule.ts';
 import { advanceDueSteps } from './sequences/advance.ts';
 import { retryFailedSteps, type RetryCounts, type RetryOptions } from './sequences/retry.ts';
 import type { StepContext } from './sequences/steps.ts';
-import { ingestEvents, type IngestResult } from './sequences/triggers.ts';
+import { intakeGroups } from './sequences/intake-group.ts';
+import { ingestEach, ingestEvents, type IngestResult } from './sequences/triggers.ts';
 import { linkBase } from './public-url.ts';
 import { createServices, type Services } from './services.ts';
 
@@ -68,6 +69,7 @@ export interface Engine extends Services {
   planBatches(campaign: Campaign, set: CampaignSet, options?: PlanOptions): AsyncIterable<PlanBatch>;
   /** A step's message for a lead or a persona's sample person, as a run would render it; checks no consent, records nothing. */
   preview(set: CampaignSet, campaign: Campaign, stepId: string | undefined, who: PreviewFor): StepPreview;
+  /** Takes events in; requests arriving together are taken in together (sequences/intake-group.ts), each answered its own share. */
   ingestEvents(inputs: EventInput[]): Promise<IngestResult>;
   /** Turns a reply (email or SMS) into an inbound contact. */
   receiveReply(reply: IncomingReply): Promise<Received>;
@@ -197,7 +199,7 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     previewRun: (campaign, set, occurrence = defaultOccurrence(campaign, clock.now())) =>
       runPreview(campaign.id, occurrence, engine.planBatches(campaign, set, { occurrence })),
     preview: (set, campaign, stepId, who) => previewStep(links, set, campaign, stepId, who),
-    ingestEvents: (inputs) => ingestEvents(pool, stepContext(loadCampaigns()), inputs),
+    ingestEvents: intakeGroups((inputs) => ingestEach(pool, stepContext(loadCampaigns()), inputs)),
     receiveReply: (reply) =>
       receiveReply(
         {

@@ -70,7 +70,8 @@ export async function eventProperties(db: Queryable, ids: number[]): Promise<Map
 export interface RecordResult {
   /** Events recorded now (not seen before), in input order. */
   recorded: (StoredEvent & { index: number })[];
-  duplicates: number;
+  /** The inputs (by index) whose id was recorded before. */
+  duplicates: number[];
   rejected: { index: number; reason: string }[];
 }
 
@@ -80,7 +81,7 @@ export interface RecordResult {
  * whose id was seen before are counted as duplicates and not stored again.
  */
 export async function recordEvents(client: pg.PoolClient, inputs: EventInput[], now: Date): Promise<RecordResult> {
-  const result: RecordResult = { recorded: [], duplicates: 0, rejected: [] };
+  const result: RecordResult = { recorded: [], duplicates: [], rejected: [] };
   const ids = await leadIdsByExternalId(client, [...new Set(inputs.map((i) => i.lead))]);
   const creatable = inputs.filter((i) => !ids.has(i.lead) && (i.email || i.phone));
   const created = await saveLeads(
@@ -113,7 +114,7 @@ export async function recordEvents(client: pg.PoolClient, inputs: EventInput[], 
   accepted.forEach((a, i) => {
     const id = seq[i]!.id;
     if (!inserted.has(id)) {
-      result.duplicates++;
+      result.duplicates.push(a.index);
       return;
     }
     result.recorded.push({

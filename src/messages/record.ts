@@ -41,11 +41,13 @@ const INSERT = statement(
   `INSERT INTO messages (${COLUMNS.map(([, column]) => column).join(', ')})
    SELECT * FROM unnest(${COLUMNS.map(([, , type], i) => `$${i + 1}::${type}[]`).join(', ')})
    ON CONFLICT (idempotency_key) DO NOTHING
-   RETURNING id, status, channel, reason`,
+   RETURNING id, enrollment_id AS "enrollmentId", status, channel, reason`,
 );
 
 export interface RecordedMessage {
   id: number;
+  /** The enrollment whose step this message is (none for a message outside sequences). */
+  enrollmentId: number | null;
   status: MessageStatus;
   channel: Channel;
   reason: string | null;

@@ -95,19 +95,23 @@ const SAVE_OUTCOMES = statement(
 
 const EXIT = statement(
   'sequences.exit',
-  `UPDATE enrollments SET status = 'exited', exit_reason = $3, next_due_at = NULL, finished_at = $4
-    WHERE status = 'active' AND lead_id = $1 AND campaign_id = ANY($2::text[]) AND enrolled_at <= $5`,
+  `UPDATE enrollments e SET status = 'exited', exit_reason = $2, next_due_at = NULL, finished_at = $3
+     FROM unnest($4::bigint[], $5::timestamptz[]) AS x(lead_id, before)
+    WHERE e.status = 'active' AND e.lead_id = x.lead_id AND e.campaign_id = ANY($1::text[]) AND e.enrolled_at <= x.before
+   RETURNING e.lead_id AS "leadId"`,
 );
 
 const CONVERT = statement(
   'sequences.convert',
-  `UPDATE enrollments
-      SET converted_at = coalesce(converted_at, $3),
-          status = CASE WHEN campaign_id = ANY($4::text[]) THEN 'exited' ELSE status END,
-          exit_reason = CASE WHEN campaign_id = ANY($4::text[]) THEN 'goal' ELSE exit_reason END,
-          next_due_at = CASE WHEN campaign_id = ANY($4::text[]) THEN NULL ELSE next_due_at END,
-          finished_at = CASE WHEN campaign_id = ANY($4::text[]) THEN $5 ELSE finished_at END
-    WHERE status = 'active' AND lead_id = $1 AND campaign_id = ANY($2::text[]) AND enrolled_at <= $3`,
+  `UPDATE enrollments e
+      SET converted_at = coalesce(e.converted_at, x.at),
+          status = CASE WHEN e.campaign_id = ANY($2::text[]) THEN 'exited' ELSE e.status END,
+          exit_reason = CASE WHEN e.campaign_id = ANY($2::text[]) THEN 'goal' ELSE e.exit_reason END,
+          next_due_at = CASE WHEN e.campaign_id = ANY($2::text[]) THEN NULL ELSE e.next_due_at END,
+          finished_at = CASE WHEN e.campaign_id = ANY($2::text[]) THEN $3 ELSE e.finished_at END
+     FROM unnest($4::bigint[], $5::timestamptz[]) AS x(lead_id, at)
+    WHERE e.status = 'active' AND e.lead_id = x.lead_id AND e.campaign_id = ANY($1::text[]) AND e.enrolled_at <= x.at
+   RETURNING e.lead_id AS "leadId"`,
 );
 
 const REPLIED = statement('sequences.mark-replied', `UPDATE enrollments SET replied_at = coalesce(replied_at, $2) WHERE id = $1`);
@@ -205,35 +209,55 @@ export async function saveOutcomes(client: pg.PoolClient, outcomes: Outcome[], n
   ]);
 }
 
-/** Ends a lead's active enrollments (enrolled by `before`) in these campaigns; how many ended. */
-export async function exitEnrollments(
-  client: pg.PoolClient,
-  leadId: number,
-  campaignIds: string[],
-  reason: string,
-  before: Date,
-  now: Date,
-): Promise<number> {
-  if (campaignIds.length === 0) return 0;
-  const { rowCount } = await client.query(EXIT, [leadId, campaignIds, reason, now, before]);
-  return rowCount ?? 0;
+/** One event of a lead, at the time it happened: what ends or converts the enrollments that began before it. */
+export interface LeadEvent {
+  leadId: number;
+  at: Date;
 }
 
 /**
- * A goal reached at `at` converts the lead's active enrollments in these campaigns; those of
+ * Ends the active enrollments of these campaigns that began before the event of their lead, for
+ * events of one name (one statement for all of them). Answers the lead of each enrollment ended.
+ */
+export async function exitEnrollments(
+  client: pg.PoolClient,
+  events: LeadEvent[],
+  campaignIds: string[],
+  reason: string,
+  now: Date,
+): Promise<number[]> {
+  if (campaignIds.length === 0 || events.length === 0) return [];
+  const { rows } = await client.query<{ leadId: number }>(EXIT, [
+    campaignIds,
+    reason,
+    now,
+    events.map((e) => e.leadId),
+    events.map((e) => e.at),
+  ]);
+  return rows.map((r) => r.leadId);
+}
+
+/**
+ * A goal reached converts each lead's enrollments in these campaigns active before it; those of
  * `ending` (event sequences) end there, the others go on and skip steps with `unless: [goal]`.
+ * Answers the lead of each enrollment converted.
  */
 export async function convertEnrollments(
   client: pg.PoolClient,
-  leadId: number,
+  events: LeadEvent[],
   campaignIds: string[],
   ending: string[],
-  at: Date,
   now: Date,
-): Promise<number> {
-  if (campaignIds.length === 0) return 0;
-  const { rowCount } = await client.query(CONVERT, [leadId, campaignIds, at, ending, now]);
-  return rowCount ?? 0;
+): Promise<number[]> {
+  if (campaignIds.length === 0 || events.length === 0) return [];
+  const { rows } = await client.query<{ leadId: number }>(CONVERT, [
+    campaignIds,
+    ending,
+    now,
+    events.map((e) => e.leadId),
+    events.map((e) => e.at),
+  ]);
+  return rows.map((r) => r.leadId);
 }
 
 /** The person answered a message of this enrollment: later steps with `unless: [replied]` skip. */

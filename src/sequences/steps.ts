@@ -15,7 +15,7 @@ import { leadsByIds } from '../leads/store.ts';
 import type { Lead } from '../leads/types.ts';
 import { log } from '../log.ts';
 import { lockedCapTimes } from '../messages/cap.ts';
-import { idempotencyKey, recordMessages, type NewMessage } from '../messages/record.ts';
+import { idempotencyKey, recordMessages, type NewMessage, type RecordedMessage } from '../messages/record.ts';
 import { saveOutcomes, type DueEnrollment, type Outcome } from './enrollments.ts';
 
 /** What recording steps needs besides the database: campaigns, templates, links, time. */
@@ -34,6 +34,13 @@ export interface StepCounts {
 /** A campaign that cannot be loaded right now (a broken edit) is retried this much later. */
 const BROKEN_CAMPAIGN_RETRY_MS = 5 * 60_000;
 
+/** What the caller of a step already holds: its run, the leads, the properties of the events that started the enrollments (by event id). */
+interface StepOptions {
+  runId?: number;
+  leads?: Map<number, Lead>;
+  triggers?: Map<number, Record<string, unknown>>;
+}
+
 /**
  * Records the current step of each due enrollment and moves it on, in the caller's transaction:
  * consent as of now, `unless` conditions, the persona's template, the recipient's send window and
@@ -44,20 +51,38 @@ export async function processEnrollments(
   client: pg.PoolClient,
   ctx: StepContext,
   due: DueEnrollment[],
-  options: { runId?: number; leads?: Map<number, Lead> } = {},
+  options: StepOptions = {},
 ): Promise<StepCounts> {
   const counts: StepCounts = { queued: 0, suppressed: 0, failed: 0 };
-  if (due.length === 0) return counts;
+  for (const r of await recordSteps(client, ctx, due, options)) countOutcome(counts, r.status);
+  return counts;
+}
+
+/** Adds a recorded message's status to its count: queued, failed, or suppressed (every other status a step records). */
+export function countOutcome(counts: StepCounts, status: RecordedMessage['status']): void {
+  counts[status === 'queued' ? 'queued' : status === 'failed' ? 'failed' : 'suppressed']++;
+}
+
+/** `processEnrollments`, answering the messages it recorded (each names its enrollment) instead of their counts. */
+export async function recordSteps(
+  client: pg.PoolClient,
+  ctx: StepContext,
+  due: DueEnrollment[],
+  options: StepOptions = {},
+): Promise<RecordedMessage[]> {
+  if (due.length === 0) return [];
   const leadById =
     options.leads ??
     (await leadsByIds(
       client,
       due.map((e) => e.leadId),
     ));
-  const triggers = await eventProperties(
-    client,
-    due.flatMap((e) => (e.triggerEventId === null ? [] : [e.triggerEventId])),
-  );
+  const triggers =
+    options.triggers ??
+    (await eventProperties(
+      client,
+      due.flatMap((e) => (e.triggerEventId === null ? [] : [e.triggerEventId])),
+    ));
   const rows: NewMessage[] = [];
   const outcomes: Outcome[] = [];
 
@@ -118,9 +143,8 @@ export async function processEnrollments(
   }
 
   const recorded = await recordMessages(client, rows);
-  for (const r of recorded) counts[r.status === 'queued' ? 'queued' : r.status === 'failed' ? 'failed' : 'suppressed']++;
   await saveOutcomes(client, outcomes, ctx.clock.now());
-  return counts;
+  return recorded;
 }
 
 /** An enrollment past the step at `index` (recorded or skipped at `after`): waiting for the next step, or completed. */
@@ -197,7 +221,8 @@ function unlessReason(step: Step, enrollment: DueEnrollment): string | undefined
   return undefined;
 }
 
-function groupBy<T, K>(items: T[], key: (item: T) => K): Map<K, T[]> {
+/** Items by key, each group in input order. */
+export function groupBy<T, K>(items: T[], key: (item: T) => K): Map<K, T[]> {
   const groups = new Map<K, T[]>();
   for (const item of items) {
     const k = key(item);

@@ -6,7 +6,7 @@ import { leadValue, matchesFilter } from '../leads/filter.ts';
 import { leadsByIds } from '../leads/store.ts';
 import type { Lead } from '../leads/types.ts';
 import { convertEnrollments, enroll, exitEnrollments, type DueEnrollment } from './enrollments.ts';
-import { processEnrollments, type StepContext } from './steps.ts';
+import { countOutcome, groupBy, recordSteps, type StepContext } from './steps.ts';
 
 export interface IngestResult {
   recorded: number;
@@ -50,38 +50,50 @@ export function addIngestResults(...results: IngestResult[]): IngestResult {
  * event together with the change, so neither happens without the other.
  */
 export async function ingestEvents(db: pg.Pool | pg.PoolClient, ctx: StepContext, inputs: EventInput[]): Promise<IngestResult> {
+  return addIngestResults(...(await ingestEach(db, ctx, inputs)));
+}
+
+/**
+ * `ingestEvents`, answering each input's share of the result (a rejection keeps the input's index
+ * in `inputs`): how requests taken in together (sequences/intake-group.ts) each get their own answer.
+ */
+export async function ingestEach(db: pg.Pool | pg.PoolClient, ctx: StepContext, inputs: EventInput[]): Promise<IngestResult[]> {
   return inTransaction(db, async (client) => {
     const now = ctx.clock.now();
+    const each = inputs.map(() => addIngestResults());
     const stored = await recordEvents(client, inputs, now);
-    const result: IngestResult = {
-      ...addIngestResults(),
-      recorded: stored.recorded.length,
-      duplicates: stored.duplicates,
-      rejected: stored.rejected,
-    };
-    if (stored.recorded.length === 0) return result;
+    for (const r of stored.rejected) each[r.index]!.rejected.push(r);
+    for (const index of stored.duplicates) each[index]!.duplicates++;
+    for (const e of stored.recorded) each[e.index]!.recorded++;
+    if (stored.recorded.length === 0) return each;
     const campaigns = [...ctx.set.campaigns.values()];
 
-    for (const event of stored.recorded) {
-      const exits = campaigns.filter((c) => c.exit_on?.includes(event.name)).map((c) => c.id);
-      result.exited += await exitEnrollments(client, event.leadId, exits, `exit_on:${event.name}`, event.occurredAt, now);
+    // Exits and goals per event name, one statement each; a lead's ended enrollments count toward its first event of the name.
+    for (const [name, events] of groupBy(stored.recorded, (e) => e.name)) {
+      const indexOfLead = new Map<number, number>();
+      for (const e of [...events].reverse()) indexOfLead.set(e.leadId, e.index);
+      const leadEvents = events.map((e) => ({ leadId: e.leadId, at: e.occurredAt }));
+      const exits = campaigns.filter((c) => c.exit_on?.includes(name)).map((c) => c.id);
+      for (const leadId of await exitEnrollments(client, leadEvents, exits, `exit_on:${name}`, now))
+        each[indexOfLead.get(leadId)!]!.exited++;
       // A goal converts the lead's active enrollments; event sequences end there, lead campaigns go on.
-      const goals = campaigns.filter((c) => c.goal?.event === event.name);
+      const goals = campaigns.filter((c) => c.goal?.event === name);
       const ending = goals.filter((c) => c.kind === 'event').map((c) => c.id);
-      result.converted += await convertEnrollments(
+      const converted = await convertEnrollments(
         client,
-        event.leadId,
+        leadEvents,
         goals.map((c) => c.id),
         ending,
-        event.occurredAt,
         now,
       );
+      for (const leadId of converted) each[indexOfLead.get(leadId)!]!.converted++;
     }
 
     const leadById = await leadsByIds(
       client,
       stored.recorded.map((e) => e.leadId),
     );
+    const indexOfEvent = new Map(stored.recorded.map((e) => [e.id, e.index]));
     const dueNow: DueEnrollment[] = [];
     for (const campaign of campaigns.filter((c) => c.kind === 'event')) {
       const triggering = stored.recorded.filter(
@@ -90,10 +102,16 @@ export async function ingestEvents(db: pg.Pool | pg.PoolClient, ctx: StepContext
       if (triggering.length === 0) continue;
       const requests = triggering.map((e) => ({ leadId: e.leadId, occurrence: `event:${e.id}`, triggerEventId: e.id }));
       const enrolled = await enroll(client, campaign, requests, now);
-      result.enrolled += enrolled.length;
+      for (const e of enrolled) each[indexOfEvent.get(e.triggerEventId!)!]!.enrolled++;
       dueNow.push(...enrolled.filter((e) => e.nextDueAt.getTime() <= now.getTime()));
     }
-    return { ...result, ...(await processEnrollments(client, ctx, dueNow, { leads: leadById })) };
+    const triggeredBy = new Map(dueNow.map((e) => [e.id, e.triggerEventId!]));
+    const messages = await recordSteps(client, ctx, dueNow, {
+      leads: leadById,
+      triggers: new Map(stored.recorded.map((e) => [e.id, e.properties])),
+    });
+    for (const m of messages) countOutcome(each[indexOfEvent.get(triggeredBy.get(m.enrollmentId!)!)!]!, m.status);
+    return each;
   });
 }
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { createApiKey } from '../../src/access/keys.ts';
 import { createApp } from '../../src/http/app.ts';
+import { processRegistry } from '../../src/metrics.ts';
 import { testEngine, until, type TestEngine } from '../helpers/engine.ts';
 import { seedLeads, type SeedLead } from '../helpers/seed.ts';
 import { recipient, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
@@ -90,5 +91,92 @@ describe('events over HTTP to SMTP', function () {
     expect(res.body).to.include({ recorded: 1, enrolled: 1 });
     const bad = await post({ lead: 'x', event: 'Bad Name' });
     expect(bad.status).to.equal(400);
+  });
+
+  /** How many groups of more than one request intake has taken in so far (its histogram's buckets are cumulative). */
+  async function groupsOfSeveral(): Promise<number> {
+    const metric = await processRegistry.getSingleMetric('touchpoint_event_intake_group_requests')!.get();
+    const bucket = (le: number | string) => metric.values.find((v) => v.labels.le === le)!.value;
+    return bucket('+Inf') - bucket(1);
+  }
+
+  it('takes in requests that arrive together in one go, answering each its own share', async () => {
+    const before = await groupsOfSeveral();
+    // Leads 1000 on are new; their consent is recorded first so their sign-up message is queued.
+    const fresh: SeedLead[] = Array.from({ length: 60 }, (_, i) => ({
+      id: `burst-${i}`,
+      email: `burst-${i}@example.com`,
+      first: 'B',
+      locale: null,
+      orders: 1,
+      consent: i % 6 === 5 ? [] : ['grant', 'confirm'],
+    }));
+    await seedLeads(t.database, fresh);
+    const requests = fresh.map((l, i) => ({ id: `burst-signup-${i}`, lead: l.id, event: 'signed_up' }));
+    // Every tenth request repeats the event id of the one before it, and three name nobody we know.
+    const repeats = requests
+      .filter((_, i) => i % 10 === 1)
+      .map((r, k) => ({ ...r, lead: requests[k * 10]!.lead, id: requests[k * 10]!.id }));
+    const strangers = [0, 1, 2].map((i) => ({ id: `burst-stranger-${i}`, lead: `stranger-${i}`, event: 'signed_up' }));
+    const answers = await Promise.all([...requests, ...repeats, ...strangers].map((e) => post(e)));
+
+    expect(await groupsOfSeveral(), 'some requests were taken in together').to.be.greaterThan(before);
+    for (const [i, a] of answers.slice(0, 60).entries()) {
+      const repeated = i % 10 === 0;
+      const consenting = i % 6 !== 5;
+      if (repeated) {
+        // The first and its repeat: one of them recorded it, the other was told it is a duplicate.
+        const twin = answers[60 + i / 10]!;
+        expect([a.body.recorded, twin.body.recorded].sort()).to.deep.equal([0, 1]);
+        expect(a.body.duplicates + twin.body.duplicates).to.equal(1);
+        expect(a.body.queued + twin.body.queued).to.equal(consenting ? 1 : 0);
+        continue;
+      }
+      expect(a.status).to.equal(201);
+      expect(a.body).to.deep.include({
+        recorded: 1,
+        duplicates: 0,
+        enrolled: 1,
+        queued: consenting ? 1 : 0,
+        suppressed: consenting ? 0 : 1,
+      });
+      expect(a.body.rejected).to.deep.equal([]);
+    }
+    for (const a of answers.slice(66)) {
+      expect(a.status).to.equal(422);
+      expect(a.body.rejected).to.have.length(1);
+      expect(a.body.rejected[0].index).to.equal(0);
+    }
+    const { rows } = await t.database.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM messages m JOIN leads l ON l.id = m.lead_id WHERE l.external_id LIKE 'burst-%' AND m.status <> 'suppressed'`,
+    );
+    expect(rows[0]!.n).to.equal(50);
+  });
+
+  it('answers a request whose events the database refuses with its own error, and takes in those that came with it', async () => {
+    // Past the HTTP edge (which refuses a NUL with 400): PostgreSQL refuses it in jsonb, failing the group it is in.
+    const poison = { id: 'poison-1', lead: 'ev-1', event: 'visited', properties: { note: 'a\u0000b' } };
+    const before = await groupsOfSeveral();
+    const others = Array.from({ length: 8 }, (_, i) => ({
+      id: `beside-poison-${i}`,
+      lead: `ev-${i + 2}`,
+      event: 'visited',
+      properties: {},
+    }));
+    const results = await Promise.allSettled([
+      ...others.slice(0, 4).map((e) => t.engine.ingestEvents([e])),
+      t.engine.ingestEvents([poison]),
+      ...others.slice(4).map((e) => t.engine.ingestEvents([e])),
+    ]);
+    expect(await groupsOfSeveral(), 'the poison was taken in with others').to.be.greaterThan(before);
+    expect(results[4]!.status).to.equal('rejected');
+    for (const r of [...results.slice(0, 4), ...results.slice(5)]) {
+      expect(r.status).to.equal('fulfilled');
+      expect((r as PromiseFulfilledResult<{ recorded: number }>).value.recorded).to.equal(1);
+    }
+    const { rows } = await t.database.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM events WHERE event_key LIKE 'beside-poison-%'`,
+    );
+    expect(rows[0]!.n).to.equal(8);
   });
 });

@@ -87,6 +87,10 @@ export const serveCommand: Command = {
     if (values.demo) await seedSamplesIfEmpty(engine, ctx.config);
     await startWorking(engine);
     const server = createApp(engine).listen(ctx.config.port);
+    // Longer than the idle timeout of clients and proxies (60 s is common), so that they close an
+    // idle connection first: a sender that posts into a connection we just closed sees a reset.
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
     await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
     log.info(`Touchpoint is listening on ${ctx.config.publicUrl}`);
     if (!ctx.config.smtpUrl)
