@@ -45,7 +45,7 @@ function keyProblem(pem: string): string | undefined {
   } catch (err) {
     return `is not a PEM private key (${(err as Error).message})`;
   }
-  if (key.asymmetricKeyType !== 'rsa') return `is a ${key.asymmetricKeyType ?? 'unknown'} key; DKIM signing here needs an RSA key`;
+  if (key.asymmetricKeyType !== 'rsa') return `is not an RSA key (${key.asymmetricKeyType ?? 'unknown type'}); DKIM signing here needs one`;
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
   return bits < 1024 ? `is a ${bits}-bit RSA key; mailbox providers ignore keys under 1024 bits (use 2048)` : undefined;
 }

@@ -207,9 +207,7 @@ describe('DKIM signing and Feedback-ID', function () {
       );
       const ed25519 = path.join(dir, 'ed25519.pem');
       fs.writeFileSync(ed25519, crypto.generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
-      expect(configError({ DKIM_SELECTOR: SELECTOR, DKIM_PRIVATE_KEY_FILE: ed25519 })[0]).to.contain(
-        'is a ed25519 key; DKIM signing here needs an RSA key',
-      );
+      expect(configError({ DKIM_SELECTOR: SELECTOR, DKIM_PRIVATE_KEY_FILE: ed25519 })[0]).to.contain('is not an RSA key (ed25519)');
       const short = path.join(dir, 'short.pem');
       fs.writeFileSync(short, keyPair(512).privateKey);
       expect(configError({ DKIM_SELECTOR: SELECTOR, DKIM_PRIVATE_KEY_FILE: short })[0]).to.contain('is a 512-bit RSA key');
