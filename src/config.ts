@@ -4,6 +4,7 @@ import { parseEnv } from 'node:util';
 import Joi from 'joi';
 import { IANAZone } from 'luxon';
 import type { SignInLimits } from './access/sign-in.ts';
+import { addressDomain, readDkimKeys, type DkimKey } from './channels/dkim.ts';
 import { AppError } from './errors.ts';
 import { DEFAULT_MAX_FILE_BYTES } from './yaml/positions.ts';
 
@@ -36,6 +37,10 @@ export interface Config {
   secret: string | undefined;
   smtpUrl: string | undefined;
   mailFrom: string;
+  /** DKIM signing keys, one per From domain (channels/dkim.ts); mail from a domain without one goes out unsigned. */
+  dkimKeys: DkimKey[];
+  /** The last field of every campaign email's Feedback-ID (FEEDBACK_ID_SENDER, default MAIL_FROM's domain). */
+  feedbackIdSender: string;
   /** Answer to an inbound HELP; unset, the shipped text in the sender's language (render/locales). */
   smsHelpText: string | undefined;
   /**
@@ -82,6 +87,9 @@ export interface Config {
   uiTimeZone: string;
 }
 
+/** A DNS name of one or more labels (a DKIM selector). */
+const DNS_NAME = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/i;
+
 /** An entry of TEST_RECIPIENTS: an email address, or a phone number in E.164. */
 const TEST_RECIPIENT = /^(?:[^\s@,]+@[^\s@,]+\.[^\s@,]+|\+[1-9]\d{6,14})$/;
 
@@ -104,6 +112,18 @@ const schema = Joi.object({
   TOUCHPOINT_SECRET: Joi.string().min(32),
   SMTP_URL: Joi.string().uri({ scheme: ['smtp', 'smtps'] }),
   MAIL_FROM: Joi.string().default('Touchpoint <touchpoint@localhost>'),
+  DKIM_DOMAIN: Joi.string().hostname(),
+  DKIM_SELECTOR: Joi.string()
+    .pattern(DNS_NAME)
+    .messages({ 'string.pattern.base': '"DKIM_SELECTOR" must be a DNS label like tp2026 (letters, digits, dashes; dots between labels)' }),
+  DKIM_PRIVATE_KEY: Joi.string(),
+  DKIM_PRIVATE_KEY_FILE: Joi.string(),
+  DKIM_KEYS_DIR: Joi.string(),
+  FEEDBACK_ID_SENDER: Joi.string()
+    .pattern(/^[A-Za-z0-9._-]{1,64}$/)
+    .messages({
+      'string.pattern.base': '"FEEDBACK_ID_SENDER" must be 1 to 64 letters, digits, dots, dashes or underscores (no colons or spaces)',
+    }),
   SMS_HELP_TEXT: Joi.string().max(320),
   TEST_RECIPIENTS: Joi.string().custom((value: string, helpers) => {
     const entries = value
@@ -163,6 +183,14 @@ const schema = Joi.object({
 })
   .and('TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN')
   .messages({ 'object.and': 'TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are set together or not at all' })
+  .oxor('DKIM_PRIVATE_KEY', 'DKIM_PRIVATE_KEY_FILE')
+  .with('DKIM_PRIVATE_KEY', 'DKIM_SELECTOR')
+  .with('DKIM_PRIVATE_KEY_FILE', 'DKIM_SELECTOR')
+  .with('DKIM_DOMAIN', 'DKIM_SELECTOR')
+  .messages({
+    'object.oxor': 'set DKIM_PRIVATE_KEY or DKIM_PRIVATE_KEY_FILE, not both',
+    'object.with': '{#mainWithLabel} needs {#peerWithLabel} too',
+  })
   .when(Joi.object({ TWILIO_ACCOUNT_SID: Joi.exist() }).unknown(), {
     then: Joi.object().or('TWILIO_MESSAGING_SERVICE_SID', 'TWILIO_FROM').messages({
       'object.missing': 'with TWILIO_ACCOUNT_SID set, set TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM as the sender',
@@ -213,9 +241,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       details: error.details.map((d) => d.message),
     });
   }
-  /** A directory variable: where it says (relative to where it was written), else `fallback` in the project. */
-  const directory = (name: string, fallback: string): string =>
-    value[name] === undefined ? path.join(home, fallback) : path.resolve(fromFile.has(name) ? home : cwd, value[name] as string);
+  /** A path variable, relative to where it was written (the .env file's folder, or the working directory). */
+  const resolved = (name: string): string | undefined =>
+    value[name] === undefined ? undefined : path.resolve(fromFile.has(name) ? home : cwd, value[name] as string);
+  /** A directory variable: where it says, else `fallback` in the project. */
+  const directory = (name: string, fallback: string): string => resolved(name) ?? path.join(home, fallback);
+  const mailFromDomain = addressDomain(value.MAIL_FROM as string);
+  const dkim = readDkimKeys({
+    domain: value.DKIM_DOMAIN?.toLowerCase() ?? mailFromDomain,
+    selector: value.DKIM_SELECTOR,
+    privateKey: value.DKIM_PRIVATE_KEY,
+    privateKeyFile: resolved('DKIM_PRIVATE_KEY_FILE'),
+    keysDir: resolved('DKIM_KEYS_DIR'),
+  });
+  if (dkim.problems.length > 0) throw new AppError('invalid_config', 'invalid environment', { details: dkim.problems });
   const dataDir = directory('TOUCHPOINT_DATA_DIR', 'var');
   const dataDirOrigin =
     value.TOUCHPOINT_DATA_DIR !== undefined
@@ -242,6 +281,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     secret: value.TOUCHPOINT_SECRET,
     smtpUrl: value.SMTP_URL,
     mailFrom: value.MAIL_FROM,
+    dkimKeys: dkim.keys,
+    feedbackIdSender: value.FEEDBACK_ID_SENDER ?? mailFromDomain ?? 'touchpoint',
     phoneRegion: value.DEFAULT_PHONE_REGION,
     smsHelpText: value.SMS_HELP_TEXT,
     testRecipients: value.TEST_RECIPIENTS ?? [],

@@ -9,7 +9,7 @@ import { runCampaign, type RunOptions } from './campaigns/run.ts';
 import type { CampaignSet } from './campaigns/set.ts';
 import { sendTestMessage, type TestSendRequest, type TestSendResult } from './campaigns/test-send.ts';
 import type { Campaign } from './campaigns/types.ts';
-import { closeChannels, createChannels, createEmailChannel, messageDomain } from './channels/index.ts';
+import { closeChannels, createChannels, createEmailChannel, messageDomain, unsignedEmailWarning } from './channels/index.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import { embeddedServerExists } from './db/embedded.ts';
@@ -119,6 +119,7 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     renderer,
     templatesDir: config.templatesDir,
     secret,
+    feedbackIdSender: config.feedbackIdSender,
     get publicUrl() {
       return base.url();
     },
@@ -226,6 +227,8 @@ export async function createEngine(config: Config, database: Database, clock: Cl
       ),
     advanceSequences: () => advanceDueSteps(pool, stepContext(loadCampaigns()), config.runBatchSize),
     async startDispatcher() {
+      const unsigned = unsignedEmailWarning(config);
+      if (unsigned) log.warn(unsigned);
       channels = createChannels(config, secret);
       dispatcher = new Dispatcher({
         pool,

@@ -5,11 +5,12 @@ import { leadFields } from '../leads/types.ts';
 import type { RenderContext, TemplateRenderer } from '../render/render.ts';
 import type { Campaign, Step } from './types.ts';
 
-/** What composing a message needs: templates, and the public URL and key for its links. */
+/** What composing a message needs: templates, the public URL and key for its links, and our Feedback-ID sender. */
 export interface ComposeContext {
   renderer: TemplateRenderer;
   publicUrl: string;
   secret: string;
+  feedbackIdSender: string;
 }
 
 /** A step's message as the person gets it. */
@@ -29,6 +30,16 @@ export function unsubscribeUrlFor(
   messageKey: string,
 ): string {
   return `${ctx.publicUrl}/unsubscribe/${signToken(ctx.secret, { kind: 'unsubscribe', lead: leadId, channel, purpose, message: messageKey })}`;
+}
+
+/**
+ * Gmail's Feedback-ID (`campaign:step:purpose:sender`, the last field the sender's id): its
+ * feedback loop counts complaints per field value. Colons and spaces would split or end a field,
+ * so they become dashes. Derived from the step alone, so every retry carries the same one; the
+ * DKIM signature covers it (channels/dkim.ts), without which Gmail ignores it.
+ */
+export function feedbackId(campaign: Campaign, step: Step, sender: string): string {
+  return [campaign.id, step.id, campaign.purpose, sender].map((field) => field.replace(/[:\s]+/g, '-')).join(':');
 }
 
 /** The signed link to the satisfaction survey about one inbound contact (no login; http/csat.ts). */
@@ -99,6 +110,7 @@ export function composeMessage(
       'List-Unsubscribe': `<${unsubscribeUrl}>`,
       'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
       'X-Touchpoint-Campaign': campaign.id,
+      'Feedback-ID': feedbackId(campaign, step, ctx.feedbackIdSender),
     },
   };
 }

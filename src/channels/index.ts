@@ -1,6 +1,8 @@
 import path from 'node:path';
 import type { Config } from '../config.ts';
 import type { ChannelAdapter, ChannelAdapters } from './channel.ts';
+import { addressDomain, DkimSigner } from './dkim.ts';
+import type { EmailSender } from './mime.ts';
 import { outboxChannel } from './outbox.ts';
 import { smtpChannel } from './smtp.ts';
 import { twilioChannel } from './twilio.ts';
@@ -38,10 +40,25 @@ export function createChannels(config: Config, secret: string): ChannelAdapters 
  * its files never take the names of messages' files.
  */
 export function createEmailChannel(config: Config, secret: string, outboxSubdir?: string): ChannelAdapter {
-  const messageIds = { domain: messageDomain(config), secret };
+  const sender: EmailSender = {
+    from: config.mailFrom,
+    messageIds: { domain: messageDomain(config), secret },
+    dkim: new DkimSigner(config.dkimKeys),
+  };
   return config.smtpUrl
-    ? smtpChannel({ url: config.smtpUrl, from: config.mailFrom, messageIds, connections: config.dispatch.concurrency })
-    : outboxChannel({ dir: path.join(outboxDir(config), outboxSubdir ?? ''), from: config.mailFrom, messageIds });
+    ? smtpChannel({ ...sender, url: config.smtpUrl, connections: config.dispatch.concurrency })
+    : outboxChannel({ ...sender, dir: path.join(outboxDir(config), outboxSubdir ?? '') });
+}
+
+/**
+ * Why email will go out without a DKIM signature, or nothing: said once when a process starts
+ * sending. Outbox-only setups without keys are left quiet (nothing leaves the machine).
+ */
+export function unsignedEmailWarning(config: Config): string | undefined {
+  const domain = addressDomain(config.mailFrom);
+  if (domain !== undefined && config.dkimKeys.some((k) => k.domain === domain)) return undefined;
+  if (!config.smtpUrl && config.dkimKeys.length === 0) return undefined;
+  return `email from ${domain ?? config.mailFrom} (MAIL_FROM) goes out without a DKIM signature: no key for that domain (set DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE, or add <selector>._domainkey.${domain ?? '<domain>'}.pem to DKIM_KEYS_DIR); mailbox providers reject or spam-folder unsigned bulk mail`;
 }
 
 export async function closeChannels(channels: ChannelAdapters): Promise<void> {

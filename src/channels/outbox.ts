@@ -1,8 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import nodemailer from 'nodemailer';
 import type { Channel, ChannelAdapter, OutgoingMessage, StartSend } from './channel.ts';
-import { mailOptions, type MessageIdKey } from './mime.ts';
+import { buildEmail, type EmailSender } from './mime.ts';
 
 /** The file a message becomes in the outbox (erasure removes it by this name). */
 export function outboxFileName(id: number, kind: Channel): string {
@@ -14,15 +13,14 @@ export function outboxFileName(id: number, kind: Channel): string {
  * client; each SMS `<dir>/message-<id>.sms.txt`. Writing to a temporary name and renaming keeps a
  * half-written file from ever looking like a sent message.
  */
-export function outboxChannel(options: { dir: string; from: string; messageIds: MessageIdKey; kind?: Channel }): ChannelAdapter {
-  const composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+export function outboxChannel(options: EmailSender & { dir: string; kind?: Channel }): ChannelAdapter {
   let ready: Promise<unknown> | undefined;
   const render = async (message: OutgoingMessage): Promise<{ name: string; content: Buffer | string }> =>
     options.kind === 'sms'
       ? { name: outboxFileName(message.id, 'sms'), content: `To: ${message.to}\n\n${message.text}\n` }
       : {
           name: outboxFileName(message.id, 'email'),
-          content: (await composer.sendMail(mailOptions(message, options.from, options.messageIds))).message as Buffer,
+          content: (await buildEmail(message, options)).raw,
         };
   return {
     name: 'outbox',
@@ -43,8 +41,6 @@ export function outboxChannel(options: { dir: string; from: string; messageIds: 
     async probe() {
       await fs.mkdir(options.dir, { recursive: true });
     },
-    async close() {
-      composer.close();
-    },
+    async close() {},
   };
 }

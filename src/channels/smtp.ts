@@ -1,8 +1,7 @@
-import MailComposer from 'nodemailer/lib/mail-composer';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { Readable } from 'node:stream';
 import { SendError, type ChannelAdapter, type ChannelFailure, type OutgoingMessage, type StartSend } from './channel.ts';
-import { mailOptions, type MessageIdKey } from './mime.ts';
+import { buildEmail, type EmailSender } from './mime.ts';
 
 /** What nodemailer attaches to a failure: its own code, the system's, the step and the reply. */
 interface SmtpFailure {
@@ -135,7 +134,7 @@ class SmtpSession {
  * while the server cannot be reached: that fails `unreachable` before it), MAIL FROM, RCPT TO and
  * DATA follow at once, and the body only after the server asked for it and the start is confirmed.
  */
-export function smtpChannel(options: { url: string; from: string; messageIds: MessageIdKey; connections: number }): ChannelAdapter {
+export function smtpChannel(options: EmailSender & { url: string; connections: number }): ChannelAdapter {
   const url = new URL(options.url);
   const secure = url.protocol === 'smtps:';
   const connection: SMTPConnection.Options = {
@@ -171,8 +170,7 @@ export function smtpChannel(options: { url: string; from: string; messageIds: Me
     destination: `smtp://${url.host}`,
     concurrency: options.connections,
     async send(message: OutgoingMessage, start?: StartSend) {
-      const mail = new MailComposer(mailOptions(message, options.from, options.messageIds)).compile();
-      const raw = await mail.build();
+      const mail = await buildEmail(message, options);
       const session = await acquire();
       try {
         await opened(session);
@@ -182,12 +180,12 @@ export function smtpChannel(options: { url: string; from: string; messageIds: Me
           throw new SendError('the server closed the connection before the message was offered', false, { channelFailure: 'unreachable' });
         }
         try {
-          await session.send(mail.getEnvelope(), raw, confirm);
+          await session.send(mail.envelope, mail.raw, confirm);
         } catch (cause) {
           const err = cause as SmtpFailure;
           throw new SendError(err.response ?? err.message, isPermanent(err), { cause, channelFailure: channelFailure(err) });
         }
-        return { providerId: mail.messageId() };
+        return { providerId: mail.messageId };
       } finally {
         release(session);
       }
