@@ -6,6 +6,8 @@ import { SMTPServer } from 'smtp-server';
 export interface SmtpSink {
   url: string;
   messages: ParsedMail[];
+  /** The bytes of each message as it arrived, in the order of `messages`. */
+  raw: Buffer[];
   close(): Promise<void>;
   /** Resolves once `count` messages have arrived. */
   waitFor(count: number, timeoutMs?: number): Promise<void>;
@@ -25,6 +27,7 @@ export interface SinkOptions {
 /** A real SMTP server on loopback, keeping every message it accepts. */
 export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink> {
   const messages: ParsedMail[] = [];
+  const raw: Buffer[] = [];
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
@@ -39,13 +42,19 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
       callback(err);
     },
     onData(stream, _session, callback) {
-      simpleParser(stream)
-        .then(async (mail) => {
-          if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
-          messages.push(mail);
-          callback();
-        })
-        .catch(callback);
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.once('end', () => {
+        const bytes = Buffer.concat(chunks);
+        simpleParser(bytes)
+          .then(async (mail) => {
+            if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
+            messages.push(mail);
+            raw.push(bytes);
+            callback();
+          })
+          .catch(callback);
+      });
     },
   });
   server.on('error', () => {});
@@ -54,6 +63,7 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
   return {
     url: `smtp://127.0.0.1:${port}?ignore_tls=true`,
     messages,
+    raw,
     close: () => new Promise((resolve) => server.close(() => resolve())),
     async waitFor(count, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
