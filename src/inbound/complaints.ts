@@ -15,9 +15,9 @@ import type { FeedbackReport } from './feedback-report.ts';
  *
  * Which consent: every purpose the person had standing email consent for, and the purpose of the
  * message complained of. A complaint is not an unsubscribe from one list: the provider counts it
- * against the sender's whole stream and files that person's later mail from us as spam (Gmail's
- * and Yahoo's sender rules treat a complaint as "stop sending"), so another marketing email on
- * another purpose would be the next complaint. SMS consent stays: the complaint is about email.
+ * against the sender's whole stream and files that person's later mail from us as spam (Gmail
+ * treats a complaint as "stop all"), so another marketing email on another purpose would be the
+ * next complaint. SMS consent stays: the complaint is about email.
  * Messages nobody opts into (service answers, confirmations, receipts) are not consent to withdraw.
  */
 export type ComplaintResult =

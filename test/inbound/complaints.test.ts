@@ -23,16 +23,7 @@ const WEBHOOK_SECRET = 'complaints-webhook-secret-0123456789';
 const BOUNDARY = 'part1_13d.2e68ed54_boundary';
 
 function lead(id: string): SeedLead {
-  return {
-    id,
-    email: `${id}@example.com`,
-    phone: `+4915100000${id.length}${id.charCodeAt(0)}`,
-    first: id,
-    locale: null,
-    orders: 1,
-    consent: ['grant', 'confirm'],
-    sms: ['grant'],
-  };
+  return { id, email: `${id}@example.com`, first: id, locale: null, orders: 1, consent: ['grant', 'confirm'], sms: ['grant'] };
 }
 
 /** `raw` with the named header fields (folded lines included) taken out and `add` put on top, as a relaying MTA writes Return-Path and Received. */
@@ -49,7 +40,10 @@ function rewrite(raw: Buffer, drop: string[], add: string[] = []): Buffer {
  * Appendix B: a human-readable part, the message/feedback-report fields, and the message
  * complained of (message/rfc822) or only its header (text/rfc822-headers).
  */
-function abuseReport(original: Buffer, options: { id: string; to: string; feedbackType?: string; headersOnly?: boolean }): Buffer {
+function abuseReport(
+  original: Buffer,
+  options: { id: string; to: string; feedbackType?: string; headersOnly?: boolean; userAgent?: string },
+): Buffer {
   const quoted = options.headersOnly ? original.subarray(0, original.indexOf('\r\n\r\n') + 2) : original;
   const head = [
     'From: <staff@feedback.example.net>',
@@ -73,7 +67,7 @@ function abuseReport(original: Buffer, options: { id: string; to: string; feedba
     'Content-Type: message/feedback-report',
     '',
     `Feedback-Type: ${options.feedbackType ?? 'abuse'}`,
-    'User-Agent: SomeGenerator/1.0',
+    `User-Agent: ${options.userAgent ?? 'SomeGenerator/1.0'}`,
     'Version: 1',
     'Original-Mail-From: <touchpoint@localhost>',
     'Original-Rcpt-To: <someone@example.com>',
@@ -254,10 +248,18 @@ describe('spam complaints (RFC 5965 abuse reports) withdraw email consent', func
   it('names the message by its VERP return path or its List-Unsubscribe mailto when the Message-ID is gone', async () => {
     const bertMessage = (await messageOf('bert'))!;
     const verp = messageAddress(app.t.engine.secret, 'bounce', app.domain, bertMessage.id);
+    // Its generator's name holds a NUL and a bell: kept as evidence without them.
+    const userAgent = 'Some\u0000Generator/1.0\u0007';
     await overSmtp(
-      abuseReport(rewrite(original('bert', verp), ['message-id', 'reply-to', 'list-unsubscribe']), { id: 'report-2', to: fbl() }),
+      abuseReport(rewrite(original('bert', verp), ['message-id', 'reply-to', 'list-unsubscribe']), {
+        id: 'report-2',
+        to: fbl(),
+        userAgent,
+      }),
     );
-    expect((await consentEvents('bert')).map((e) => e.evidence.identified_by)).to.deep.equal(['return-path']);
+    expect((await consentEvents('bert')).map((e) => [e.evidence.identified_by, e.evidence.reporter])).to.deep.equal([
+      ['return-path', 'Some Generator/1.0'],
+    ]);
 
     // Only the quoted header, with the unsubscribe mailto as the one token left, by the webhook.
     const answer = await overWebhook(
