@@ -6,6 +6,7 @@ import { withTransaction } from '../db/tx.ts';
 import { log } from '../log.ts';
 import { messageIdFromAddress, type AddressKind } from './addresses.ts';
 import type { FeedbackReport } from './feedback-report.ts';
+import { countComplaint } from './metrics.ts';
 
 /**
  * Spam complaints. A person who presses "this is spam" makes their mailbox provider send an abuse
@@ -89,6 +90,12 @@ export interface ComplaintDeps {
  * Message-ID (or content hash). Nothing of it becomes an inbound contact.
  */
 export async function receiveComplaint(deps: ComplaintDeps, report: FeedbackReport, reportId: string): Promise<ComplaintResult> {
+  const result = await actOnReport(deps, report, reportId);
+  countComplaint(result);
+  return result;
+}
+
+async function actOnReport(deps: ComplaintDeps, report: FeedbackReport, reportId: string): Promise<ComplaintResult> {
   if (report.feedbackType !== 'abuse') {
     log.info('feedback report that is no abuse report dropped', { report: reportId, type: report.feedbackType, reporter: report.reporter });
     return 'not-abuse';

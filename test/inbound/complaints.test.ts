@@ -9,11 +9,13 @@ import { ManualClock } from '../../src/clock.ts';
 import { appendConsentEvents } from '../../src/consent/ledger.ts';
 import { withTransaction } from '../../src/db/tx.ts';
 import { recordMessages } from '../../src/messages/record.ts';
+import { processRegistry } from '../../src/metrics.ts';
 import { messageAddress } from '../../src/inbound/addresses.ts';
 import { saveUser } from '../../src/access/users.ts';
 import { until } from '../helpers/engine.ts';
 import { startInboundApp, type InboundApp } from '../helpers/inbound-app.ts';
 import { apiKeyFor } from '../helpers/keys.ts';
+import { readScrape } from '../helpers/metrics.ts';
 import { seedLeads, type SeedLead } from '../helpers/seed.ts';
 import { deliverMail, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
 import { logIn } from '../helpers/web.ts';
@@ -183,6 +185,7 @@ describe('spam complaints (RFC 5965 abuse reports) withdraw email consent', func
 
   it('an abuse report about a message we sent withdraws every email purpose of that person with source spam-complaint, once', async () => {
     expect((await report()).complaint_rate).to.deep.equal({ complaints: 0, sent: 4, rate: 0, level: 'ok' });
+    const scraped = readScrape(await processRegistry.metrics());
     const sent = await messageOf('alice');
     // A newsletter issue already queued for next week: a send that has not started.
     const [queued] = await withTransaction(app.t.database.pool, (client) =>
@@ -237,6 +240,12 @@ describe('spam complaints (RFC 5965 abuse reports) withdraw email consent', func
     expect(again).to.deep.equal({ status: 200, body: { contact: null, duplicate: true, complaint: 'duplicate' } });
     expect(await consentEvents('alice')).to.have.length(2);
     expect(await count('spam_complaints')).to.equal(1);
+
+    const counted = readScrape(await processRegistry.metrics());
+    const added = (result: string) =>
+      (counted.value('touchpoint_spam_complaints_total', { result }) ?? 0) -
+      (scraped.value('touchpoint_spam_complaints_total', { result }) ?? 0);
+    expect([added('recorded'), added('duplicate')]).to.deep.equal([1, 2]);
 
     // The audit reads the ledger: the withdrawal, its source and its evidence, and the chain still verifies.
     const proof = await app.t.engine.consent.proof('alice');
