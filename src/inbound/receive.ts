@@ -184,7 +184,8 @@ async function identify(client: pg.PoolClient, deps: ReceiveDeps, reply: Incomin
  * sender changes anything by itself: their reply pauses the sequence it answers (`unless:
  * [replied]`), and one qualified as an opt-out withdraws consent for the channel and purpose of
  * the campaign replied to. An unverified sender's opt-out becomes a request (see opt-out.ts).
- * Automatic replies are kept, closed, and change nothing else.
+ * Automatic replies are kept, closed, and change nothing else. An abuse report from a feedback
+ * loop is no contact at all: complaints.ts acts on it.
  */
 export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Promise<Received> {
   if (reply.feedbackReport) {
