@@ -18,6 +18,8 @@ export interface Figures {
   replies: Record<string, number>;
   opt_outs: number;
   conversions: number;
+  /** Spam complaints about its messages (abuse reports from mailbox providers' feedback loops). */
+  spam_complaints: number;
 }
 
 export interface OccurrenceFigures {
@@ -55,6 +57,8 @@ export interface CampaignReport {
   repeat_rate: RepeatFigure;
   /** The emotion curve: per step with replies, their average sentiment and CSAT, with counts. */
   emotion: EmotionFigures[];
+  /** Spam complaints per email message sent, against the mailbox providers' limits. */
+  complaint_rate: ComplaintRate;
 }
 
 export interface ReportRequest {
@@ -167,6 +171,53 @@ const CONVERSIONS = statement(
     GROUP BY 1, 2, 3, 4`,
 );
 
+/**
+ * Spam complaints about the campaign's messages (inbound/complaints.ts): few by nature, and they
+ * carry their message's campaign (spam_complaints_campaign_idx).
+ */
+const COMPLAINTS = statement(
+  'campaigns.report-complaints',
+  `SELECT ${MESSAGE_SLICE}, count(*)::int AS n
+     FROM spam_complaints s JOIN messages m ON m.id = s.message_id
+    WHERE s.campaign_id = $1 AND m.campaign_id = $1 AND ${OF_OCCURRENCE}
+    GROUP BY 1, 2, 3, 4`,
+);
+
+/**
+ * The share of email reported as spam that mailbox providers tolerate: Gmail and Yahoo want bulk
+ * senders under 0.1 % and refuse or junk their mail above 0.3 %. A rate above a limit is reported
+ * at its level.
+ */
+export const COMPLAINT_RATE_LIMITS = { warning: 0.001, alert: 0.003 } as const;
+
+export interface ComplaintRate {
+  complaints: number;
+  /** Email messages sent: complaints come only from email. */
+  sent: number;
+  /** complaints / sent; null before anything was sent. */
+  rate: number | null;
+  level: 'ok' | 'warning' | 'alert';
+}
+
+/** The complaint rate of `complaints` among `sent` email messages, and its level. */
+export function complaintRate(complaints: number, sent: number): ComplaintRate {
+  const rate = sent > 0 ? complaints / sent : null;
+  const level =
+    rate === null ? 'ok' : rate > COMPLAINT_RATE_LIMITS.alert ? 'alert' : rate > COMPLAINT_RATE_LIMITS.warning ? 'warning' : 'ok';
+  return { complaints, sent, rate, level };
+}
+
+const percent = (rate: number) => `${(rate * 100).toFixed(2)} %`;
+
+/** The complaint rate in words, for the CLI and the report page: the figures, and what a level above ok means. */
+export function describeComplaintRate({ complaints, sent, rate, level }: ComplaintRate): { text: string; note?: string } {
+  const text = `${rate === null ? '-' : percent(rate)} (${complaints} spam complaints, ${sent} emails sent)`;
+  if (level === 'alert')
+    return { text, note: `alert: above ${percent(COMPLAINT_RATE_LIMITS.alert)}, where mailbox providers junk or refuse a sender's mail` };
+  if (level === 'warning') return { text, note: `warning: above ${percent(COMPLAINT_RATE_LIMITS.warning)}, the rate to stay under` };
+  return { text };
+}
+
 export const emptyFigures = (): Figures => ({
   recorded: 0,
   sent: 0,
@@ -176,6 +227,7 @@ export const emptyFigures = (): Figures => ({
   replies: {},
   opt_outs: 0,
   conversions: 0,
+  spam_complaints: 0,
 });
 
 const add = (counts: Record<string, number>, key: string, n: number) => {
@@ -246,13 +298,14 @@ export async function campaignReport(db: Queryable, request: ReportRequest): Pro
     total: number;
     deltas: number;
   };
-  const [counts, replies, optOuts, conversions, repeatRate, emotion] = await Promise.all([
+  const [counts, replies, optOuts, conversions, repeatRate, emotion, complaints] = await Promise.all([
     db.query<CountRow>(COUNTS, params),
     db.query<Row & { key: string }>(REPLIES, params),
     db.query<Row>(OPT_OUTS, params),
     goal ? db.query<Row>(CONVERSIONS, [...params, goal.event, goal.withinMs]) : Promise.resolve({ rows: [] as Row[] }),
     campaignRepeatRate(db, campaignId, occurrence),
     db.query<EmotionFigures>(EMOTION, params),
+    db.query<Row>(COMPLAINTS, params),
   ]);
   const occurrences = await occurrenceFigures(
     db,
@@ -282,6 +335,7 @@ export async function campaignReport(db: Queryable, request: ReportRequest): Pro
   for (const row of replies.rows) splits.each(row, (f) => add(f.replies, row.key, row.n));
   for (const row of optOuts.rows) splits.each(row, (f) => (f.opt_outs += row.n));
   for (const row of conversions.rows) splits.each(row, (f) => (f.conversions += row.n));
+  for (const row of complaints.rows) splits.each(row, (f) => (f.spam_complaints += row.n));
   return {
     campaign: campaignId,
     occurrence,
@@ -292,6 +346,10 @@ export async function campaignReport(db: Queryable, request: ReportRequest): Pro
     by_day: listed(splits.days, 'day'),
     repeat_rate: repeatRate,
     emotion: emotion.rows.sort((a, b) => stepRank(stepOrder, a.step) - stepRank(stepOrder, b.step) || (a.step < b.step ? -1 : 1)),
+    complaint_rate: complaintRate(
+      complaints.rows.reduce((sum, row) => sum + row.n, 0),
+      splits.channels.get('email')?.sent ?? 0,
+    ),
   };
 }
 

@@ -10,7 +10,7 @@ import { sameSecret } from '../access/secrets.ts';
  * hex survives mail systems that fold case in local parts; the whole token stays far below the
  * 64-character limit of a local part.
  */
-export type AddressKind = 'reply' | 'unsubscribe' | 'message';
+export type AddressKind = 'reply' | 'unsubscribe' | 'message' | 'bounce';
 const MAC_HEX = 20;
 
 function mac(secret: string, kind: AddressKind, messageId: number): string {

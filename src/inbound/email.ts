@@ -1,23 +1,9 @@
 import crypto from 'node:crypto';
-import { simpleParser, type AddressObject, type HeaderValue, type ParsedMail } from 'mailparser';
-import { AppError, errorMessage } from '../errors.ts';
+import type { AddressObject, HeaderValue } from 'mailparser';
+import { feedbackReportOf } from './feedback-report.ts';
 import { htmlToText } from './html-text.ts';
+import { MAIL_LIMITS, parseMime, unparsable } from './mime-parse.ts';
 import type { ContactKind, IncomingReply } from './receive.ts';
-
-/**
- * What a reply may be. The parser refuses a message past these limits (as unparsable), so a
- * crafted one cannot make it walk thousands of parts or buffer megabytes of header.
- */
-const MAIL_LIMITS = {
-  /** Stored text is cut here; the raw message is not kept, so nothing needs more. */
-  text: 100_000,
-  /** The header block of one MIME part, in bytes (long References chains are a few kB). */
-  headBytes: 256 * 1024,
-  /** MIME parts of one message (a reply with fifty photos has about fifty). */
-  parts: 200,
-  /** A longer Message-ID is not kept as the id (the unique index could not hold it); the content hash is. */
-  messageId: 998,
-};
 
 const AUTO_SUBJECT =
   /^\s*(out of (the )?office|automatic reply|auto(matic)?[- ]?(reply|response)|auto:|abwesenheit|automatische antwort|r[ée]ponse automatique|absence)/i;
@@ -84,27 +70,9 @@ export function newPart(text: string): string {
   return result || text.trim();
 }
 
-/** An AppError that the SMTP listener answers with 554 and the webhook with 400: it will never parse. */
-const unparsable = (reason: string, cause?: unknown) => new AppError('invalid_input', `the message cannot be parsed: ${reason}`, { cause });
-
-async function parse(raw: Buffer): Promise<ParsedMail> {
-  try {
-    return await simpleParser(raw, {
-      skipImageLinks: true,
-      skipTextToHtml: true,
-      // HTML is converted below, off the event loop (html-text.ts).
-      skipHtmlToText: true,
-      maxHeadSize: MAIL_LIMITS.headBytes,
-      maxChildNodes: MAIL_LIMITS.parts,
-    });
-  } catch (err) {
-    throw unparsable(errorMessage(err), err);
-  }
-}
-
 /** Reads a raw MIME message into what identification and qualification need. */
 export async function parseInboundEmail(raw: Buffer, envelope: { from?: string; to?: string[] } = {}): Promise<IncomingReply> {
-  const mail = await parse(raw);
+  const mail = await parseMime(raw);
   const from = (addresses(mail.from)[0] ?? envelope.from ?? '').toLowerCase();
   const subject = mail.subject ?? '';
   const html = typeof mail.html === 'string' ? mail.html : '';
@@ -131,6 +99,8 @@ export async function parseInboundEmail(raw: Buffer, envelope: { from?: string; 
     text: newPart(body),
     inReplyTo: mail.inReplyTo,
     references: mail.references,
+    // An abuse report from a feedback loop is a complaint about a message of ours, never a contact (complaints.ts).
+    feedbackReport: await feedbackReportOf(mail, raw),
   };
   // RFC 5322 allows NUL nowhere, and PostgreSQL stores it in no text: refused, not retried.
   if (

@@ -14,6 +14,17 @@ export function countContact(contact: { channel: Channel; kind: string; category
   received.inc(contact);
 }
 
+const complaints = counter(
+  'touchpoint_spam_complaints_total',
+  'Abuse reports (RFC 5965) from feedback loops, by result: recorded, duplicate, not-ours, not-abuse.',
+  ['result'],
+);
+
+/** Counted once its transaction committed, like a contact. */
+export function countComplaint(result: string): void {
+  complaints.inc({ result });
+}
+
 const OVERDUE = statement(
   'inbound.overdue-gauges',
   `SELECT coalesce(queue, '') AS queue, count(*) AS n FROM inbound_contacts

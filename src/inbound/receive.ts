@@ -9,10 +9,12 @@ import { log } from '../log.ts';
 import { markReplied } from '../sequences/enrollments.ts';
 import { acknowledgeContact } from './acknowledge.ts';
 import { messageIdFromAddress, messagesFromHeaders } from './addresses.ts';
+import { receiveComplaint, type ComplaintResult } from './complaints.ts';
 import { assignFor } from './assign.ts';
 import { dueAfter } from './business-hours.ts';
 import { emitContactEvent } from './contact-events.ts';
 import { answerBySurveyReply } from './csat.ts';
+import type { FeedbackReport } from './feedback-report.ts';
 import { recordContactEvent } from './history.ts';
 import { notifyAgent } from './notify.ts';
 import { optOutScope, requestOptOut, withdrawForReply, type OptOutLinks } from './opt-out.ts';
@@ -43,6 +45,8 @@ export interface IncomingReply {
   text: string;
   inReplyTo?: string;
   references?: string | string[];
+  /** Email: an abuse report from a mailbox provider's feedback loop (RFC 5965), a complaint rather than a contact. */
+  feedbackReport?: FeedbackReport;
 }
 
 export interface ReceiveDeps extends OptOutLinks {
@@ -66,6 +70,8 @@ export interface Received {
   joined?: boolean;
   /** The reply answered a satisfaction survey (and, without a comment, became no contact). */
   csat?: boolean;
+  /** The mail was an abuse report (complaints.ts), and what became of it; no contact. */
+  complaint?: ComplaintResult;
 }
 
 interface RepliedMessage {
@@ -178,9 +184,14 @@ async function identify(client: pg.PoolClient, deps: ReceiveDeps, reply: Incomin
  * sender changes anything by itself: their reply pauses the sequence it answers (`unless:
  * [replied]`), and one qualified as an opt-out withdraws consent for the channel and purpose of
  * the campaign replied to. An unverified sender's opt-out becomes a request (see opt-out.ts).
- * Automatic replies are kept, closed, and change nothing else.
+ * Automatic replies are kept, closed, and change nothing else. An abuse report from a feedback
+ * loop is no contact at all: complaints.ts acts on it.
  */
 export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Promise<Received> {
+  if (reply.feedbackReport) {
+    const complaint = await receiveComplaint(deps, reply.feedbackReport, reply.externalId);
+    return { contactId: null, duplicate: complaint === 'duplicate', complaint };
+  }
   let category: ContactCategory | undefined;
   const received = await withTransaction(deps.pool, async (client): Promise<Received> => {
     if (await unsubscribeByMail(client, deps, reply)) return { contactId: null, duplicate: false, unsubscribed: true };

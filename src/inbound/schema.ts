@@ -35,6 +35,40 @@ export const webhookReceipts = pgTable(
   (t) => [primaryKey({ columns: [t.provider, t.deliveryId] })],
 );
 
+/**
+ * Spam complaints: abuse reports from mailbox providers' feedback loops (RFC 5965) that name a
+ * message of ours (complaints.ts). One per message, so a second copy of a report changes nothing.
+ * No words or addresses of the report are kept (the person's address is in it, and this outlives
+ * erasure like the ledger's withdrawal it led to): the message, who reported and a digest.
+ */
+export const spamComplaints = pgTable(
+  'spam_complaints',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    messageId: bigint('message_id', { mode: 'number' })
+      .notNull()
+      .references(() => messages.id),
+    leadId: bigint('lead_id', { mode: 'number' })
+      .notNull()
+      .references(() => leads.id),
+    campaignId: text('campaign_id').notNull(),
+    /** The report's own Message-ID (else the SHA-256 of its content). */
+    reportId: text('report_id').notNull(),
+    feedbackType: text('feedback_type').notNull(),
+    /** The report's User-Agent: which feedback loop sent it. */
+    reporter: text('reporter'),
+    /** Which signed token in the quoted message named ours: message-id, return-path, list-unsubscribe, reply-to. */
+    identifiedBy: text('identified_by').notNull(),
+    reportSha256: text('report_sha256').notNull(),
+    receivedAt: timestamp('received_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    uniqueIndex('spam_complaints_message_idx').on(t.messageId),
+    // A campaign's report counts its complaints.
+    index('spam_complaints_campaign_idx').on(t.campaignId),
+  ],
+);
+
 /** PostgreSQL's full-text document type, which drizzle has no column builder for. */
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
 

@@ -19,6 +19,7 @@ const figures = {
   replies: { [PERSONA]: 1 },
   opt_outs: 0,
   conversions: 0,
+  spam_complaints: 0,
 };
 const REPORT: CampaignReport = {
   campaign: 'launch',
@@ -30,6 +31,7 @@ const REPORT: CampaignReport = {
   by_day: [{ day: '2026-11-01', ...figures }],
   repeat_rate: { contacts: 0, repeats: 0, rate: null },
   emotion: [],
+  complaint_rate: { complaints: 0, sent: 1, rate: 0, level: 'ok' },
 };
 
 describe('the report page with hostile labels, in headless Chromium', function () {

@@ -1,4 +1,4 @@
-import { reportRequest, type CampaignReport, type Figures } from '../../campaigns/report.ts';
+import { describeComplaintRate, reportRequest, type CampaignReport, type Figures } from '../../campaigns/report.ts';
 import { AppError } from '../../errors.ts';
 import { parseCommandArgs } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -6,7 +6,8 @@ import { formatTable } from '../table.ts';
 
 export const reportCommand: Command = {
   name: ['report'],
-  summary: 'what a campaign did, per step, persona, channel and day: sent, delivered, failed, suppressed, replies, opt-outs, conversions',
+  summary:
+    'what a campaign did, per step, persona, channel and day: sent, delivered, failed, suppressed, replies, opt-outs, conversions, spam complaints; the complaint rate',
   usage: 'report <campaign-id> [--occurrence <label>] [--json]',
   async run(args, ctx) {
     const { values, positionals } = parseCommandArgs(args, {
@@ -27,12 +28,18 @@ const reasons = (counts: Record<string, number>) =>
     .map(([reason, n]) => `${reason} ${n}`)
     .join(', ') || '-';
 
+/** The complaint rate, with its warning or alert in capitals, so that it is not read past. */
+function complaintRateLine(report: CampaignReport): string {
+  const { text, note } = describeComplaintRate(report.complaint_rate);
+  return `complaint rate ${text}${note ? `\n${note.toUpperCase()}` : ''}`;
+}
+
 /** One table per split; failures, suppressions and replies with their reasons and categories. */
 function formatReport(report: CampaignReport): string {
   const table = <K extends string>(name: string, rows: ({ [k in K]: string } & Figures)[], key: K) =>
     `${name}\n` +
     formatTable(
-      [key, 'recorded', 'sent', 'delivered', 'failed', 'suppressed', 'replies', 'opt-outs', 'conversions'],
+      [key, 'recorded', 'sent', 'delivered', 'failed', 'suppressed', 'replies', 'opt-outs', 'conversions', 'spam complaints'],
       rows.map((r) => [
         r[key],
         String(r.recorded),
@@ -43,6 +50,7 @@ function formatReport(report: CampaignReport): string {
         reasons(r.replies),
         String(r.opt_outs),
         String(r.conversions),
+        String(r.spam_complaints),
       ]),
     );
   const occurrences = formatTable(
@@ -58,6 +66,7 @@ function formatReport(report: CampaignReport): string {
   );
   return [
     `campaign ${report.campaign}, ${report.occurrence === null ? 'all occurrences' : `occurrence ${report.occurrence}`}`,
+    complaintRateLine(report),
     `occurrences\n${occurrences}`,
     table('steps', report.steps, 'step'),
     table('by persona', report.by_persona, 'persona'),

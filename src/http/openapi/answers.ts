@@ -187,6 +187,10 @@ const figureProperties: Properties<Figures> = {
   replies: freeForm('replies by category (human) or kind (auto-reply, bounce)', count),
   opt_outs: { ...count, description: 'withdrawals through the message’s unsubscribe link, preference page or an opt-out reply to it' },
   conversions: { ...count, description: 'sent messages followed by the campaign’s goal event within its window (default 7d)' },
+  spam_complaints: {
+    ...count,
+    description: 'spam complaints about its messages: abuse reports (RFC 5965) from mailbox providers’ feedback loops',
+  },
 };
 const occurrenceProperties: Properties<OccurrenceFigures> = {
   occurrence: string,
@@ -684,6 +688,20 @@ export const answerSchemas: Record<string, JsonSchema> = {
       ),
     ),
     repeat_rate: ref('RepeatFigure'),
+    complaint_rate: object(
+      {
+        complaints: count,
+        sent: { ...count, description: 'email messages sent (complaints come only from email)' },
+        rate: orNull({ type: 'number', description: 'complaints / sent; null before anything was sent' }),
+        level: {
+          type: 'string',
+          enum: ['ok', 'warning', 'alert'],
+          description: 'warning above 0.1 %, alert above 0.3 % (mailbox providers’ limit for bulk senders)',
+        },
+      },
+      [],
+      'spam complaints per email message sent',
+    ),
   }),
   RepeatFigure: object(
     { contacts: integer, repeats: integer, rate: orNull({ type: 'number', description: 'repeats / contacts; null without contacts' }) },

@@ -1,6 +1,6 @@
 import type { Router } from 'express';
 import Joi from 'joi';
-import { reportRequest, type CampaignReport, type Figures } from '../../campaigns/report.ts';
+import { describeComplaintRate, reportRequest, type CampaignReport, type Figures } from '../../campaigns/report.ts';
 import type { Engine } from '../../engine.ts';
 import { reportQuery } from '../api/schemas.ts';
 import { validateQuery } from '../validate.ts';
@@ -22,7 +22,7 @@ const SELECTABLE = 200;
 
 type Cell = { figure: string; value: number } | { parts: { label: string; figure: string; value: number }[] };
 
-const COLUMNS = ['recorded', 'sent', 'delivered', 'failed', 'suppressed', 'replies', 'opt_outs', 'conversions'] as const;
+const COLUMNS = ['recorded', 'sent', 'delivered', 'failed', 'suppressed', 'replies', 'opt_outs', 'conversions', 'spam_complaints'] as const;
 
 /** One row of figures, each cell named by its path in the report's JSON. */
 function cells(prefix: string, figures: Figures): Cell[] {
@@ -73,6 +73,7 @@ export async function reportView(
       })),
     })),
     sections: sections(report),
+    complaintRate: { ...report.complaint_rate, ...describeComplaintRate(report.complaint_rate) },
     // Averages without anything to average (no CSAT answer yet) are no figure: shown as —.
     emotion: report.emotion.map((e) => ({
       step: e.step,
