@@ -224,7 +224,7 @@ export async function createEngine(config: Config, database: Database, clock: Cl
       ),
     advanceSequences: () => advanceDueSteps(pool, stepContext(loadCampaigns()), config.runBatchSize),
     async startDispatcher() {
-      channels = createChannels(config, secret);
+      channels = createChannels(config, secret, config.inbound.domain);
       dispatcher = new Dispatcher({
         pool,
         url: database.url,

@@ -4,6 +4,8 @@ import type { Channel } from '../channels/channel.ts';
 import { appendConsentEvents } from '../consent/ledger.ts';
 import { statement } from '../db/statement.ts';
 import { withTransaction } from '../db/tx.ts';
+import { isBounceMail, receiveBounce } from '../deliverability/bounce-mail.ts';
+import type { DeliveryReport } from '../deliverability/dsn.ts';
 import type { EmitEvents } from '../leads/events.ts';
 import { log } from '../log.ts';
 import { markReplied } from '../sequences/enrollments.ts';
@@ -43,6 +45,8 @@ export interface IncomingReply {
   text: string;
   inReplyTo?: string;
   references?: string | string[];
+  /** Email: its delivery status report, when it is one (RFC 3464). */
+  report?: DeliveryReport;
 }
 
 export interface ReceiveDeps extends OptOutLinks {
@@ -66,6 +70,8 @@ export interface Received {
   joined?: boolean;
   /** The reply answered a satisfaction survey (and, without a comment, became no contact). */
   csat?: boolean;
+  /** The mail was a bounce: recorded against its message's address (deliverability/), never a contact. */
+  bounce?: boolean;
 }
 
 interface RepliedMessage {
@@ -178,11 +184,16 @@ async function identify(client: pg.PoolClient, deps: ReceiveDeps, reply: Incomin
  * sender changes anything by itself: their reply pauses the sequence it answers (`unless:
  * [replied]`), and one qualified as an opt-out withdraws consent for the channel and purpose of
  * the campaign replied to. An unverified sender's opt-out becomes a request (see opt-out.ts).
- * Automatic replies are kept, closed, and change nothing else.
+ * Automatic replies are kept, closed, and change nothing else. Bounces (mail to a return path of
+ * ours, or a delivery status report) go to deliverability/ instead, and open nothing.
  */
 export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Promise<Received> {
   let category: ContactCategory | undefined;
   const received = await withTransaction(deps.pool, async (client): Promise<Received> => {
+    if (reply.channel === 'email' && isBounceMail(reply)) {
+      const { duplicate } = await receiveBounce(client, deps.secret, reply, deps.now);
+      return { contactId: null, duplicate, bounce: true };
+    }
     if (await unsubscribeByMail(client, deps, reply)) return { contactId: null, duplicate: false, unsubscribed: true };
     const delivered = await contactOfDelivery(client, reply.channel, reply.externalId);
     if (delivered !== undefined) return { contactId: delivered, duplicate: true };

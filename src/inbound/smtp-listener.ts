@@ -95,7 +95,11 @@ export async function startInboundSmtp(options: InboundSmtpOptions): Promise<Inb
             from: mailFrom === false ? undefined : mailFrom.address.toLowerCase(),
             to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
           });
-          const { contactId, duplicate } = await options.receive(reply);
+          const { contactId, duplicate, bounce } = await options.receive(reply);
+          if (bounce) {
+            log.info('bounce received by SMTP', { mail: reply.externalId, duplicate });
+            return callback(null, 'bounce recorded');
+          }
           log.info('reply received by SMTP', { contact: contactId, duplicate, kind: reply.kind });
           callback(null, `queued as contact ${contactId}`);
         })

@@ -6,6 +6,8 @@ import { SMTPServer } from 'smtp-server';
 export interface SmtpSink {
   url: string;
   messages: ParsedMail[];
+  /** The SMTP envelope of each message, in the order of `messages`: MAIL FROM (`''` for the null sender) and RCPT TO. */
+  envelopes: { from: string; to: string[] }[];
   close(): Promise<void>;
   /** Resolves once `count` messages have arrived. */
   waitFor(count: number, timeoutMs?: number): Promise<void>;
@@ -25,6 +27,7 @@ export interface SinkOptions {
 /** A real SMTP server on loopback, keeping every message it accepts. */
 export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink> {
   const messages: ParsedMail[] = [];
+  const envelopes: SmtpSink['envelopes'] = [];
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
@@ -38,10 +41,12 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
       err.responseCode = refusal.code;
       callback(err);
     },
-    onData(stream, _session, callback) {
+    onData(stream, session, callback) {
       simpleParser(stream)
         .then(async (mail) => {
           if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
+          const { mailFrom, rcptTo } = session.envelope;
+          envelopes.push({ from: mailFrom === false ? '' : mailFrom.address, to: rcptTo.map((r) => r.address) });
           messages.push(mail);
           callback();
         })
@@ -54,6 +59,7 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
   return {
     url: `smtp://127.0.0.1:${port}?ignore_tls=true`,
     messages,
+    envelopes,
     close: () => new Promise((resolve) => server.close(() => resolve())),
     async waitFor(count, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;

@@ -91,6 +91,7 @@ const planReasons = members<Plan['suppressed'][number]['reason']>()([
   'no_consent',
   'unconfirmed',
   'withdrawn',
+  'bounced',
   'no_address',
   'invalid_address',
   'no_template',
