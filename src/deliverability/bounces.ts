@@ -31,8 +31,7 @@ export interface BounceEvidence {
 
 /** What recording a bounce did: nothing new (`duplicate`), or the address's status after it. */
 export type RecordedBounce =
-  | { duplicate: true }
-  | { duplicate: false; bounceId: number; leadId: number; status: AddressStatus; changed: boolean };
+  { duplicate: true } | { duplicate: false; bounceId: number; leadId: number; status: AddressStatus; changed: boolean };
 
 /** Three soft bounces in a row within this long make an address undeliverable. */
 export const SOFT_BOUNCE_LIMIT = { count: 3, withinMs: 30 * 24 * 3_600_000 };

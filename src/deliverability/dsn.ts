@@ -41,7 +41,14 @@ export function headerFields(block: string): Map<string, string> {
     if (colon <= 0) continue;
     last = line.slice(0, colon).trim().toLowerCase();
     // The first of a repeated field counts, as for any header.
-    if (!fields.has(last)) fields.set(last, line.slice(colon + 1).trim().slice(0, MAX_VALUE));
+    if (!fields.has(last))
+      fields.set(
+        last,
+        line
+          .slice(colon + 1)
+          .trim()
+          .slice(0, MAX_VALUE),
+      );
   }
   return fields;
 }
@@ -63,7 +70,10 @@ export function parseDeliveryStatus(body: string): DsnRecipient[] {
     .filter((f) => f.has('action'))
     .map((f) => ({
       finalRecipient: typedValue(f.get('final-recipient')),
-      action: f.get('action')!.split(/[\s(;]/)[0]!.toLowerCase(),
+      action: f
+        .get('action')!
+        .split(/[\s(;]/)[0]!
+        .toLowerCase(),
       status: enhancedStatus(f.get('status')),
       diagnostic: f.get('diagnostic-code') ?? null,
     }));

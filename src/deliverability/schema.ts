@@ -43,7 +43,10 @@ export const emailBounces = pgTable(
     mailId: text('mail_id'),
     receivedAt: timestamp('received_at', { withTimezone: true }).notNull(),
   },
-  (t) => [unique('email_bounces_message_outcome_key').on(t.messageId, t.outcome), index('email_bounces_address_idx').on(t.leadId, t.address)],
+  (t) => [
+    unique('email_bounces_message_outcome_key').on(t.messageId, t.outcome),
+    index('email_bounces_address_idx').on(t.leadId, t.address),
+  ],
 );
 
 /**

@@ -86,7 +86,12 @@ export async function emailDeliverability(db: Queryable, leadId: number, address
     db.query<BounceRecord>(RECENT, [leadId, address, limit]),
     db.query<BounceRecord>(BOUNCE, [state?.bounce_id ?? null]),
   ]);
-  return { status: state?.status ?? 'deliverable', changed_at: state?.bounce_id ? state.changed_at : null, decided_by: deciding[0] ?? null, recent };
+  return {
+    status: state?.status ?? 'deliverable',
+    changed_at: state?.bounce_id ? state.changed_at : null,
+    decided_by: deciding[0] ?? null,
+    recent,
+  };
 }
 
 const ERASE_STATES = statement('deliverability.erase-address-states', `DELETE FROM email_address_states WHERE lead_id = $1`);

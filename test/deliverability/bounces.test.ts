@@ -31,7 +31,15 @@ const person = (id: string): SeedLead => ({
 });
 
 /** A delivery status notification as RFC 3464's examples show it, with the original's headers (text/rfc822-headers). */
-function dsn(o: { id: string; returnPath: string; recipient: string; action: string; status: string; diagnostic: string; original?: string }) {
+function dsn(o: {
+  id: string;
+  returnPath: string;
+  recipient: string;
+  action: string;
+  status: string;
+  diagnostic: string;
+  original?: string;
+}) {
   const boundary = `${o.id}/mx.example.org`;
   return [
     'Date: Thu, 26 Nov 2026 00:10:00 +0000',
@@ -90,7 +98,10 @@ describe('bounces', function () {
   beforeEach(async () => {
     // The receiving server refuses one address for good while we send.
     sink = await startSmtpSink({
-      refuse: (rcpt) => (rcpt === 'gone@example.com' ? { code: 550, message: '5.1.1 <gone@example.com>: Recipient address rejected: User unknown' } : undefined),
+      refuse: (rcpt) =>
+        rcpt === 'gone@example.com'
+          ? { code: 550, message: '5.1.1 <gone@example.com>: Recipient address rejected: User unknown' }
+          : undefined,
     });
     web = await startWeb();
     clock = new ManualClock('2026-11-02T10:00:00Z');
@@ -127,8 +138,7 @@ describe('bounces', function () {
   }
 
   /** The return path (MAIL FROM) the receiving server saw for `lead`'s message of the run `nth` (1-based) it received. */
-  const returnPathOf = (lead: string, nth = 1) =>
-    sink.envelopes.filter((e) => e.to.includes(`${lead}@example.com`))[nth - 1]!.from;
+  const returnPathOf = (lead: string, nth = 1) => sink.envelopes.filter((e) => e.to.includes(`${lead}@example.com`))[nth - 1]!.from;
 
   /** Sends a DSN from a mailbox provider's MTA to our return path, over SMTP with the null sender. */
   const bounce = (returnPath: string, raw: string) => deliverMail(inbound.port, { envelope: { from: '', to: [returnPath] }, raw });
@@ -208,7 +218,9 @@ describe('bounces', function () {
       await bounce(returnPath, report);
       // The MTA's second "still delayed" notice about the same message.
       await bounce(returnPath, report.replace(`soft-${n}@`, `soft-${n}-again@`));
-      expect(await suppressedByPlan(), `after soft bounce ${n}`).to.deep.equal(n < 3 ? { gone: 'bounced' } : { gone: 'bounced', soft: 'bounced' });
+      expect(await suppressedByPlan(), `after soft bounce ${n}`).to.deep.equal(
+        n < 3 ? { gone: 'bounced' } : { gone: 'bounced', soft: 'bounced' },
+      );
       clock.advance(10 * DAY);
     }
     expect((await bounces()).filter((b) => b.lead === 'soft')).to.have.length(3);
