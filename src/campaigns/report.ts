@@ -18,6 +18,13 @@ export interface Figures {
   replies: Record<string, number>;
   opt_outs: number;
   conversions: number;
+  /** Emails that bounced (deliverability/): hard and soft, each message once per kind. */
+  bounces: BounceFigures;
+}
+
+export interface BounceFigures {
+  hard: number;
+  soft: number;
 }
 
 export interface OccurrenceFigures {
@@ -167,6 +174,21 @@ const CONVERSIONS = statement(
     GROUP BY 1, 2, 3, 4`,
 );
 
+/** Bounces of the campaign's messages, hard and soft (a delivery report is not a bounce); a message counts once per kind. */
+const BOUNCES = statement(
+  'campaigns.report-bounces',
+  `SELECT ${MESSAGE_SLICE}, b.outcome, count(*)::int AS n
+     FROM email_bounces b JOIN messages m ON m.id = b.message_id
+    WHERE m.campaign_id = $1 AND ${OF_OCCURRENCE} AND b.outcome IN ('hard', 'soft')
+    GROUP BY 1, 2, 3, 4, 5`,
+);
+
+/** Adds the campaign's bounces to the splits. */
+async function addBounces(db: Queryable, params: (string | null)[], splits: Splits): Promise<void> {
+  const { rows } = await db.query<Slice & { outcome: keyof BounceFigures; n: number }>(BOUNCES, params);
+  for (const row of rows) splits.each(row, (f) => (f.bounces[row.outcome] += row.n));
+}
+
 export const emptyFigures = (): Figures => ({
   recorded: 0,
   sent: 0,
@@ -176,6 +198,7 @@ export const emptyFigures = (): Figures => ({
   replies: {},
   opt_outs: 0,
   conversions: 0,
+  bounces: { hard: 0, soft: 0 },
 });
 
 const add = (counts: Record<string, number>, key: string, n: number) => {
@@ -282,6 +305,7 @@ export async function campaignReport(db: Queryable, request: ReportRequest): Pro
   for (const row of replies.rows) splits.each(row, (f) => add(f.replies, row.key, row.n));
   for (const row of optOuts.rows) splits.each(row, (f) => (f.opt_outs += row.n));
   for (const row of conversions.rows) splits.each(row, (f) => (f.conversions += row.n));
+  await addBounces(db, params, splits);
   return {
     campaign: campaignId,
     occurrence,

@@ -19,6 +19,7 @@ const figures = {
   replies: { [PERSONA]: 1 },
   opt_outs: 0,
   conversions: 0,
+  bounces: { hard: 0, soft: 0 },
 };
 const REPORT: CampaignReport = {
   campaign: 'launch',

@@ -25,7 +25,7 @@ const T0 = new Date(Math.floor((Date.now() - 10 * DAY) / DAY) * DAY + 10 * HOUR)
 const T1 = new Date(T0.getTime() + DAY);
 const dayOf = (at: Date) => at.toISOString().slice(0, 10);
 
-const none = { failed: {}, suppressed: {}, replies: {}, opt_outs: 0, conversions: 0 };
+const none = { failed: {}, suppressed: {}, replies: {}, opt_outs: 0, conversions: 0, bounces: { hard: 0, soft: 0 } };
 
 /**
  * Every figure of a report's JSON by its path, as the report page names it in `data-figure`:
@@ -207,6 +207,7 @@ describe('campaign report', function () {
       replies: { complaint: 1, 'purchase-interest': 1 },
       opt_outs: 1,
       conversions: 2,
+      bounces: { hard: 0, soft: 0 },
     };
     expect(await report('launch')).to.deep.equal({
       campaign: 'launch',
@@ -227,6 +228,7 @@ describe('campaign report', function () {
           replies: { 'purchase-interest': 1 },
           opt_outs: 1,
           conversions: 1,
+          bounces: { hard: 0, soft: 0 },
         },
         { persona: 'vip', recorded: 2, sent: 2, delivered: 2, ...none, replies: { complaint: 1 }, conversions: 1 },
       ],
@@ -257,6 +259,7 @@ describe('campaign report', function () {
         replies: { complaint: 1 },
         opt_outs: 1,
         conversions: 1,
+        bounces: { hard: 0, soft: 0 },
       },
     ]);
 

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
+import { saveUser } from '../../src/access/users.ts';
 import { requireCampaign } from '../../src/campaigns/load.ts';
+import { reportRequest } from '../../src/campaigns/report.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { bounceAddress } from '../../src/inbound/addresses.ts';
 import { startInboundSmtp, type InboundSmtp } from '../../src/inbound/smtp-listener.ts';
@@ -8,7 +10,7 @@ import { settled, testEngine, until, type TestEngine } from '../helpers/engine.t
 import { captureJsonLog } from '../helpers/logs.ts';
 import { seedLeads, type SeedLead } from '../helpers/seed.ts';
 import { deliverMail, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
-import { startWeb, type TestWeb } from '../helpers/web.ts';
+import { logIn, startWeb, type TestWeb } from '../helpers/web.ts';
 
 /**
  * Bounces, as mailbox providers send them: delivery status notifications shaped as RFC 3464's
@@ -290,6 +292,39 @@ describe('bounces', function () {
     await t.engine.startDispatcher();
     await settled(t, 'spring', 'late');
     expect(await messagesOf('late')).to.include({ hard: 'suppressed:bounced', keep: 'sent' });
+  });
+
+  it('shows bounces in the report per step, and the address state with the bounce that set it on the lead page, the audit and the timeline', async () => {
+    await saveUser(t.database.pool, { email: 'ada@example.com', role: 'admin', password: 'correct horse battery' });
+    await t.engine.startDispatcher();
+    const first = await runSpring();
+    await bounce(returnPathOf('hard'), dsn({ id: 'hard-1', returnPath: returnPathOf('hard'), recipient: 'hard@example.com', ...HARD }));
+    await bounce(returnPathOf('soft'), dsn({ id: 'soft-1', returnPath: returnPathOf('soft'), recipient: 'soft@example.com', ...SOFT }));
+    const set = t.engine.loadCampaigns();
+    const report = await t.engine.campaigns.report(reportRequest(set, 'spring', first));
+    expect(report.steps.map((s) => [s.step, s.bounces])).to.deep.equal([['offer', { hard: 2, soft: 1 }]]);
+
+    const ada = await logIn(web.base, 'ada@example.com', 'correct horse battery');
+    const page = async (route: string) => (await fetch(web.base + route, { headers: { cookie: ada.cookie } })).text();
+    expect(await page('/campaigns/spring/report'))
+      .to.contain('data-figure="steps.offer.bounces.hard">2<')
+      .and.contain('data-figure="steps.offer.bounces.soft">1<');
+    for (const route of ['/leads/hard', '/audit/leads/hard']) {
+      const html = await page(route);
+      expect(html, route).to.match(/<dd id="email-state" data-status="undeliverable">/);
+      expect(html, route)
+        .to.contain('a hard bounce of message #')
+        .and.contain('dsn failed 5.1.1 · smtp; 550 5.1.1 &lt;hard@example.com&gt;... User unknown');
+    }
+    expect(await page('/leads/gone')).to.contain('smtp 5.1.1 · 550 5.1.1 &lt;gone@example.com&gt;: Recipient address rejected');
+    expect(await page('/leads/soft')).to.match(/<dd id="email-state" data-status="deliverable">.*1 report\(s\) on record/);
+    expect(await page('/leads/hard')).to.match(/<tr data-kind="bounce">[\s\S]*?<strong>Bounced<\/strong> \(hard\)/);
+
+    const hard = (await t.engine.leads.find('hard'))!;
+    const timeline = await t.engine.leads.timeline(hard.id, { replies: null });
+    expect(timeline.find((e) => e.kind === 'bounce'))
+      .to.deep.include({ what: 'hard' })
+      .and.have.nested.property('detail.status', '5.1.1');
   });
 
   it('takes a bounce posted to the inbound email webhook', async () => {

@@ -32,7 +32,7 @@ function formatReport(report: CampaignReport): string {
   const table = <K extends string>(name: string, rows: ({ [k in K]: string } & Figures)[], key: K) =>
     `${name}\n` +
     formatTable(
-      [key, 'recorded', 'sent', 'delivered', 'failed', 'suppressed', 'replies', 'opt-outs', 'conversions'],
+      [key, 'recorded', 'sent', 'delivered', 'failed', 'suppressed', 'replies', 'opt-outs', 'conversions', 'bounces'],
       rows.map((r) => [
         r[key],
         String(r.recorded),
@@ -43,6 +43,7 @@ function formatReport(report: CampaignReport): string {
         reasons(r.replies),
         String(r.opt_outs),
         String(r.conversions),
+        `hard ${r.bounces.hard}, soft ${r.bounces.soft}`,
       ]),
     );
   const occurrences = formatTable(
