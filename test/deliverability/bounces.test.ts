@@ -327,6 +327,19 @@ describe('bounces', function () {
       .and.have.nested.property('detail.status', '5.1.1');
   });
 
+  it('erasing a person removes the address and the receiver’s words from their bounces, and their address state', async () => {
+    await t.engine.startDispatcher();
+    await runSpring();
+    await bounce(returnPathOf('hard'), dsn({ id: 'hard-1', returnPath: returnPathOf('hard'), recipient: 'hard@example.com', ...HARD }));
+    await t.engine.leads.erase('hard');
+    const { rows } = await t.database.pool.query(
+      `SELECT address, final_recipient, diagnostic, outcome, status FROM email_bounces b JOIN leads l ON l.id = b.lead_id WHERE l.external_id LIKE 'erased-%'`,
+    );
+    expect(rows).to.deep.equal([{ address: null, final_recipient: null, diagnostic: null, outcome: 'hard', status: '5.1.1' }]);
+    const states = await t.database.pool.query(`SELECT count(*)::int AS n FROM email_address_states WHERE address = 'hard@example.com'`);
+    expect(states.rows[0].n).to.equal(0);
+  });
+
   it('takes a bounce posted to the inbound email webhook', async () => {
     await t.engine.startDispatcher();
     await runSpring();
