@@ -4,13 +4,14 @@ import { requireCampaign } from '../../src/campaigns/load.ts';
 import { reportRequest } from '../../src/campaigns/report.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { bounceAddress } from '../../src/inbound/addresses.ts';
-import { startInboundSmtp, type InboundSmtp } from '../../src/inbound/smtp-listener.ts';
+import type { InboundSmtp } from '../../src/inbound/smtp-listener.ts';
 import { saveLeads } from '../../src/leads/store.ts';
-import { settled, testEngine, until, type TestEngine } from '../helpers/engine.ts';
+import { settled, until, type TestEngine } from '../helpers/engine.ts';
+import { startInboundApp, type InboundApp } from '../helpers/inbound-app.ts';
 import { captureJsonLog } from '../helpers/logs.ts';
 import { seedLeads, type SeedLead } from '../helpers/seed.ts';
 import { deliverMail, startSmtpSink, type SmtpSink } from '../helpers/smtp.ts';
-import { logIn, startWeb, type TestWeb } from '../helpers/web.ts';
+import { logIn, type TestWeb } from '../helpers/web.ts';
 
 /**
  * Bounces, as mailbox providers send them: delivery status notifications shaped as RFC 3464's
@@ -95,6 +96,7 @@ describe('bounces', function () {
   let t: TestEngine;
   let clock: ManualClock;
   let inbound: InboundSmtp;
+  let app: InboundApp;
   let runs = 0;
 
   beforeEach(async () => {
@@ -105,28 +107,17 @@ describe('bounces', function () {
           ? { code: 550, message: '5.1.1 <gone@example.com>: Recipient address rejected: User unknown' }
           : undefined,
     });
-    web = await startWeb();
     clock = new ManualClock('2026-11-02T10:00:00Z');
-    t = await testEngine(
-      { SMTP_URL: sink.url, PUBLIC_URL: web.base, INBOUND_DOMAIN, INBOUND_WEBHOOK_SECRET: SECRET, MAIL_FROM: 'Shop <shop@example.com>' },
+    app = await startInboundApp(
+      { SMTP_URL: sink.url, INBOUND_DOMAIN, INBOUND_WEBHOOK_SECRET: SECRET, MAIL_FROM: 'Shop <shop@example.com>' },
       clock,
     );
-    web.serve(t.engine);
-    inbound = await startInboundSmtp({
-      ...t.config.inbound,
-      host: '127.0.0.1',
-      port: 0,
-      domain: INBOUND_DOMAIN,
-      maxBytes: 1024 * 1024,
-      receive: t.engine.receiveReply,
-    });
+    ({ t, web, inbound } = app);
     await seedLeads(t.database, ['hard', 'soft', 'gone', 'forged', 'keep'].map(person), clock.now());
     runs = 0;
   });
   afterEach(async () => {
-    await inbound.close();
-    await web.close();
-    await t.close();
+    await app.close();
     await sink.close();
   });
 
