@@ -5,9 +5,10 @@ import { sameSecret } from '../access/secrets.ts';
  * Addresses that name one of our messages. Every email we send carries `Reply-To:
  * reply+<token>@<inbound domain>`, a `Message-ID: <message+<token>@<public host>>`, for
  * marketing a `mailto:unsubscribe+<token>@…` in List-Unsubscribe, and goes out with the return
- * path (SMTP MAIL FROM) `bounce+<token>@<inbound domain>`, where bounces come back (VERP). The token is our message id
- * with an HMAC over it and the address's kind, so a reply names the message it answers and nobody
- * can forge one for someone else's message, nor turn one kind of token into another. Lowercase
+ * path (SMTP MAIL FROM) `bounce+<token>@<inbound domain>`, where bounces come back (VERP). The
+ * token is our message id with an HMAC over it and the address's kind, so a reply names the
+ * message it answers and nobody can forge one for someone else's message, nor turn one kind of
+ * token into another. Lowercase
  * hex survives mail systems that fold case in local parts; the whole token stays far below the
  * 64-character limit of a local part.
  */
