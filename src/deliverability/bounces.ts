@@ -6,8 +6,8 @@ import { enhancedStatus } from './dsn.ts';
 import type { AddressStatus, BounceOutcome, BounceSource } from './schema.ts';
 
 /**
- * The one writer of email_bounces and email_address_states: every rule about when an address
- * stops (and starts again) taking our mail lives here.
+ * The only writer of email_bounces and email_address_states (erasure aside, state.ts): every rule
+ * about when an address stops (and starts again) taking our mail lives here.
  * - A hard bounce makes the address undeliverable.
  * - Soft bounces count: three in a row (no report of a delivery between them) within 30 days make
  *   it undeliverable too.
@@ -16,6 +16,7 @@ import type { AddressStatus, BounceOutcome, BounceSource } from './schema.ts';
  *   short of the person's address changing: the state is kept per (lead, address), and a new
  *   address starts clean.
  * - One message counts once per outcome, however often its report arrives.
+ * - Sending a refused message again (retry) re-admits the address its refusal made undeliverable.
  */
 export interface BounceEvidence {
   messageId: number;
@@ -47,11 +48,18 @@ const LOCK_STATE = statement(
    ON CONFLICT (lead_id, address) DO UPDATE SET status = email_address_states.status
    RETURNING status`,
 );
+// A report about a message already on record for that outcome is a copy: nothing new. A refusal
+// while sending cannot be replayed from outside, so one on either side is new evidence (the message
+// was sent again after a retry re-admitted its address, see readmitRefusedAddresses) and replaces it.
 const INSERT_BOUNCE = statement(
   'deliverability.insert-bounce',
   `INSERT INTO email_bounces (lead_id, message_id, address, outcome, source, action, status, diagnostic, final_recipient, mail_id, received_at)
    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-   ON CONFLICT (message_id, outcome) DO NOTHING RETURNING id`,
+   ON CONFLICT (message_id, outcome) DO UPDATE
+      SET source = excluded.source, action = excluded.action, status = excluded.status, diagnostic = excluded.diagnostic,
+          final_recipient = excluded.final_recipient, mail_id = excluded.mail_id, received_at = excluded.received_at
+    WHERE email_bounces.source = 'smtp' OR excluded.source = 'smtp'
+   RETURNING id`,
 );
 const LATEST = statement(
   'deliverability.latest-bounces',
@@ -117,6 +125,27 @@ async function statusAfter(
   const streak = rows.length === SOFT_BOUNCE_LIMIT.count && rows.every((r) => r.outcome === 'soft');
   const span = streak ? rows[0]!.receivedAt.getTime() - rows.at(-1)!.receivedAt.getTime() : Infinity;
   return span <= SOFT_BOUNCE_LIMIT.withinMs ? 'undeliverable' : 'deliverable';
+}
+
+const READMIT = statement(
+  'deliverability.readmit-refused-addresses',
+  `UPDATE email_address_states s SET status = 'deliverable', bounce_id = NULL, changed_at = $2
+     FROM email_bounces b
+    WHERE b.message_id = ANY($1::bigint[]) AND b.source = 'smtp' AND s.bounce_id = b.id AND s.status = 'undeliverable'
+   RETURNING s.lead_id AS "leadId", b.message_id AS "messageId"`,
+);
+
+/**
+ * Sending again messages that failed at the provider (messages/resend.ts) is the operator's word
+ * that the mailbox is fixed: an address that one of these very messages made undeliverable by its
+ * refusal while we sent takes mail again, in the caller's transaction. One made undeliverable by a
+ * report, or by another message, stays so, and the message is suppressed as bounced when it starts.
+ */
+export async function readmitRefusedAddresses(db: Queryable, messageIds: number[], now: Date): Promise<void> {
+  if (messageIds.length === 0) return;
+  const { rows } = await db.query<{ leadId: number; messageId: number }>(READMIT, [messageIds, now]);
+  for (const { leadId, messageId } of rows)
+    log.info('email address re-admitted: its refused message is sent again', { lead: leadId, message: messageId });
 }
 
 /**

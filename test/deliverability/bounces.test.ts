@@ -270,6 +270,21 @@ describe('bounces', function () {
     expect(await suppressedByPlan()).to.not.have.property('hard');
   });
 
+  it('sending a refused message again re-admits its address for that send; refused again, it is undeliverable again', async () => {
+    await t.engine.startDispatcher();
+    const first = await runSpring();
+    expect(await suppressedByPlan()).to.deep.equal({ gone: 'bounced' });
+    const set = t.engine.loadCampaigns();
+    // The operator believes the mailbox fixed; the server still refuses it.
+    expect(await t.engine.retry(requireCampaign(set, 'spring'), set, { reason: 'rejected' })).to.include({ resent: 1 });
+    await settled(t, 'spring', first);
+    expect(await messagesOf(first)).to.include({ gone: 'failed:rejected' });
+    const { rows } = await t.database.pool.query(`SELECT attempts FROM messages WHERE to_address = 'gone@example.com'`);
+    // It was offered to the server again (not suppressed), and refused again.
+    expect(rows).to.deep.equal([{ attempts: 1 }]);
+    expect(await suppressedByPlan()).to.deep.equal({ gone: 'bounced' });
+  });
+
   it('a bounce that arrives after a message was recorded stops it when its send starts', async () => {
     const set = t.engine.loadCampaigns();
     await t.engine.run(requireCampaign(set, 'spring'), set, { occurrence: 'early', trigger: 'manual' });
