@@ -6,8 +6,8 @@ import { enhancedStatus } from './dsn.ts';
 import type { AddressStatus, BounceOutcome, BounceSource } from './schema.ts';
 
 /**
- * The only writer of email_bounces and email_address_states (erasure aside, state.ts): every rule
- * about when an address stops (and starts again) taking our mail lives here.
+ * The only writer of email_bounces and email_address_states: every rule about when an address
+ * stops (and starts again) taking our mail lives here.
  * - A hard bounce makes the address undeliverable.
  * - Soft bounces count: three in a row (no report of a delivery between them) within 30 days make
  *   it undeliverable too.
@@ -169,4 +169,16 @@ export async function recordRefusedAddress(pool: pg.Pool, messageId: number, rep
       now,
     ),
   );
+}
+
+const ERASE_STATES = statement('deliverability.erase-address-states', `DELETE FROM email_address_states WHERE lead_id = $1`);
+const ERASE_BOUNCES = statement(
+  'deliverability.erase-bounces',
+  `UPDATE email_bounces SET address = NULL, final_recipient = NULL, diagnostic = NULL WHERE lead_id = $1`,
+);
+
+/** Erasure (leads/erase.ts): the addresses and the receivers' words go; that mail bounced stays, as the messages stay. */
+export async function eraseBounces(db: Queryable, leadId: number): Promise<void> {
+  await db.query(ERASE_STATES, [leadId]);
+  await db.query(ERASE_BOUNCES, [leadId]);
 }

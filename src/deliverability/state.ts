@@ -93,15 +93,3 @@ export async function emailDeliverability(db: Queryable, leadId: number, address
     recent,
   };
 }
-
-const ERASE_STATES = statement('deliverability.erase-address-states', `DELETE FROM email_address_states WHERE lead_id = $1`);
-const ERASE_BOUNCES = statement(
-  'deliverability.erase-bounces',
-  `UPDATE email_bounces SET address = NULL, final_recipient = NULL, diagnostic = NULL WHERE lead_id = $1`,
-);
-
-/** Erasure (leads/erase.ts): the addresses and the receivers' words go; that mail bounced stays, as the messages stay. */
-export async function eraseBounces(db: Queryable, leadId: number): Promise<void> {
-  await db.query(ERASE_STATES, [leadId]);
-  await db.query(ERASE_BOUNCES, [leadId]);
-}

@@ -5,7 +5,7 @@ import type { Channel } from '../channels/channel.ts';
 import { outboxFileName } from '../channels/outbox.ts';
 import { statement } from '../db/statement.ts';
 import { withRollback, withTransaction } from '../db/tx.ts';
-import { eraseBounces } from '../deliverability/state.ts';
+import { eraseBounces } from '../deliverability/bounces.ts';
 import { AppError, errorMessage } from '../errors.ts';
 import { DETAIL_KEYS_KEPT_ON_ERASURE } from '../inbound/history.ts';
 
@@ -87,7 +87,7 @@ const END_ENROLLMENTS = statement(
  * Erases a person's personal data, in one transaction: their lead row, the properties of their
  * events, the addresses and bodies of their messages (queued ones never go out), their inbound
  * contacts with the reply text and close notes (open ones are closed as `erased`, so nobody answers
- * them), the addresses in their bounces (deliverability/state.ts), and, once that has committed, their messages' files in the outbox folder. The ledger is
+ * them), the addresses in their bounces (deliverability/bounces.ts), and, once that has committed, their messages' files in the outbox folder. The ledger is
  * append-only and never held their address: it keeps the lead id and a keyed hash of the address
  * (`subject_hash`), so the chain still verifies, the audit finds them by their old address, and a
  * later lead with the same address is recognised (see `saveLeads`). Their row stays, emptied, under
