@@ -229,7 +229,7 @@ export async function createEngine(config: Config, database: Database, clock: Cl
     async startDispatcher() {
       const unsigned = unsignedEmailWarning(config);
       if (unsigned) log.warn(unsigned);
-      channels = createChannels(config, secret);
+      channels = createChannels(config, secret, config.inbound.domain);
       dispatcher = new Dispatcher({
         pool,
         url: database.url,

@@ -24,6 +24,7 @@ import { eraseLead } from './leads/erase.ts';
 import type { EmitEvents } from './leads/events.ts';
 import { importLeads, type ImportOptions } from './leads/import.ts';
 import { findLeadByExternalId, hasLeads, leadsByIds, saveLeads, searchLeads } from './leads/store.ts';
+import { emailDeliverability } from './deliverability/state.ts';
 import { leadHistory, leadTimeline } from './leads/timeline.ts';
 import { dispatcherAlive } from './messages/claim.ts';
 import { recordDeliveryStatus } from './messages/delivery.ts';
@@ -108,6 +109,8 @@ export function createServices(deps: ServiceDeps) {
       accessRequest: (request: AccessRequest) => answerAccessRequest(pool, request, clock.now(), deps.notices),
       accessRequests: (externalId: string) => accessRequestsOf(pool, externalId),
     },
+    /** Whether a person's email address takes our mail, with the bounce that decided it. */
+    deliverability: bound(pool, { emailState: emailDeliverability }),
     consent: {
       ...bound(pool, {
         asOf: consentAsOf,

@@ -5,14 +5,17 @@ import { toE164 } from '../leads/phone.ts';
 import { findTemplate } from '../render/templates.ts';
 import type { Campaign, Step, StepChannel } from './types.ts';
 
-export type SuppressionReason = RefusalReason | 'no_address' | 'invalid_address' | 'no_template';
+export type SuppressionReason = RefusalReason | 'bounced' | 'no_address' | 'invalid_address' | 'no_template';
 
 export type Decision =
   | { kind: 'send'; channel: Channel; template: string; to: string; consentEventId: number }
   | { kind: 'suppress'; channel: Channel; reason: SuppressionReason };
 
-/** The consent verdict of one lead per channel its step may use. */
-export type Verdicts = Partial<Record<Channel, ConsentVerdict>>;
+/** Whether a message may go on a channel: consent's verdict, or a refusal for an undeliverable address (deliverability/state.ts). */
+export type ChannelVerdict = ConsentVerdict | { allowed: false; reason: 'bounced' };
+
+/** The verdict of one lead per channel its step may use. */
+export type Verdicts = Partial<Record<Channel, ChannelVerdict>>;
 
 export function channelsOf(channel: StepChannel): Channel[] {
   return channel === 'preferred' ? ['email', 'sms'] : [channel];
@@ -31,7 +34,7 @@ function channelOrder(member: Member, step: Step): Channel[] {
   return preferred === 'sms' ? ['sms', 'email'] : ['email', 'sms'];
 }
 
-function onChannel(member: Member, step: Step, channel: Channel, verdict: ConsentVerdict | undefined, templatesDir: string): Decision {
+function onChannel(member: Member, step: Step, channel: Channel, verdict: ChannelVerdict | undefined, templatesDir: string): Decision {
   const v = verdict ?? { allowed: false, reason: 'no_consent' };
   if (!v.allowed) return { kind: 'suppress', channel, reason: v.reason };
   const { lead } = member;

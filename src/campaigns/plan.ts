@@ -2,6 +2,7 @@ import { countSegments } from '../channels/segments.ts';
 import type { Clock } from '../clock.ts';
 import { consentVerdictsFor } from '../consent/check.ts';
 import type { Queryable } from '../db/statement.ts';
+import { refuseBounced } from '../deliverability/state.ts';
 import { AppError, errorMessage } from '../errors.ts';
 import { streamAudience } from '../leads/audience.ts';
 import type { Persona } from '../leads/personas.ts';
@@ -92,7 +93,13 @@ export async function* planBatches(
     const members = next.value;
     const ids = members.map((m) => m.lead.id);
     const [verdicts, counted, enrolled] = await Promise.all([
-      consentVerdictsFor(deps.db, ids, campaignChannels(campaign), campaign.purpose),
+      consentVerdictsFor(deps.db, ids, campaignChannels(campaign), campaign.purpose).then((verdicts) =>
+        refuseBounced(
+          deps.db,
+          members.map((m) => m.lead),
+          verdicts,
+        ),
+      ),
       campaign.frequency_cap
         ? capTimes(
             deps.db,

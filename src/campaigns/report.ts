@@ -20,6 +20,13 @@ export interface Figures {
   conversions: number;
   /** Spam complaints about its messages (abuse reports from mailbox providers' feedback loops). */
   spam_complaints: number;
+  /** Emails that bounced (deliverability/): hard and soft, each message once per kind. */
+  bounces: BounceFigures;
+}
+
+export interface BounceFigures {
+  hard: number;
+  soft: number;
 }
 
 export interface OccurrenceFigures {
@@ -218,6 +225,21 @@ export function describeComplaintRate({ complaints, sent, rate, level }: Complai
   return { text };
 }
 
+/** Bounces of the campaign's messages, hard and soft (a delivery report is not a bounce); a message counts once per kind. */
+const BOUNCES = statement(
+  'campaigns.report-bounces',
+  `SELECT ${MESSAGE_SLICE}, b.outcome, count(*)::int AS n
+     FROM email_bounces b JOIN messages m ON m.id = b.message_id
+    WHERE m.campaign_id = $1 AND ${OF_OCCURRENCE} AND b.outcome IN ('hard', 'soft')
+    GROUP BY 1, 2, 3, 4, 5`,
+);
+
+/** Adds the campaign's bounces to the splits. */
+async function addBounces(db: Queryable, params: (string | null)[], splits: Splits): Promise<void> {
+  const { rows } = await db.query<Slice & { outcome: keyof BounceFigures; n: number }>(BOUNCES, params);
+  for (const row of rows) splits.each(row, (f) => (f.bounces[row.outcome] += row.n));
+}
+
 export const emptyFigures = (): Figures => ({
   recorded: 0,
   sent: 0,
@@ -228,6 +250,7 @@ export const emptyFigures = (): Figures => ({
   opt_outs: 0,
   conversions: 0,
   spam_complaints: 0,
+  bounces: { hard: 0, soft: 0 },
 });
 
 const add = (counts: Record<string, number>, key: string, n: number) => {
@@ -336,6 +359,7 @@ export async function campaignReport(db: Queryable, request: ReportRequest): Pro
   for (const row of optOuts.rows) splits.each(row, (f) => (f.opt_outs += row.n));
   for (const row of conversions.rows) splits.each(row, (f) => (f.conversions += row.n));
   for (const row of complaints.rows) splits.each(row, (f) => (f.spam_complaints += row.n));
+  await addBounces(db, params, splits);
   return {
     campaign: campaignId,
     occurrence,

@@ -59,16 +59,19 @@ export class SendError extends Error {
   readonly code: string | undefined;
   /** Set when the channel failed, not this message (see ChannelFailure). */
   readonly channelFailure: ChannelFailure | undefined;
+  /** The receiver refused the recipient's address for good (SMTP: a 5xx to RCPT TO): a hard bounce at send time. */
+  readonly addressRefused: boolean;
 
   constructor(
     message: string,
     readonly permanent: boolean,
-    options: { cause?: unknown; code?: string; channelFailure?: ChannelFailure } = {},
+    options: { cause?: unknown; code?: string; channelFailure?: ChannelFailure; addressRefused?: boolean } = {},
   ) {
     super(message, { cause: options.cause });
     this.name = 'SendError';
     this.code = options.code;
     this.channelFailure = options.channelFailure;
+    this.addressRefused = options.addressRefused ?? false;
   }
 }
 

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Config } from '../config.ts';
 import type { ChannelAdapter, ChannelAdapters } from './channel.ts';
 import { addressDomain, DkimSigner } from './dkim.ts';
-import type { EmailSender } from './mime.ts';
+import type { EmailSender, MessageIdKey } from './mime.ts';
 import { outboxChannel } from './outbox.ts';
 import { smtpChannel } from './smtp.ts';
 import { twilioChannel } from './twilio.ts';
@@ -19,11 +19,12 @@ export function messageDomain(config: Config): string {
 
 /**
  * The configured adapter per channel: SMTP when SMTP_URL is set, Twilio when its credentials are,
- * else the outbox. `secret` signs the Message-IDs of emails.
+ * else the outbox. `secret` signs the Message-IDs of emails; with `bounceDomain` (the outbox's
+ * messages: INBOUND_DOMAIN), each email also gets its signed return path there (channels/mime.ts).
  */
-export function createChannels(config: Config, secret: string): ChannelAdapters {
+export function createChannels(config: Config, secret: string, bounceDomain?: string): ChannelAdapters {
   const messageIds = { domain: messageDomain(config), secret };
-  const email = createEmailChannel(config, secret);
+  const email = emailChannel(config, { ...messageIds, bounceDomain });
   const sms = config.twilio
     ? twilioChannel({
         ...config.twilio,
@@ -40,11 +41,11 @@ export function createChannels(config: Config, secret: string): ChannelAdapters 
  * its files never take the names of messages' files.
  */
 export function createEmailChannel(config: Config, secret: string, outboxSubdir?: string): ChannelAdapter {
-  const sender: EmailSender = {
-    from: config.mailFrom,
-    messageIds: { domain: messageDomain(config), secret },
-    dkim: new DkimSigner(config.dkimKeys),
-  };
+  return emailChannel(config, { domain: messageDomain(config), secret }, outboxSubdir);
+}
+
+function emailChannel(config: Config, messageIds: MessageIdKey, outboxSubdir?: string): ChannelAdapter {
+  const sender: EmailSender = { from: config.mailFrom, messageIds, dkim: new DkimSigner(config.dkimKeys) };
   return config.smtpUrl
     ? smtpChannel({ ...sender, url: config.smtpUrl, connections: config.dispatch.concurrency })
     : outboxChannel({ ...sender, dir: path.join(outboxDir(config), outboxSubdir ?? '') });

@@ -183,7 +183,10 @@ export function smtpChannel(options: EmailSender & { url: string; connections: n
           await session.send(mail.envelope, mail.raw, confirm);
         } catch (cause) {
           const err = cause as SmtpFailure;
-          throw new SendError(err.response ?? err.message, isPermanent(err), { cause, channelFailure: channelFailure(err) });
+          const permanent = isPermanent(err);
+          // A 5xx to MAIL FROM or DATA is about us or the content; only one to RCPT TO is about the address.
+          const addressRefused = permanent && err.command === 'RCPT TO';
+          throw new SendError(err.response ?? err.message, permanent, { cause, channelFailure: channelFailure(err), addressRefused });
         }
         return { providerId: mail.messageId };
       } finally {

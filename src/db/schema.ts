@@ -7,3 +7,4 @@ export * from '../leads/schema.ts';
 export * from '../messages/schema.ts';
 export * from '../sequences/schema.ts';
 export * from '../inbound/schema.ts';
+export * from '../deliverability/schema.ts';

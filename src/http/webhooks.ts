@@ -49,11 +49,14 @@ export function webhooksRouter(engine: Engine): Router {
         throw new AppError('invalid_input', 'the body must be a raw MIME message (message/rfc822)');
       const to = [req.query.to ?? []].flat().filter((v): v is string => typeof v === 'string');
       const reply = await parseInboundEmail(raw, { to });
-      const { contactId, duplicate, joined, complaint } = await engine.receiveReply(reply);
+      const { contactId, duplicate, joined, complaint, bounce } = await engine.receiveReply(reply);
       // An abuse report (RFC 5965) is a complaint, never a contact: what became of it, 201 when it was recorded.
       if (complaint) return void res.status(complaint === 'recorded' ? 201 : 200).json({ contact: null, duplicate, complaint });
       // `joined`: the mail went onto the person's contact on the same matter (a later message, or one reopening it).
-      res.status(duplicate ? 200 : 201).json({ contact: contactId, duplicate, joined: joined ?? false, kind: reply.kind });
+      // `bounce`: it was a bounce, recorded against its message's address, and opened no contact.
+      res
+        .status(duplicate ? 200 : 201)
+        .json({ contact: contactId, duplicate, joined: joined ?? false, kind: reply.kind, ...(bounce ? { bounce: true } : {}) });
     },
   );
 

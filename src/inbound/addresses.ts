@@ -3,10 +3,12 @@ import { sameSecret } from '../access/secrets.ts';
 
 /**
  * Addresses that name one of our messages. Every email we send carries `Reply-To:
- * reply+<token>@<inbound domain>`, a `Message-ID: <message+<token>@<public host>>` and, for
- * marketing, a `mailto:unsubscribe+<token>@…` in List-Unsubscribe. The token is our message id
- * with an HMAC over it and the address's kind, so a reply names the message it answers and nobody
- * can forge one for someone else's message, nor turn one kind of token into another. Lowercase
+ * reply+<token>@<inbound domain>`, a `Message-ID: <message+<token>@<public host>>`, for
+ * marketing a `mailto:unsubscribe+<token>@…` in List-Unsubscribe, and goes out with the return
+ * path (SMTP MAIL FROM) `bounce+<token>@<inbound domain>`, where bounces come back (VERP). The
+ * token is our message id with an HMAC over it and the address's kind, so a reply names the
+ * message it answers and nobody can forge one for someone else's message, nor turn one kind of
+ * token into another. Lowercase
  * hex survives mail systems that fold case in local parts; the whole token stays far below the
  * 64-character limit of a local part.
  */
@@ -22,6 +24,9 @@ export function messageAddress(secret: string, kind: AddressKind, domain: string
 }
 
 export const replyAddress = (secret: string, domain: string, messageId: number) => messageAddress(secret, 'reply', domain, messageId);
+
+/** The return path of message `messageId`: a bounce sent to it names the message (deliverability/bounce-mail.ts). */
+export const bounceAddress = (secret: string, domain: string, messageId: number) => messageAddress(secret, 'bounce', domain, messageId);
 
 /**
  * An email's headers with the addresses that name it: Reply-To, and a mailto beside the https

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
-import type { AddressObject, HeaderValue } from 'mailparser';
+import type { AddressObject, HeaderValue, ParsedMail } from 'mailparser';
+import { headerFields, parseDeliveryStatus, type DeliveryReport } from '../deliverability/dsn.ts';
 import { feedbackReportOf } from './feedback-report.ts';
 import { htmlToText } from './html-text.ts';
 import { MAIL_LIMITS, parseMime, unparsable } from './mime-parse.ts';
@@ -20,15 +21,38 @@ function addresses(value: AddressObject | AddressObject[] | undefined): string[]
   return [value ?? []].flat().flatMap((a) => a.value.map((v) => v.address ?? '').filter(Boolean));
 }
 
+/** Whether a message is a delivery status report (RFC 3464): `multipart/report; report-type=delivery-status`. */
+function isDeliveryReport(headers: Map<string, HeaderValue>): boolean {
+  const contentType = headers.get('content-type') as { value?: string; params?: Record<string, string> } | undefined;
+  return contentType?.value === 'multipart/report' && /delivery-status/i.test(contentType.params?.['report-type'] ?? '');
+}
+
+/** Parts of a report that carry the original message, or its headers (RFC 3462, RFC 6533). */
+const ORIGINAL_PARTS = ['text/rfc822-headers', 'message/rfc822', 'message/global-headers', 'message/global'];
+
+/**
+ * A delivery report's recipients (its `message/delivery-status` part, kept apart from the text by
+ * `keepDeliveryStatus`) and the Message-ID of the original it quotes, if it quotes one.
+ */
+function deliveryReport(mail: ParsedMail): DeliveryReport | undefined {
+  if (!isDeliveryReport(mail.headers)) return undefined;
+  const type = (a: { contentType: string }) => a.contentType.toLowerCase();
+  const status = mail.attachments.find((a) => ['message/delivery-status', 'message/global-delivery-status'].includes(type(a)));
+  if (!status) return undefined;
+  const original = mail.attachments.find((a) => ORIGINAL_PARTS.includes(type(a)));
+  // The original's header block: up to its first blank line.
+  const head = original?.content.toString('utf8', 0, MAIL_LIMITS.headBytes).split(/\r?\n\r?\n/)[0];
+  const originalMessageId = head === undefined ? undefined : headerFields(head).get('message-id');
+  return { recipients: parseDeliveryStatus(status.content.toString('utf8')), ...(originalMessageId ? { originalMessageId } : {}) };
+}
+
 /**
  * Whether a message was written by a person. RFC 3834's Auto-Submitted, the X-Autoreply family,
  * Precedence: bulk/junk/auto_reply and out-of-office subjects mark automatic replies; delivery
  * status reports (RFC 3464), a null sender and MAILER-DAEMON mark bounces.
  */
 export function classify(headers: Map<string, HeaderValue>, from: string, subject: string, envelopeFrom?: string): ContactKind {
-  const contentType = headers.get('content-type') as { value?: string; params?: Record<string, string> } | undefined;
-  const report = contentType?.value === 'multipart/report' && /delivery-status/i.test(contentType.params?.['report-type'] ?? '');
-  if (report || envelopeFrom === '' || BOUNCE_SENDER.test(from)) return 'bounce';
+  if (isDeliveryReport(headers) || envelopeFrom === '' || BOUNCE_SENDER.test(from)) return 'bounce';
   const autoSubmitted = headerText(headers.get('auto-submitted'));
   if (autoSubmitted && autoSubmitted.trim().toLowerCase() !== 'no') return 'auto-reply';
   if (['x-autoreply', 'x-autorespond', 'x-autoresponder'].some((h) => headers.has(h))) return 'auto-reply';
@@ -102,11 +126,14 @@ export async function parseInboundEmail(raw: Buffer, envelope: { from?: string; 
     // An abuse report from a feedback loop is a complaint about a message of ours, never a contact (complaints.ts).
     feedbackReport: await feedbackReportOf(mail, raw),
   };
+  const report = deliveryReport(mail);
+  if (report) reply.report = report;
   // RFC 5322 allows NUL nowhere, and PostgreSQL stores it in no text: refused, not retried.
   if (
     Object.values(reply)
       .flat()
-      .some((v) => typeof v === 'string' && v.includes('\u0000'))
+      .some((v) => typeof v === 'string' && v.includes('\u0000')) ||
+    JSON.stringify(report ?? {}).includes('\\u0000')
   )
     throw unparsable('it holds NUL characters');
   return reply;

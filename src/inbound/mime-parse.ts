@@ -31,6 +31,8 @@ export async function parseMime(raw: Buffer, options: { keepEmbedded?: boolean }
       skipTextToHtml: true,
       // HTML is converted by the caller, off the event loop (html-text.ts).
       skipHtmlToText: true,
+      // A delivery report's status part stays a part of its own (inbound/email.ts deliveryReport), not text.
+      keepDeliveryStatus: true,
       maxHeadSize: MAIL_LIMITS.headBytes,
       maxChildNodes: MAIL_LIMITS.parts,
       ignoreEmbedded: options.keepEmbedded ?? false,

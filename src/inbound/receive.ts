@@ -4,6 +4,8 @@ import type { Channel } from '../channels/channel.ts';
 import { appendConsentEvents } from '../consent/ledger.ts';
 import { statement } from '../db/statement.ts';
 import { withTransaction } from '../db/tx.ts';
+import { isBounceMail, receiveBounce } from '../deliverability/bounce-mail.ts';
+import type { DeliveryReport } from '../deliverability/dsn.ts';
 import type { EmitEvents } from '../leads/events.ts';
 import { log } from '../log.ts';
 import { markReplied } from '../sequences/enrollments.ts';
@@ -47,6 +49,8 @@ export interface IncomingReply {
   references?: string | string[];
   /** Email: an abuse report from a mailbox provider's feedback loop (RFC 5965), a complaint rather than a contact. */
   feedbackReport?: FeedbackReport;
+  /** Email: its delivery status report, when it is one (RFC 3464). */
+  report?: DeliveryReport;
 }
 
 export interface ReceiveDeps extends OptOutLinks {
@@ -72,6 +76,8 @@ export interface Received {
   csat?: boolean;
   /** The mail was an abuse report (complaints.ts), and what became of it; no contact. */
   complaint?: ComplaintResult;
+  /** The mail was a bounce: recorded against its message's address (deliverability/), never a contact. */
+  bounce?: boolean;
 }
 
 interface RepliedMessage {
@@ -185,7 +191,9 @@ async function identify(client: pg.PoolClient, deps: ReceiveDeps, reply: Incomin
  * [replied]`), and one qualified as an opt-out withdraws consent for the channel and purpose of
  * the campaign replied to. An unverified sender's opt-out becomes a request (see opt-out.ts).
  * Automatic replies are kept, closed, and change nothing else. An abuse report from a feedback
- * loop is no contact at all: complaints.ts acts on it.
+ * loop is no contact at all: complaints.ts acts on it (first: one sent to a return path of ours is
+ * still a complaint). Bounces (mail to a return path of ours, or a delivery status report) go to
+ * deliverability/ instead, and open nothing.
  */
 export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Promise<Received> {
   if (reply.feedbackReport) {
@@ -194,6 +202,10 @@ export async function receiveReply(deps: ReceiveDeps, reply: IncomingReply): Pro
   }
   let category: ContactCategory | undefined;
   const received = await withTransaction(deps.pool, async (client): Promise<Received> => {
+    if (reply.channel === 'email' && isBounceMail(reply)) {
+      const { duplicate } = await receiveBounce(client, deps.secret, reply, deps.now);
+      return { contactId: null, duplicate, bounce: true };
+    }
     if (await unsubscribeByMail(client, deps, reply)) return { contactId: null, duplicate: false, unsubscribed: true };
     const delivered = await contactOfDelivery(client, reply.channel, reply.externalId);
     if (delivered !== undefined) return { contactId: delivered, duplicate: true };

@@ -95,9 +95,13 @@ export async function startInboundSmtp(options: InboundSmtpOptions): Promise<Inb
             from: mailFrom === false ? undefined : mailFrom.address.toLowerCase(),
             to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
           });
-          const { contactId, duplicate, complaint } = await options.receive(reply);
+          const { contactId, duplicate, complaint, bounce } = await options.receive(reply);
           // An abuse report is accepted whatever became of it (complaints.ts): a refusal would only make the feedback loop retry.
           if (complaint) return callback(null, `feedback report received: ${complaint}`);
+          if (bounce) {
+            log.info('bounce received by SMTP', { mail: reply.externalId, duplicate });
+            return callback(null, 'bounce recorded');
+          }
           log.info('reply received by SMTP', { contact: contactId, duplicate, kind: reply.kind });
           callback(null, `queued as contact ${contactId}`);
         })

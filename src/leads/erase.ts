@@ -5,6 +5,7 @@ import type { Channel } from '../channels/channel.ts';
 import { outboxFileName } from '../channels/outbox.ts';
 import { statement } from '../db/statement.ts';
 import { withRollback, withTransaction } from '../db/tx.ts';
+import { eraseBounces } from '../deliverability/bounces.ts';
 import { AppError, errorMessage } from '../errors.ts';
 import { DETAIL_KEYS_KEPT_ON_ERASURE } from '../inbound/history.ts';
 
@@ -86,7 +87,7 @@ const END_ENROLLMENTS = statement(
  * Erases a person's personal data, in one transaction: their lead row, the properties of their
  * events, the addresses and bodies of their messages (queued ones never go out), their inbound
  * contacts with the reply text and close notes (open ones are closed as `erased`, so nobody answers
- * them), and, once that has committed, their messages' files in the outbox folder. The ledger is
+ * them), the addresses in their bounces (deliverability/bounces.ts), and, once that has committed, their messages' files in the outbox folder. The ledger is
  * append-only and never held their address: it keeps the lead id and a keyed hash of the address
  * (`subject_hash`), so the chain still verifies, the audit finds them by their old address, and a
  * later lead with the same address is recognised (see `saveLeads`). Their row stays, emptied, under
@@ -111,6 +112,7 @@ export async function eraseLead(pool: pg.Pool, externalId: string, options: Eras
     await client.query(EMPTY_CONTACT_MESSAGES, [id]);
     await client.query(EMPTY_CSAT_COMMENTS, [id]);
     await client.query(END_ENROLLMENTS, [id, now]);
+    await eraseBounces(client, id);
     const files = await existingFiles(
       options.outboxDir,
       messages.rows.map((m) => outboxFileName(m.id, m.channel)),

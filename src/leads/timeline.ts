@@ -3,8 +3,8 @@ import { inReachSql, type Reach } from '../inbound/reach.ts';
 
 export interface TimelineEntry {
   at: Date;
-  kind: 'event' | 'message' | 'consent' | 'reply';
-  /** Event name, `campaign/step` of a message, the consent action, or the channel of a reply. */
+  kind: 'event' | 'message' | 'consent' | 'reply' | 'bounce';
+  /** Event name, `campaign/step` of a message, the consent action, the channel of a reply, or a bounce's outcome. */
   what: string;
   detail: Record<string, unknown>;
 }
@@ -33,6 +33,10 @@ const TIMELINE = statement(
      SELECT occurred_at, 'consent', action, jsonb_build_object('id', id, 'channel', channel, 'purpose', purpose, 'source', source)
        FROM consent_events WHERE lead_id = $1
      UNION ALL
+     SELECT received_at, 'bounce', outcome, jsonb_build_object('message', message_id, 'source', source, 'action', action,
+                                                               'status', status, 'diagnostic', diagnostic)
+       FROM email_bounces WHERE lead_id = $1
+     UNION ALL
      SELECT c.received_at, 'reply', c.channel, ${replyDetail('c')}
        FROM inbound_contacts c WHERE c.lead_id = $1
      UNION ALL
@@ -43,8 +47,8 @@ const TIMELINE = statement(
 );
 
 /**
- * One history per person across channels: what they did, what we sent or held back and why, and
- * how their consent changed; newest first. Replies are listed for everyone, but their subjects
+ * One history per person across channels: what they did, what we sent or held back and why, how
+ * their consent changed, and what came back as bounces; newest first. Replies are listed for everyone, but their subjects
  * and texts are personal data: they are shown only to a viewer whose `replies` reach (see
  * inbound/reach.ts) holds that reply's contact, and to nobody when `replies` is null.
  */

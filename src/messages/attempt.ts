@@ -1,5 +1,6 @@
 import { refusalSql } from '../consent/state.ts';
 import { statement, type Queryable } from '../db/statement.ts';
+import { BOUNCED, undeliverableSql } from '../deliverability/state.ts';
 
 /**
  * The send of a claimed message, from its start to its outcome. A send is identified by its
@@ -35,6 +36,8 @@ const MARK_SENT = statement('messages.mark-sent', sentRows('$2', '$3', '$4'));
 // Starts the sends of a group ($2, at $3). Each row is taken only while it is still this
 // dispatcher's claim, and consent is read as it stands then: a withdrawal that committed first has
 // suppressed the row (consent/ledger.ts), and one that commits later leaves a started send alone.
+// An email to an address a bounce made undeliverable since the row was recorded is suppressed too
+// (after consent's own refusal, which outranks it).
 // The same statement records the acceptances given with it ($5–$7, rows apart from the group's):
 // one round trip and one commit for both.
 const START = statement(
@@ -42,7 +45,8 @@ const START = statement(
   `WITH sent AS (${sentRows('$5', '$6', '$7')}),
    decided AS (
      SELECT m.id, m.to_address IS NULL AS erased, cs.deciding_event_id,
-            ${refusalSql({ status: 'cs.status', channel: 'm.channel', purpose: 'm.purpose' })} AS refusal
+            coalesce(${refusalSql({ status: 'cs.status', channel: 'm.channel', purpose: 'm.purpose' })},
+                     CASE WHEN m.channel = 'email' AND ${undeliverableSql('m.lead_id', 'm.to_address')} THEN '${BOUNCED}' END) AS refusal
        FROM messages m
        LEFT JOIN consent_state cs ON cs.lead_id = m.lead_id AND cs.channel = m.channel AND cs.purpose = m.purpose
       WHERE m.id = ANY($2::bigint[]) AND m.claimed_by = $1 AND m.status = 'sending'

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { SendError, type Channel, type ChannelAdapters, type OutgoingMessage } from '../channels/channel.ts';
 import type { Clock } from '../clock.ts';
 import { withTransaction } from '../db/tx.ts';
+import { recordRefusedAddress } from '../deliverability/bounces.ts';
 import { errorMessage } from '../errors.ts';
 import { log } from '../log.ts';
 import { recordFailure, recordRetry, recordSent, type Accepted, type Failure, type Retry } from './attempt.ts';
@@ -293,6 +294,7 @@ export class Dispatcher {
     if (failure?.permanent) {
       await this.record({ failure: { ...base, reason: 'rejected' }, channel });
       if (message.channel === 'sms' && failure.code === TWILIO_UNSUBSCRIBED) await this.withdrawUnsubscribed(message);
+      if (message.channel === 'email' && failure.addressRefused) await this.addressRefused(message, error);
     } else if (started.attempts >= maxAttempts) {
       await this.record({ failure: { ...base, reason: 'attempts_exhausted' }, channel });
     } else {
@@ -308,6 +310,15 @@ export class Dispatcher {
       );
     } catch (err) {
       log.error('recording a provider’s unsubscribe failed', { message: message.id, error: errorMessage(err) });
+    }
+  }
+
+  /** A receiver refused the address for good: later messages to it are suppressed as bounced (deliverability/bounces.ts). */
+  private async addressRefused(message: ClaimedMessage, reply: string): Promise<void> {
+    try {
+      await recordRefusedAddress(this.options.pool, message.id, reply, this.options.clock.now());
+    } catch (err) {
+      log.error('recording a refused address failed', { message: message.id, error: errorMessage(err) });
     }
   }
 

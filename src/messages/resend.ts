@@ -1,4 +1,7 @@
-import { statement, type Queryable } from '../db/statement.ts';
+import type pg from 'pg';
+import { statement } from '../db/statement.ts';
+import { inTransaction } from '../db/tx.ts';
+import { readmitRefusedAddresses } from '../deliverability/bounces.ts';
 
 /** Why a send failed for good at the provider: what a fix outside the engine (a mailbox, a domain, the server) may cure. */
 export const SEND_FAILURES = ['rejected', 'attempts_exhausted'] as const;
@@ -14,21 +17,37 @@ const RESEND = statement(
       ORDER BY id FOR UPDATE SKIP LOCKED
    )
    UPDATE messages m SET status = 'queued', reason = NULL, attempts = 0, due_at = $5, claimed_by = NULL, attempted_at = NULL
-     FROM failed WHERE m.id = failed.id`,
+     FROM failed WHERE m.id = failed.id
+   RETURNING m.id`,
 );
 
 /**
  * Queues again, due `now`, the messages of a campaign whose send failed for good at the provider.
  * Each goes again as the same row, under its idempotency key, with a fresh count of attempts: it
  * is still delivered at most once, and consent is read again when its send starts. Its content is
- * the one recorded: these failures were the provider's answer, not the template's.
+ * the one recorded: these failures were the provider's answer, not the template's. An address one
+ * of them made undeliverable by its refusal takes mail again (deliverability/bounces.ts).
  */
 export async function resendFailedSends(
-  db: Queryable,
+  db: pg.Pool | pg.PoolClient,
   campaignId: string,
   filter: { step?: string; reason?: string },
   now: Date,
 ): Promise<number> {
-  const { rowCount } = await db.query(RESEND, [campaignId, filter.step ?? null, filter.reason ?? null, SEND_FAILURES, now]);
-  return rowCount ?? 0;
+  return inTransaction(db, async (client) => {
+    const { rows } = await client.query<{ id: number }>(RESEND, [
+      campaignId,
+      filter.step ?? null,
+      filter.reason ?? null,
+      SEND_FAILURES,
+      now,
+    ]);
+    // A mailbox fixed is what this says: the address these messages' refusals made undeliverable takes them again.
+    await readmitRefusedAddresses(
+      client,
+      rows.map((r) => r.id),
+      now,
+    );
+    return rows.length;
+  });
 }

@@ -7,6 +7,7 @@ import type { CampaignSet } from '../campaigns/set.ts';
 import type { Campaign, Step } from '../campaigns/types.ts';
 import type { Clock } from '../clock.ts';
 import { consentVerdictsFor } from '../consent/check.ts';
+import { refuseBounced } from '../deliverability/state.ts';
 import { errorMessage } from '../errors.ts';
 import type { Member } from '../leads/audience.ts';
 import { eventProperties } from '../leads/events.ts';
@@ -94,11 +95,15 @@ export async function recordSteps(
       for (const e of group) outcomes.push({ id: e.id, status: 'active', currentStep: e.currentStep, nextDueAt: later, exitReason: null });
       continue;
     }
-    const verdicts = await consentVerdictsFor(
+    const verdicts = await refuseBounced(
       client,
-      group.map((e) => e.leadId),
-      campaignChannels(campaign),
-      campaign.purpose,
+      group.map((e) => leadById.get(e.leadId)!),
+      await consentVerdictsFor(
+        client,
+        group.map((e) => e.leadId),
+        campaignChannels(campaign),
+        campaign.purpose,
+      ),
     );
     const capTimes = campaign.frequency_cap ? await lockedCapTimes(client, campaign, group) : undefined;
     for (const enrollment of group) {

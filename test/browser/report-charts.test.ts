@@ -20,6 +20,7 @@ const figures = {
   opt_outs: 0,
   conversions: 0,
   spam_complaints: 0,
+  bounces: { hard: 0, soft: 0 },
 };
 const REPORT: CampaignReport = {
   campaign: 'launch',

@@ -25,7 +25,7 @@ const T0 = new Date(Math.floor((Date.now() - 10 * DAY) / DAY) * DAY + 10 * HOUR)
 const T1 = new Date(T0.getTime() + DAY);
 const dayOf = (at: Date) => at.toISOString().slice(0, 10);
 
-const none = { failed: {}, suppressed: {}, replies: {}, opt_outs: 0, conversions: 0, spam_complaints: 0 };
+const none = { failed: {}, suppressed: {}, replies: {}, opt_outs: 0, conversions: 0, spam_complaints: 0, bounces: { hard: 0, soft: 0 } };
 
 /**
  * Every figure of a report's JSON by its path, as the report page names it in `data-figure`:
@@ -208,6 +208,7 @@ describe('campaign report', function () {
       opt_outs: 1,
       conversions: 2,
       spam_complaints: 0,
+      bounces: { hard: 0, soft: 0 },
     };
     expect(await report('launch')).to.deep.equal({
       campaign: 'launch',
@@ -229,6 +230,7 @@ describe('campaign report', function () {
           opt_outs: 1,
           conversions: 1,
           spam_complaints: 0,
+          bounces: { hard: 0, soft: 0 },
         },
         { persona: 'vip', recorded: 2, sent: 2, delivered: 2, ...none, replies: { complaint: 1 }, conversions: 1 },
       ],
@@ -261,6 +263,7 @@ describe('campaign report', function () {
         opt_outs: 1,
         conversions: 1,
         spam_complaints: 0,
+        bounces: { hard: 0, soft: 0 },
       },
     ]);
 

@@ -11,7 +11,7 @@ export interface InboundApp {
   web: TestWeb;
   t: TestEngine;
   inbound: InboundSmtp;
-  /** The host of PUBLIC_URL: the domain of our Message-IDs, and the one the listener takes mail for. */
+  /** The host of PUBLIC_URL: the domain of our Message-IDs, and, unless INBOUND_DOMAIN says otherwise, the one the listener takes mail for. */
   domain: string;
   close(): Promise<void>;
 }
@@ -21,11 +21,11 @@ export async function startInboundApp(env: Record<string, string>, clock?: Clock
   const t = await testEngine({ ...env, PUBLIC_URL: web.base }, clock);
   web.serve(t.engine);
   const domain = new URL(web.base).hostname;
+  // As `serve` starts it: for INBOUND_DOMAIN (by default the host of PUBLIC_URL).
   const inbound = await startInboundSmtp({
     ...t.config.inbound,
     host: '127.0.0.1',
     port: 0,
-    domain,
     maxBytes: 1024 * 1024,
     receive: t.engine.receiveReply,
   });

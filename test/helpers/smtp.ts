@@ -8,6 +8,8 @@ export interface SmtpSink {
   messages: ParsedMail[];
   /** Each message's bytes as received, in the order of `messages` (for signature checks). */
   raw: Buffer[];
+  /** The SMTP envelope of each message, in the order of `messages`: MAIL FROM (`''` for the null sender) and RCPT TO. */
+  envelopes: { from: string; to: string[] }[];
   close(): Promise<void>;
   /** Resolves once `count` messages have arrived. */
   waitFor(count: number, timeoutMs?: number): Promise<void>;
@@ -28,6 +30,7 @@ export interface SinkOptions {
 export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink> {
   const messages: ParsedMail[] = [];
   const raw: Buffer[] = [];
+  const envelopes: SmtpSink['envelopes'] = [];
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
@@ -41,7 +44,7 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
       err.responseCode = refusal.code;
       callback(err);
     },
-    onData(stream, _session, callback) {
+    onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('error', callback);
@@ -50,6 +53,8 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
         simpleParser(bytes)
           .then(async (mail) => {
             if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
+            const { mailFrom, rcptTo } = session.envelope;
+            envelopes.push({ from: mailFrom === false ? '' : mailFrom.address, to: rcptTo.map((r) => r.address) });
             raw.push(bytes);
             messages.push(mail);
             callback();
@@ -65,6 +70,7 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
     url: `smtp://127.0.0.1:${port}?ignore_tls=true`,
     messages,
     raw,
+    envelopes,
     close: () => new Promise((resolve) => server.close(() => resolve())),
     async waitFor(count, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;

@@ -57,32 +57,6 @@ describe('observability: request ids, run ids and what the log holds', function 
     }
   });
 
-  it("names a run's lines by its run id, and the request that started it", async () => {
-    let answer: { run: number } | undefined;
-    let startedBy = '';
-    const lines = await captureJsonLog(async () => {
-      const res = await api(web, key, 'POST', '/campaigns/spring/runs', { occurrence: 'run-id' });
-      startedBy = res.headers.get('x-request-id')!;
-      answer = (await res.json()) as { run: number };
-    });
-    const recorded = lines.find((l) => l.json.msg === 'run recorded')!.json;
-    expect(recorded).to.include({ run_id: answer!.run, request_id: startedBy, campaign: 'spring', queued: 5 });
-    await settled(t, 'spring', 'run-id');
-  });
-
-  it('masks addresses and numbers in the errors of providers and libraries, wherever they are logged', async () => {
-    const twilio = "The 'To' number +1 500-555-0006 is not a valid phone number; reply to jane.doe+news@example.co.uk";
-    const lines = await captureJsonLog(async () => {
-      log.warn('send failed', { error: twilio });
-      log.error('request failed', { error: new Error(`mailbox <ann@example.com> is full`, { cause: new Error(twilio) }) });
-    });
-    expect(lines[0]!.json.error).to.equal("The 'To' number +… is not a valid phone number; reply to …@example.co.uk");
-    expect(lines[1]!.json.error)
-      .to.match(/^Error: mailbox <…@example\.com> is full\n/)
-      .and.contain("caused by: Error: The 'To' number +… is");
-    for (const { text } of lines) expect(text).not.to.match(/jane|ann@|555/);
-  });
-
   it('logs of a whole run, sends and refusals included, hold no email address', async () => {
     const lines = await captureJsonLog(async () => {
       const res = await api(web, key, 'POST', '/campaigns/spring/runs', { occurrence: 'no-addresses' });
@@ -98,5 +72,32 @@ describe('observability: request ids, run ids and what the log holds', function 
     expect(failures).to.have.length(3);
     expect(failures.join('\n')).to.contain('<…@example.com>: Recipient address rejected').and.contain('<…@example.com>: try again later');
     for (const text of texts) expect(text).not.to.match(/[\w.+-]+@example\.com/);
+  });
+
+  it('masks addresses and numbers in the errors of providers and libraries, wherever they are logged', async () => {
+    const twilio = "The 'To' number +1 500-555-0006 is not a valid phone number; reply to jane.doe+news@example.co.uk";
+    const lines = await captureJsonLog(async () => {
+      log.warn('send failed', { error: twilio });
+      log.error('request failed', { error: new Error(`mailbox <ann@example.com> is full`, { cause: new Error(twilio) }) });
+    });
+    expect(lines[0]!.json.error).to.equal("The 'To' number +… is not a valid phone number; reply to …@example.co.uk");
+    expect(lines[1]!.json.error)
+      .to.match(/^Error: mailbox <…@example\.com> is full\n/)
+      .and.contain("caused by: Error: The 'To' number +… is");
+    for (const { text } of lines) expect(text).not.to.match(/jane|ann@|555/);
+  });
+
+  it("names a run's lines by its run id, and the request that started it", async () => {
+    let answer: { run: number } | undefined;
+    let startedBy = '';
+    const lines = await captureJsonLog(async () => {
+      const res = await api(web, key, 'POST', '/campaigns/spring/runs', { occurrence: 'run-id' });
+      startedBy = res.headers.get('x-request-id')!;
+      answer = (await res.json()) as { run: number };
+    });
+    const recorded = lines.find((l) => l.json.msg === 'run recorded')!.json;
+    // The address the server refused for good in the run before is suppressed as bounced now (deliverability/).
+    expect(recorded).to.include({ run_id: answer!.run, request_id: startedBy, campaign: 'spring', queued: 4 });
+    await settled(t, 'spring', 'run-id');
   });
 });

@@ -39,7 +39,7 @@ function formatReport(report: CampaignReport): string {
   const table = <K extends string>(name: string, rows: ({ [k in K]: string } & Figures)[], key: K) =>
     `${name}\n` +
     formatTable(
-      [key, 'recorded', 'sent', 'delivered', 'failed', 'suppressed', 'replies', 'opt-outs', 'conversions', 'spam complaints'],
+      [key, 'recorded', 'sent', 'delivered', 'failed', 'suppressed', 'replies', 'opt-outs', 'conversions', 'bounces', 'spam complaints'],
       rows.map((r) => [
         r[key],
         String(r.recorded),
@@ -50,6 +50,7 @@ function formatReport(report: CampaignReport): string {
         reasons(r.replies),
         String(r.opt_outs),
         String(r.conversions),
+        `hard ${r.bounces.hard}, soft ${r.bounces.soft}`,
         String(r.spam_complaints),
       ]),
     );

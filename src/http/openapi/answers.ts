@@ -1,5 +1,6 @@
 import type { Plan, PlannedMessage } from '../../campaigns/plan.ts';
-import type { Figures, OccurrenceFigures } from '../../campaigns/report.ts';
+import { BOUNCE_OUTCOMES, type BounceSource } from '../../deliverability/schema.ts';
+import type { BounceFigures, Figures, OccurrenceFigures } from '../../campaigns/report.ts';
 import type { RunCounts } from '../../campaigns/run.ts';
 import type { Campaign, Step } from '../../campaigns/types.ts';
 import { CHANNELS } from '../../channels/channel.ts';
@@ -91,6 +92,7 @@ const planReasons = members<Plan['suppressed'][number]['reason']>()([
   'no_consent',
   'unconfirmed',
   'withdrawn',
+  'bounced',
   'no_address',
   'invalid_address',
   'no_template',
@@ -191,6 +193,11 @@ const figureProperties: Properties<Figures> = {
     ...count,
     description: 'spam complaints about its messages: abuse reports (RFC 5965) from mailbox providers’ feedback loops',
   },
+  bounces: object(
+    { hard: count, soft: count } satisfies Properties<BounceFigures>,
+    [],
+    'emails that bounced, hard and soft (each message once per kind)',
+  ),
 };
 const occurrenceProperties: Properties<OccurrenceFigures> = {
   occurrence: string,
@@ -217,6 +224,13 @@ const timelineDetail = {
     consent_action: orNull({ type: 'string', enum: consentActions }),
   }),
   consent: object({ id: integer, channel, purpose: string, source: string }),
+  bounce: object({
+    message: integer,
+    source: { type: 'string', enum: members<BounceSource>()(['dsn', 'smtp']) },
+    action: orNull({ ...string, description: 'the delivery report’s Action (null for a refusal while sending)' }),
+    status: orNull({ ...string, description: 'the enhanced status code, e.g. 5.1.1' }),
+    diagnostic: orNull({ ...string, description: 'the receiving server’s words' }),
+  }),
   reply: object(
     {
       contact: integer,
@@ -238,9 +252,10 @@ const timelineWhat = {
   message: { ...string, description: 'campaign/step' },
   consent: { type: 'string', enum: consentActions },
   reply: { ...channel, description: 'the channel of the reply' },
+  bounce: { type: 'string', enum: [...BOUNCE_OUTCOMES], description: 'hard or soft bounce, or a report of delivery' },
 };
 const timelineEntry: JsonSchema = {
-  oneOf: (['event', 'message', 'consent', 'reply'] as const satisfies readonly TimelineEntry['kind'][]).map((kind) =>
+  oneOf: (['event', 'message', 'consent', 'reply', 'bounce'] as const satisfies readonly TimelineEntry['kind'][]).map((kind) =>
     object({
       at: dateTime,
       kind: { const: kind },

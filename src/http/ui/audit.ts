@@ -59,6 +59,7 @@ export function auditRoutes(router: Router, engine: Engine, { page, guard }: Ui)
       check: { channel, purpose, atText, answer },
       accessRequests: await engine.leads.accessRequests(proof.lead.external_id),
       current: lead ? await engine.consent.current(lead.id) : [],
+      emailState: lead?.email ? await engine.deliverability.emailState(lead.id, lead.email) : undefined,
     });
   });
 

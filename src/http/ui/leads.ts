@@ -17,6 +17,8 @@ function row(entry: TimelineEntry) {
       return { ...entry, message: d };
     case 'consent':
       return { ...entry, consent: d };
+    case 'bounce':
+      return { ...entry, bounce: d };
     case 'reply':
       return { at: entry.at, kind: entry.kind, what: entry.what, reply: { category: d.category, kind: d.kind } };
     default:
@@ -40,9 +42,12 @@ export function leadRoutes(router: Router, engine: Engine, { page, guard }: Ui):
     const history = await engine.leads.history(req.params.id as string);
     if (!history) throw new AppError('not_found', `no lead '${req.params.id as string}'`);
     const { lead, replied, timeline } = history;
+    // Whether the address on file takes mail, and the bounce that decided it (deliverability/).
+    const found = lead.email ? await engine.leads.find(req.params.id as string) : undefined;
     page(res, 'lead', `${display(lead)} · lead`, req, {
       nav: { leads: true },
       lead: { ...lead, name: display(lead) },
+      emailState: found?.email ? await engine.deliverability.emailState(found.id, found.email) : undefined,
       replied,
       timeline: timeline.map(row),
     });

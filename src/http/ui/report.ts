@@ -22,7 +22,18 @@ const SELECTABLE = 200;
 
 type Cell = { figure: string; value: number } | { parts: { label: string; figure: string; value: number }[] };
 
-const COLUMNS = ['recorded', 'sent', 'delivered', 'failed', 'suppressed', 'replies', 'opt_outs', 'conversions', 'spam_complaints'] as const;
+const COLUMNS = [
+  'recorded',
+  'sent',
+  'delivered',
+  'failed',
+  'suppressed',
+  'replies',
+  'opt_outs',
+  'conversions',
+  'bounces',
+  'spam_complaints',
+] as const;
 
 /** One row of figures, each cell named by its path in the report's JSON. */
 function cells(prefix: string, figures: Figures): Cell[] {

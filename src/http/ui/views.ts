@@ -37,6 +37,11 @@ hbs.registerHelper('detailText', (detail: Record<string, unknown> | null | undef
     .join(', '),
 );
 
+// Pieces shown on more than one page (`{{> email-state …}}`), from views/partials.
+for (const file of fs.readdirSync(path.join(VIEWS_DIR, 'partials'))) {
+  hbs.registerPartial(path.basename(file, '.hbs'), fs.readFileSync(path.join(VIEWS_DIR, 'partials', file), 'utf8'));
+}
+
 const compiled = new Map<string, Handlebars.TemplateDelegate>();
 
 function view(name: string): Handlebars.TemplateDelegate {
