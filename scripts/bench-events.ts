@@ -4,7 +4,7 @@
  * measured event is posted in its own HTTP request at a fixed rate and starts an event campaign
  * whose first step has no wait; its latency runs from the POST to the message's arrival over SMTP.
  *
- *   npx tsx scripts/bench-events.ts [--rate 500] [--seconds 10] [--warmup 2]
+ *   npx tsx scripts/bench-events.ts [--rate 500] [--seconds 10] [--warmup 5]
  *                                   [--ramp 750,1000,1250,1500] [--ramp-seconds 5]
  *                                   [--batches 20] [--batch-size 1000]
  *
@@ -37,7 +37,7 @@ const { values } = parseArgs({
   options: {
     rate: { type: 'string', default: '500' },
     seconds: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '2' },
+    warmup: { type: 'string', default: '5' },
     ramp: { type: 'string', default: '750,1000,1250,1500' },
     'ramp-seconds': { type: 'string', default: '5' },
     batches: { type: 'string', default: '20' },
@@ -47,7 +47,7 @@ const { values } = parseArgs({
 });
 const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
-/** Events sent first and not measured: the server's first requests pay for JIT and new connections. */
+/** Events sent first and not measured: until some thousands have passed, the path is still being compiled and its pools filled. */
 const WARMUP = Math.round(RATE * Number(values.warmup));
 const RAMP = values.ramp ? values.ramp.split(',').map(Number) : [];
 const RAMP_SECONDS = Number(values['ramp-seconds']);
@@ -228,7 +228,7 @@ async function engine() {
     SMTP_URL: `smtp://127.0.0.1:${smtpPort}?ignore_tls=true`,
     LOG_LEVEL: process.env.SERVE_LOG_LEVEL ?? 'warn',
   };
-  const nodeArgs = process.env.SERVE_NODE_ARGS?.split(' ') ?? [];
+  const nodeArgs = process.env.SERVE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, 'bin/touchpoint.js', 'serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   const workers = Array.from({ length: WORKERS }, () =>
     spawn(process.execPath, ['bin/touchpoint.js', 'worker'], { env, stdio: ['ignore', 'inherit', 'inherit'] }),
