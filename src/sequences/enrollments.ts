@@ -226,15 +226,7 @@ export async function exitEnrollments(
   reason: string,
   now: Date,
 ): Promise<number[]> {
-  if (campaignIds.length === 0 || events.length === 0) return [];
-  const { rows } = await client.query<{ leadId: number }>(EXIT, [
-    campaignIds,
-    reason,
-    now,
-    events.map((e) => e.leadId),
-    events.map((e) => e.at),
-  ]);
-  return rows.map((r) => r.leadId);
+  return endForEvents(client, EXIT, campaignIds, reason, now, events);
 }
 
 /**
@@ -249,10 +241,22 @@ export async function convertEnrollments(
   ending: string[],
   now: Date,
 ): Promise<number[]> {
+  return endForEvents(client, CONVERT, campaignIds, ending, now, events);
+}
+
+/** Runs EXIT or CONVERT (campaigns, their second parameter, now, then the events as two arrays); the lead of each enrollment changed. */
+async function endForEvents(
+  client: pg.PoolClient,
+  sql: typeof EXIT,
+  campaignIds: string[],
+  second: string | string[],
+  now: Date,
+  events: LeadEvent[],
+): Promise<number[]> {
   if (campaignIds.length === 0 || events.length === 0) return [];
-  const { rows } = await client.query<{ leadId: number }>(CONVERT, [
+  const { rows } = await client.query<{ leadId: number }>(sql, [
     campaignIds,
-    ending,
+    second,
     now,
     events.map((e) => e.leadId),
     events.map((e) => e.at),
