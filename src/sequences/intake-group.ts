@@ -1,5 +1,4 @@
-import type { EventInput } from '../leads/events.ts';
-import { EVENT_LIMITS } from '../leads/events.ts';
+import { EVENT_LIMITS, type EventInput } from '../leads/events.ts';
 import { log } from '../log.ts';
 import { counter } from '../metrics.ts';
 import { addIngestResults, type IngestResult } from './triggers.ts';
@@ -24,14 +23,14 @@ interface Waiting {
  * Group commit for event intake. Requests that arrive while earlier ones are being taken in wait,
  * and are then taken in together, in one transaction, up to a batch's worth of events: under load
  * one transaction serves many requests instead of each paying its own dozen round trips, and an
- * idle engine takes a lone request in at once. `lanes` groups are taken in side by side (one
- * holds the database while the other is worked on in this process). Each request still gets its
+ * idle engine takes a lone request in at once. Two groups are taken in side by side (one holds the
+ * database while the other is worked on in this process). Each request still gets its
  * own answer, and its events are still recorded once: a group that fails is taken in again request
  * by request, so one request's fault is answered to it alone.
  */
-export function intakeGroups(ingestEach: IngestEach, options: { lanes?: number; maxEvents?: number } = {}) {
-  const lanes = options.lanes ?? 2;
-  const maxEvents = options.maxEvents ?? EVENT_LIMITS.batch;
+export function intakeGroups(ingestEach: IngestEach) {
+  const lanes = 2;
+  const maxEvents = EVENT_LIMITS.batch;
   const waiting: Waiting[] = [];
   let busy = 0;
 
